@@ -1,0 +1,58 @@
+import { systemClock } from '../../core/clock.js';
+import type { BackendDriver, BackendStats, ElectionDriver, LeaseDriver } from '../../core/contract.js';
+import { BackendUnavailableError } from '../../core/errors.js';
+import { EtcdClient } from '../../etcd/client.js';
+import type { ConnectionOptions } from '../../etcd/connection.js';
+import { EtcdElection } from './election.js';
+
+/** Runs ballot's core on etcd through the client-side recipe. */
+export class EtcdDriver implements BackendDriver {
+  readonly kind = 'etcd';
+  readonly clock = systemClock;
+  readonly client: EtcdClient;
+  readonly lease: LeaseDriver;
+  private connected?: Promise<void>;
+
+  constructor(options: ConnectionOptions) {
+    this.client = new EtcdClient(options);
+    const client = this.client;
+    this.lease = {
+      grant: (ttl) => client.leaseGrant(ttl),
+      keepAlive: (id) => client.keepAlive(id),
+      revoke: (id) => client.leaseRevoke(id),
+    };
+  }
+
+  connect(): Promise<void> {
+    this.connected ??= this.client
+      .status(this.client.connection.dialTimeout)
+      .then(() => undefined)
+      .catch((err: Error) => {
+        this.connected = undefined;
+        if (!(err instanceof BackendUnavailableError)) throw err;
+        throw new BackendUnavailableError(
+          `cannot reach etcd within ${this.client.connection.dialTimeout} ms at ${this.client.connection.endpoints.join(', ')}: ` +
+            `check the endpoints and that etcd is running (${err.message})`,
+          { cause: err },
+        );
+      });
+    return this.connected;
+  }
+
+  election(name: string, leaseId: string): ElectionDriver {
+    return new EtcdElection(this.client, name, leaseId);
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const response = await this.client.range({ key: Buffer.from(key) });
+    return response.kvs[0]?.value.toString();
+  }
+
+  stats(): BackendStats {
+    return { events: this.client.watchEventsDelivered };
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+}

@@ -1,0 +1,239 @@
+import type { Candidacy, ElectionDriver, LeaderRecord, Unwatch } from '../../core/contract.js';
+import { BackendUnavailableError, EntryDeletedError } from '../../core/errors.js';
+import type { GuardOp, GuardResult } from '../../core/guard.js';
+import type { EtcdClient } from '../../etcd/client.js';
+import type { Compare, KeyValue, RequestOp } from '../../etcd/messages.js';
+import { watchDeletion } from './deletion.js';
+import { watchEvents } from './events.js';
+import { electionPrefix, entryKey, prefixEnd } from './keys.js';
+
+/**
+ * The client-side election recipe over KV, lease and watch, laid out like Go's
+ * concurrency.Election so that Go services and `etcdctl elect` share elections with ballot:
+ * entries are `<name>/<lease hex>`, the oldest create revision leads, and each candidate
+ * watches only its predecessor.
+ */
+export class EtcdElection implements ElectionDriver {
+  private readonly client: EtcdClient;
+  private readonly name: string;
+  private readonly lease: string;
+  private readonly prefix: string;
+
+  constructor(client: EtcdClient, name: string, lease: string) {
+    this.client = client;
+    this.name = name;
+    this.lease = lease;
+    this.prefix = electionPrefix(name);
+  }
+
+  async join(value: string): Promise<Candidacy> {
+    const key = entryKey(this.name, this.lease);
+    const k = Buffer.from(key);
+    const response = await this.client.txn({
+      compare: [{ result: 'EQUAL', target: 'CREATE', key: k, create_revision: '0' }],
+      success: [{ request_put: { key: k, value: Buffer.from(value), lease: this.lease } }],
+      failure: [{ request_range: { key: k } }],
+    });
+    if (response.succeeded) return { key, token: BigInt(response.header.revision), lease: this.lease };
+    // This lease already has an entry (an earlier campaign that could not be removed): resume it.
+    const existing = response.responses[0]?.response_range?.kvs[0];
+    if (!existing) return this.join(value);
+    const c = { key, token: BigInt(existing.create_revision), lease: this.lease };
+    if (!existing.value.equals(Buffer.from(value)) && !(await this.proclaim(c, value)))
+      return this.join(value);
+    return c;
+  }
+
+  async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Unwatch> {
+    let gone = false;
+    let notify = () => undefined as void;
+    const stopOwn = watchDeletion(this.client, c.key, c.token, c.token + 1n, () => {
+      gone = true;
+      notify();
+    });
+    try {
+      for (;;) {
+        signal.throwIfAborted();
+        if (gone) throw new EntryDeletedError(c.key);
+        // One round trip checks that our entry still exists and finds the newest older entry.
+        const response = await this.client.txn({
+          compare: [ownedBy(c)],
+          success: [
+            {
+              request_range: {
+                key: Buffer.from(this.prefix),
+                range_end: prefixEnd(this.prefix),
+                sort_order: 'DESCEND',
+                sort_target: 'CREATE',
+                limit: 1,
+                max_create_revision: (c.token - 1n).toString(),
+              },
+            },
+          ],
+          failure: [],
+        });
+        if (!response.succeeded) throw new EntryDeletedError(c.key);
+        const predecessor = response.responses[0]?.response_range?.kvs[0];
+        if (!predecessor) break;
+        await new Promise<void>((resolve, reject) => {
+          const finish = () => {
+            stopPredecessor();
+            signal.removeEventListener('abort', onAbort);
+            notify = () => undefined;
+          };
+          const onAbort = () => {
+            finish();
+            reject(signal.reason);
+          };
+          const done = () => {
+            finish();
+            resolve();
+          };
+          const stopPredecessor = watchDeletion(
+            this.client,
+            predecessor.key.toString(),
+            BigInt(predecessor.create_revision),
+            BigInt(response.header.revision) + 1n,
+            done,
+          );
+          notify = done;
+          signal.addEventListener('abort', onAbort, { once: true });
+          if (signal.aborted) onAbort();
+        });
+      }
+    } catch (err) {
+      stopOwn();
+      throw err;
+    }
+    notify = onGone;
+    if (gone) onGone();
+    return stopOwn;
+  }
+
+  async proclaim(c: Candidacy, value: string): Promise<boolean> {
+    const response = await this.client.txn({
+      compare: [ownedBy(c)],
+      success: [{ request_put: { key: Buffer.from(c.key), value: Buffer.from(value), lease: c.lease } }],
+      failure: [],
+    });
+    return response.succeeded;
+  }
+
+  async remove(c: Candidacy): Promise<void> {
+    await this.client.txn({
+      compare: [ownedBy(c)],
+      success: [{ request_delete_range: { key: Buffer.from(c.key) } }],
+      failure: [],
+    });
+  }
+
+  async leader(): Promise<LeaderRecord | null> {
+    const { record } = await this.readLeader();
+    return record;
+  }
+
+  async *observe(signal: AbortSignal): AsyncGenerator<LeaderRecord | null, void, undefined> {
+    let last: string | undefined;
+    const changed = (record: LeaderRecord | null) => {
+      const id = record ? `${record.key}\0${record.token}\0${record.value}` : '';
+      if (id === last) return false;
+      last = id;
+      return true;
+    };
+    let backoff = 50;
+    while (!signal.aborted) {
+      let read: { record: LeaderRecord | null; revision: bigint };
+      try {
+        read = await this.readLeader();
+        backoff = 50;
+      } catch (err) {
+        if (!(err instanceof BackendUnavailableError)) throw err;
+        await sleep(backoff, signal);
+        backoff = Math.min(backoff * 2, 1000);
+        continue;
+      }
+      if (changed(read.record)) yield read.record;
+      const from = read.revision + 1n;
+      if (read.record) {
+        // Follow the leader's key only: its proclaims, then its deletion. Other candidates never wake us.
+        const leader = read.record;
+        const spec = { key: Buffer.from(leader.key), startRevision: from };
+        outer: for await (const events of watchEvents(this.client, spec, signal)) {
+          for (const event of events) {
+            if (event.type === 'DELETE') break outer;
+            const next = { ...leader, value: event.kv.value.toString() };
+            if (changed(next)) yield next;
+          }
+        }
+      } else {
+        // No leader: the first new entry will lead; wake on the first put under the prefix.
+        const spec = {
+          key: Buffer.from(this.prefix),
+          rangeEnd: prefixEnd(this.prefix),
+          startRevision: from,
+          filters: ['NODELETE' as const],
+        };
+        for await (const _ of watchEvents(this.client, spec, signal)) break;
+      }
+    }
+  }
+
+  async guard(c: Candidacy, ops: readonly GuardOp[]): Promise<GuardResult> {
+    const response = await this.client.txn({
+      compare: [ownedBy(c)],
+      success: ops.map(toRequestOp),
+      failure: [],
+    });
+    if (!response.succeeded) return { committed: false, values: [] };
+    const values: (string | undefined)[] = [];
+    ops.forEach((op, i) => {
+      if (op.op === 'get') values.push(response.responses[i]?.response_range?.kvs[0]?.value.toString());
+    });
+    return { committed: true, values };
+  }
+
+  private async readLeader(): Promise<{ record: LeaderRecord | null; revision: bigint }> {
+    const response = await this.client.range({
+      key: Buffer.from(this.prefix),
+      range_end: prefixEnd(this.prefix),
+      sort_order: 'ASCEND',
+      sort_target: 'CREATE',
+      limit: 1,
+    });
+    const kv = response.kvs[0];
+    return { record: kv ? toRecord(kv) : null, revision: BigInt(response.header.revision) };
+  }
+}
+
+/** The compare that makes an operation conditional on the term: the entry still has its create revision. */
+function ownedBy(c: Candidacy): Compare {
+  return { result: 'EQUAL', target: 'CREATE', key: Buffer.from(c.key), create_revision: c.token.toString() };
+}
+
+function toRecord(kv: KeyValue): LeaderRecord {
+  return {
+    key: kv.key.toString(),
+    value: kv.value.toString(),
+    token: BigInt(kv.create_revision),
+    lease: kv.lease,
+  };
+}
+
+function toRequestOp(op: GuardOp): RequestOp {
+  const key = Buffer.from(op.key);
+  if (op.op === 'put') return { request_put: { key, value: Buffer.from(op.value) } };
+  if (op.op === 'delete') return { request_delete_range: { key } };
+  return { request_range: { key } };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,146 @@
+import type { Candidacy, ElectionDriver, LeaderRecord, Unwatch } from '../../core/contract.js';
+import { EntryDeletedError } from '../../core/errors.js';
+import type { GuardOp, GuardResult } from '../../core/guard.js';
+import { electionPrefix, entryKey } from '../etcd/keys.js';
+import type { MemoryStore } from './store.js';
+
+/** Reachability of one lease's client: lets tests cut a session off from the store. */
+export interface Link {
+  /** Throws BackendUnavailableError while the session is partitioned. */
+  check(lease: string): void;
+  /** Runs fn now, or when the partition heals. */
+  deliver(lease: string, fn: () => void): void;
+}
+
+/** The election recipe on the in-process store: same key layout, order and no-herd waiting as etcd. */
+export class MemoryElection implements ElectionDriver {
+  private readonly store: MemoryStore;
+  private readonly link: Link;
+  private readonly name: string;
+  private readonly lease: string;
+
+  constructor(store: MemoryStore, link: Link, name: string, lease: string) {
+    this.store = store;
+    this.link = link;
+    this.name = name;
+    this.lease = lease;
+  }
+
+  async join(value: string): Promise<Candidacy> {
+    this.link.check(this.lease);
+    const key = entryKey(this.name, this.lease);
+    const stored = this.store.get(key) ?? this.store.put(key, value, this.lease);
+    if (stored.value !== value) this.store.put(key, value, this.lease);
+    return { key, token: stored.createRevision, lease: this.lease };
+  }
+
+  async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Unwatch> {
+    for (;;) {
+      signal.throwIfAborted();
+      this.link.check(this.lease);
+      if (!this.owns(c)) throw new EntryDeletedError(c.key);
+      const predecessor = this.store
+        .list(electionPrefix(this.name))
+        .filter(([, stored]) => stored.createRevision < c.token)
+        .at(-1);
+      if (!predecessor) break;
+      const [predKey] = predecessor;
+      await new Promise<void>((resolve, reject) => {
+        const stopPred = this.store.onKey(
+          predKey,
+          (_, deleted) => deleted && this.link.deliver(this.lease, done),
+        );
+        const stopOwn = this.store.onKey(
+          c.key,
+          (_, deleted) => deleted && this.link.deliver(this.lease, done),
+        );
+        const onAbort = () => {
+          finish();
+          reject(signal.reason);
+        };
+        function finish() {
+          stopPred();
+          stopOwn();
+          signal.removeEventListener('abort', onAbort);
+        }
+        function done() {
+          finish();
+          resolve();
+        }
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+    return this.store.onKey(c.key, (_, deleted) => deleted && this.link.deliver(this.lease, onGone));
+  }
+
+  async proclaim(c: Candidacy, value: string): Promise<boolean> {
+    this.link.check(this.lease);
+    if (!this.owns(c)) return false;
+    this.store.put(c.key, value, c.lease);
+    return true;
+  }
+
+  async remove(c: Candidacy): Promise<void> {
+    this.link.check(this.lease);
+    if (this.owns(c)) this.store.delete(c.key);
+  }
+
+  async leader(): Promise<LeaderRecord | null> {
+    this.link.check(this.lease);
+    return this.current();
+  }
+
+  async *observe(signal: AbortSignal): AsyncGenerator<LeaderRecord | null, void, undefined> {
+    let wake: (() => void) | undefined;
+    let dirty = true;
+    const poke = () => {
+      dirty = true;
+      wake?.();
+    };
+    const stop = this.store.onPrefix(electionPrefix(this.name), () => this.link.deliver(this.lease, poke));
+    signal.addEventListener('abort', poke);
+    let last: string | undefined;
+    try {
+      while (!signal.aborted) {
+        if (dirty) {
+          dirty = false;
+          const record = this.current();
+          const id = record ? `${record.key}\0${record.token}\0${record.value}` : '';
+          if (id !== last) {
+            last = id;
+            yield record;
+            continue;
+          }
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    } finally {
+      stop();
+      signal.removeEventListener('abort', poke);
+    }
+  }
+
+  async guard(c: Candidacy, ops: readonly GuardOp[]): Promise<GuardResult> {
+    this.link.check(this.lease);
+    if (!this.owns(c)) return { committed: false, values: [] };
+    const values: (string | undefined)[] = [];
+    for (const op of ops) {
+      if (op.op === 'put') this.store.put(op.key, op.value);
+      else if (op.op === 'delete') this.store.delete(op.key);
+      else values.push(this.store.get(op.key)?.value);
+    }
+    return { committed: true, values };
+  }
+
+  private owns(c: Candidacy): boolean {
+    return this.store.get(c.key)?.createRevision === c.token;
+  }
+
+  private current(): LeaderRecord | null {
+    const first = this.store.list(electionPrefix(this.name))[0];
+    if (!first) return null;
+    const [key, stored] = first;
+    return { key, value: stored.value, token: stored.createRevision, lease: stored.lease ?? '0' };
+  }
+}

@@ -1,0 +1,106 @@
+import { Backend } from '../../core/backend.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import type { BackendDriver, BackendStats, ElectionDriver, LeaseDriver } from '../../core/contract.js';
+import { BackendUnavailableError } from '../../core/errors.js';
+import type { Session } from '../../core/session.js';
+import { MemoryElection, type Link } from './election.js';
+import { MemoryStore } from './store.js';
+
+/** Options of the memory backend. */
+export interface MemoryOptions {
+  /** Time source; pass a ManualClock to drive TTLs and deadlines by hand in tests. */
+  clock?: Clock;
+}
+
+class MemoryDriver implements BackendDriver, Link {
+  readonly kind = 'memory';
+  readonly clock: Clock;
+  readonly store: MemoryStore;
+  readonly lease: LeaseDriver;
+  readonly partitioned = new Map<string, (() => void)[]>();
+
+  constructor(clock: Clock) {
+    this.clock = clock;
+    this.store = new MemoryStore(clock);
+    this.lease = {
+      grant: async (ttl) => ({ id: this.store.grant(ttl), ttl }),
+      keepAlive: async (id) => {
+        this.check(id);
+        return this.store.renew(id);
+      },
+      revoke: async (id) => {
+        this.check(id);
+        this.store.revoke(id);
+      },
+    };
+  }
+
+  check(lease: string): void {
+    if (this.partitioned.has(lease))
+      throw new BackendUnavailableError(`memory backend: session ${lease} is partitioned (simulated fault)`);
+  }
+
+  deliver(lease: string, fn: () => void): void {
+    const queued = this.partitioned.get(lease);
+    if (queued) queued.push(fn);
+    else fn();
+  }
+
+  async connect(): Promise<void> {}
+
+  election(name: string, leaseId: string): ElectionDriver {
+    return new MemoryElection(this.store, this, name, leaseId);
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return this.store.get(key)?.value;
+  }
+
+  stats(): BackendStats {
+    return { events: this.store.events };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * The embedded backend: ballot's semantics in one process, for single-process services and for
+ * testing leader logic. Its fault methods simulate what a network does to a real session.
+ */
+export class MemoryBackend extends Backend {
+  private readonly memory: MemoryDriver;
+
+  /** @internal use memory(). */
+  constructor(options: MemoryOptions = {}) {
+    const driver = new MemoryDriver(options.clock ?? systemClock);
+    super(driver);
+    this.memory = driver;
+  }
+
+  /** Cuts a session off: its calls fail, its keepalives go unanswered, its notifications wait. */
+  partition(session: Session): void {
+    if (!this.memory.partitioned.has(session.id)) this.memory.partitioned.set(session.id, []);
+  }
+
+  /** Reconnects a partitioned session and delivers what it missed. */
+  heal(session: Session): void {
+    const queued = this.memory.partitioned.get(session.id) ?? [];
+    this.memory.partitioned.delete(session.id);
+    for (const fn of queued) fn();
+  }
+
+  /** Deletes a key as an operator would (e.g. another tool removing a leader entry). */
+  async deleteKey(key: string): Promise<boolean> {
+    return this.memory.store.delete(key);
+  }
+
+  /** Keys under a prefix with their create revisions, oldest first. */
+  list(prefix: string): { key: string; value: string; createRevision: bigint; lease?: string }[] {
+    return this.memory.store.list(prefix).map(([key, stored]) => ({ key, ...stored }));
+  }
+}
+
+/** Creates an embedded in-process backend: `memory()` or `memory({ clock: new ManualClock() })`. */
+export function memory(options: MemoryOptions = {}): MemoryBackend {
+  return new MemoryBackend(options);
+}

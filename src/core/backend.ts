@@ -1,0 +1,59 @@
+import type { Clock } from './clock.js';
+import type { BackendDriver, BackendStats } from './contract.js';
+import { ClosedError } from './errors.js';
+import { Session, type SessionOptions } from './session.js';
+
+/** A connection to one coordination service; opens sessions. Create it with etcd() or memory(). */
+export class Backend implements AsyncDisposable {
+  /** @internal */
+  protected readonly driver: BackendDriver;
+  private readonly sessions = new Set<Session>();
+  private closed = false;
+
+  /** @internal use etcd() or memory(). */
+  constructor(driver: BackendDriver) {
+    this.driver = driver;
+  }
+
+  /** "etcd", "memory", ... */
+  get kind(): string {
+    return this.driver.kind;
+  }
+
+  /** The monotonic clock this backend's deadlines run on. */
+  get clock(): Clock {
+    return this.driver.clock;
+  }
+
+  /** Opens a session: grants a lease and starts its keepalive. */
+  async session(options: SessionOptions = {}): Promise<Session> {
+    if (this.closed) throw new ClosedError(`${this.kind} backend`);
+    const session = await Session.open(this.driver, options);
+    this.sessions.add(session);
+    session.once('lost', () => this.sessions.delete(session));
+    return session;
+  }
+
+  /** Reads a plain key, e.g. one written by term.guard(). */
+  get(key: string): Promise<string | undefined> {
+    return this.driver.get(key);
+  }
+
+  /** Counters of backend events delivered to this client (used to measure herd effects). */
+  stats(): BackendStats {
+    return this.driver.stats();
+  }
+
+  /** Closes every session (revoking its lease), then the connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.sessions].map((s) => s.close()));
+    await this.driver.close();
+  }
+
+  /** Same as close(), for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

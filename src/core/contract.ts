@@ -1,0 +1,95 @@
+/**
+ * The contract every backend implements. core drives these primitives and owns the semantics
+ * (deadlines, terms, resign-keeps-state, cancellation cleanup); a backend only has to say how
+ * each primitive maps onto its store. A new backend is a new folder that implements this file.
+ */
+import type { Clock } from './clock.js';
+import type { GuardOp, GuardResult } from './guard.js';
+
+/** What the server granted for a new lease. */
+export interface LeaseGrant {
+  /** Lease id as a decimal string (etcd ids are int64). */
+  id: string;
+  /** TTL in seconds as granted, which may exceed the one asked for. */
+  ttl: number;
+}
+
+/** Liveness primitives of one backend connection. */
+export interface LeaseDriver {
+  /** Creates a lease. */
+  grant(ttlSeconds: number): Promise<LeaseGrant>;
+  /** Renews a lease; resolves to the TTL the server now grants, or 0 when the lease no longer exists. */
+  keepAlive(id: string): Promise<number>;
+  /** Deletes a lease and everything attached to it. */
+  revoke(id: string): Promise<void>;
+}
+
+/** One candidate's entry in one election, as stored by the backend. */
+export interface Candidacy {
+  /** Backend key of the entry. */
+  key: string;
+  /** Fencing token of a term won with this entry (etcd: the key's create revision). */
+  token: bigint;
+  /** Lease id that keeps the entry alive. */
+  lease: string;
+}
+
+/** The current leader as the backend reports it. */
+export interface LeaderRecord {
+  key: string;
+  value: string;
+  token: bigint;
+  lease: string;
+}
+
+/** Stops a watch started by the driver. */
+export type Unwatch = () => void;
+
+/** Election primitives for one (election name, lease) pair. */
+export interface ElectionDriver {
+  /** Creates this lease's entry with `value`, or finds the existing one (then sets its value). */
+  join(value: string): Promise<Candidacy>;
+  /**
+   * Resolves once `c` is the oldest entry. Waits only on its predecessor (no herd).
+   * Rejects with EntryDeletedError if `c` vanished, or with the signal's reason when aborted.
+   * After it resolves, `onGone` is called once if the entry is later deleted; call the
+   * returned function to stop watching.
+   */
+  lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Unwatch>;
+  /** Replaces the entry's value only while it still has its token; false if it does not. */
+  proclaim(c: Candidacy, value: string): Promise<boolean>;
+  /** Deletes the entry if it still has its token; a missing entry is not an error. */
+  remove(c: Candidacy): Promise<void>;
+  /** Reads the current leader, or null. */
+  leader(): Promise<LeaderRecord | null>;
+  /** Streams the leader each time it changes (null for none); ends when signal aborts. */
+  observe(signal: AbortSignal): AsyncIterable<LeaderRecord | null>;
+  /** Runs ops atomically, committing only while `c` still exists with its token. */
+  guard(c: Candidacy, ops: readonly GuardOp[]): Promise<GuardResult>;
+}
+
+/** Counters a backend keeps so that herd behaviour can be measured. */
+export interface BackendStats {
+  /** Backend events (watch events, wake-ups) delivered to this client since it started. */
+  events: number;
+}
+
+/** Everything core needs from a backend. */
+export interface BackendDriver {
+  /** Short name for messages: "etcd", "memory". */
+  readonly kind: string;
+  /** Time source for deadlines and keepalive timers. */
+  readonly clock: Clock;
+  /** Lease primitives. */
+  readonly lease: LeaseDriver;
+  /** Checks that the backend is reachable, failing fast with a message that names it. */
+  connect(): Promise<void>;
+  /** Election primitives for one name on one lease. */
+  election(name: string, leaseId: string): ElectionDriver;
+  /** Reads a plain key, e.g. data written under a guard. */
+  get(key: string): Promise<string | undefined>;
+  /** Counters for herd measurements. */
+  stats(): BackendStats;
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}

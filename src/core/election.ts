@@ -1,0 +1,252 @@
+import type { Clock } from './clock.js';
+import type { Candidacy, ElectionDriver, LeaderRecord, Unwatch } from './contract.js';
+import {
+  BallotError,
+  BusyError,
+  CampaignCancelledError,
+  NotLeaderError,
+  SessionLostError,
+} from './errors.js';
+import { Term, type TermEndReason } from './term.js';
+import { checkValue } from './validate.js';
+
+/** The current leader of an election. */
+export interface Leader {
+  kind: 'leader';
+  election: string;
+  value: string;
+  key: string;
+  /** Fencing token of the leader's term. */
+  token: bigint;
+  lease: string;
+}
+
+/** No candidate leads the election. */
+export interface NoLeader {
+  kind: 'none';
+  election: string;
+  value: null;
+  key: null;
+  token: null;
+  lease: null;
+}
+
+/** One observed state of an election: a leader, or none. */
+export type LeaderChange = Leader | NoLeader;
+
+/** Options for campaign(). */
+export interface CampaignOptions {
+  /** Aborting it cancels the campaign and removes the entry. */
+  signal?: AbortSignal;
+}
+
+/** What an Election needs from its Session. */
+export interface SessionLink {
+  readonly id: string;
+  readonly lost: AbortSignal;
+  checkDeadline(): void;
+  assertAlive(): void;
+}
+
+/**
+ * One election seen from one session: campaign for it, hold a term, resign, observe.
+ * Methods are safe to call concurrently; a second concurrent campaign() is rejected with BUSY.
+ */
+export class Election {
+  /** Election name. */
+  readonly name: string;
+  private readonly session: SessionLink;
+  private readonly driver: ElectionDriver;
+  private readonly clock: Clock;
+  private candidacy?: Candidacy;
+  private term?: Term;
+  private unwatch?: Unwatch;
+  private campaigning?: { controller: AbortController; done: Promise<unknown> };
+
+  /** @internal use session.election(name). */
+  constructor(name: string, session: SessionLink, driver: ElectionDriver, clock: Clock) {
+    this.name = name;
+    this.session = session;
+    this.driver = driver;
+    this.clock = clock;
+  }
+
+  /** The current term, if this session leads the election. */
+  get currentTerm(): Term | undefined {
+    return this.term?.active ? this.term : undefined;
+  }
+
+  /** True if this session leads, checked against the session deadline now. */
+  isLeader(): boolean {
+    return this.currentTerm !== undefined;
+  }
+
+  /**
+   * Joins the election and resolves with a Term once this candidate leads. Waits behind older
+   * candidates in creation order. Rejects with SessionLostError if the session ends first, with
+   * CampaignCancelledError if the signal aborts; either way the entry is removed.
+   */
+  async campaign(value: string, options: CampaignOptions = {}): Promise<Term> {
+    checkValue(value);
+    this.session.assertAlive();
+    if (this.term?.active) return this.term;
+    if (this.campaigning) throw new BusyError(`a campaign for "${this.name}" is already running`);
+    if (options.signal?.aborted) throw new CampaignCancelledError();
+    const controller = new AbortController();
+    const run = this.runCampaign(value, controller, options.signal);
+    this.campaigning = { controller, done: run.catch(() => undefined) };
+    try {
+      return await run;
+    } finally {
+      this.campaigning = undefined;
+    }
+  }
+
+  /** Changes the leader's value, guarded by the term's token. Throws NOT_LEADER without a current term. */
+  async proclaim(value: string): Promise<void> {
+    checkValue(value);
+    const term = this.currentTerm;
+    const c = this.candidacy;
+    if (!term || !c) throw new NotLeaderError(`cannot proclaim in "${this.name}": not the leader`);
+    if (!(await this.driver.proclaim(c, value))) {
+      this.entryGone(c);
+      throw new NotLeaderError(`cannot proclaim in "${this.name}": the leader entry was deleted`);
+    }
+    term.setValue(value);
+  }
+
+  /**
+   * Ends the term (its signal aborts before anything is sent) and deletes the entry, or cancels a
+   * running campaign. If the backend call fails, the entry is kept and resign() can be retried.
+   */
+  async resign(): Promise<void> {
+    const running = this.campaigning;
+    if (running) {
+      running.controller.abort(new CampaignCancelledError('campaign cancelled by resign()'));
+      await running.done;
+    }
+    const c = this.candidacy;
+    if (!c) return;
+    this.term?.finish('resigned', this.clock.now());
+    await this.driver.remove(c);
+    if (this.candidacy === c) this.forget();
+  }
+
+  /** Reads the current leader, or null when there is none. */
+  async leader(): Promise<Leader | null> {
+    const record = await this.driver.leader();
+    return record ? this.toLeader(record) : null;
+  }
+
+  /** Yields the leader now and at every change, including `kind: 'none'`; ends when signal aborts. */
+  async *observe(options: { signal?: AbortSignal } = {}): AsyncGenerator<LeaderChange, void, undefined> {
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    try {
+      for await (const record of this.driver.observe(signal)) {
+        yield record ? this.toLeader(record) : this.none();
+      }
+    } finally {
+      stop.abort();
+    }
+  }
+
+  /** @internal called by Session when it is lost or closed. */
+  sessionEnded(reason: TermEndReason, at: number): void {
+    this.term?.finish(reason, at);
+    this.campaigning?.controller.abort(
+      this.session.lost.reason ?? new SessionLostError('closed', 'session ended'),
+    );
+    this.forget();
+  }
+
+  /** @internal resolves once no campaign is running. */
+  async settle(): Promise<void> {
+    await this.campaigning?.done;
+  }
+
+  private async runCampaign(value: string, controller: AbortController, user?: AbortSignal): Promise<Term> {
+    const signal = AbortSignal.any(
+      user ? [controller.signal, this.session.lost, user] : [controller.signal, this.session.lost],
+    );
+    let c: Candidacy | undefined;
+    try {
+      c = await this.driver.join(value);
+      this.candidacy = c;
+      signal.throwIfAborted();
+      const joined = c;
+      const unwatch = await this.driver.lead(joined, signal, () => this.entryGone(joined));
+      this.session.checkDeadline();
+      if (signal.aborted) {
+        unwatch();
+        signal.throwIfAborted();
+      }
+      this.unwatch = unwatch;
+      const term = new Term({
+        election: this.name,
+        key: joined.key,
+        token: joined.token,
+        lease: joined.lease,
+        value,
+        startedAt: this.clock.now(),
+        host: {
+          checkDeadline: () => this.session.checkDeadline(),
+          guard: (builder) => this.driver.guard(joined, builder.ops),
+        },
+      });
+      this.term = term;
+      return term;
+    } catch (err) {
+      throw await this.failCampaign(err, signal, user, c);
+    }
+  }
+
+  /** Cleans up after a campaign that did not win and returns the error to reject with. */
+  private async failCampaign(
+    err: unknown,
+    signal: AbortSignal,
+    user: AbortSignal | undefined,
+    c: Candidacy | undefined,
+  ): Promise<unknown> {
+    const lost = this.session.lost;
+    const error = lost.aborted
+      ? lost.reason
+      : user?.aborted
+        ? new CampaignCancelledError()
+        : signal.aborted
+          ? signal.reason
+          : err;
+    if (c && this.candidacy === c && !lost.aborted) {
+      // A failed or cancelled campaign must not leave its entry behind (unlike Go's, etcd #21128).
+      // If the delete itself fails, the entry stays known so resign() or close() can remove it.
+      try {
+        await this.driver.remove(c);
+        if (this.candidacy === c) this.forget();
+      } catch {
+        /* kept for a later resign() */
+      }
+    }
+    return error instanceof BallotError || error instanceof Error ? error : new Error(String(error));
+  }
+
+  private entryGone(c: Candidacy): void {
+    this.session.checkDeadline();
+    if (this.candidacy !== c) return;
+    this.term?.finish('key-deleted', this.clock.now());
+    this.forget();
+  }
+
+  private forget(): void {
+    this.unwatch?.();
+    this.unwatch = undefined;
+    this.candidacy = undefined;
+  }
+
+  private toLeader(record: LeaderRecord): Leader {
+    return { kind: 'leader', election: this.name, ...record };
+  }
+
+  private none(): NoLeader {
+    return { kind: 'none', election: this.name, value: null, key: null, token: null, lease: null };
+  }
+}

@@ -1,0 +1,121 @@
+/** Stable machine-readable error codes; each BallotError carries one. */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'UNAVAILABLE'
+  | 'AUTH'
+  | 'BACKEND'
+  | 'SESSION_LOST'
+  | 'CANCELLED'
+  | 'NOT_LEADER'
+  | 'ENTRY_DELETED'
+  | 'CLOSED'
+  | 'BUSY'
+  | 'COMPACTED'
+  | 'FLAPPING';
+
+/** Base class of every error ballot throws; switch on `code`, not on the message. */
+export class BallotError extends Error {
+  /** Stable code for programmatic handling. */
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Bad input: the message says what to change. */
+export class InvalidArgumentError extends BallotError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+/** The backend could not be reached, or did not answer in time. */
+export class BackendUnavailableError extends BallotError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UNAVAILABLE', message, options);
+  }
+}
+
+/** The backend refused our credentials. */
+export class AuthError extends BallotError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('AUTH', message, options);
+  }
+}
+
+/** The backend answered with an error that retrying will not fix. */
+export class BackendError extends BallotError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('BACKEND', message, options);
+  }
+}
+
+/** Why a session ended: the server dropped the lease, its deadline passed unacknowledged, or it was closed. */
+export type SessionLossCause = 'expired' | 'unreachable' | 'closed';
+
+/** The session's lease is gone (or may be gone): nothing on it holds any longer. */
+export class SessionLostError extends BallotError {
+  /** What ended the session. */
+  readonly why: SessionLossCause;
+  constructor(cause: SessionLossCause, detail: string) {
+    super(
+      cause === 'closed' ? 'CLOSED' : 'SESSION_LOST',
+      `session ${cause === 'closed' ? 'closed' : 'lost'}: ${detail}`,
+    );
+    this.why = cause;
+  }
+}
+
+/** A campaign was cancelled through its AbortSignal (or by resign); its entry was removed. */
+export class CampaignCancelledError extends BallotError {
+  constructor(message = 'campaign cancelled') {
+    super('CANCELLED', message);
+  }
+}
+
+/** The operation needs leadership that this candidate does not hold. */
+export class NotLeaderError extends BallotError {
+  constructor(message: string) {
+    super('NOT_LEADER', message);
+  }
+}
+
+/** Someone else deleted this candidate's entry while it was waiting. */
+export class EntryDeletedError extends BallotError {
+  constructor(key: string) {
+    super('ENTRY_DELETED', `entry ${key} was deleted by someone else while campaigning`);
+  }
+}
+
+/** The object was closed; create a new one. */
+export class ClosedError extends BallotError {
+  constructor(what: string) {
+    super('CLOSED', `${what} is closed`);
+  }
+}
+
+/** Another call of the same kind is already running on this object. */
+export class BusyError extends BallotError {
+  constructor(message: string) {
+    super('BUSY', message);
+  }
+}
+
+/** The watched history was compacted past the revision a watcher needed. */
+export class CompactedError extends BallotError {
+  /** The revision the backend compacted to. */
+  readonly compactRevision: bigint;
+  constructor(compactRevision: bigint) {
+    super('COMPACTED', `history compacted up to revision ${compactRevision}`);
+    this.compactRevision = compactRevision;
+  }
+}
+
+/** The elector won too many terms in too short a window and stopped campaigning. */
+export class FlappingError extends BallotError {
+  constructor(message: string) {
+    super('FLAPPING', message);
+  }
+}

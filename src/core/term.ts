@@ -1,0 +1,123 @@
+import { BallotError } from './errors.js';
+import { GuardBuilder, type GuardResult } from './guard.js';
+
+/** Why a term ended. */
+export type TermEndReason =
+  /** This candidate resigned (or conceded). */
+  | 'resigned'
+  /** The backend reported the session's lease gone. */
+  | 'session-lost'
+  /** No keepalive was acknowledged before the session deadline: the lease may have expired. */
+  | 'unreachable'
+  /** Someone else deleted the leader entry (an operator, another tool). */
+  | 'key-deleted'
+  /** The session or election was closed. */
+  | 'closed';
+
+/** The abort reason of a term's signal: says why and when the term ended. */
+export class TermEndedError extends BallotError {
+  /** Why the term ended. */
+  readonly reason: TermEndReason;
+  constructor(reason: TermEndReason, election: string, token: bigint) {
+    super('NOT_LEADER', `term ${token} of election "${election}" ended: ${reason}`);
+    this.reason = reason;
+  }
+}
+
+/** What a Term needs from its owner: a deadline check and the backend guard. */
+export interface TermHost {
+  /** Ends every term of the session if its deadline has passed. */
+  checkDeadline(): void;
+  /** Runs the ops under the backend's guard for this term's entry. */
+  guard(builder: GuardBuilder): Promise<GuardResult>;
+}
+
+/** One stretch of leadership, with its fencing token and an AbortSignal that fires when it ends. */
+export class Term {
+  /** Election name. */
+  readonly election: string;
+  /** Backend key of the leader entry. */
+  readonly key: string;
+  /** Fencing token: strictly increases across the terms of one election. */
+  readonly token: bigint;
+  /** Lease that keeps the entry alive. */
+  readonly lease: string;
+  /** When the term began, in monotonic milliseconds (process.hrtime on real time). */
+  readonly startedAt: number;
+  private currentValue: string;
+  private readonly controller = new AbortController();
+  private readonly host: TermHost;
+  private end?: { at: number; reason: TermEndReason };
+
+  /** @internal created by Election when a campaign wins. */
+  constructor(init: {
+    election: string;
+    key: string;
+    token: bigint;
+    lease: string;
+    value: string;
+    startedAt: number;
+    host: TermHost;
+  }) {
+    this.election = init.election;
+    this.key = init.key;
+    this.token = init.token;
+    this.lease = init.lease;
+    this.currentValue = init.value;
+    this.startedAt = init.startedAt;
+    this.host = init.host;
+  }
+
+  /** The leader's value (updated by proclaim). */
+  get value(): string {
+    return this.currentValue;
+  }
+
+  /** Aborts the moment the term ends; reading it first checks the session deadline. */
+  get signal(): AbortSignal {
+    this.host.checkDeadline();
+    return this.controller.signal;
+  }
+
+  /** True while the term is current, checked against the session deadline at call time. */
+  get active(): boolean {
+    return !this.signal.aborted;
+  }
+
+  /** When and why the term ended, or undefined while it is current. */
+  get ended(): { at: number; reason: TermEndReason } | undefined {
+    this.host.checkDeadline();
+    return this.end;
+  }
+
+  /**
+   * Runs backend writes that commit only while this term is current. The backend decides, not
+   * this process: a stale term's guard is rejected by the store itself.
+   */
+  guard(build: (tx: GuardBuilder) => unknown): Promise<GuardResult> {
+    const builder = new GuardBuilder();
+    build(builder);
+    return this.host.guard(builder);
+  }
+
+  /** Resolves when the term ends (never rejects). */
+  whenEnded(): Promise<TermEndedError> {
+    const signal = this.signal;
+    if (signal.aborted) return Promise.resolve(signal.reason as TermEndedError);
+    return new Promise((resolve) =>
+      signal.addEventListener('abort', () => resolve(signal.reason as TermEndedError), { once: true }),
+    );
+  }
+
+  /** @internal */
+  setValue(value: string): void {
+    this.currentValue = value;
+  }
+
+  /** @internal ends the term once; `at` lets a deadline expiry be dated when it happened, not when noticed. */
+  finish(reason: TermEndReason, at: number): void {
+    if (this.end) return;
+    this.end = { at, reason };
+    this.controller.abort(new TermEndedError(reason, this.election, this.token));
+  }
+}

@@ -1,0 +1,229 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  AuthError,
+  BackendError,
+  BackendUnavailableError,
+  ClosedError,
+  InvalidArgumentError,
+} from '../core/errors.js';
+import { codecFor } from './codec.js';
+import type { StreamMethods, UnaryMethods } from './messages.js';
+
+/** TLS material, as PEM buffers or strings. */
+export interface TlsOptions {
+  /** CA certificate(s) used to verify the server; system roots when omitted. */
+  ca?: Buffer | string;
+  /** Client certificate for mutual TLS. */
+  cert?: Buffer | string;
+  /** Private key of the client certificate. */
+  key?: Buffer | string;
+}
+
+/** Options of an etcd connection. */
+export interface ConnectionOptions {
+  /** "host:port" or "http(s)://host:port"; tried in order, failing over when one is down. */
+  endpoints: string[];
+  /** TLS settings; `https://` endpoints imply TLS with system roots. */
+  tls?: TlsOptions;
+  /** Username and password for etcd auth; the token is refreshed when etcd rejects it. */
+  auth?: { username: string; password: string };
+  /** How long connect() may take, in ms (default 5000). */
+  dialTimeout?: number;
+  /** Deadline of each unary call, in ms (default 5000). */
+  callTimeout?: number;
+}
+
+/** gRPC status codes that mean "this member cannot serve now; another may". */
+const FAILOVER_CODES = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]);
+
+/**
+ * The channel layer: one gRPC client per endpoint, created lazily, with failover to the next
+ * endpoint, per-call deadlines, TLS and auth tokens. Every etcd call goes through here.
+ */
+export class Connection {
+  readonly endpoints: readonly string[];
+  readonly dialTimeout: number;
+  readonly callTimeout: number;
+  private readonly credentials: grpc.ChannelCredentials;
+  private readonly auth?: { username: string; password: string };
+  private readonly clients: (grpc.Client | undefined)[];
+  private current = 0;
+  private token?: Promise<string>;
+  private closed = false;
+
+  constructor(options: ConnectionOptions) {
+    if (!Array.isArray(options.endpoints) || options.endpoints.length === 0)
+      throw new InvalidArgumentError('etcd needs at least one endpoint, e.g. endpoints: ["127.0.0.1:2379"]');
+    const parsed = options.endpoints.map(parseEndpoint);
+    this.endpoints = parsed.map((p) => p.address);
+    const secure = options.tls !== undefined || parsed.some((p) => p.secure);
+    this.credentials = secure
+      ? grpc.credentials.createSsl(
+          toBuffer(options.tls?.ca),
+          toBuffer(options.tls?.key),
+          toBuffer(options.tls?.cert),
+        )
+      : grpc.credentials.createInsecure();
+    if (options.auth && (!options.auth.username || typeof options.auth.password !== 'string'))
+      throw new InvalidArgumentError('etcd auth needs both a username and a password');
+    this.auth = options.auth;
+    this.dialTimeout = options.dialTimeout ?? 5000;
+    this.callTimeout = options.callTimeout ?? 5000;
+    this.clients = this.endpoints.map(() => undefined);
+  }
+
+  /** The endpoint new calls and streams go to. */
+  get activeEndpoint(): string {
+    return this.endpoints[this.current] ?? '';
+  }
+
+  /** Makes a unary call with a deadline, failing over across endpoints and refreshing the auth token. */
+  async call<P extends keyof UnaryMethods>(
+    path: P,
+    request: UnaryMethods[P][0],
+    timeout = this.callTimeout,
+  ): Promise<UnaryMethods[P][1]> {
+    const deadline = Date.now() + timeout;
+    let lastError: grpc.ServiceError | undefined;
+    let reauthenticated = false;
+    for (let attempt = 0; attempt < this.endpoints.length + 1; attempt++) {
+      if (this.closed) throw new ClosedError('etcd connection');
+      const index = this.current;
+      try {
+        const metadata = await this.metadata(path);
+        return (await this.unary(index, path, request, metadata, deadline)) as UnaryMethods[P][1];
+      } catch (err) {
+        const e = err as grpc.ServiceError;
+        lastError = e;
+        if (isAuthExpired(e) && this.auth && !reauthenticated) {
+          reauthenticated = true;
+          this.token = undefined;
+          continue;
+        }
+        if (!FAILOVER_CODES.has(e.code)) break;
+        this.failover(index);
+        if (e.code === grpc.status.DEADLINE_EXCEEDED || Date.now() >= deadline) break;
+      }
+    }
+    throw this.translate(path, lastError);
+  }
+
+  /** Opens a bidirectional stream on the active endpoint. */
+  async stream<P extends keyof StreamMethods>(
+    path: P,
+  ): Promise<{ index: number; stream: grpc.ClientDuplexStream<StreamMethods[P][0], StreamMethods[P][1]> }> {
+    if (this.closed) throw new ClosedError('etcd connection');
+    const index = this.current;
+    const metadata = await this.metadata(path);
+    const codec = codecFor(path);
+    const stream = this.client(index).makeBidiStreamRequest(
+      path,
+      codec.serialize as (v: StreamMethods[P][0]) => Buffer,
+      codec.deserialize as (b: Buffer) => StreamMethods[P][1],
+      metadata,
+    );
+    return { index, stream };
+  }
+
+  /** Moves to the next endpoint if `index` is still the active one (called when it failed). */
+  failover(index: number): void {
+    if (index === this.current) this.current = (this.current + 1) % this.endpoints.length;
+  }
+
+  /** Forgets the auth token so the next call authenticates again (used when a stream was refused). */
+  invalidateToken(): void {
+    this.token = undefined;
+  }
+
+  /** Maps a gRPC error onto ballot's error classes. */
+  translate(what: string, err: grpc.ServiceError | undefined): Error {
+    if (this.closed) return new ClosedError('etcd connection');
+    const detail = err?.details || err?.message || 'no response';
+    const where = `etcd ${what.split('/').pop()} (endpoints: ${this.endpoints.join(', ')})`;
+    if (!err || FAILOVER_CODES.has(err.code))
+      return new BackendUnavailableError(`${where}: ${detail}`, { cause: err });
+    if (err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.PERMISSION_DENIED)
+      return new AuthError(`${where}: ${detail}`, { cause: err });
+    return new BackendError(`${where}: ${detail}`, { cause: err });
+  }
+
+  /** Closes every channel; pending calls fail with CLOSED. */
+  close(): void {
+    this.closed = true;
+    for (const client of this.clients) client?.close();
+  }
+
+  private client(index: number): grpc.Client {
+    let client = this.clients[index];
+    if (!client) {
+      client = new grpc.Client(this.endpoints[index] ?? '', this.credentials, {
+        // Detect half-open TCP connections (e.g. a partitioned member) instead of waiting on them forever.
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 5_000,
+        'grpc.keepalive_permit_without_calls': 1,
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1_000,
+      });
+      this.clients[index] = client;
+    }
+    return client;
+  }
+
+  private unary(index: number, path: string, request: unknown, metadata: grpc.Metadata, deadline: number) {
+    const codec = codecFor(path);
+    return new Promise<unknown>((resolve, reject) => {
+      this.client(index).makeUnaryRequest(
+        path,
+        codec.serialize,
+        codec.deserialize,
+        request,
+        metadata,
+        { deadline },
+        (err, value) => (err ? reject(err) : resolve(value)),
+      );
+    });
+  }
+
+  private async metadata(path: string): Promise<grpc.Metadata> {
+    const metadata = new grpc.Metadata();
+    if (this.auth && path !== '/etcdserverpb.Auth/Authenticate') {
+      this.token ??= this.authenticate();
+      try {
+        metadata.set('token', await this.token);
+      } catch (err) {
+        this.token = undefined;
+        throw err;
+      }
+    }
+    return metadata;
+  }
+
+  private async authenticate(): Promise<string> {
+    const auth = this.auth as { username: string; password: string };
+    const response = await this.call('/etcdserverpb.Auth/Authenticate', {
+      name: auth.username,
+      password: auth.password,
+    });
+    return response.token;
+  }
+}
+
+function isAuthExpired(err: grpc.ServiceError): boolean {
+  return err.code === grpc.status.UNAUTHENTICATED && /auth token/i.test(err.details ?? '');
+}
+
+function parseEndpoint(endpoint: string): { address: string; secure: boolean } {
+  if (typeof endpoint !== 'string' || endpoint.trim() === '')
+    throw new InvalidArgumentError(`invalid etcd endpoint ${JSON.stringify(endpoint)}: use "host:port"`);
+  const match = /^(?:(https?|unix):\/\/)?([^/]+?)\/?$/.exec(endpoint.trim());
+  if (!match || !/:\d+$/.test(match[2] ?? ''))
+    throw new InvalidArgumentError(
+      `invalid etcd endpoint "${endpoint}": use "host:port", e.g. 127.0.0.1:2379`,
+    );
+  return { address: match[2] as string, secure: match[1] === 'https' };
+}
+
+function toBuffer(value: Buffer | string | undefined): Buffer | null {
+  if (value === undefined) return null;
+  return typeof value === 'string' ? Buffer.from(value) : value;
+}

@@ -1,0 +1,19 @@
+/** ballot: leader election with fenced terms for Node.js, on etcd or in process. */
+export { etcd, type EtcdOptions } from './backends/etcd/index.js';
+export { memory, MemoryBackend, type MemoryOptions } from './backends/memory/index.js';
+export { Backend } from './core/backend.js';
+export { ManualClock, systemClock, type Clock, type TimerHandle } from './core/clock.js';
+export type { BackendStats } from './core/contract.js';
+export {
+  Election,
+  type CampaignOptions,
+  type Leader,
+  type LeaderChange,
+  type NoLeader,
+} from './core/election.js';
+export { LeaderElector, type LeaderElectorEvents, type LeaderElectorOptions } from './core/elector.js';
+export * from './core/errors.js';
+export { GuardBuilder, type GuardOp, type GuardResult } from './core/guard.js';
+export { Session, type SessionEvents, type SessionOptions } from './core/session.js';
+export { Term, TermEndedError, type TermEndReason } from './core/term.js';
+export type { TlsOptions } from './etcd/connection.js';
