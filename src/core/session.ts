@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { TimerHandle } from './clock.js';
 import type { BackendDriver } from './contract.js';
 import { Election } from './election.js';
-import { ClosedError, InvalidArgumentError, SessionLostError, type SessionLossCause } from './errors.js';
+import { InvalidArgumentError, SessionLostError, type SessionLossCause } from './errors.js';
 import type { TermEndReason } from './term.js';
 import { checkMillis, checkName, checkTtl } from './validate.js';
 
