@@ -96,7 +96,6 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   /** The election `name` on this session; the same object for the same name. */
   election(name: string): Election {
     checkName(name);
-    if (this.lostController.signal.aborted) throw this.lostController.signal.reason as SessionLostError;
     let election = this.elections.get(name);
     if (!election) {
       election = new Election(name, this, this.driver.election(name, this.id), this.driver.clock);
@@ -172,8 +171,12 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   private armDeadline(): void {
     this.deadlineTimer?.cancel();
     this.deadlineTimer = this.driver.clock.setTimer(
-      () => this.checkDeadline(),
-      this.deadlineAt - this.driver.clock.now(),
+      () => {
+        this.checkDeadline();
+        // Timers may fire a little before the monotonic deadline; check again until it has passed.
+        if (!this.lostController.signal.aborted) this.armDeadline();
+      },
+      this.deadlineAt - this.driver.clock.now() + 1,
     );
   }
 

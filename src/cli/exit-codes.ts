@@ -1,0 +1,41 @@
+/**
+ * Exit codes of the `ballot` command. Scripts rely on these, so a code never changes meaning.
+ *
+ * | code | name        | when                                                                          |
+ * |------|-------------|-------------------------------------------------------------------------------|
+ * | 0    | OK          | success; also `campaign`/`observe` stopped by SIGINT/SIGTERM after resigning  |
+ * | 1    | INTERNAL    | a bug in ballot (an unexpected error); set BALLOT_DEBUG=1 for the stack trace |
+ * | 2    | USAGE       | bad flags or arguments, TTL out of range, missing command after `--`          |
+ * | 3    | NO_LEADER   | `leader`/`resign`: the election has no leader                                 |
+ * | 4    | DEPOSED     | the term ended for a reason other than our own resign (key deleted, session   |
+ * |      |             | lost, backend unreachable past the deadline)                                  |
+ * | 5    | UNAVAILABLE | the backend could not be reached within the dial timeout (endpoints named)    |
+ * | 6    | AUTH        | the backend refused the credentials or the permission                         |
+ * | 7    | BACKEND     | the backend answered with an error that retrying will not fix                 |
+ * | 8    | INVARIANT   | `demo`: an invariant was violated                                             |
+ * | 9    | CONFLICT    | `resign`: the leader changed while we resigned it; nothing was deleted        |
+ * | 126  | CANNOT_EXEC | `run`: the command exists but could not be executed                           |
+ * | 127  | NOT_FOUND   | `run`: the command was not found                                              |
+ * | 130  | INTERRUPTED | `demo` interrupted before it finished; a second SIGINT/SIGTERM forced exit    |
+ *
+ * `ballot run` exits with its command's own exit code when the command exits by itself (or
+ * 128+N when signal N killed it), so those codes can overlap with the ones above.
+ */
+export const ExitCode = {
+  OK: 0,
+  INTERNAL: 1,
+  USAGE: 2,
+  NO_LEADER: 3,
+  DEPOSED: 4,
+  UNAVAILABLE: 5,
+  AUTH: 6,
+  BACKEND: 7,
+  INVARIANT: 8,
+  CONFLICT: 9,
+  CANNOT_EXEC: 126,
+  NOT_FOUND: 127,
+  INTERRUPTED: 130,
+} as const;
+
+/** One of the documented exit codes, or a code passed through from `ballot run`'s command. */
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode] | number;

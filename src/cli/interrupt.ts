@@ -1,0 +1,46 @@
+import { ExitCode } from './exit-codes.js';
+
+/** SIGINT/SIGTERM handling for one command run. */
+export interface Interrupts {
+  /** Aborts on the first SIGINT or SIGTERM; the reason is the signal name. */
+  readonly signal: AbortSignal;
+  /** Registers what to do on a second signal, before the process exits with 130 (e.g. SIGKILL a child). */
+  onForce(hook: () => void): void;
+  /** Removes the signal handlers. */
+  dispose(): void;
+}
+
+/**
+ * Turns the first SIGINT/SIGTERM into an abort so the command can resign and clean up; a second
+ * one means "now": the force hooks run and the process exits at once.
+ */
+export function watchInterrupts(): Interrupts {
+  const controller = new AbortController();
+  const hooks: (() => void)[] = [];
+  const handler = (name: NodeJS.Signals) => {
+    if (!controller.signal.aborted) {
+      controller.abort(name);
+      return;
+    }
+    for (const hook of hooks) hook();
+    process.exit(ExitCode.INTERRUPTED);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    onForce: (hook) => void hooks.push(hook),
+    dispose() {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+/** Resolves with undefined once `signal` aborts (never rejects). */
+export function whenAborted(signal: AbortSignal): Promise<undefined> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve(undefined);
+    else signal.addEventListener('abort', () => resolve(undefined), { once: true });
+  });
+}

@@ -1,0 +1,143 @@
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import type { EtcdOptions } from '../index.js';
+import { parseDuration, parseTtl } from './duration.js';
+import { UsageError } from './errors.js';
+
+/** Which coordination service a command talks to. */
+export type BackendKind = 'etcd' | 'memory';
+
+/** The global flags, validated and with their defaults applied. */
+export interface GlobalOptions {
+  backend: BackendKind;
+  /** etcd endpoints ("host:port"), from --endpoints, BALLOT_ENDPOINTS, ETCDCTL_ENDPOINTS or 127.0.0.1:2379. */
+  endpoints: string[];
+  /** Session TTL in whole seconds. */
+  ttl: number;
+  /** How long to wait for the backend, in ms. */
+  dialTimeout: number;
+  /** TLS material read from --cacert/--cert/--key. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  /** etcd credentials from --user name[:password] and --password. */
+  auth?: { username: string; password: string };
+  /** One JSON object per line instead of human output. */
+  json: boolean;
+}
+
+/** The flags as commander hands them over, before validation. */
+interface RawGlobals {
+  backend?: BackendKind;
+  endpoints?: string;
+  ttl?: string;
+  dialTimeout?: string;
+  cacert?: string;
+  cert?: string;
+  key?: string;
+  user?: string;
+  password?: string;
+  json?: boolean;
+}
+
+/** Per-command defaults: the demo runs on the embedded backend with a short TTL, the rest on etcd. */
+export interface GlobalDefaults {
+  backend: BackendKind;
+  ttl: number;
+}
+
+/** Declares the global flags on the program; commander accepts them before or after the subcommand. */
+export function addGlobalOptions(program: Command): Command {
+  return program
+    .addOption(
+      new Option('--backend <kind>', 'coordination service (default: etcd; demo: memory)').choices([
+        'etcd',
+        'memory',
+      ]),
+    )
+    .option(
+      '--endpoints <list>',
+      'comma-separated etcd endpoints (default: $BALLOT_ENDPOINTS, $ETCDCTL_ENDPOINTS, 127.0.0.1:2379)',
+    )
+    .option('--ttl <seconds>', 'session TTL in whole seconds, e.g. 10 or 10s (default: 10; demo: 2)')
+    .option('--dial-timeout <duration>', 'how long to wait for the backend, e.g. 2s or 500ms (default: 5s)')
+    .option('--cacert <file>', 'verify the etcd server with this CA bundle (PEM)')
+    .option('--cert <file>', 'client certificate for mutual TLS (PEM)')
+    .option('--key <file>', 'private key of the client certificate (PEM)')
+    .option('--user <name[:password]>', 'etcd username, optionally with the password after a colon')
+    .option('--password <password>', 'etcd password (when --user has none)')
+    .option('--json', 'print one JSON object per line')
+    .optionsGroup('Global options:');
+}
+
+/** Validates the global flags of `command` (wherever they were written) and applies defaults. */
+export function resolveGlobals(command: Command, defaults: GlobalDefaults): GlobalOptions {
+  const raw = command.optsWithGlobals<RawGlobals>();
+  const options: GlobalOptions = {
+    backend: raw.backend ?? defaults.backend,
+    endpoints: resolveEndpoints(raw.endpoints),
+    ttl: raw.ttl === undefined ? defaults.ttl : parseTtl(raw.ttl),
+    dialTimeout: raw.dialTimeout === undefined ? 5000 : parseDuration(raw.dialTimeout, '--dial-timeout'),
+    json: raw.json ?? false,
+  };
+  if (options.dialTimeout <= 0) throw new UsageError('--dial-timeout must be more than 0');
+  const tls = readTls(raw);
+  if (tls) options.tls = tls;
+  const auth = resolveAuth(raw);
+  if (auth) options.auth = auth;
+  return options;
+}
+
+/** The connection options of the etcd backend (and of ballot's own etcd client) for these flags. */
+export function etcdOptions(options: GlobalOptions): EtcdOptions {
+  const result: EtcdOptions = { endpoints: options.endpoints, dialTimeout: options.dialTimeout };
+  if (options.tls) result.tls = options.tls;
+  if (options.auth) result.auth = options.auth;
+  return result;
+}
+
+function resolveEndpoints(flag: string | undefined): string[] {
+  const text =
+    flag ?? process.env['BALLOT_ENDPOINTS'] ?? process.env['ETCDCTL_ENDPOINTS'] ?? '127.0.0.1:2379';
+  const endpoints = text
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  if (endpoints.length === 0) throw new UsageError('--endpoints is empty: give host:port[,host:port...]');
+  for (const endpoint of endpoints)
+    if (!/^(?:(?:https?|unix):\/\/)?[^/\s]+:\d+\/?$/.test(endpoint))
+      throw new UsageError(`invalid endpoint "${endpoint}": use host:port, e.g. 127.0.0.1:2379`);
+  return endpoints;
+}
+
+function readTls(raw: RawGlobals): GlobalOptions['tls'] {
+  if (raw.cacert === undefined && raw.cert === undefined && raw.key === undefined) return undefined;
+  if ((raw.cert === undefined) !== (raw.key === undefined))
+    throw new UsageError('--cert and --key go together: give both or neither');
+  const tls: NonNullable<GlobalOptions['tls']> = {};
+  if (raw.cacert !== undefined) tls.ca = readPem(raw.cacert, '--cacert');
+  if (raw.cert !== undefined) tls.cert = readPem(raw.cert, '--cert');
+  if (raw.key !== undefined) tls.key = readPem(raw.key, '--key');
+  return tls;
+}
+
+function readPem(file: string, flag: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function resolveAuth(raw: RawGlobals): GlobalOptions['auth'] {
+  if (raw.user === undefined) {
+    if (raw.password !== undefined) throw new UsageError('--password needs --user');
+    return undefined;
+  }
+  // etcdctl accepts "name:password" in --user; so do we, so the same flags work for both.
+  const colon = raw.user.indexOf(':');
+  const username = colon < 0 ? raw.user : raw.user.slice(0, colon);
+  const password = raw.password ?? (colon < 0 ? undefined : raw.user.slice(colon + 1));
+  if (!username) throw new UsageError('--user needs a name');
+  if (password === undefined)
+    throw new UsageError(`--user ${username} needs a password: --user name:password or --password`);
+  return { username, password };
+}

@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CampaignCancelledError, TermEndedError, type LeaderChange, type Term } from '../../src/index.js';
+import { eventually, isPending, sleep, within } from '../helpers.js';
+import { backends } from './backends.js';
+import type { Candidate } from './harness.js';
+
+for (const makeHarness of backends) {
+  const harness = makeHarness();
+  describe(`conformance: ${harness.name}`, () => {
+    const open: Candidate[] = [];
+    let n = 0;
+    const fresh = () => `conf-${harness.name}-${process.pid}-${++n}`;
+    const candidate = async (ttl = 5) => {
+      const c = await harness.candidate(ttl);
+      open.push(c);
+      return c;
+    };
+
+    before(() => harness.setup());
+    after(async () => {
+      await Promise.all(open.map((c) => c.close()));
+      await harness.teardown();
+    });
+
+    test('candidates lead in the order they joined (FIFO)', async () => {
+      const name = fresh();
+      const [a, b, c] = await Promise.all([candidate(), candidate(), candidate()]);
+      const ta = await a!.election(name).campaign('a');
+      const pb = b!.election(name).campaign('b');
+      await eventually(async () => (await harness.entries(name)).length === 2, 5000, 'b to join');
+      const pc = c!.election(name).campaign('c');
+      await eventually(async () => (await harness.entries(name)).length === 3, 5000, 'c to join');
+      assert.equal(ta.value, 'a');
+      await a!.election(name).resign();
+      const tb = await within(pb, 5000, 'b to lead');
+      assert.ok(await isPending(pc), 'c must still wait behind b');
+      await b!.election(name).resign();
+      const tc = await within(pc, 5000, 'c to lead');
+      assert.ok(ta.token < tb.token && tb.token < tc.token, 'tokens strictly increase');
+      await c!.election(name).resign();
+      assert.deepEqual(await harness.entries(name), []);
+    });
+
+    test('resign hands over, and the old term ends before the new one begins', async () => {
+      const name = fresh();
+      const [a, b] = await Promise.all([candidate(), candidate()]);
+      const ta = await a!.election(name).campaign('a');
+      const pb = b!.election(name).campaign('b');
+      await eventually(async () => (await harness.entries(name)).length === 2, 5000, 'b to join');
+      await a!.election(name).resign();
+      assert.equal(ta.active, false);
+      assert.equal((ta.signal.reason as TermEndedError).reason, 'resigned');
+      const tb = await within(pb, 5000, 'b to lead');
+      assert.ok(ta.ended!.at <= tb.startedAt, 'no overlap');
+      assert.equal(b!.election(name).isLeader(), true);
+      assert.equal(a!.election(name).isLeader(), false);
+      await b!.election(name).resign();
+    });
+
+    test('a crashed leader (no revoke) is replaced after its TTL, and knew first', async () => {
+      const name = fresh();
+      const a = await candidate(2);
+      const b = await candidate(2);
+      const ta = await a.election(name).campaign('a');
+      const pb = b.election(name).campaign('b');
+      await eventually(async () => (await harness.entries(name)).length === 2, 5000, 'b to join');
+      a.partition();
+      const tb = await within(pb, 10_000, 'b to lead after a crash');
+      assert.equal(ta.active, false, 'the crashed leader sees its term ended');
+      assert.equal((ta.signal.reason as TermEndedError).reason, 'unreachable');
+      assert.ok(ta.ended!.at < tb.startedAt, `a ended at ${ta.ended!.at}, b began at ${tb.startedAt}`);
+      assert.equal(a.session.isAlive(), false);
+      a.heal();
+      await b.election(name).resign();
+    });
+
+    test('a cancelled campaign removes its entry', async () => {
+      const name = fresh();
+      const [a, b] = await Promise.all([candidate(), candidate()]);
+      const ta = await a!.election(name).campaign('a');
+      const controller = new AbortController();
+      const pb = b!.election(name).campaign('b', { signal: controller.signal });
+      await eventually(async () => (await harness.entries(name)).length === 2, 5000, 'b to join');
+      controller.abort();
+      await assert.rejects(pb, CampaignCancelledError);
+      assert.deepEqual(await harness.entries(name), [ta.key]);
+      await a!.election(name).resign();
+    });
+
+    test('observe sees the leader, proclaim and "no leader"', async () => {
+      const name = fresh();
+      const [a, watcher] = await Promise.all([candidate(), candidate()]);
+      const seen: LeaderChange[] = [];
+      const controller = new AbortController();
+      const observing = (async () => {
+        for await (const change of watcher!.election(name).observe({ signal: controller.signal }))
+          seen.push(change);
+      })();
+      await eventually(() => seen.length === 1, 5000, 'the first observation');
+      await a!.election(name).campaign('v1');
+      await eventually(() => seen.length === 2, 5000, 'the leader');
+      await a!.election(name).proclaim('v2');
+      await eventually(() => seen.length === 3, 5000, 'the proclaim');
+      await a!.election(name).resign();
+      await eventually(() => seen.length === 4, 5000, 'no leader');
+      controller.abort();
+      await within(observing, 5000, 'observe to end on abort');
+      assert.deepEqual(
+        seen.map((c) => [c.kind, c.value]),
+        [
+          ['none', null],
+          ['leader', 'v1'],
+          ['leader', 'v2'],
+          ['none', null],
+        ],
+      );
+      assert.equal(seen[1]!.token, seen[2]!.token);
+      assert.equal(await a!.election(name).leader(), null);
+    });
+
+    test('resign keeps its state when the backend call fails, and can be retried', async () => {
+      const name = fresh();
+      const a = await candidate(10);
+      const ta = await a.election(name).campaign('a');
+      a.partition();
+      await assert.rejects(a.election(name).resign(), { code: 'UNAVAILABLE' });
+      assert.equal(ta.active, false, 'the term ended before the backend was asked');
+      assert.deepEqual(await harness.entries(name), [ta.key], 'the entry is still there');
+      a.heal();
+      await within(a.election(name).resign(), 5000, 'the retried resign');
+      assert.deepEqual(await harness.entries(name), []);
+    });
+
+    test('a guarded write with a stale token is rejected by the backend', async () => {
+      const name = fresh();
+      const dataKey = `${name}-data`;
+      const [a, b] = await Promise.all([candidate(), candidate()]);
+      const ta = await a!.election(name).campaign('a');
+      assert.equal((await ta.guard((tx) => tx.put(dataKey, 'from-a'))).committed, true);
+      const pb = b!.election(name).campaign('b');
+      await eventually(async () => (await harness.entries(name)).length === 2, 5000, 'b to join');
+      await a!.election(name).resign();
+      const tb = await within(pb, 5000, 'b to lead');
+      assert.equal((await ta.guard((tx) => tx.put(dataKey, 'stale'))).committed, false);
+      const fresh2 = await tb.guard((tx) => tx.put(dataKey, 'from-b').get(dataKey));
+      assert.deepEqual(fresh2, { committed: true, values: ['from-b'] });
+      assert.equal(await b!.backend.get(dataKey), 'from-b');
+      await b!.election(name).resign();
+    });
+
+    test('losing the session ends every term on it at once', async () => {
+      const [one, two] = [fresh(), fresh()];
+      const a = await candidate(2);
+      const b = await candidate(2);
+      const t1 = await a.election(one).campaign('a1');
+      const t2 = await a.election(two).campaign('a2');
+      const pb = b.election(one).campaign('b');
+      await eventually(async () => (await harness.entries(one)).length === 2, 5000, 'b to join');
+      a.partition();
+      await within(t1.whenEnded(), 5000, 'term 1 to end');
+      assert.equal(t2.active, false);
+      assert.equal(a.session.lost.aborted, true);
+      for (const t of [t1, t2]) assert.equal((t.signal.reason as TermEndedError).reason, 'unreachable');
+      const tb = await within(pb, 10_000, 'b to lead');
+      assert.ok(t1.ended!.at < tb.startedAt);
+      await assert.rejects(a.election(one).campaign('again'), { code: 'SESSION_LOST' });
+      a.heal();
+      await b.election(one).resign();
+    });
+
+    test('a deleted leader entry ends the term with "key-deleted"', async () => {
+      const name = fresh();
+      const a = await candidate();
+      const ta = await a.election(name).campaign('a');
+      await harness.deleteKey(ta.key);
+      const ended = await within(ta.whenEnded(), 5000, 'the term to end');
+      assert.equal(ended.reason, 'key-deleted');
+      assert.equal(a.election(name).isLeader(), false);
+    });
+
+    test('200 candidates: a handover wakes only the next one', async () => {
+      const name = fresh();
+      const backend = harness.sharedBackend();
+      const sessions = await Promise.all(Array.from({ length: 200 }, () => backend.session({ ttl: 10 })));
+      try {
+        await sessions[0]!.election(name).campaign('c0');
+        const pending = new Map<string, Promise<Term>>();
+        for (const session of sessions.slice(1)) {
+          const campaign = session.election(name).campaign(session.id);
+          campaign.catch(() => undefined); // the ones still waiting are cancelled by close() below
+          pending.set(session.id, campaign);
+        }
+        await eventually(async () => (await harness.entries(name)).length === 200, 20_000, 'all to join');
+        // Campaigns started together join in whatever order the backend applied them: read that order.
+        const byKey = new Map(sessions.map((s) => [`${name}/${BigInt(s.id).toString(16)}`, s]));
+        const queue = (await harness.entries(name)).map((key) => byKey.get(key)!);
+        assert.equal(queue[0], sessions[0]);
+        await sleep(200);
+        for (let i = 0; i < 3; i++) {
+          const before = backend.stats().events;
+          await queue[i]!.election(name).resign();
+          const next = await within(pending.get(queue[i + 1]!.id)!, 5000, `candidate ${i + 1} to lead`);
+          assert.equal(next.value, queue[i + 1]!.id);
+          await sleep(200);
+          const delta = backend.stats().events - before;
+          assert.ok(delta <= 2, `handover ${i} delivered ${delta} events; at most 2 allowed`);
+          for (const waiting of queue.slice(i + 2))
+            assert.ok(await isPending(pending.get(waiting.id)!, 0), `${waiting.id} woke out of turn`);
+        }
+      } finally {
+        await Promise.all(sessions.map((s) => s.close()));
+      }
+      assert.deepEqual(await harness.entries(name), []);
+    });
+  });
+}
