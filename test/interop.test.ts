@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { etcd, type Backend, type LeaderChange } from '../src/index.js';
+import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
+import { eventually, within } from './helpers.js';
+
+/** `etcdctl elect` (Go's concurrency.Election) as a long-running process whose stdout we read. */
+function etcdctlElect(
+  endpoint: string,
+  args: string[],
+): { child: ChildProcessWithoutNullStreams; out: () => string } {
+  const child = spawn('etcdctl', [`--endpoints=${endpoint}`, 'elect', ...args], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', () => undefined);
+  return { child, out: () => out };
+}
+
+function exited(child: ChildProcessWithoutNullStreams): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+describe('interop with etcdctl elect (Go concurrency.Election)', () => {
+  let node: EtcdNode;
+  let backend: Backend;
+  const children: ChildProcessWithoutNullStreams[] = [];
+
+  before(async () => {
+    node = await startEtcd();
+    backend = etcd({ endpoints: [node.endpoint] });
+  });
+  after(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await backend.close();
+    await node.stop();
+  });
+
+  test('ballot observes an etcdctl leader, queues behind it and takes over when it is interrupted', async () => {
+    const name = 'interop-a';
+    const go = etcdctlElect(node.endpoint, [name, 'from-etcdctl']);
+    children.push(go.child);
+    await eventually(() => go.out().includes('from-etcdctl'), 10_000, 'etcdctl to be elected');
+
+    const session = await backend.session({ ttl: 5 });
+    const election = session.election(name);
+    const leader = await election.leader();
+    assert.equal(leader?.value, 'from-etcdctl');
+    assert.equal(leader?.key, go.out().split('\n')[0], 'same key as etcdctl printed');
+
+    const seen: LeaderChange[] = [];
+    const controller = new AbortController();
+    const observing = (async () => {
+      for await (const change of election.observe({ signal: controller.signal })) seen.push(change);
+    })();
+    const campaign = election.campaign('from-ballot');
+    await eventually(
+      async () =>
+        (await node.etcdctl(['get', '--prefix', '--keys-only', `${name}/`])).stdout
+          .split('\n')
+          .filter(Boolean).length === 2,
+      10_000,
+      'ballot to queue',
+    );
+    go.child.kill('SIGINT');
+    const term = await within(campaign, 10_000, 'ballot to take over');
+    assert.ok(term.token > (leader?.token ?? 0n));
+    await eventually(() => seen.some((c) => c.value === 'from-ballot'), 5000, 'observer to see ballot');
+    assert.equal(seen[0]?.value, 'from-etcdctl');
+    controller.abort();
+    await observing;
+    await session.close();
+    await exited(go.child);
+  });
+
+  test('etcdctl elect -l sees ballot as leader and its proclaimed value', async () => {
+    const name = 'interop-b';
+    const session = await backend.session({ ttl: 5 });
+    const election = session.election(name);
+    const term = await election.campaign('ballot-v1');
+    const listener = etcdctlElect(node.endpoint, ['-l', name]);
+    children.push(listener.child);
+    await eventually(() => listener.out().includes('ballot-v1'), 10_000, 'etcdctl -l to see ballot');
+    assert.ok(listener.out().includes(term.key), 'etcdctl reports ballot’s key');
+    await election.proclaim('ballot-v2');
+    await eventually(() => listener.out().includes('ballot-v2'), 10_000, 'etcdctl -l to see the proclaim');
+    listener.child.kill('SIGINT');
+    await exited(listener.child);
+    await session.close();
+  });
+
+  test('an etcdctl candidate queued behind ballot takes over when ballot resigns', async () => {
+    const name = 'interop-c';
+    const session = await backend.session({ ttl: 5 });
+    const election = session.election(name);
+    await election.campaign('ballot');
+    const go = etcdctlElect(node.endpoint, [name, 'go-next']);
+    children.push(go.child);
+    await eventually(
+      async () =>
+        (await node.etcdctl(['get', '--prefix', '--keys-only', `${name}/`])).stdout
+          .split('\n')
+          .filter(Boolean).length === 2,
+      10_000,
+      'etcdctl to queue',
+    );
+    assert.equal(go.out(), '', 'etcdctl waits while ballot leads');
+    await election.resign();
+    await eventually(() => go.out().includes('go-next'), 10_000, 'etcdctl to be elected');
+    assert.equal((await election.leader())?.value, 'go-next');
+    go.child.kill('SIGINT');
+    await exited(go.child);
+    await session.close();
+  });
+});
