@@ -73,8 +73,13 @@ export class EtcdElection implements ElectionDriver {
           failure: [],
         });
         if (!response.succeeded) throw new EntryDeletedError(c.key);
-        const predecessor = response.responses[0]?.response_range?.kvs[0];
+        const older = response.responses[0]?.response_range;
+        const predecessor = older?.kvs[0];
         if (!predecessor) break;
+        // etcd prunes by create revision after counting, so `more` (not `count`) tells whether
+        // anyone older than the predecessor exists. If not, its deletion alone makes us leader:
+        // later entries are younger, so no second read is needed and handover takes one round trip.
+        const lastInLine = !older.more;
         await new Promise<void>((resolve, reject) => {
           const finish = () => {
             stopPredecessor();
@@ -100,6 +105,7 @@ export class EtcdElection implements ElectionDriver {
           signal.addEventListener('abort', onAbort, { once: true });
           if (signal.aborted) onAbort();
         });
+        if (lastInLine && !gone) break;
       }
     } catch (err) {
       stopOwn();
