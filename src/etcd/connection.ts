@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import {
   AuthError,
+  BallotError,
   BackendError,
   BackendUnavailableError,
   ClosedError,
@@ -93,6 +94,7 @@ export class Connection {
         const metadata = await this.metadata(path);
         return (await this.unary(index, path, request, metadata, deadline)) as UnaryMethods[P][1];
       } catch (err) {
+        if (err instanceof BallotError) throw err; // already translated (e.g. by authenticate())
         const e = err as grpc.ServiceError;
         lastError = e;
         if (isAuthExpired(e) && this.auth && !reauthenticated) {
@@ -142,7 +144,12 @@ export class Connection {
     const where = `etcd ${what.split('/').pop()} (endpoints: ${this.endpoints.join(', ')})`;
     if (!err || FAILOVER_CODES.has(err.code))
       return new BackendUnavailableError(`${where}: ${detail}`, { cause: err });
-    if (err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.PERMISSION_DENIED)
+    // etcd reports a bad password as INVALID_ARGUMENT, so the message decides too.
+    if (
+      err.code === grpc.status.UNAUTHENTICATED ||
+      err.code === grpc.status.PERMISSION_DENIED ||
+      /authentication failed|permission denied|auth token/i.test(detail)
+    )
       return new AuthError(`${where}: ${detail}`, { cause: err });
     return new BackendError(`${where}: ${detail}`, { cause: err });
   }

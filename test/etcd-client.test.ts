@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { etcd, type LeaderChange } from '../src/index.js';
+import { startEtcd, startEtcdCluster, type EtcdCluster, type EtcdNode } from './fixtures/etcd.js';
+import { startFaultProxy } from './fixtures/fault-proxy.js';
+import { eventually, sleep, within } from './helpers.js';
+
+describe('etcd client: watch resume, compaction, failover and auth', () => {
+  let node: EtcdNode;
+  before(async () => {
+    node = await startEtcd({ extraArgs: ['--auth-token-ttl=1'] });
+  });
+  after(() => node.stop());
+
+  test('observe resumes after a broken stream even when the history it needed was compacted', async () => {
+    const proxy = await startFaultProxy(node.endpoint);
+    const watcherBackend = etcd({ endpoints: [proxy.endpoint], callTimeout: 1000 });
+    const direct = etcd({ endpoints: [node.endpoint] });
+    try {
+      const observer = await watcherBackend.session({ ttl: 10 });
+      const [a, b] = [await direct.session({ ttl: 10 }), await direct.session({ ttl: 10 })];
+      const seen: LeaderChange[] = [];
+      const controller = new AbortController();
+      const observing = (async () => {
+        for await (const c of observer.election('compact').observe({ signal: controller.signal }))
+          seen.push(c);
+      })();
+      await a.election('compact').campaign('a');
+      await eventually(() => seen.some((c) => c.value === 'a'), 5000, 'the observer to see a');
+      proxy.blackhole();
+      await a.election('compact').resign();
+      await b.election('compact').campaign('b');
+      for (let i = 0; i < 5; i++) await direct.session({ ttl: 5 }).then((s) => s.close());
+      const rev = (await node.etcdctl(['endpoint', 'status', '-w', 'json'])).stdout.match(
+        /"revision":(\d+)/,
+      )?.[1];
+      assert.ok(rev);
+      const compacted = await node.etcdctl(['compact', rev]);
+      assert.equal(compacted.code, 0, compacted.stderr);
+      proxy.heal();
+      await within(
+        eventually(() => seen.at(-1)?.value === 'b', 10_000, 'the observer to catch up'),
+        12_000,
+        'catch-up',
+      );
+      assert.ok(seen.some((c) => c.value === 'a'));
+      controller.abort();
+      await observing;
+    } finally {
+      await watcherBackend.close();
+      await direct.close();
+      await proxy.close();
+    }
+  });
+
+  test('auth: a wrong password fails with AUTH; an expired token is refreshed transparently', async () => {
+    const run = (args: string[], input?: string) => node.etcdctl(args, input === undefined ? {} : { input });
+    assert.equal((await run(['user', 'add', 'root', '--interactive=false'], 'rootpw\n')).code, 0);
+    assert.equal((await run(['user', 'grant-role', 'root', 'root'])).code, 0);
+    assert.equal((await run(['auth', 'enable'])).code, 0);
+    const good = etcd({ endpoints: [node.endpoint], auth: { username: 'root', password: 'rootpw' } });
+    const bad = etcd({ endpoints: [node.endpoint], auth: { username: 'root', password: 'nope' } });
+    try {
+      await assert.rejects(bad.session({ ttl: 5 }), { code: 'AUTH' });
+      const session = await good.session({ ttl: 5 });
+      const term = await session.election('auth').campaign('x');
+      await sleep(2500); // etcd started with --auth-token-ttl=1: the first token is gone by now
+      assert.equal((await term.guard((tx) => tx.put('auth-data', 'y'))).committed, true);
+      assert.equal(term.active, true, 'keepalives kept working across token expiry');
+      await session.election('auth').resign();
+    } finally {
+      await run(['--user=root:rootpw', 'auth', 'disable']);
+      await good.close();
+      await bad.close();
+    }
+  });
+});
+
+describe('etcd client: endpoint failover in a 3-node cluster', () => {
+  let cluster: EtcdCluster;
+  before(async () => {
+    cluster = await startEtcdCluster(3);
+  });
+  after(() => cluster.stop());
+
+  test('a session survives the death of the member it is connected to', async () => {
+    const backend = etcd({ endpoints: cluster.endpoints, callTimeout: 1000 });
+    try {
+      const session = await backend.session({ ttl: 5 });
+      const term = await session.election('failover').campaign('x');
+      await cluster.nodes[0]!.kill(); // ballot talks to the first endpoint first
+      await sleep(2000);
+      assert.equal(term.active, true, 'keepalives moved to another member in time');
+      const result = await term.guard((tx) => tx.put('failover-data', 'after'));
+      assert.equal(result.committed, true);
+      await session.election('failover').resign();
+    } finally {
+      await backend.close();
+    }
+  });
+});
