@@ -1,0 +1,320 @@
+/**
+ * Handover on resign, in one process against one fresh local etcd: how long after the leader calls
+ * resign() the next candidate leads, for ballot and for the etcd3 npm package, next to the floor
+ * of one etcd put round trip measured in the same run (DESIGN.md invariant 3).
+ */
+import { readFileSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Etcd3, type Campaign } from 'etcd3';
+import { prefixEnd } from '../src/backends/etcd/keys.js';
+import { EtcdClient } from '../src/etcd/client.js';
+import { etcd, type Backend, type Election } from '../src/index.js';
+import { startEtcd } from '../test/fixtures/etcd.js';
+import { renderTable, type Result } from './report.js';
+import { summarize } from './stats.js';
+
+/** Options of the handover scenario. */
+export interface HandoverOptions {
+  /** Handovers measured per library (and put samples, at least 200). */
+  rounds: number;
+}
+
+const SCENARIO = 'handover';
+const PUT_WARMUP = 50;
+const MIN_PUT_SAMPLES = 200;
+// Unmeasured handovers first, as for the put floor: the first rounds pay for JIT and fresh streams.
+const HANDOVER_WARMUP = 5;
+const SESSION_TTL = 10;
+// How long the waiter has been waiting when the leader resigns. 50 ms lets it finish joining and set
+// up its watch. 200 ms is past etcd's 100 ms unsynced-watcher sync interval, which decides etcd3's
+// number (see docs/benchmarks.md), and is closer to production, where a waiter waits for minutes.
+const SHORT_WAIT_MS = 50;
+const LONG_WAIT_MS = 200;
+// A handover that takes this long is broken, not slow; fail instead of hanging the run.
+const ROUND_TIMEOUT_MS = 10_000;
+// The installed version, not the range in package.json, so an upgrade shows up in the table.
+const ETCD3_VERSION = installedVersion('etcd3');
+
+/** What the handover table measures and how to read it, for docs/benchmarks.md. */
+export const HANDOVER_METHOD = `
+Two candidates in one election on one fresh single-node etcd, both in this Node.js process, each with
+its own session (for ballot: one \`etcd()\` backend per candidate unless the row says otherwise; for
+etcd3: one \`Etcd3\` client per candidate, TTL ${SESSION_TTL} s for both). The leader resigns while the
+other candidate is waiting; a sample is the time from just before the leader calls \`resign()\` to the
+waiter's \`campaign()\` promise resolving (etcd3: its \`elected\` event). The roles then swap. Before
+each resign the bench polls etcd until both entries exist, then lets the waiter wait the stated time.
+Each series starts with ${HANDOVER_WARMUP} unmeasured handovers.
+
+The floors are single-key puts with ballot's own gRPC client after ${PUT_WARMUP} warm-up puts: back to
+back, and each after ${SHORT_WAIT_MS} ms idle. The second is the fairer floor, because every handover
+starts from connections that sat idle while the waiter waited, and an idle round trip costs more
+than a hot one on a small machine.
+
+How to read it:
+
+- ballot's handover is the leader's guarded delete (one write) and the delete event reaching the
+  waiter over its watch. A waiter whose predecessor was the only older entry, as here, leads on that
+  event alone; with more candidates ahead it reads once more, as Go's concurrency package always
+  does. ballot's own code adds a fraction of a millisecond to the write.
+- etcd3 watches the predecessor from the revision of its last read. etcd puts a watcher whose start
+  revision is not in the future into its "unsynced" group, which a background loop catches up every
+  100 ms, and an event for a watcher still unsynced waits for that loop. So a waiter that joined less
+  than ~100 ms before the resign waits for the next tick, and one that has waited longer does not;
+  hence one row per waiting time. A waiter in production has usually waited far longer than 100 ms.
+  Even then etcd3 takes three round trips: resign revokes the lease, and after the delete event the
+  waiter waits for etcd to confirm the watch's cancellation and reads the election again.
+`;
+
+/** One side of a two-candidate election, whichever library it runs on. */
+interface Candidate {
+  /** Starts campaigning; resolves with performance.now() taken when this candidate became leader. */
+  campaign(): Promise<number>;
+  /** Gives up leadership (or the entry); resolves once the library says it is done. */
+  resign(): Promise<void>;
+}
+
+/** Two candidates in one election, and everything that must be closed after them. */
+interface Contest {
+  /** Key prefix under which the election's entries live, to see when both have joined. */
+  prefix: string;
+  candidates: [Candidate, Candidate];
+  close(): Promise<void>;
+}
+
+/** Measures the put floor, then ballot's and etcd3's resign → next-leader latency, on a fresh etcd. */
+export async function benchHandover(opts: HandoverOptions): Promise<Result[]> {
+  if (!Number.isInteger(opts.rounds) || opts.rounds < 1)
+    throw new Error(`rounds must be a positive integer, got ${opts.rounds}`);
+  const node = await startEtcd({ name: 'bench-handover' });
+  try {
+    const endpoint = node.endpoint;
+    // A separate client for the floor and for polling, so the candidates' connections see only their own traffic.
+    const probe = new EtcdClient({ endpoints: [endpoint] });
+    try {
+      const put = summarize(await putSamples(probe, Math.max(MIN_PUT_SAMPLES, opts.rounds), 0));
+      // Each handover starts from a connection idle for the wait, and an idle round trip is slower.
+      const idlePut = summarize(
+        await putSamples(probe, Math.max(MIN_PUT_SAMPLES, opts.rounds), SHORT_WAIT_MS),
+      );
+      const ratios = (p50: number) => ({ ratioToPut: p50 / put.p50, ratioToIdlePut: p50 / idlePut.p50 });
+      const results: Result[] = [
+        { scenario: SCENARIO, name: 'etcd put round trip, back to back (floor)', ...put },
+        {
+          scenario: SCENARIO,
+          name: `etcd put round trip, each after ${SHORT_WAIT_MS} ms idle`,
+          ...idlePut,
+          ratioToPut: idlePut.p50 / put.p50,
+        },
+      ];
+      const separate = () => ballotContest(endpoint, 'separate');
+      const series: { name: string; contest: () => Promise<Contest>; waitMs: number }[] = [
+        { name: 'ballot, one backend per candidate', contest: separate, waitMs: SHORT_WAIT_MS },
+        {
+          name: 'ballot, both on one backend',
+          contest: () => ballotContest(endpoint, 'shared'),
+          waitMs: SHORT_WAIT_MS,
+        },
+        {
+          name: `etcd3 ${ETCD3_VERSION} Election`,
+          contest: () => etcd3Contest(endpoint),
+          waitMs: SHORT_WAIT_MS,
+        },
+        { name: 'ballot, one backend per candidate', contest: separate, waitMs: LONG_WAIT_MS },
+        {
+          name: `etcd3 ${ETCD3_VERSION} Election`,
+          contest: () => etcd3Contest(endpoint),
+          waitMs: LONG_WAIT_MS,
+        },
+      ];
+      for (const s of series) {
+        const summary = summarize(await handovers(s.contest, probe, opts.rounds, s.waitMs));
+        results.push({
+          scenario: SCENARIO,
+          name: `${s.name}, waiter waited ${s.waitMs} ms`,
+          ...summary,
+          ...ratios(summary.p50),
+        });
+      }
+      return results;
+    } finally {
+      probe.close();
+    }
+  } finally {
+    await node.stop();
+  }
+}
+
+/** Durations (ms) of sequential single-key puts, `idleMs` apart, after a warm-up that opens the channel. */
+async function putSamples(client: EtcdClient, samples: number, idleMs: number): Promise<number[]> {
+  const key = Buffer.from('bench/put-floor');
+  for (let i = 0; i < PUT_WARMUP; i++) await client.put({ key, value: Buffer.from(String(i)) });
+  const durations: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const value = Buffer.from(String(i));
+    if (idleMs > 0) await sleep(idleMs);
+    const start = performance.now();
+    await client.put({ key, value });
+    durations.push(performance.now() - start);
+  }
+  return durations;
+}
+
+/**
+ * Alternates leadership: the waiter joins behind the leader and waits `waitMs`, and the time from just
+ * before the leader's resign() to the waiter becoming leader is one sample.
+ */
+async function handovers(
+  open: () => Promise<Contest>,
+  probe: EtcdClient,
+  rounds: number,
+  waitMs: number,
+): Promise<number[]> {
+  const contest = await open();
+  try {
+    let [leader, waiter] = contest.candidates;
+    await withTimeout(leader.campaign(), 'first campaign');
+    const durations: number[] = [];
+    for (let i = 0; i < HANDOVER_WARMUP + rounds; i++) {
+      const elected = waiter.campaign();
+      // Keeps a failed campaign from being an unhandled rejection while we poll; awaited below.
+      elected.catch(() => undefined);
+      await entries(probe, contest.prefix, 2);
+      await sleep(waitMs);
+      const start = performance.now();
+      // Both at once, so a failed resign() fails the round now instead of leaving the waiter to time out.
+      const [at] = await withTimeout(Promise.all([elected, leader.resign()]), `handover round ${i}`);
+      if (i >= HANDOVER_WARMUP) durations.push(at - start);
+      [leader, waiter] = [waiter, leader];
+    }
+    await leader.resign();
+    return durations;
+  } finally {
+    await contest.close();
+  }
+}
+
+/** Two ballot candidates with their own sessions, on one backend each or both on one. */
+async function ballotContest(endpoint: string, backends: 'separate' | 'shared'): Promise<Contest> {
+  const name = `bench-ballot-${backends}`;
+  const first = etcd({ endpoints: [endpoint] });
+  const opened: Backend[] = [first];
+  try {
+    const second = backends === 'shared' ? first : etcd({ endpoints: [endpoint] });
+    if (second !== first) opened.push(second);
+    const candidate = async (backend: Backend, value: string): Promise<Candidate> => {
+      const session = await backend.session({ ttl: SESSION_TTL });
+      const election: Election = session.election(name);
+      return {
+        campaign: () => election.campaign(value).then(() => performance.now()),
+        resign: () => election.resign(),
+      };
+    };
+    return {
+      prefix: `${name}/`,
+      candidates: [await candidate(first, 'a'), await candidate(second, 'b')],
+      // backend.close() closes its sessions first, revoking their leases.
+      close: async () => void (await Promise.allSettled(opened.map((b) => b.close()))),
+    };
+  } catch (err) {
+    await Promise.allSettled(opened.map((b) => b.close()));
+    throw err;
+  }
+}
+
+/** Two etcd3 candidates, each on its own client as two processes would be. */
+function etcd3Contest(endpoint: string): Promise<Contest> {
+  const name = 'bench-etcd3';
+  const clients = [new Etcd3({ hosts: endpoint }), new Etcd3({ hosts: endpoint })] as const;
+  const candidate = (client: Etcd3, value: string): Candidate => {
+    const election = client.election(name, SESSION_TTL);
+    let current: Campaign | undefined;
+    let failure: Error | undefined;
+    return {
+      campaign: () =>
+        new Promise<number>((resolve, reject) => {
+          const campaign = election.campaign(value);
+          current = campaign;
+          campaign.on('elected', () => resolve(performance.now()));
+          campaign.on('error', (err) => {
+            // After 'elected' the promise is settled; keep the error so the next resign() reports it.
+            failure ??= err;
+            reject(err);
+          });
+        }),
+      resign: async () => {
+        if (failure) throw failure;
+        await current?.resign();
+        current = undefined;
+      },
+    };
+  };
+  return Promise.resolve({
+    // etcd3 namespaces elections under "election/<name>/".
+    prefix: `election/${name}/`,
+    candidates: [candidate(clients[0], 'a'), candidate(clients[1], 'b')],
+    close: async () => {
+      for (const client of clients) client.close();
+    },
+  });
+}
+
+/** Polls until at least `count` keys exist under `prefix`: both candidates have joined. */
+async function entries(client: EtcdClient, prefix: string, count: number): Promise<void> {
+  const key = Buffer.from(prefix);
+  const deadline = performance.now() + ROUND_TIMEOUT_MS;
+  for (;;) {
+    const response = await client.range({ key, range_end: prefixEnd(prefix), count_only: true });
+    if (Number(response.count) >= count) return;
+    if (performance.now() > deadline) throw new Error(`fewer than ${count} entries under ${prefix}`);
+    await sleep(2);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took over ${ROUND_TIMEOUT_MS} ms`)), ROUND_TIMEOUT_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function installedVersion(pkg: string): string {
+  try {
+    // The package has no "exports" map, so its package.json sits next to lib/ where main resolves.
+    const main = createRequire(import.meta.url).resolve(pkg);
+    const manifest: unknown = JSON.parse(readFileSync(join(dirname(main), '..', 'package.json'), 'utf8'));
+    const version =
+      typeof manifest === 'object' && manifest !== null && 'version' in manifest
+        ? manifest.version
+        : undefined;
+    return typeof version === 'string' ? version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function isMain(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '200' } } });
+  const rounds = Number(values.rounds);
+  benchHandover({ rounds }).then(
+    (results) => console.log(renderTable(results)),
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}
