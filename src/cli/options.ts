@@ -64,8 +64,7 @@ export function addGlobalOptions(program: Command): Command {
     .option('--key <file>', 'private key of the client certificate (PEM)')
     .option('--user <name[:password]>', 'etcd username, optionally with the password after a colon')
     .option('--password <password>', 'etcd password (when --user has none)')
-    .option('--json', 'print one JSON object per line')
-    .optionsGroup('Global options:');
+    .option('--json', 'print one JSON object per line');
 }
 
 /** Validates the global flags of `command` (wherever they were written) and applies defaults. */

@@ -92,3 +92,16 @@ export function visibleLength(text: string): number {
   // eslint-disable-next-line no-control-regex
   return text.replace(/\x1b\[[0-9;]*m/g, '').length;
 }
+
+const END_REASONS: Record<TermEndReason, string> = {
+  resigned: 'this candidate resigned',
+  'session-lost': "the backend reports the session's lease gone",
+  unreachable: 'no keepalive was acknowledged before the session deadline, so the lease may have expired',
+  'key-deleted': 'someone else deleted the leader key (e.g. `ballot resign`)',
+  closed: 'the session was closed',
+};
+
+/** Why a term ended, in words for the stderr message. */
+export function describeEnd(election: string, token: bigint, reason: TermEndReason): string {
+  return `term ${token} of ${election} ended: ${END_REASONS[reason]}`;
+}

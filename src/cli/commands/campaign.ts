@@ -3,7 +3,7 @@ import { openBackend } from '../connect.js';
 import { ExitCode } from '../exit-codes.js';
 import { watchInterrupts, whenAborted } from '../interrupt.js';
 import type { GlobalOptions } from '../options.js';
-import { Output } from '../output.js';
+import { Output, describeEnd } from '../output.js';
 
 /**
  * `ballot campaign <election> <value>`: waits in line, reports `elected`, holds the term until
@@ -30,7 +30,7 @@ export async function campaign(election: string, value: string, options: GlobalO
     const ended = await Promise.race([term.whenEnded(), whenAborted(interrupts.signal)]);
     if (ended) {
       out.deposed(election, ended.reason);
-      process.stderr.write(`ballot: ${ended.message}\n`);
+      process.stderr.write(`ballot: ${describeEnd(election, term.token, ended.reason)}\n`);
       return ExitCode.DEPOSED;
     }
     await race.resign();

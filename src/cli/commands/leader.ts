@@ -10,9 +10,7 @@ export async function leader(election: string, options: GlobalOptions): Promise<
   try {
     const session = await backend.session({ ttl: options.ttl });
     const current = await session.election(election).leader();
-    out.leader(
-      current ?? { kind: 'none', election, value: null, key: null, token: null, lease: null },
-    );
+    out.leader(current ?? { kind: 'none', election, value: null, key: null, token: null, lease: null });
     return current ? ExitCode.OK : ExitCode.NO_LEADER;
   } finally {
     await backend.close();
