@@ -38,7 +38,13 @@ describe('LeaderElector (memory backend)', () => {
 
   test('terms() yields each term, and re-campaigns after a lost session', async () => {
     const backend = memory();
-    const elector = new LeaderElector({ backend, election: 'svc', value: 'x', ttl: 2, backoff: { initial: 10 } });
+    const elector = new LeaderElector({
+      backend,
+      election: 'svc',
+      value: 'x',
+      ttl: 2,
+      backoff: { initial: 10 },
+    });
     const iterator = elector.terms();
     const first = (await within(iterator.next(), 5000, 'first term')).value;
     assert.ok(first);
@@ -73,10 +79,12 @@ describe('LeaderElector (memory backend)', () => {
 
   test('bad options fail fast with a message that says what to change', () => {
     const backend = memory();
-    assert.throws(() => new LeaderElector({ backend, election: '', value: 'x' }), /election name must be a non-empty string/);
     assert.throws(
-      () => new LeaderElector({ backend, election: 'e', value: 'x'.repeat(2 * 1024 * 1024) }),
-      { code: 'INVALID_ARGUMENT' },
+      () => new LeaderElector({ backend, election: '', value: 'x' }),
+      /election name must be a non-empty string/,
     );
+    assert.throws(() => new LeaderElector({ backend, election: 'e', value: 'x'.repeat(2 * 1024 * 1024) }), {
+      code: 'INVALID_ARGUMENT',
+    });
   });
 });
