@@ -36,6 +36,3 @@ export const ExitCode = {
   NOT_FOUND: 127,
   INTERRUPTED: 130,
 } as const;
-
-/** One of the documented exit codes, or a code passed through from `ballot run`'s command. */
-export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode] | number;

@@ -1,8 +1,10 @@
 import { ExitCode } from './exit-codes.js';
 
-/** SIGINT/SIGTERM handling for one command run. */
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** SIGINT/SIGTERM (and SIGHUP) handling for one command run. */
 export interface Interrupts {
-  /** Aborts on the first SIGINT or SIGTERM; the reason is the signal name. */
+  /** Aborts on the first SIGINT, SIGTERM or SIGHUP; the reason is the signal name. */
   readonly signal: AbortSignal;
   /** Registers what to do on a second signal, before the process exits with 130 (e.g. SIGKILL a child). */
   onForce(hook: () => void): void;
@@ -25,14 +27,14 @@ export function watchInterrupts(): Interrupts {
     for (const hook of hooks) hook();
     process.exit(ExitCode.INTERRUPTED);
   };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
+  // SIGHUP too: `run` puts its command in a session of its own, beyond the terminal's hangup, so
+  // ballot dying of SIGHUP would leave the command running without a term.
+  for (const name of SIGNALS) process.on(name, handler);
   return {
     signal: controller.signal,
     onForce: (hook) => void hooks.push(hook),
     dispose() {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
+      for (const name of SIGNALS) process.off(name, handler);
     },
   };
 }

@@ -94,8 +94,9 @@ export function etcdOptions(options: GlobalOptions): EtcdOptions {
 }
 
 function resolveEndpoints(flag: string | undefined): string[] {
+  // An empty variable counts as unset, as in etcdctl.
   const text =
-    flag ?? process.env['BALLOT_ENDPOINTS'] ?? process.env['ETCDCTL_ENDPOINTS'] ?? '127.0.0.1:2379';
+    flag ?? (process.env['BALLOT_ENDPOINTS'] || process.env['ETCDCTL_ENDPOINTS'] || '127.0.0.1:2379');
   const endpoints = text
     .split(',')
     .map((e) => e.trim())

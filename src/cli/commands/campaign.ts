@@ -33,8 +33,13 @@ export async function campaign(election: string, value: string, options: GlobalO
       process.stderr.write(`ballot: ${describeEnd(election, term.token, ended.reason)}\n`);
       return ExitCode.DEPOSED;
     }
-    await race.resign();
-    out.deposed(election, 'resigned');
+    try {
+      await race.resign();
+    } finally {
+      // The term ended the moment resign() began; say so even if deleting the key failed (the
+      // key then goes with the lease, which close() revokes or the TTL expires).
+      out.deposed(election, term.ended?.reason ?? 'resigned');
+    }
     return ExitCode.OK;
   } finally {
     await backend.close();

@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import { systemClock } from '../../index.js';
+import { EtcdHarness } from '../demo/etcd-harness.js';
+import type { Harness } from '../demo/harness.js';
+import { Ledger } from '../demo/ledger.js';
+import { MemoryHarness } from '../demo/memory-harness.js';
+import { runScenario } from '../demo/scenario.js';
+import { judge, renderSummary, summaryJson } from '../demo/summary.js';
+import { createView } from '../demo/view.js';
+import { runWorker } from '../demo/worker.js';
+import { ExitCode } from '../exit-codes.js';
+import { watchInterrupts } from '../interrupt.js';
+import type { GlobalOptions } from '../options.js';
+import { toJson } from '../output.js';
+
+/**
+ * `ballot demo`: five candidates, four faults, every invariant checked as it goes, a summary at
+ * the end. Exits 0 only if every invariant held, INVARIANT if one broke, INTERRUPTED on Ctrl-C.
+ */
+export async function demo(options: GlobalOptions): Promise<number> {
+  const election = `ballot-demo/${randomBytes(4).toString('hex')}`;
+  // Outside the election's prefix, so the data key is never mistaken for a candidate.
+  const dataKey = `${election}.data`;
+  const harness: Harness =
+    options.backend === 'memory'
+      ? new MemoryHarness(election, options.ttl, dataKey)
+      : await EtcdHarness.open(options, election, dataKey);
+  const interrupts = watchInterrupts();
+  const began = systemClock.now();
+  const ledger = new Ledger((v) =>
+    view.event('violation', { invariant: v.invariant, message: v.message }, `✗ ${v.message}`),
+  );
+  const view = createView({ harness, ledger, election, ttl: options.ttl, began }, options.json);
+  let result;
+  try {
+    view.start();
+    // People watching a live view need a moment between faults; logs and tests do not.
+    const dwellMs = process.stdout.isTTY && !options.json ? 2000 : 1200;
+    result = await runScenario(harness, ledger, options.ttl, view, interrupts.signal, dwellMs);
+  } finally {
+    view.stop();
+    await harness.close();
+    interrupts.dispose();
+  }
+  const summary = judge(ledger, result);
+  if (options.json) process.stdout.write(`${toJson(summaryJson(summary, result))}\n`);
+  else process.stdout.write(`${renderSummary(summary, result, process.stdout.isTTY === true)}\n`);
+  if (result.interrupted) return ExitCode.INTERRUPTED;
+  return summary.ok ? ExitCode.OK : ExitCode.INVARIANT;
+}
+
+/** The hidden `__demo-worker` command: one candidate of the etcd demo, in its own process. */
+export function demoWorker(name: string, election: string): Promise<number> {
+  return runWorker(name, election);
+}
