@@ -1,5 +1,5 @@
 /** ballot: leader election with fenced terms for Node.js, on etcd or in process. */
-export { etcd, type EtcdOptions } from './backends/etcd/index.js';
+export { etcd, type EtcdMode, type EtcdOptions } from './backends/etcd/index.js';
 export { memory, MemoryBackend, type MemoryOptions } from './backends/memory/index.js';
 export { Backend } from './core/backend.js';
 export { ManualClock, systemClock, type Clock, type TimerHandle } from './core/clock.js';
@@ -14,6 +14,7 @@ export {
 export { LeaderElector, type LeaderElectorEvents, type LeaderElectorOptions } from './core/elector.js';
 export * from './core/errors.js';
 export { GuardBuilder, type GuardOp, type GuardResult } from './core/guard.js';
+export { Mutex, type Lock } from './core/mutex.js';
 export { Session, type SessionEvents, type SessionOptions } from './core/session.js';
 export { Term, TermEndedError, type TermEndReason } from './core/term.js';
 export type { TlsOptions } from './etcd/connection.js';

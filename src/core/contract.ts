@@ -28,7 +28,10 @@ export interface LeaseDriver {
 export interface Candidacy {
   /** Backend key of the entry. */
   key: string;
-  /** Fencing token of a term won with this entry (etcd: the key's create revision). */
+  /**
+   * Fencing token of a term won with this entry (etcd: the key's create revision). A backend
+   * whose server creates the entry during lead() (etcd's election service) fills it in then.
+   */
   token: bigint;
   /** Lease id that keeps the entry alive. */
   lease: string;
@@ -56,6 +59,11 @@ export interface ElectionDriver {
    * returned function to stop watching.
    */
   lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Unwatch>;
+  /**
+   * Like lead(), but never waits: resolves to null at once if an older entry exists (the caller
+   * then removes `c`). Used by tryLock().
+   */
+  tryLead(c: Candidacy, onGone: () => void): Promise<Unwatch | null>;
   /** Replaces the entry's value only while it still has its token; false if it does not. */
   proclaim(c: Candidacy, value: string): Promise<boolean>;
   /** Deletes the entry if it still has its token; a missing entry is not an error. */
@@ -86,6 +94,8 @@ export interface BackendDriver {
   connect(): Promise<void>;
   /** Election primitives for one name on one lease. */
   election(name: string, leaseId: string): ElectionDriver;
+  /** Mutex primitives for one name on one lease: an election whose leader holds the lock. */
+  mutex(name: string, leaseId: string): ElectionDriver;
   /** Reads a plain key, e.g. data written under a guard. */
   get(key: string): Promise<string | undefined>;
   /** Counters for herd measurements. */

@@ -102,6 +102,31 @@ export class Election {
     }
   }
 
+  /**
+   * Leads at once if nobody is ahead, else leaves the queue and resolves to null. Never waits.
+   * Used by Mutex.tryLock().
+   */
+  async tryCampaign(value: string): Promise<Term | null> {
+    checkValue(value);
+    this.session.assertAlive();
+    if (this.term?.active) return this.term;
+    if (this.campaigning) throw new BusyError(`a campaign for "${this.name}" is already running`);
+    const c = await this.driver.join(value);
+    this.candidacy = c;
+    let unwatch: Unwatch | null;
+    try {
+      unwatch = await this.driver.tryLead(c, () => this.entryGone(c));
+    } catch (err) {
+      throw await this.failCampaign(err, this.session.lost, undefined, c);
+    }
+    if (!unwatch) {
+      await this.driver.remove(c);
+      if (this.candidacy === c) this.forget();
+      return null;
+    }
+    return this.startTerm(c, value, unwatch);
+  }
+
   /** Changes the leader's value, guarded by the term's token. Throws NOT_LEADER without a current term. */
   async proclaim(value: string): Promise<void> {
     checkValue(value);
@@ -181,24 +206,28 @@ export class Election {
         unwatch();
         signal.throwIfAborted();
       }
-      this.unwatch = unwatch;
-      const term = new Term({
-        election: this.name,
-        key: joined.key,
-        token: joined.token,
-        lease: joined.lease,
-        value,
-        startedAt: this.clock.now(),
-        host: {
-          checkDeadline: () => this.session.checkDeadline(),
-          guard: (builder) => this.driver.guard(joined, builder.ops),
-        },
-      });
-      this.term = term;
-      return term;
+      return this.startTerm(joined, value, unwatch);
     } catch (err) {
       throw await this.failCampaign(err, signal, user, c);
     }
+  }
+
+  private startTerm(c: Candidacy, value: string, unwatch: Unwatch): Term {
+    this.unwatch = unwatch;
+    const term = new Term({
+      election: this.name,
+      key: c.key,
+      token: c.token,
+      lease: c.lease,
+      value,
+      startedAt: this.clock.now(),
+      host: {
+        checkDeadline: () => this.session.checkDeadline(),
+        guard: (builder) => this.driver.guard(c, builder.ops),
+      },
+    });
+    this.term = term;
+    return term;
   }
 
   /** Cleans up after a campaign that did not win and returns the error to reject with. */

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { TimerHandle } from './clock.js';
 import type { BackendDriver } from './contract.js';
 import { Election } from './election.js';
+import { Mutex } from './mutex.js';
 import { InvalidArgumentError, SessionLostError, type SessionLossCause } from './errors.js';
 import type { TermEndReason } from './term.js';
 import { checkMillis, checkName, checkTtl } from './validate.js';
@@ -47,6 +48,8 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   private readonly driver: BackendDriver;
   private readonly lostController = new AbortController();
   private readonly elections = new Map<string, Election>();
+  private readonly mutexes = new Map<string, Mutex>();
+  private readonly lockElections = new Set<Election>();
   private deadlineAt: number;
   private keepAliveTimer?: TimerHandle;
   private deadlineTimer?: TimerHandle;
@@ -104,6 +107,19 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
     return election;
   }
 
+  /** The mutex `name` on this session; the same object for the same name. */
+  mutex(name: string): Mutex {
+    checkName(name, 'mutex name');
+    let mutex = this.mutexes.get(name);
+    if (!mutex) {
+      const election = new Election(name, this, this.driver.mutex(name, this.id), this.driver.clock);
+      mutex = new Mutex(name, election);
+      this.mutexes.set(name, mutex);
+      this.lockElections.add(election);
+    }
+    return mutex;
+  }
+
   /** Ends every term, stops the keepalive and revokes the lease (its entries go with it). */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -132,8 +148,12 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   private async shutdown(): Promise<void> {
     const wasAlive = !this.lostController.signal.aborted;
     this.lose('closed', 'close() was called', this.driver.clock.now());
-    await Promise.all([...this.elections.values()].map((e) => e.settle()));
+    await Promise.all(this.allElections().map((e) => e.settle()));
     if (wasAlive) await this.driver.lease.revoke(this.id).catch(() => undefined);
+  }
+
+  private allElections(): Election[] {
+    return [...this.elections.values(), ...this.lockElections];
   }
 
   private keepAliveInterval(): number {
@@ -185,7 +205,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
     this.keepAliveTimer?.cancel();
     this.deadlineTimer?.cancel();
     const error = new SessionLostError(cause, detail);
-    for (const election of this.elections.values()) election.sessionEnded(LOSS_TO_TERM_END[cause], at);
+    for (const election of this.allElections()) election.sessionEnded(LOSS_TO_TERM_END[cause], at);
     this.lostController.abort(error);
     // Best effort: if the backend is back, drop our entries now rather than after the TTL.
     if (cause !== 'closed') void this.driver.lease.revoke(this.id).catch(() => undefined);

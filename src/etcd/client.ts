@@ -1,6 +1,7 @@
 import { BackendUnavailableError } from '../core/errors.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { KeepAlives } from './keepalive.js';
+import { ConcurrencyServices } from './services.js';
 import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
@@ -21,11 +22,14 @@ import { WatchHub, type WatchHandler, type WatchSpec, type Watcher } from './wat
  */
 export class EtcdClient {
   readonly connection: Connection;
+  /** etcd's server-side election and lock services. */
+  readonly services: ConcurrencyServices;
   private readonly keepAlives: KeepAlives;
   private readonly watches: WatchHub;
 
   constructor(options: ConnectionOptions) {
     this.connection = new Connection(options);
+    this.services = new ConcurrencyServices(this.connection);
     this.keepAlives = new KeepAlives(this.connection);
     this.watches = new WatchHub(this.connection);
   }
@@ -88,7 +92,11 @@ export class EtcdClient {
 
   /** Status of the member at the active endpoint. */
   status(timeout?: number): Promise<StatusResponse> {
-    return this.connection.call('/etcdserverpb.Maintenance/Status', {}, timeout);
+    return this.connection.call(
+      '/etcdserverpb.Maintenance/Status',
+      {},
+      timeout === undefined ? {} : { timeout },
+    );
   }
 
   /** Closes streams and channels. */

@@ -13,7 +13,7 @@ const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
 let definitions: protoLoader.PackageDefinition | undefined;
 
 function load(): protoLoader.PackageDefinition {
-  definitions ??= protoLoader.loadSync(['etcdserver.proto'], {
+  definitions ??= protoLoader.loadSync(['etcdserver.proto', 'concurrency.proto', 'lock.proto'], {
     includeDirs: [PROTO_DIR],
     keepCase: true,
     longs: String,

@@ -8,7 +8,7 @@ import {
   InvalidArgumentError,
 } from '../core/errors.js';
 import { codecFor } from './codec.js';
-import type { StreamMethods, UnaryMethods } from './messages.js';
+import type { ServerStreamMethods, StreamMethods, UnaryMethods } from './messages.js';
 
 /** TLS material, as PEM buffers or strings. */
 export interface TlsOptions {
@@ -32,6 +32,14 @@ export interface ConnectionOptions {
   dialTimeout?: number;
   /** Deadline of each unary call, in ms (default 5000). */
   callTimeout?: number;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Deadline in ms (default: the connection's callTimeout; Infinity for calls that block, like Campaign). */
+  timeout?: number;
+  /** Cancels the call; it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** gRPC status codes that mean "this member cannot serve now; another may". */
@@ -82,19 +90,22 @@ export class Connection {
   async call<P extends keyof UnaryMethods>(
     path: P,
     request: UnaryMethods[P][0],
-    timeout = this.callTimeout,
+    options: CallOptions = {},
   ): Promise<UnaryMethods[P][1]> {
-    const deadline = Date.now() + timeout;
+    const deadline = Date.now() + (options.timeout ?? this.callTimeout);
+    const signal = options.signal;
     let lastError: grpc.ServiceError | undefined;
     let reauthenticated = false;
     for (let attempt = 0; attempt < this.endpoints.length + 1; attempt++) {
       if (this.closed) throw new ClosedError('etcd connection');
+      signal?.throwIfAborted();
       const index = this.current;
       try {
         const metadata = await this.metadata(path);
-        return (await this.unary(index, path, request, metadata, deadline)) as UnaryMethods[P][1];
+        return (await this.unary(index, path, request, metadata, deadline, signal)) as UnaryMethods[P][1];
       } catch (err) {
         if (err instanceof BallotError) throw err; // already translated (e.g. by authenticate())
+        signal?.throwIfAborted();
         const e = err as grpc.ServiceError;
         lastError = e;
         if (isAuthExpired(e) && this.auth && !reauthenticated) {
@@ -124,6 +135,29 @@ export class Connection {
       codec.deserialize as (b: Buffer) => StreamMethods[P][1],
       metadata,
     );
+    return { index, stream };
+  }
+
+  /** Opens a server stream on the active endpoint; `signal` cancels it. */
+  async serverStream<P extends keyof ServerStreamMethods>(
+    path: P,
+    request: ServerStreamMethods[P][0],
+    signal: AbortSignal,
+  ): Promise<{ index: number; stream: grpc.ClientReadableStream<ServerStreamMethods[P][1]> }> {
+    if (this.closed) throw new ClosedError('etcd connection');
+    const index = this.current;
+    const metadata = await this.metadata(path);
+    const codec = codecFor(path);
+    const stream = this.client(index).makeServerStreamRequest(
+      path,
+      codec.serialize as (v: ServerStreamMethods[P][0]) => Buffer,
+      codec.deserialize as (b: Buffer) => ServerStreamMethods[P][1],
+      request,
+      metadata,
+    );
+    const cancel = () => stream.cancel();
+    signal.addEventListener('abort', cancel, { once: true });
+    stream.on('close', () => signal.removeEventListener('abort', cancel));
     return { index, stream };
   }
 
@@ -176,18 +210,31 @@ export class Connection {
     return client;
   }
 
-  private unary(index: number, path: string, request: unknown, metadata: grpc.Metadata, deadline: number) {
+  private unary(
+    index: number,
+    path: string,
+    request: unknown,
+    metadata: grpc.Metadata,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ) {
     const codec = codecFor(path);
     return new Promise<unknown>((resolve, reject) => {
-      this.client(index).makeUnaryRequest(
+      const call = this.client(index).makeUnaryRequest(
         path,
         codec.serialize,
         codec.deserialize,
         request,
         metadata,
         { deadline },
-        (err, value) => (err ? reject(err) : resolve(value)),
+        (err, value) => {
+          signal?.removeEventListener('abort', cancel);
+          if (err) reject(err);
+          else resolve(value);
+        },
       );
+      const cancel = () => call.cancel();
+      signal?.addEventListener('abort', cancel, { once: true });
     });
   }
 

@@ -167,6 +167,29 @@ export interface AuthenticateResponse {
   token: string;
 }
 
+/** Names one candidate's entry in etcd's server-side election service. */
+export interface LeaderKey {
+  name: Buffer;
+  key: Buffer;
+  rev: string;
+  lease: string;
+}
+
+export interface CampaignResponse {
+  header: ResponseHeader;
+  leader: LeaderKey | null;
+}
+
+export interface LeaderResponse {
+  header: ResponseHeader;
+  kv: KeyValue | null;
+}
+
+export interface LockResponse {
+  header: ResponseHeader;
+  key: Buffer;
+}
+
 /** Unary methods by gRPC path, with their request and response types. */
 export interface UnaryMethods {
   '/etcdserverpb.KV/Range': [RangeRequest, RangeResponse];
@@ -178,6 +201,17 @@ export interface UnaryMethods {
   '/etcdserverpb.Lease/LeaseTimeToLive': [{ ID: string; keys?: boolean }, LeaseTimeToLiveResponse];
   '/etcdserverpb.Maintenance/Status': [Record<string, never>, StatusResponse];
   '/etcdserverpb.Auth/Authenticate': [{ name: string; password: string }, AuthenticateResponse];
+  '/v3electionpb.Election/Campaign': [{ name: Buffer; lease: string; value: Buffer }, CampaignResponse];
+  '/v3electionpb.Election/Proclaim': [{ leader: LeaderKey; value: Buffer }, { header: ResponseHeader }];
+  '/v3electionpb.Election/Leader': [{ name: Buffer }, LeaderResponse];
+  '/v3electionpb.Election/Resign': [{ leader: LeaderKey }, { header: ResponseHeader }];
+  '/v3lockpb.Lock/Lock': [{ name: Buffer; lease: string }, LockResponse];
+  '/v3lockpb.Lock/Unlock': [{ key: Buffer }, { header: ResponseHeader }];
+}
+
+/** Server-streaming methods by gRPC path: [request, response]. */
+export interface ServerStreamMethods {
+  '/v3electionpb.Election/Observe': [{ name: Buffer }, LeaderResponse];
 }
 
 /** Bidirectional streaming methods by gRPC path: [request, response]. */

@@ -1,10 +1,10 @@
-import { etcd, type Backend } from '../../src/index.js';
+import { etcd, type Backend, type EtcdMode } from '../../src/index.js';
 import { startEtcd, type EtcdNode } from '../fixtures/etcd.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import type { BackendHarness, Candidate } from './harness.js';
 
 /** A real single-node etcd; each candidate talks to it through its own fault proxy. */
-export function etcdHarness(): BackendHarness {
+export function etcdHarness(mode: EtcdMode = 'client'): BackendHarness {
   let node: EtcdNode | undefined;
   let shared: Backend | undefined;
   const proxies = new Set<FaultProxy>();
@@ -13,7 +13,7 @@ export function etcdHarness(): BackendHarness {
     return node;
   };
   return {
-    name: 'etcd',
+    name: mode === 'client' ? 'etcd' : `etcd (${mode} mode)`,
     async setup() {
       node = await startEtcd();
     },
@@ -26,7 +26,7 @@ export function etcdHarness(): BackendHarness {
       const proxy = await startFaultProxy(server().endpoint);
       proxies.add(proxy);
       // A short call timeout so that calls into a partition fail well within the TTL.
-      const backend = etcd({ endpoints: [proxy.endpoint], callTimeout: 1000 });
+      const backend = etcd({ endpoints: [proxy.endpoint], callTimeout: 1000, mode });
       const session = await backend.session({ ttl });
       return {
         backend,
@@ -43,7 +43,7 @@ export function etcdHarness(): BackendHarness {
       };
     },
     sharedBackend() {
-      shared ??= etcd({ endpoints: [server().endpoint] });
+      shared ??= etcd({ endpoints: [server().endpoint], mode });
       return shared;
     },
     async entries(election) {

@@ -1,9 +1,17 @@
 import { systemClock } from '../../core/clock.js';
 import type { BackendDriver, BackendStats, ElectionDriver, LeaseDriver } from '../../core/contract.js';
-import { BackendUnavailableError } from '../../core/errors.js';
+import { BackendUnavailableError, InvalidArgumentError } from '../../core/errors.js';
 import { EtcdClient } from '../../etcd/client.js';
 import type { ConnectionOptions } from '../../etcd/connection.js';
 import { EtcdElection } from './election.js';
+import { ServiceElection } from './service-election.js';
+import { ServiceLock } from './service-lock.js';
+
+/**
+ * Who runs the election and lock recipes: ballot over KV/lease/watch ("client"), or etcd's
+ * server-side v3election and v3lock services ("service"). See docs/etcd-modes.md.
+ */
+export type EtcdMode = 'client' | 'service';
 
 /** Runs ballot's core on etcd through the client-side recipe. */
 export class EtcdDriver implements BackendDriver {
@@ -13,7 +21,12 @@ export class EtcdDriver implements BackendDriver {
   readonly lease: LeaseDriver;
   private connected?: Promise<void>;
 
-  constructor(options: ConnectionOptions) {
+  readonly mode: EtcdMode;
+
+  constructor(options: ConnectionOptions, mode: EtcdMode = 'client') {
+    if (mode !== 'client' && mode !== 'service')
+      throw new InvalidArgumentError(`etcd mode must be "client" or "service", got ${JSON.stringify(mode)}`);
+    this.mode = mode;
     this.client = new EtcdClient(options);
     const client = this.client;
     this.lease = {
@@ -40,7 +53,16 @@ export class EtcdDriver implements BackendDriver {
   }
 
   election(name: string, leaseId: string): ElectionDriver {
-    return new EtcdElection(this.client, name, leaseId);
+    return this.mode === 'service'
+      ? new ServiceElection(this.client, name, leaseId)
+      : new EtcdElection(this.client, name, leaseId);
+  }
+
+  mutex(name: string, leaseId: string): ElectionDriver {
+    // Go's concurrency.Mutex is the election recipe with an empty value, so the client mode reuses it.
+    return this.mode === 'service'
+      ? new ServiceLock(this.client, name, leaseId)
+      : new EtcdElection(this.client, name, leaseId);
   }
 
   async get(key: string): Promise<string | undefined> {

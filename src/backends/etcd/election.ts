@@ -2,7 +2,7 @@ import type { Candidacy, ElectionDriver, LeaderRecord, Unwatch } from '../../cor
 import { BackendUnavailableError, EntryDeletedError } from '../../core/errors.js';
 import type { GuardOp, GuardResult } from '../../core/guard.js';
 import type { EtcdClient } from '../../etcd/client.js';
-import type { Compare, KeyValue, RequestOp } from '../../etcd/messages.js';
+import type { Compare, KeyValue, RangeRequest, RequestOp } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
 import { watchEvents } from './events.js';
 import { electionPrefix, entryKey, prefixEnd } from './keys.js';
@@ -14,7 +14,7 @@ import { electionPrefix, entryKey, prefixEnd } from './keys.js';
  * watches only its predecessor.
  */
 export class EtcdElection implements ElectionDriver {
-  private readonly client: EtcdClient;
+  protected readonly client: EtcdClient;
   private readonly name: string;
   private readonly lease: string;
   private readonly prefix: string;
@@ -24,6 +24,11 @@ export class EtcdElection implements ElectionDriver {
     this.name = name;
     this.lease = lease;
     this.prefix = electionPrefix(name);
+  }
+
+  /** etcd's server-side concurrency services, for subclasses. */
+  protected get services() {
+    return this.client.services;
   }
 
   async join(value: string): Promise<Candidacy> {
@@ -58,18 +63,7 @@ export class EtcdElection implements ElectionDriver {
         // One round trip checks that our entry still exists and finds the newest older entry.
         const response = await this.client.txn({
           compare: [ownedBy(c)],
-          success: [
-            {
-              request_range: {
-                key: Buffer.from(this.prefix),
-                range_end: prefixEnd(this.prefix),
-                sort_order: 'DESCEND',
-                sort_target: 'CREATE',
-                limit: 1,
-                max_create_revision: (c.token - 1n).toString(),
-              },
-            },
-          ],
+          success: [{ request_range: this.olderEntries(c) }],
           failure: [],
         });
         if (!response.succeeded) throw new EntryDeletedError(c.key);
@@ -114,6 +108,17 @@ export class EtcdElection implements ElectionDriver {
     notify = onGone;
     if (gone) onGone();
     return stopOwn;
+  }
+
+  async tryLead(c: Candidacy, onGone: () => void): Promise<Unwatch | null> {
+    const response = await this.client.txn({
+      compare: [ownedBy(c)],
+      success: [{ request_range: this.olderEntries(c) }],
+      failure: [],
+    });
+    if (!response.succeeded) throw new EntryDeletedError(c.key);
+    if (response.responses[0]?.response_range?.kvs.length) return null;
+    return watchDeletion(this.client, c.key, c.token, c.token + 1n, onGone);
   }
 
   async proclaim(c: Candidacy, value: string): Promise<boolean> {
@@ -196,6 +201,18 @@ export class EtcdElection implements ElectionDriver {
       if (op.op === 'get') values.push(response.responses[i]?.response_range?.kvs[0]?.value.toString());
     });
     return { committed: true, values };
+  }
+
+  /** The newest entry created before `c`: its predecessor in line. */
+  private olderEntries(c: Candidacy): RangeRequest {
+    return {
+      key: Buffer.from(this.prefix),
+      range_end: prefixEnd(this.prefix),
+      sort_order: 'DESCEND',
+      sort_target: 'CREATE',
+      limit: 1,
+      max_create_revision: (c.token - 1n).toString(),
+    };
   }
 
   private async readLeader(): Promise<{ record: LeaderRecord | null; revision: bigint }> {

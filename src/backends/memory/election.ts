@@ -73,6 +73,13 @@ export class MemoryElection implements ElectionDriver {
     return this.store.onKey(c.key, (_, deleted) => deleted && this.link.deliver(this.lease, onGone));
   }
 
+  async tryLead(c: Candidacy, onGone: () => void): Promise<Unwatch | null> {
+    this.link.check(this.lease);
+    if (!this.owns(c)) throw new EntryDeletedError(c.key);
+    if (this.current()?.key !== c.key) return null;
+    return this.store.onKey(c.key, (_, deleted) => deleted && this.link.deliver(this.lease, onGone));
+  }
+
   async proclaim(c: Candidacy, value: string): Promise<boolean> {
     this.link.check(this.lease);
     if (!this.owns(c)) return false;

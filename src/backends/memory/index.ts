@@ -52,6 +52,10 @@ class MemoryDriver implements BackendDriver, Link {
     return new MemoryElection(this.store, this, name, leaseId);
   }
 
+  mutex(name: string, leaseId: string): ElectionDriver {
+    return this.election(name, leaseId);
+  }
+
   async get(key: string): Promise<string | undefined> {
     return this.store.get(key)?.value;
   }

@@ -1,0 +1,44 @@
+import type { Election } from './election.js';
+import type { Term } from './term.js';
+
+/**
+ * A held lock: the same object as an election Term. `token` is its fencing token, `signal` aborts
+ * when the lock is lost, and `guard(...)` commits only while it is held.
+ */
+export type Lock = Term;
+
+/**
+ * A distributed mutex on a session: waiters queue in FIFO order and each waits only on the one
+ * ahead of it. On etcd it shares its key layout with Go's concurrency.Mutex and `etcdctl lock`.
+ */
+export class Mutex {
+  /** Lock name. */
+  readonly name: string;
+  private readonly election: Election;
+
+  /** @internal use session.mutex(name). */
+  constructor(name: string, election: Election) {
+    this.name = name;
+    this.election = election;
+  }
+
+  /** Waits for the lock. Aborting the signal gives up and removes this waiter. */
+  lock(options: { signal?: AbortSignal } = {}): Promise<Lock> {
+    return this.election.campaign('', options);
+  }
+
+  /** Takes the lock if it is free right now; otherwise resolves to null without waiting. */
+  tryLock(): Promise<Lock | null> {
+    return this.election.tryCampaign('');
+  }
+
+  /** Releases the lock, or stops waiting for it; a no-op when neither. If the call fails, retry it. */
+  unlock(): Promise<void> {
+    return this.election.resign();
+  }
+
+  /** True while this session holds the lock (checked against the session deadline now). */
+  isLocked(): boolean {
+    return this.election.isLeader();
+  }
+}
