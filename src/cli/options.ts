@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import type { EtcdOptions } from '../index.js';
+import type { EtcdMode, EtcdOptions } from '../index.js';
 import { parseDuration, parseTtl } from './duration.js';
 import { UsageError } from './errors.js';
 
@@ -22,6 +22,8 @@ export interface GlobalOptions {
   auth?: { username: string; password: string };
   /** One JSON object per line instead of human output. */
   json: boolean;
+  /** etcd: who runs the election and lock recipes (ballot, or etcd's v3election/v3lock services). */
+  mode: EtcdMode;
 }
 
 /** The flags as commander hands them over, before validation. */
@@ -36,6 +38,7 @@ interface RawGlobals {
   user?: string;
   password?: string;
   json?: boolean;
+  mode?: EtcdMode;
 }
 
 /** Per-command defaults: the demo runs on the embedded backend with a short TTL, the rest on etcd. */
@@ -64,7 +67,13 @@ export function addGlobalOptions(program: Command): Command {
     .option('--key <file>', 'private key of the client certificate (PEM)')
     .option('--user <name[:password]>', 'etcd username, optionally with the password after a colon')
     .option('--password <password>', 'etcd password (when --user has none)')
-    .option('--json', 'print one JSON object per line');
+    .option('--json', 'print one JSON object per line')
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        "etcd: who runs the recipe, ballot or etcd's election/lock services",
+      ).choices(['client', 'service']),
+    );
 }
 
 /** Validates the global flags of `command` (wherever they were written) and applies defaults. */
@@ -76,6 +85,7 @@ export function resolveGlobals(command: Command, defaults: GlobalDefaults): Glob
     ttl: raw.ttl === undefined ? defaults.ttl : parseTtl(raw.ttl),
     dialTimeout: raw.dialTimeout === undefined ? 5000 : parseDuration(raw.dialTimeout, '--dial-timeout'),
     json: raw.json ?? false,
+    mode: raw.mode ?? 'client',
   };
   if (options.dialTimeout <= 0) throw new UsageError('--dial-timeout must be more than 0');
   const tls = readTls(raw);
@@ -87,7 +97,11 @@ export function resolveGlobals(command: Command, defaults: GlobalDefaults): Glob
 
 /** The connection options of the etcd backend (and of ballot's own etcd client) for these flags. */
 export function etcdOptions(options: GlobalOptions): EtcdOptions {
-  const result: EtcdOptions = { endpoints: options.endpoints, dialTimeout: options.dialTimeout };
+  const result: EtcdOptions = {
+    endpoints: options.endpoints,
+    dialTimeout: options.dialTimeout,
+    mode: options.mode,
+  };
   if (options.tls) result.tls = options.tls;
   if (options.auth) result.auth = options.auth;
   return result;

@@ -23,6 +23,7 @@ Examples:
   $ ballot observe jobs --json                   # every leader change, "none" included
   $ ballot leader jobs                           # the leader now (exit 3 when there is none)
   $ ballot run jobs --grace 10s -- ./worker.sh   # run worker.sh only while leader
+  $ ballot lock nightly -- ./backup.sh           # run backup.sh while holding the "nightly" mutex
   $ ballot list                                  # every election, its leader and its queue
   $ ballot resign jobs                           # operator: make the leader step down
 
@@ -127,6 +128,28 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
         );
       },
     );
+
+  program
+    .command('lock')
+    .summary('run a command while holding a fenced mutex (like etcdctl lock)')
+    .description(
+      'Wait for the mutex (FIFO, no herd); once held, run the command with BALLOT_LOCK,\n' +
+        'BALLOT_TOKEN and BALLOT_LOCK_KEY in its environment. If the lock is lost, the command\n' +
+        'group gets SIGTERM, then SIGKILL after --grace. When the command exits, unlock and exit with\n' +
+        "its code. Shares locks with Go's concurrency.Mutex and `etcdctl lock`.",
+    )
+    .usage('<name> [options] -- <cmd> [args...]')
+    .argument('<name>', 'lock name')
+    .argument('[command...]', 'the command to run, after --')
+    .addOption(new Option('--grace <duration>', 'time between SIGTERM and SIGKILL').default('5s'))
+    .action(async (name: string, command: string[], flags: { grace: string }, cmd: Command) => {
+      const separator = argv.indexOf('--');
+      if (separator < 0 || command.length === 0 || separator >= argv.length - 1)
+        throw new UsageError('missing command after --: ballot lock <name> [options] -- <cmd> [args...]');
+      const options = resolveGlobals(cmd, ETCD);
+      const lockFlags = { grace: parseDuration(flags.grace, '--grace'), requeue: false, value: '' };
+      result.code = await run(checkElectionName(name), argv.slice(separator + 1), lockFlags, options, 'lock');
+    });
 
   program
     .command('list')

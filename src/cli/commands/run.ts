@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Election, Session, Term } from '../../index.js';
+import type { Session, Term } from '../../index.js';
 import { exitStatus, signalGroup, spawnGroup, stopGroup, type ChildExit, type GroupChild } from '../child.js';
 import { openBackend } from '../connect.js';
 import { ExitCode } from '../exit-codes.js';
@@ -21,6 +21,36 @@ export interface RunOptions {
 /** A command that exits this fast is not restarted at once with --requeue: no hot loop on a broken command. */
 const REQUEUE_PAUSE_MS = 1000;
 
+/** What `run` holds while the command runs: an election's leadership or a mutex. */
+export type RunTarget = 'election' | 'lock';
+
+/** The one thing `run` needs from an election or a mutex: win it, then give it up. */
+interface Contender {
+  name: string;
+  acquire(signal: AbortSignal): Promise<Term>;
+  release(): Promise<void>;
+}
+
+function contender(session: Session, target: RunTarget, name: string, value: string): Contender {
+  if (target === 'lock') {
+    const mutex = session.mutex(name);
+    return { name, acquire: (signal) => mutex.lock({ signal }), release: () => mutex.unlock() };
+  }
+  const election = session.election(name);
+  return {
+    name,
+    acquire: (signal) => election.campaign(value, { signal }),
+    release: () => election.resign(),
+  };
+}
+
+/** The environment that tells the command what it holds. */
+function holderEnv(target: RunTarget, name: string, term: Term): NodeJS.ProcessEnv {
+  return target === 'lock'
+    ? { BALLOT_LOCK: name, BALLOT_TOKEN: term.token.toString(), BALLOT_LOCK_KEY: term.key }
+    : { BALLOT_ELECTION: name, BALLOT_TOKEN: term.token.toString(), BALLOT_LEADER_KEY: term.key };
+}
+
 type Outcome = { kind: 'exited'; exit: ChildExit } | { kind: 'ended'; term: Term } | { kind: 'interrupted' };
 
 /**
@@ -34,6 +64,7 @@ export async function run(
   command: readonly string[],
   flags: RunOptions,
   options: GlobalOptions,
+  target: RunTarget = 'election',
 ): Promise<number> {
   const [program, ...args] = command;
   if (program === undefined) throw new Error('run needs a command');
@@ -51,10 +82,10 @@ export async function run(
         await session?.close();
         session = await backend.session({ ttl: options.ttl });
       }
-      const race = session.election(election);
+      const race = contender(session, target, election, value);
       let term: Term;
       try {
-        term = await race.campaign(value, { signal: interrupts.signal });
+        term = await race.acquire(interrupts.signal);
       } catch (err) {
         if (interrupts.signal.aborted) return ExitCode.OK;
         throw err;
@@ -62,12 +93,7 @@ export async function run(
       out.elected({ election, value, key: term.key, token: term.token });
       const startedAt = Date.now();
       try {
-        child = await spawnGroup(program, args, {
-          ...process.env,
-          BALLOT_ELECTION: election,
-          BALLOT_TOKEN: term.token.toString(),
-          BALLOT_LEADER_KEY: term.key,
-        });
+        child = await spawnGroup(program, args, { ...process.env, ...holderEnv(target, election, term) });
       } catch (err) {
         await resignAndReport(race, term, out);
         throw err;
@@ -119,9 +145,9 @@ export async function run(
 }
 
 /** Resigns and reports the end of the term, even when the backend call fails (every end is announced). */
-async function resignAndReport(race: Election, term: Term, out: Output): Promise<void> {
+async function resignAndReport(race: Contender, term: Term, out: Output): Promise<void> {
   try {
-    await race.resign();
+    await race.release();
   } finally {
     out.deposed(race.name, term.ended?.reason ?? 'resigned');
   }
