@@ -67,7 +67,25 @@ describe('etcd client: watch resume, compaction, failover and auth', () => {
       await sleep(2500); // etcd started with --auth-token-ttl=1: the first token is gone by now
       assert.equal((await term.guard((tx) => tx.put('auth-data', 'y'))).committed, true);
       assert.equal(term.active, true, 'keepalives kept working across token expiry');
-      await session.election('auth').resign();
+
+      // Service mode: a Campaign that waits longer than the token TTL fails on the server when it
+      // wakes (etcd #17623); ballot re-issues it and the candidate keeps its place.
+      const service = etcd({
+        endpoints: [node.endpoint],
+        auth: { username: 'root', password: 'rootpw' },
+        mode: 'service',
+      });
+      try {
+        const waiter = (await service.session({ ttl: 10 })).election('auth');
+        const waiting = waiter.campaign('service-waiter');
+        await sleep(2500);
+        await session.election('auth').resign();
+        const won = await within(waiting, 10_000, 'the service-mode waiter to lead');
+        assert.equal(won.value, 'service-waiter');
+        await waiter.resign();
+      } finally {
+        await service.close();
+      }
     } finally {
       await run(['--user=root:rootpw', 'auth', 'disable']);
       await good.close();

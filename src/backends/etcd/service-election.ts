@@ -1,6 +1,6 @@
 import { Channel } from '../../core/channel.js';
 import type { Candidacy, LeaderRecord, Unwatch } from '../../core/contract.js';
-import { BackendUnavailableError } from '../../core/errors.js';
+import { AuthError, BackendUnavailableError } from '../../core/errors.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import type { KeyValue, LeaderKey } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
@@ -32,11 +32,9 @@ export class ServiceElection extends EtcdElection {
   }
 
   override async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Unwatch> {
-    const leader = await this.services.campaign(
-      this.electionName,
-      this.leaseId,
-      this.values.get(c) ?? '',
-      signal,
+    const leader = await campaignThroughTokenExpiry(
+      () => this.services.campaign(this.electionName, this.leaseId, this.values.get(c) ?? '', signal),
+      this.client,
     );
     c.token = BigInt(leader.rev);
     return watchDeletion(this.client, c.key, c.token, c.token + 1n, onGone);
@@ -134,6 +132,22 @@ export class ServiceElection extends EtcdElection {
       rev: c.token.toString(),
       lease: this.leaseId,
     };
+  }
+}
+
+/**
+ * Runs a blocking Campaign or Lock, re-issuing it when the server's own wake-up read failed because
+ * our auth token expired while we waited (etcd #17623, #11381: it reports "invalid auth token",
+ * not UNAUTHENTICATED). Re-issuing resumes the same entry, so the candidate keeps its place in line.
+ */
+export async function campaignThroughTokenExpiry<T>(call: () => Promise<T>, client: EtcdClient): Promise<T> {
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof AuthError) || !/invalid auth token/.test(err.message)) throw err;
+      client.connection.invalidateToken();
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import type { EtcdClient } from '../../etcd/client.js';
 import { watchDeletion } from './deletion.js';
 import { EtcdElection } from './election.js';
 import { entryKey } from './keys.js';
+import { campaignThroughTokenExpiry } from './service-election.js';
 
 /**
  * A mutex run by etcd's server-side v3lock service. Lock blocks on the server; its reply names the
@@ -24,7 +25,10 @@ export class ServiceLock extends EtcdElection {
   }
 
   override async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Unwatch> {
-    const key = await this.services.lock(this.lockName, this.leaseId, signal);
+    const key = await campaignThroughTokenExpiry(
+      () => this.services.lock(this.lockName, this.leaseId, signal),
+      this.client,
+    );
     const held = (await this.client.range({ key: Buffer.from(key) })).kvs[0];
     if (!held) throw new EntryDeletedError(key);
     c.token = BigInt(held.create_revision);
