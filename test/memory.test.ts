@@ -59,3 +59,25 @@ describe('input validation', () => {
     await backend.close();
   });
 });
+
+describe('session-less reads', () => {
+  test('backend.leader() and backend.observe() read an election without creating a lease', async () => {
+    const backend = memory();
+    assert.equal(await backend.leader('reads'), null);
+    const controller = new AbortController();
+    const seen: (string | null)[] = [];
+    const observing = (async () => {
+      for await (const change of backend.observe('reads', { signal: controller.signal }))
+        seen.push(change.value);
+    })();
+    const session = await backend.session({ ttl: 5 });
+    await session.election('reads').campaign('v');
+    assert.equal((await backend.leader('reads'))?.value, 'v');
+    await session.close();
+    for (let i = 0; i < 50 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    controller.abort();
+    await observing;
+    assert.deepEqual(seen, [null, 'v', null]);
+    await backend.close();
+  });
+});

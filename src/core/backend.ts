@@ -1,6 +1,11 @@
 import type { Clock } from './clock.js';
 import type { BackendDriver, BackendStats } from './contract.js';
+import { observeLeader, readLeader, type Leader, type LeaderChange } from './election.js';
 import { ClosedError } from './errors.js';
+import { checkName } from './validate.js';
+
+/** Lease id for read-only election views: reads never create an entry, so no lease is needed. */
+const READ_ONLY_LEASE = '0';
 import { Session, type SessionOptions } from './session.js';
 
 /** A connection to one coordination service; opens sessions. Create it with etcd() or memory(). */
@@ -32,6 +37,23 @@ export class Backend implements AsyncDisposable {
     this.sessions.add(session);
     session.once('lost', () => this.sessions.delete(session));
     return session;
+  }
+
+  /** Reads the current leader of an election without a session (no lease is created). */
+  async leader(election: string): Promise<Leader | null> {
+    const driver = this.driver.election(checkName(election), READ_ONLY_LEASE);
+    await this.driver.connect();
+    return readLeader(election, driver);
+  }
+
+  /** Streams an election's leader changes, "none" included, without a session. */
+  async *observe(
+    election: string,
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<LeaderChange, void, undefined> {
+    const driver = this.driver.election(checkName(election), READ_ONLY_LEASE);
+    await this.driver.connect();
+    yield* observeLeader(election, driver, options.signal);
   }
 
   /** Reads a plain key, e.g. one written by term.guard(). */

@@ -158,22 +158,13 @@ export class Election {
   }
 
   /** Reads the current leader, or null when there is none. */
-  async leader(): Promise<Leader | null> {
-    const record = await this.driver.leader();
-    return record ? this.toLeader(record) : null;
+  leader(): Promise<Leader | null> {
+    return readLeader(this.name, this.driver);
   }
 
   /** Yields the leader now and at every change, including `kind: 'none'`; ends when signal aborts. */
-  async *observe(options: { signal?: AbortSignal } = {}): AsyncGenerator<LeaderChange, void, undefined> {
-    const stop = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-    try {
-      for await (const record of this.driver.observe(signal)) {
-        yield record ? this.toLeader(record) : this.none();
-      }
-    } finally {
-      stop.abort();
-    }
+  observe(options: { signal?: AbortSignal } = {}): AsyncGenerator<LeaderChange, void, undefined> {
+    return observeLeader(this.name, this.driver, options.signal);
   }
 
   /** @internal called by Session when it is lost or closed. */
@@ -270,12 +261,34 @@ export class Election {
     this.unwatch = undefined;
     this.candidacy = undefined;
   }
+}
 
-  private toLeader(record: LeaderRecord): Leader {
-    return { kind: 'leader', election: this.name, ...record };
-  }
+/** Reads the leader of `name` through a driver; shared by Election and the session-less Backend view. */
+export async function readLeader(name: string, driver: ElectionDriver): Promise<Leader | null> {
+  const record = await driver.leader();
+  return record ? toLeader(name, record) : null;
+}
 
-  private none(): NoLeader {
-    return { kind: 'none', election: this.name, value: null, key: null, token: null, lease: null };
+/** Streams leader changes of `name` through a driver, "none" included. */
+export async function* observeLeader(
+  name: string,
+  driver: ElectionDriver,
+  signal?: AbortSignal,
+): AsyncGenerator<LeaderChange, void, undefined> {
+  const stop = new AbortController();
+  const combined = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+  try {
+    for await (const record of driver.observe(combined))
+      yield record ? toLeader(name, record) : noLeader(name);
+  } finally {
+    stop.abort();
   }
+}
+
+function toLeader(election: string, record: LeaderRecord): Leader {
+  return { kind: 'leader', election, ...record };
+}
+
+function noLeader(election: string): NoLeader {
+  return { kind: 'none', election, value: null, key: null, token: null, lease: null };
 }

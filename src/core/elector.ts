@@ -74,6 +74,11 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
     return this.current?.active ?? false;
   }
 
+  /** The session the elector campaigns on now (it opens a new one after a loss). */
+  get currentSession(): Session | undefined {
+    return this.session;
+  }
+
   /** The current term, if leading. */
   get term(): Term | undefined {
     return this.current?.active ? this.current : undefined;

@@ -8,8 +8,7 @@ export async function leader(election: string, options: GlobalOptions): Promise<
   const out = new Output(options.json);
   const backend = openBackend(options, 'leader');
   try {
-    const session = await backend.session({ ttl: options.ttl });
-    const current = await session.election(election).leader();
+    const current = await backend.leader(election);
     out.leader(current ?? { kind: 'none', election, value: null, key: null, token: null, lease: null });
     return current ? ExitCode.OK : ExitCode.NO_LEADER;
   } finally {

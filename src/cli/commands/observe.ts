@@ -10,10 +10,7 @@ export async function observe(election: string, options: GlobalOptions): Promise
   const interrupts = watchInterrupts();
   const backend = openBackend(options, 'observe');
   try {
-    // The session is only a handle for reading: observing never creates an entry.
-    const session = await backend.session({ ttl: options.ttl });
-    for await (const change of session.election(election).observe({ signal: interrupts.signal }))
-      out.leader(change);
+    for await (const change of backend.observe(election, { signal: interrupts.signal })) out.leader(change);
     return ExitCode.OK;
   } finally {
     await backend.close();
