@@ -36,3 +36,62 @@ export function codecFor(path: string): MethodCodec {
     deserialize: (bytes) => def.responseDeserialize(bytes),
   };
 }
+
+const kv = {
+  key: Buffer.from('k'),
+  create_revision: '1',
+  mod_revision: '1',
+  version: '1',
+  value: Buffer.from('v'),
+  lease: '1',
+};
+const header = { cluster_id: '1', member_id: '1', revision: '1', raft_term: '1' };
+
+/**
+ * Messages shaped like those of a handover: a guarded txn with every op kind, and a watch response
+ * with events. protobufjs compiles each type's codec on first use, which costs a few milliseconds
+ * per type; paying that at connect time keeps it off the first resign and the first wake-up.
+ */
+const SAMPLES: [path: string, request: object, response: object][] = [
+  [
+    '/etcdserverpb.KV/Txn',
+    {
+      compare: [{ result: 'EQUAL', target: 'CREATE', key: kv.key, create_revision: '1' }],
+      success: [
+        { request_put: { key: kv.key, value: kv.value, lease: '1' } },
+        { request_delete_range: { key: kv.key } },
+        { request_range: { key: kv.key, limit: 1 } },
+      ],
+      failure: [],
+    },
+    {
+      header,
+      succeeded: true,
+      responses: [
+        { response_put: { header } },
+        { response_delete_range: { header, deleted: '1' } },
+        { response_range: { header, kvs: [kv], count: '1' } },
+      ],
+    },
+  ],
+  ['/etcdserverpb.KV/Range', { key: kv.key }, { header, kvs: [kv], count: '1' }],
+  ['/etcdserverpb.Lease/LeaseKeepAlive', { ID: '1' }, { header, ID: '1', TTL: '1' }],
+  [
+    '/etcdserverpb.Watch/Watch',
+    { create_request: { key: kv.key, start_revision: '1', filters: ['NOPUT'] } },
+    { header, watch_id: '1', events: [{ type: 'DELETE', kv, prev_kv: null }] },
+  ],
+];
+
+/** Compiles the codecs of the hot paths ahead of their first real use (see SAMPLES). */
+export function warmCodecs(): void {
+  for (const [path, request, response] of SAMPLES) {
+    const [, service, method] = path.split('/');
+    const def = (load()[service ?? ''] as Record<string, protoLoader.MethodDefinition<object, object>>)[
+      method ?? ''
+    ];
+    if (!def) continue;
+    def.requestDeserialize(def.requestSerialize(request));
+    def.responseDeserialize(def.responseSerialize(response));
+  }
+}

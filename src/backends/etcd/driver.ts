@@ -2,6 +2,7 @@ import { systemClock } from '../../core/clock.js';
 import type { BackendDriver, BackendStats, ElectionDriver, LeaseDriver } from '../../core/contract.js';
 import { BackendUnavailableError, InvalidArgumentError } from '../../core/errors.js';
 import { EtcdClient } from '../../etcd/client.js';
+import { warmCodecs } from '../../etcd/codec.js';
 import type { ConnectionOptions } from '../../etcd/connection.js';
 import { EtcdElection } from './election.js';
 import { ServiceElection } from './service-election.js';
@@ -39,7 +40,19 @@ export class EtcdDriver implements BackendDriver {
   connect(): Promise<void> {
     this.connected ??= this.client
       .status(this.client.connection.dialTimeout)
-      .then(() => undefined)
+      .then(() => {
+        warmCodecs();
+        // One no-op guarded txn runs the whole write path once, so that a short-lived process
+        // (the CLI) does not pay for its first compilation in the middle of a handover.
+        const key = Buffer.from('\0ballot/warm-up');
+        void this.client
+          .txn({
+            compare: [{ result: 'EQUAL', target: 'CREATE', key, create_revision: '0' }],
+            success: [],
+            failure: [],
+          })
+          .catch(() => undefined);
+      })
       .catch((err: Error) => {
         this.connected = undefined;
         if (!(err instanceof BackendUnavailableError)) throw err;
