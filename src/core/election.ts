@@ -92,6 +92,7 @@ export class Election {
     if (this.term?.active) return this.term;
     if (this.campaigning) throw new BusyError(`a campaign for "${this.name}" is already running`);
     if (options.signal?.aborted) throw new CampaignCancelledError();
+    await this.dropResignedEntry();
     const controller = new AbortController();
     const run = this.runCampaign(value, controller, options.signal);
     this.campaigning = { controller, done: run.catch(() => undefined) };
@@ -111,6 +112,7 @@ export class Election {
     this.session.assertAlive();
     if (this.term?.active) return this.term;
     if (this.campaigning) throw new BusyError(`a campaign for "${this.name}" is already running`);
+    await this.dropResignedEntry();
     const c = await this.driver.join(value);
     this.candidacy = c;
     let unwatch: Unwatch | null;
@@ -168,11 +170,9 @@ export class Election {
   }
 
   /** @internal called by Session when it is lost or closed. */
-  sessionEnded(reason: TermEndReason, at: number): void {
+  sessionEnded(reason: TermEndReason, at: number, error: SessionLostError): void {
     this.term?.finish(reason, at);
-    this.campaigning?.controller.abort(
-      this.session.lost.reason ?? new SessionLostError('closed', 'session ended'),
-    );
+    this.campaigning?.controller.abort(error);
     this.forget();
   }
 
@@ -201,6 +201,17 @@ export class Election {
     } catch (err) {
       throw await this.failCampaign(err, signal, user, c);
     }
+  }
+
+  /**
+   * A resign whose delete failed keeps its entry so it can be retried. A new campaign must not
+   * resume that entry: its term would reuse the resigned term's token. Finish the delete first.
+   */
+  private async dropResignedEntry(): Promise<void> {
+    const stale = this.candidacy;
+    if (!stale || !this.term || this.term.token !== stale.token || this.term.active) return;
+    await this.driver.remove(stale);
+    if (this.candidacy === stale) this.forget();
   }
 
   private startTerm(c: Candidacy, value: string, unwatch: Unwatch): Term {

@@ -54,6 +54,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   private keepAliveTimer?: TimerHandle;
   private deadlineTimer?: TimerHandle;
   private closing?: Promise<void>;
+  private loss?: SessionLostError;
 
   private constructor(driver: BackendDriver, id: string, ttl: number, margin: number, sentAt: number) {
     super();
@@ -133,7 +134,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
 
   /** Declares the session lost if its deadline has passed; terms check this whenever they are read. */
   checkDeadline(): void {
-    if (this.lostController.signal.aborted) return;
+    if (this.loss) return;
     if (this.driver.clock.now() >= this.deadlineAt) {
       this.lose('unreachable', `no keepalive acknowledged within the ${this.ttl}s TTL`, this.deadlineAt);
     }
@@ -141,12 +142,12 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
 
   /** @internal throws the loss reason if the session can no longer be used. */
   assertAlive(): void {
-    const signal = this.lost;
-    if (signal.aborted) throw signal.reason as SessionLostError;
+    this.checkDeadline();
+    if (this.loss) throw this.loss;
   }
 
   private async shutdown(): Promise<void> {
-    const wasAlive = !this.lostController.signal.aborted;
+    const wasAlive = !this.loss;
     this.lose('closed', 'close() was called', this.driver.clock.now());
     await Promise.all(this.allElections().map((e) => e.settle()));
     if (wasAlive) await this.driver.lease.revoke(this.id).catch(() => undefined);
@@ -166,11 +167,11 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   }
 
   private keepAlive(): void {
-    if (this.lostController.signal.aborted) return;
+    if (this.loss) return;
     const sentAt = this.driver.clock.now();
     this.driver.lease.keepAlive(this.id).then(
       (ttl) => {
-        if (this.lostController.signal.aborted) return;
+        if (this.loss) return;
         if (ttl <= 0) {
           this.lose('expired', `the backend reports lease ${this.id} gone`, this.driver.clock.now());
           return;
@@ -201,11 +202,13 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   }
 
   private lose(cause: SessionLossCause, detail: string, at: number): void {
-    if (this.lostController.signal.aborted) return;
+    // Set before anything else runs: ending terms reads `lost`, which checks the deadline again.
+    if (this.loss) return;
+    const error = new SessionLostError(cause, detail);
+    this.loss = error;
     this.keepAliveTimer?.cancel();
     this.deadlineTimer?.cancel();
-    const error = new SessionLostError(cause, detail);
-    for (const election of this.allElections()) election.sessionEnded(LOSS_TO_TERM_END[cause], at);
+    for (const election of this.allElections()) election.sessionEnded(LOSS_TO_TERM_END[cause], at, error);
     this.lostController.abort(error);
     // Best effort: if the backend is back, drop our entries now rather than after the TTL.
     if (cause !== 'closed') void this.driver.lease.revoke(this.id).catch(() => undefined);

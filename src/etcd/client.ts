@@ -54,9 +54,9 @@ export class EtcdClient {
     return this.connection.call('/etcdserverpb.KV/DeleteRange', request);
   }
 
-  /** Runs a transaction. */
-  txn(request: TxnRequest): Promise<TxnResponse> {
-    return this.connection.call('/etcdserverpb.KV/Txn', request);
+  /** Runs a transaction; `retry: false` when a repeat could misreport an applied txn as failed. */
+  txn(request: TxnRequest, options: { retry?: boolean } = {}): Promise<TxnResponse> {
+    return this.connection.call('/etcdserverpb.KV/Txn', request, options);
   }
 
   /** Grants a lease; `ttl` in seconds. */

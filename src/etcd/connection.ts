@@ -40,6 +40,11 @@ export interface CallOptions {
   timeout?: number;
   /** Cancels the call; it then rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * False for calls whose result would be misread if repeated: a failed attempt may still have been
+   * applied, so the call fails instead of being sent again to another endpoint (default true).
+   */
+  retry?: boolean;
 }
 
 /** gRPC status codes that mean "this member cannot serve now; another may". */
@@ -115,6 +120,7 @@ export class Connection {
         }
         if (!FAILOVER_CODES.has(e.code)) break;
         this.failover(index);
+        if (options.retry === false) break;
         if (e.code === grpc.status.DEADLINE_EXCEEDED || Date.now() >= deadline) break;
       }
     }

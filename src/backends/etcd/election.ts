@@ -2,7 +2,7 @@ import type { Candidacy, ElectionDriver, LeaderRecord, Unwatch } from '../../cor
 import { BackendUnavailableError, EntryDeletedError } from '../../core/errors.js';
 import type { GuardOp, GuardResult } from '../../core/guard.js';
 import type { EtcdClient } from '../../etcd/client.js';
-import type { Compare, KeyValue, RangeRequest, RequestOp } from '../../etcd/messages.js';
+import type { Compare, KeyValue, RangeRequest, RequestOp, TxnResponse } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
 import { watchEvents } from './events.js';
 import { electionPrefix, entryKey, prefixEnd } from './keys.js';
@@ -190,11 +190,21 @@ export class EtcdElection implements ElectionDriver {
   }
 
   async guard(c: Candidacy, ops: readonly GuardOp[]): Promise<GuardResult> {
-    const response = await this.client.txn({
-      compare: [ownedBy(c)],
-      success: ops.map(toRequestOp),
-      failure: [],
-    });
+    let response: TxnResponse;
+    try {
+      // Never resent: if the first attempt was applied but its reply lost, a second one would fail
+      // its compare and report an applied write as refused.
+      response = await this.client.txn(
+        { compare: [ownedBy(c)], success: ops.map(toRequestOp), failure: [] },
+        { retry: false },
+      );
+    } catch (err) {
+      if (!(err instanceof BackendUnavailableError)) throw err;
+      throw new BackendUnavailableError(
+        `guarded write outcome unknown (it may or may not have been applied): ${err.message}`,
+        { cause: err },
+      );
+    }
     if (!response.succeeded) return { committed: false, values: [] };
     const values: (string | undefined)[] = [];
     ops.forEach((op, i) => {
