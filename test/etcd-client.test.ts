@@ -53,6 +53,30 @@ describe('etcd client: watch resume, compaction, failover and auth', () => {
     }
   });
 
+  test('observers of one election on one client share one watch', async () => {
+    const backend = etcd({ endpoints: [node.endpoint] });
+    const controller = new AbortController();
+    try {
+      const election = (await backend.session({ ttl: 10 })).election('shared-watch');
+      await election.campaign('v0');
+      const seen = Array.from({ length: 50 }, () => [] as (string | null)[]);
+      const loops = seen.map(async (values) => {
+        for await (const change of election.observe({ signal: controller.signal })) values.push(change.value);
+      });
+      await eventually(() => seen.every((v) => v.length === 1), 5000, 'every observer to see v0');
+      const before = backend.stats().events;
+      await election.proclaim('v1');
+      await eventually(() => seen.every((v) => v.at(-1) === 'v1'), 5000, 'every observer to see v1');
+      assert.equal(backend.stats().events - before, 1, 'one watch event served all 50 observers');
+      controller.abort();
+      await Promise.all(loops);
+      assert.ok(seen.every((v) => v.join() === 'v0,v1'));
+    } finally {
+      controller.abort();
+      await backend.close();
+    }
+  });
+
   test('auth: a wrong password fails with AUTH; an expired token is refreshed transparently', async () => {
     const run = (args: string[], input?: string) => node.etcdctl(args, input === undefined ? {} : { input });
     assert.equal((await run(['user', 'add', 'root', '--interactive=false'], 'rootpw\n')).code, 0);

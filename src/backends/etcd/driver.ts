@@ -1,5 +1,12 @@
 import { systemClock } from '../../core/clock.js';
-import type { BackendDriver, BackendStats, ElectionDriver, LeaseDriver } from '../../core/contract.js';
+import type {
+  BackendDriver,
+  BackendStats,
+  ElectionDriver,
+  LeaderRecord,
+  LeaseDriver,
+} from '../../core/contract.js';
+import { Multicast } from '../../core/multicast.js';
 import { BackendUnavailableError, InvalidArgumentError } from '../../core/errors.js';
 import { EtcdClient } from '../../etcd/client.js';
 import { warmCodecs } from '../../etcd/codec.js';
@@ -21,6 +28,8 @@ export class EtcdDriver implements BackendDriver {
   readonly client: EtcdClient;
   readonly lease: LeaseDriver;
   private connected?: Promise<void>;
+  /** Leader streams shared by every observer of an election on this client. */
+  private readonly observers = new Map<string, Multicast<LeaderRecord | null>>();
 
   readonly mode: EtcdMode;
 
@@ -68,7 +77,7 @@ export class EtcdDriver implements BackendDriver {
   election(name: string, leaseId: string): ElectionDriver {
     return this.mode === 'service'
       ? new ServiceElection(this.client, name, leaseId)
-      : new EtcdElection(this.client, name, leaseId);
+      : new EtcdElection(this.client, name, leaseId, this.observers);
   }
 
   mutex(name: string, leaseId: string): ElectionDriver {

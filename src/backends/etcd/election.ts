@@ -1,5 +1,6 @@
 import type { Candidacy, ElectionDriver, LeaderRecord, Unwatch } from '../../core/contract.js';
 import { BackendUnavailableError, EntryDeletedError } from '../../core/errors.js';
+import { Multicast } from '../../core/multicast.js';
 import type { GuardOp, GuardResult } from '../../core/guard.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import type { Compare, KeyValue, RangeRequest, RequestOp, TxnResponse } from '../../etcd/messages.js';
@@ -19,7 +20,12 @@ export class EtcdElection implements ElectionDriver {
   private readonly lease: string;
   private readonly prefix: string;
 
-  constructor(client: EtcdClient, name: string, lease: string) {
+  constructor(
+    client: EtcdClient,
+    name: string,
+    lease: string,
+    private readonly observers: Map<string, Multicast<LeaderRecord | null>> = new Map(),
+  ) {
     this.client = client;
     this.name = name;
     this.lease = lease;
@@ -143,7 +149,18 @@ export class EtcdElection implements ElectionDriver {
     return record;
   }
 
-  async *observe(signal: AbortSignal): AsyncGenerator<LeaderRecord | null, void, undefined> {
+  observe(signal: AbortSignal): AsyncIterable<LeaderRecord | null> {
+    // Observers of one election on one client share a single watch (see Multicast).
+    let shared = this.observers.get(this.name);
+    if (!shared) {
+      shared = new Multicast((s) => this.followLeader(s));
+      this.observers.set(this.name, shared);
+    }
+    return shared.subscribe(signal);
+  }
+
+  /** The leader now and at each change: follows the leader key only, re-reading when it goes. */
+  private async *followLeader(signal: AbortSignal): AsyncGenerator<LeaderRecord | null, void, undefined> {
     let last: string | undefined;
     const changed = (record: LeaderRecord | null) => {
       const id = record ? `${record.key}\0${record.token}\0${record.value}` : '';
