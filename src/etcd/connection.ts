@@ -47,6 +47,46 @@ export interface CallOptions {
   retry?: boolean;
 }
 
+/** Unary calls in flight per connection; more wait for a slot before their deadline starts. */
+const MAX_IN_FLIGHT = 256;
+
+/** A counting semaphore: acquire() resolves with a release function once a slot is free. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          const i = this.waiting.indexOf(grant);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(signal?.reason);
+        };
+        const grant = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        this.waiting.push(grant);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
+}
+
 /** gRPC status codes that mean "this member cannot serve now; another may". */
 const FAILOVER_CODES = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]);
 
@@ -63,6 +103,7 @@ export class Connection {
   private readonly clients: (grpc.Client | undefined)[];
   private current = 0;
   private token?: Promise<string>;
+  private readonly slots = new Slots(MAX_IN_FLIGHT);
   private closed = false;
 
   constructor(options: ConnectionOptions) {
@@ -96,6 +137,21 @@ export class Connection {
     path: P,
     request: UnaryMethods[P][0],
     options: CallOptions = {},
+  ): Promise<UnaryMethods[P][1]> {
+    // Bounded concurrency: 10,000 calls issued at once would otherwise all start their deadlines
+    // together and time out in the queue. Blocking calls (Campaign, Lock) do not take a slot.
+    const release = options.timeout === Infinity ? () => undefined : await this.slots.acquire(options.signal);
+    try {
+      return await this.attempt(path, request, options);
+    } finally {
+      release();
+    }
+  }
+
+  private async attempt<P extends keyof UnaryMethods>(
+    path: P,
+    request: UnaryMethods[P][0],
+    options: CallOptions,
   ): Promise<UnaryMethods[P][1]> {
     const deadline = Date.now() + (options.timeout ?? this.callTimeout);
     const signal = options.signal;
