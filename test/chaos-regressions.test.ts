@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BackendUnavailableError,
+  BusyError,
   etcd,
   memory,
   SessionLostError,
@@ -122,6 +123,68 @@ describe('regressions found by the chaos harness', () => {
       assert.ok(
         second.token > first.token,
         `the term after the resign reused token ${first.token} (got ${second.token})`,
+      );
+    } finally {
+      await session.close();
+    }
+  });
+
+  // Found reviewing the fix above (958c569): the resigned entry is dropped before the BUSY check
+  // takes effect, so two concurrent campaigns both got through and both won, with two Term objects
+  // for one entry; resign() then ended only one of them and the other believed it led on.
+  test('after a failed resign, a second concurrent campaign is still rejected BUSY', async () => {
+    const mem = memory();
+    const session = await mem.session({ ttl: 10 });
+    try {
+      const election = session.election('regress-busy');
+      await election.campaign('a');
+      mem.partition(session);
+      await assert.rejects(election.resign(), BackendUnavailableError);
+      mem.heal(session);
+      const results = await within(
+        Promise.allSettled([election.campaign('a'), election.campaign('a')]),
+        5_000,
+        'two campaigns',
+      );
+      const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      const busy = results.filter((r) => r.status === 'rejected' && r.reason instanceof BusyError);
+      assert.equal(
+        won.length,
+        1,
+        `one campaign wins (${won.length} did, tokens ${won.map((t) => t.token).join(', ')})`,
+      );
+      assert.equal(busy.length, 1, 'the other is rejected with BUSY');
+      await election.resign();
+      assert.deepEqual(
+        won.filter((t) => t.active).map((t) => t.token),
+        [],
+        'no term is still active after resign()',
+      );
+    } finally {
+      await session.close();
+    }
+  });
+
+  // Found the same way: tryCampaign() (Mutex.tryLock) never marks a campaign as running, so
+  // concurrent calls each build their own Term for the one entry; unlock() ends only the last, and
+  // the others stay active for as long as the session lives, while another process takes the lock.
+  test('concurrent tryLock() calls never leave a lock that unlock() does not end', async () => {
+    const mem = memory();
+    const session = await mem.session({ ttl: 10 });
+    try {
+      const mutex = session.mutex('regress-trylock');
+      const results = await within(
+        Promise.allSettled([mutex.tryLock(), mutex.tryLock(), mutex.lock()]),
+        5_000,
+        'three lock attempts',
+      );
+      const locks = results.flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []));
+      assert.ok(locks.length >= 1, 'the free lock was taken');
+      await mutex.unlock();
+      assert.deepEqual(
+        locks.filter((l) => l.active).map((l) => l.token),
+        [],
+        `every lock handed out ended with unlock() (${new Set(locks).size} distinct lock objects were handed out)`,
       );
     } finally {
       await session.close();

@@ -90,17 +90,8 @@ export class Election {
     checkValue(value);
     this.session.assertAlive();
     if (this.term?.active) return this.term;
-    if (this.campaigning) throw new BusyError(`a campaign for "${this.name}" is already running`);
     if (options.signal?.aborted) throw new CampaignCancelledError();
-    await this.dropResignedEntry();
-    const controller = new AbortController();
-    const run = this.runCampaign(value, controller, options.signal);
-    this.campaigning = { controller, done: run.catch(() => undefined) };
-    try {
-      return await run;
-    } finally {
-      this.campaigning = undefined;
-    }
+    return this.exclusive((controller) => this.runCampaign(value, controller, options.signal));
   }
 
   /**
@@ -111,22 +102,7 @@ export class Election {
     checkValue(value);
     this.session.assertAlive();
     if (this.term?.active) return this.term;
-    if (this.campaigning) throw new BusyError(`a campaign for "${this.name}" is already running`);
-    await this.dropResignedEntry();
-    const c = await this.driver.join(value);
-    this.candidacy = c;
-    let unwatch: Unwatch | null;
-    try {
-      unwatch = await this.driver.tryLead(c, () => this.entryGone(c));
-    } catch (err) {
-      throw await this.failCampaign(err, this.session.lost, undefined, c);
-    }
-    if (!unwatch) {
-      await this.driver.remove(c);
-      if (this.candidacy === c) this.forget();
-      return null;
-    }
-    return this.startTerm(c, value, unwatch);
+    return this.exclusive(() => this.runTry(value));
   }
 
   /** Changes the leader's value, guarded by the term's token. Throws NOT_LEADER without a current term. */
@@ -179,6 +155,42 @@ export class Election {
   /** @internal resolves once no campaign is running. */
   async settle(): Promise<void> {
     await this.campaigning?.done;
+  }
+
+  /**
+   * Runs one campaign at a time: the slot is taken synchronously, before any await, so a second
+   * concurrent campaign() or tryCampaign() is rejected BUSY instead of sharing this entry.
+   */
+  private async exclusive<T>(body: (controller: AbortController) => Promise<T>): Promise<T> {
+    if (this.campaigning) throw new BusyError(`a campaign for "${this.name}" is already running`);
+    const controller = new AbortController();
+    const run = (async () => {
+      await this.dropResignedEntry();
+      return body(controller);
+    })();
+    this.campaigning = { controller, done: run.catch(() => undefined) };
+    try {
+      return await run;
+    } finally {
+      if (this.campaigning?.controller === controller) this.campaigning = undefined;
+    }
+  }
+
+  private async runTry(value: string): Promise<Term | null> {
+    const c = await this.driver.join(value);
+    this.candidacy = c;
+    let unwatch: Unwatch | null;
+    try {
+      unwatch = await this.driver.tryLead(c, () => this.entryGone(c));
+    } catch (err) {
+      throw await this.failCampaign(err, this.session.lost, undefined, c);
+    }
+    if (!unwatch) {
+      await this.driver.remove(c);
+      if (this.candidacy === c) this.forget();
+      return null;
+    }
+    return this.startTerm(c, value, unwatch);
   }
 
   private async runCampaign(value: string, controller: AbortController, user?: AbortSignal): Promise<Term> {
