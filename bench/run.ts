@@ -1,67 +1,133 @@
 /**
- * `npm run bench [-- --quick] [-- --rounds N]`: runs every scenario and writes docs/benchmarks.md.
- * A new scenario is a new file exporting a bench function and a method text, plus one entry below.
+ * `npm run bench [-- --quick] [-- --rounds N]`: runs every scenario and writes docs/benchmarks.md
+ * and the chart it shows, docs/benchmarks.svg.
+ * A new scenario is a new file exporting a scenario function and a method text, plus one entry below.
  */
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { format, resolveConfig } from 'prettier';
-import { benchHandover, HANDOVER_METHOD } from './handover.js';
-import { environment, renderTable, type Result } from './report.js';
+import { renderChart } from './chart.js';
+import { FAILOVER_METHOD, failoverScenario } from './failover.js';
+import { FANOUT_METHOD, fanoutScenario } from './fanout.js';
+import { CLI_HANDOVER_METHOD, cliHandoverScenario } from './handover-cli.js';
+import { HANDOVER_METHOD, handoverScenario } from './handover.js';
+import { HERD_METHOD, herdScenario } from './herd.js';
+import { MANY_METHOD, manyScenario } from './many.js';
+import { PARTITION_METHOD, partitionScenario } from './partition.js';
+import {
+  environment,
+  renderFacts,
+  renderTable,
+  renderTargets,
+  type Bar,
+  type Outcome,
+  type RunOptions,
+  type TargetCheck,
+} from './report.js';
 
 /** One benchmark scenario as run.ts sees it. */
 interface Scenario {
+  /** The issue's scenario number, e.g. "2". */
+  number: string;
   title: string;
   /** Markdown: what is measured and how to read it; printed above the table. */
   method: string;
-  run(rounds: number): Promise<Result[]>;
+  run(opts: RunOptions): Promise<Outcome>;
 }
 
 const SCENARIOS: Scenario[] = [
-  { title: 'Handover on resign', method: HANDOVER_METHOD, run: (rounds) => benchHandover({ rounds }) },
+  { number: '1', title: 'Handover on resign', method: HANDOVER_METHOD, run: handoverScenario },
+  {
+    number: '1',
+    title: 'Handover on resign, as processes',
+    method: CLI_HANDOVER_METHOD,
+    run: cliHandoverScenario,
+  },
+  { number: '2', title: 'Crash failover', method: FAILOVER_METHOD, run: failoverScenario },
+  { number: '3', title: 'Partition step-down', method: PARTITION_METHOD, run: partitionScenario },
+  { number: '4', title: 'Herd: 1,000 candidates', method: HERD_METHOD, run: herdScenario },
+  { number: '5', title: 'Many elections: 10,000 on one session', method: MANY_METHOD, run: manyScenario },
+  { number: '6', title: 'Observer fan-out: 1,000 observers', method: FANOUT_METHOD, run: fanoutScenario },
 ];
 
 const FULL_ROUNDS = 200;
 const QUICK_ROUNDS = 50;
 const OUTPUT = new URL('../docs/benchmarks.md', import.meta.url);
+const CHART = new URL('../docs/benchmarks.svg', import.meta.url);
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' } },
   });
-  const rounds =
-    values.rounds === undefined ? (values.quick ? QUICK_ROUNDS : FULL_ROUNDS) : Number(values.rounds);
+  const quick = values.quick ?? false;
+  const rounds = values.rounds === undefined ? (quick ? QUICK_ROUNDS : FULL_ROUNDS) : Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < QUICK_ROUNDS)
     throw new Error(`--rounds must be an integer of at least ${QUICK_ROUNDS}, got ${values.rounds}`);
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-
-  const sections: string[] = [];
-  for (const scenario of SCENARIOS) {
-    console.error(`bench: ${scenario.title} (${rounds} rounds)...`);
-    const results = await scenario.run(rounds);
-    const table = renderTable(results);
-    console.log(`\n## ${scenario.title}\n\n${table}\n`);
-    sections.push(`## ${scenario.title}\n\n${scenario.method.trim()}\n\n${table}\n`);
-  }
-
+  const started = performance.now();
+  // Taken before the run: src/ may change while it goes on, and the page must name what was measured.
   const env = environment();
+
+  const opts: RunOptions = { rounds, quick };
+  const sections: string[] = [];
+  const targets: TargetCheck[] = [];
+  const bars: Bar[] = [];
+  for (const scenario of SCENARIOS) {
+    const heading = `${scenario.number}. ${scenario.title}`;
+    const t0 = performance.now();
+    console.error(`bench: ${heading}...`);
+    const outcome = await scenario.run(opts);
+    if (outcome.floor) opts.floor = outcome.floor;
+    targets.push(...outcome.targets);
+    bars.push(...(outcome.bars ?? []));
+    const tables = [
+      outcome.results.length > 0 ? renderTable(outcome.results) : '',
+      outcome.facts && outcome.facts.length > 0 ? renderFacts(outcome.facts) : '',
+    ].filter(Boolean);
+    const took = `${((performance.now() - t0) / 1000).toFixed(0)} s`;
+    console.log(`\n## ${heading} (${took})\n\n${tables.join('\n\n')}\n`);
+    sections.push(`## ${heading}\n\n${scenario.method.trim()}\n\n${tables.join('\n\n')}\n`);
+  }
+  console.log(`\n## Targets\n\n${renderTargets(targets)}\n`);
+
+  const minutes = ((performance.now() - started) / 60_000).toFixed(1);
+  const subtitle = `${command}, ${env.date.slice(0, 10)}; ${env.cpus} cores; etcd ${env.etcd}; Node.js ${env.node}`;
+  const missed = targets.filter((t) => !t.met).length;
   const doc = [
     '# Benchmarks',
     '',
-    `Generated by \`${command}\` on ${env.date}; rerun that command to reproduce (etcd is started by the run`,
-    'itself from `ETCD_BIN`, default `/usr/bin/etcd`). Do not edit by hand: the next run overwrites this file.',
+    `Generated by \`${command}\` on ${env.date} in ${minutes} min; rerun that command to reproduce (etcd is`,
+    'started by the run itself from `ETCD_BIN`, default `/usr/bin/etcd`, and etcdctl from `ETCDCTL_BIN`).',
+    'Do not edit by hand: the next run overwrites this file and [benchmarks.svg](benchmarks.svg).',
     '',
     `- Machine: ${env.cpus} cores, ${env.cpuModel}`,
-    `- etcd: ${env.etcd}, one fresh single-node member on loopback, data dir in the OS temp dir`,
+    `- etcd: ${env.etcd}, one fresh single-node member per scenario on loopback, data dir in the OS temp dir`,
     `- Node.js: ${env.node}`,
     `- ballot: ${env.commit}`,
+    '',
+    'Every number comes from one run on this machine, which was not otherwise idle: read medians and',
+    'ratios, and treat p99 and max (over as few as 10–20 samples in the failure scenarios) as noisy.',
+    quick
+      ? '**This is a `--quick` run**: fewer rounds and trials, the etcdctl crash trial skipped, and memory not held long enough to settle. Use a full run for numbers to quote.'
+      : '',
+    '',
+    '![Handover p50 and crash failover p50 for ballot, etcd3, etcdctl and the etcd put floor](benchmarks.svg)',
+    '',
+    '## Targets',
+    '',
+    `The targets of issue 5, checked against this run: ${targets.length - missed} met, ${missed} missed.`,
+    'Where ballot misses one, the last column says why.',
+    '',
+    renderTargets(targets),
     '',
     ...sections,
   ].join('\n');
   // Written as prettier would leave it, so `npm run lint` stays clean after every bench run.
   const path = fileURLToPath(OUTPUT);
   await writeFile(path, await format(doc, { ...(await resolveConfig(path)), filepath: path }));
-  console.error(`bench: wrote ${path}`);
+  await writeFile(fileURLToPath(CHART), renderChart(bars, subtitle));
+  console.error(`bench: wrote ${path} and ${fileURLToPath(CHART)} in ${minutes} min`);
 }
 
 main().catch((err: unknown) => {
