@@ -1,0 +1,681 @@
+/**
+ * The chaos lab: a 3-member etcd cluster on loopback, a pool of recorder workers (each behind its
+ * own fault proxies), and Trial, the handle a scenario uses to join candidates, inject faults and
+ * mark heals. A trial's record is what the checker judges.
+ */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
+import { EtcdHttp, KeyHistory, type Kv } from '../fixtures/etcd-history.js';
+import { spawnIsolatedWorker, type IsolatedWorker } from '../fixtures/isolated-worker.js';
+import type { JsonObject } from '../fixtures/processes.js';
+import type { Rng } from '../fixtures/rng.js';
+import {
+  LIVENESS_SLACK_MS,
+  type Check,
+  type HealPoint,
+  type TermRecord,
+  type TrialRecord,
+  type Trigger,
+  type WriteRecord,
+} from './checker.js';
+import {
+  monotonicNow as now,
+  type CandidateMode,
+  type CandidateStatus,
+  type Command,
+  type WorkerEvent,
+} from './protocol.js';
+
+const RECORDER = fileURLToPath(new URL('./recorder.ts', import.meta.url));
+
+/** Settings shared by every trial of a lab. */
+export interface LabOptions {
+  /** Recorder processes kept ready (at least 3; the burst spreads over all of them). */
+  workers?: number;
+  /** Session TTL of every candidate, whole seconds. */
+  ttl?: number;
+  /** Per-call deadline of the candidates' etcd client, ms. */
+  callTimeout?: number;
+  /** Pause between a leader's guarded writes, ms. */
+  writeEveryMs?: number;
+}
+
+/** A scenario step that did not happen in time: a liveness failure, or the harness's own. */
+export class StepTimeout extends Error {}
+
+/** The cluster and the worker pool, shared by every trial of a run. */
+export class Lab {
+  readonly cluster: EtcdCluster;
+  readonly http: EtcdHttp;
+  readonly ttl: number;
+  readonly callTimeout: number;
+  readonly writeEveryMs: number;
+  /** Distinguishes this run's keys from any other's in the same cluster. */
+  readonly runId = randomBytes(3).toString('hex');
+  readonly #slots: Promise<IsolatedWorker>[];
+  #trials = 0;
+
+  private constructor(cluster: EtcdCluster, options: LabOptions) {
+    this.cluster = cluster;
+    this.http = new EtcdHttp(cluster.endpoints);
+    this.ttl = options.ttl ?? 2;
+    this.callTimeout = options.callTimeout ?? 1_000;
+    this.writeEveryMs = options.writeEveryMs ?? 50;
+    this.#slots = Array.from({ length: Math.max(3, options.workers ?? 4) }, () => this.#spawn());
+  }
+
+  /** Starts the cluster and the workers; everything is stopped again if any of it fails. */
+  static async start(options: LabOptions = {}): Promise<Lab> {
+    const cluster = await startEtcdCluster(3);
+    const lab = new Lab(cluster, options);
+    try {
+      await Promise.all(lab.#slots);
+    } catch (err) {
+      await lab.close();
+      throw err;
+    }
+    return lab;
+  }
+
+  /** Number of worker slots. */
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  /** A live worker for `slot`, waiting for a replacement to start if the last one died. */
+  async worker(slot: number): Promise<IsolatedWorker> {
+    const current = this.#slots[slot];
+    if (!current) throw new Error(`no worker slot ${slot}`);
+    const worker = await current;
+    if (!worker.dead) return worker;
+    this.respawn(slot);
+    return (await this.#slots[slot]) as IsolatedWorker;
+  }
+
+  /** Replaces the slot's worker (after a kill or a hang), closing the old one; the new one starts now. */
+  respawn(slot: number): void {
+    const old = this.#slots[slot];
+    this.#slots[slot] = (async () => {
+      await old?.then((w) => w.close()).catch(() => undefined);
+      return this.#spawn();
+    })();
+  }
+
+  /** A name for the next trial, unique within the run. */
+  nextTrialName(scenario: string): string {
+    return `t${++this.#trials}-${scenario}`;
+  }
+
+  /** Members back up and unpaused; used between trials so a failed one cannot poison the next. */
+  async restoreCluster(): Promise<boolean> {
+    let changed = false;
+    const down = this.cluster.nodes.filter((n) => !n.running);
+    for (const node of this.cluster.nodes) {
+      if (node.running) {
+        try {
+          node.resume();
+        } catch {
+          // Exited meanwhile; restarted below on the next pass.
+        }
+      }
+    }
+    if (down.length > 0) {
+      changed = true;
+      await Promise.all(down.map((n) => n.restart()));
+    }
+    await this.cluster.leaderIndex(15_000);
+    return changed;
+  }
+
+  /** Closes every worker and stops the cluster. */
+  async close(): Promise<void> {
+    await Promise.all(this.#slots.map((s) => s.then((w) => w.close()).catch(() => undefined)));
+    await this.cluster.stop();
+  }
+
+  async #spawn(): Promise<IsolatedWorker> {
+    const iw = await spawnIsolatedWorker(RECORDER, this.cluster.endpoints);
+    try {
+      await iw.worker.waitFor((m) => m['ev'] === 'ready', 30_000);
+    } catch (err) {
+      await iw.close();
+      throw err;
+    }
+    return iw;
+  }
+}
+
+interface Participant {
+  slot: number;
+  iw: IsolatedWorker;
+  /** Index of the first message of this trial in the worker's message list. */
+  cursor: number;
+  cands: string[];
+  killedAt: number | null;
+}
+
+/** A leader as reported by the candidates. */
+export interface LeaderInfo {
+  cand: string;
+  token: bigint;
+  slot: number;
+  startedAt: number;
+}
+
+/** One run of one scenario: the candidates, the faults, the heals and everything recorded. */
+export class Trial {
+  readonly lab: Lab;
+  readonly name: string;
+  readonly scenario: string;
+  readonly prefix: string;
+  readonly election: string;
+  readonly entryPrefix: string;
+  readonly writeKey: string;
+  readonly startedAt = now();
+  /** Human-readable timeline, printed with a failure. */
+  readonly timeline: string[] = [];
+  readonly heals: HealPoint[] = [];
+  readonly triggers: Trigger[] = [];
+  readonly failures: { check: Check; message: string }[] = [];
+  readonly #participants = new Map<number, Participant>();
+  readonly #history: KeyHistory;
+  #statusReq = 0;
+
+  private constructor(lab: Lab, scenario: string, history: KeyHistory, name: string) {
+    this.lab = lab;
+    this.scenario = scenario;
+    this.name = name;
+    this.prefix = `chaos/${lab.runId}/${name}/`;
+    this.election = `${this.prefix}e`;
+    this.entryPrefix = `${this.election}/`;
+    this.writeKey = `${this.prefix}fenced`;
+    this.#history = history;
+  }
+
+  /** Opens a trial; its history starts at the current revision, before any candidate exists. */
+  static async open(lab: Lab, scenario: string): Promise<Trial> {
+    const name = lab.nextTrialName(scenario);
+    const from = (await lab.http.revision()) + 1n;
+    return new Trial(lab, scenario, new KeyHistory(lab.http, `chaos/${lab.runId}/${name}/`, from), name);
+  }
+
+  /** Liveness bound: TTL + 2 s. */
+  get boundMs(): number {
+    return this.lab.ttl * 1000 + LIVENESS_SLACK_MS;
+  }
+
+  /** Adds a line to the timeline, stamped relative to the trial's start. */
+  mark(what: string): void {
+    this.timeline.push(`+${(now() - this.startedAt).toFixed(0).padStart(6)} ms  ${what}`);
+  }
+
+  /**
+   * From now on a leader must exist within TTL + 2 s; `exclude` names the faulty candidates that do
+   * not count until the next heal point without exclusions (which ends their fault).
+   */
+  healed(label: string, exclude: string[] = []): void {
+    const at = now();
+    if (exclude.length === 0) for (const h of this.heals) if (h.exclude.length > 0) h.until ??= at;
+    this.heals.push({ at, label, exclude });
+    this.mark(`heal point: ${label}${exclude.length ? ` (not counting ${exclude.join(', ')})` : ''}`);
+  }
+
+  /** Leadership is expected to move away from `from` now; the handover time is measured from here. */
+  trigger(label: string, from: string | null): void {
+    this.triggers.push({ at: now(), label, from });
+  }
+
+  /** Starts candidates in the worker of `slot`; `order` is the etcd endpoint order (default random). */
+  async join(
+    slot: number,
+    cands: { id: string; mode: CandidateMode }[],
+    opts: { order?: number[]; rng?: Rng } = {},
+  ): Promise<void> {
+    const iw = await this.lab.worker(slot);
+    const members = this.lab.cluster.nodes.map((_, i) => i);
+    const order = opts.order ?? (opts.rng ? opts.rng.shuffle(members) : members);
+    const existing = this.#participants.get(slot);
+    const p: Participant = existing ?? {
+      slot,
+      iw,
+      cursor: iw.worker.messages.length,
+      cands: [],
+      killedAt: null,
+    };
+    p.cands.push(...cands.map((c) => c.id));
+    this.#participants.set(slot, p);
+    const since = iw.worker.messages.length;
+    this.#send(p, {
+      cmd: 'join',
+      trial: this.name,
+      election: this.election,
+      writeKey: this.writeKey,
+      ttl: this.lab.ttl,
+      callTimeout: this.lab.callTimeout,
+      writeEveryMs: this.lab.writeEveryMs,
+      order,
+      cands,
+    });
+    await iw.worker.waitFor((m) => m['ev'] === 'joined' && m['trial'] === this.name, 10_000, { since });
+    this.mark(
+      `join ${cands.length === 1 ? cands[0]?.id : `${cands.length} candidates`} in w${slot} (endpoints ${order.join(',')})`,
+    );
+  }
+
+  /** One candidate per slot 0..n-1, each with a random API (LeaderElector most of the time). */
+  async joinEach(n: number, rng: Rng, opts: { order?: number[] } = {}): Promise<string[]> {
+    const ids = Array.from({ length: n }, (_, i) => `c${i}`);
+    const modes = ids.map(() => (rng.chance(0.7) ? 'elector' : 'election') as CandidateMode);
+    const orders = ids.map(() => opts.order ?? rng.shuffle(this.lab.cluster.nodes.map((_, i) => i)));
+    await Promise.all(
+      ids.map((id, i) =>
+        this.join(i, [{ id, mode: modes[i] as CandidateMode }], { order: orders[i] as number[] }),
+      ),
+    );
+    return ids;
+  }
+
+  /** The slot hosting candidate `cand`. */
+  slotOf(cand: string): number {
+    for (const p of this.#participants.values()) if (p.cands.includes(cand)) return p.slot;
+    throw new Error(`unknown candidate ${cand}`);
+  }
+
+  /** The isolated worker hosting candidate `cand`. */
+  workerOf(cand: string): IsolatedWorker {
+    return (this.#participants.get(this.slotOf(cand)) as Participant).iw;
+  }
+
+  /** Every event of this trial so far, from every participant. */
+  events(): WorkerEvent[] {
+    const out: WorkerEvent[] = [];
+    for (const p of this.#participants.values()) {
+      const msgs = p.iw.worker.messages;
+      for (let i = p.cursor; i < msgs.length; i++) {
+        const m = msgs[i] as JsonObject;
+        if (m['trial'] === this.name || m['ev'] === 'crash') out.push(m as unknown as WorkerEvent);
+      }
+    }
+    return out;
+  }
+
+  /** The candidate that reported a term and has not reported its end, among live workers. */
+  currentLeader(exclude: readonly string[] = []): LeaderInfo | undefined {
+    const open = new Map<string, LeaderInfo>();
+    for (const e of this.events()) {
+      if (e.ev === 'elected')
+        open.set(e.cand, {
+          cand: e.cand,
+          token: BigInt(e.token),
+          slot: this.slotOf(e.cand),
+          startedAt: e.startedAt,
+        });
+      else if (e.ev === 'ended' && open.get(e.cand)?.token === BigInt(e.token)) open.delete(e.cand);
+    }
+    let best: LeaderInfo | undefined;
+    for (const info of open.values()) {
+      const p = this.#participants.get(info.slot);
+      if (!p || p.killedAt !== null || exclude.includes(info.cand)) continue;
+      if (!best || info.startedAt > best.startedAt) best = info;
+    }
+    return best;
+  }
+
+  /** Waits for a leader other than `exclude`, optionally with a token above `above`. */
+  async waitLeader(
+    opts: { exclude?: string[]; above?: bigint; timeoutMs?: number; what?: string } = {},
+  ): Promise<LeaderInfo> {
+    const timeout = opts.timeoutMs ?? this.boundMs + 3_000;
+    const end = now() + timeout;
+    for (;;) {
+      const leader = this.currentLeader(opts.exclude);
+      if (leader && (opts.above === undefined || leader.token > opts.above)) return leader;
+      if (now() > end)
+        throw new StepTimeout(`${opts.what ?? 'no leader'} within ${timeout} ms (trial ${this.name})`);
+      await sleep(10);
+    }
+  }
+
+  /** Candidates in line, oldest entry first, as etcd has them. */
+  async line(): Promise<Kv[]> {
+    return (await this.lab.http.range(this.entryPrefix)).kvs;
+  }
+
+  /** Waits until `n` entries are in line. */
+  async waitLine(n: number, timeoutMs = 15_000): Promise<Kv[]> {
+    const end = now() + timeoutMs;
+    for (;;) {
+      const kvs = await this.line().catch(() => []);
+      if (kvs.length >= n) return kvs;
+      if (now() > end)
+        throw new StepTimeout(`${kvs.length} of ${n} candidates in line after ${timeoutMs} ms`);
+      await sleep(25);
+    }
+  }
+
+  /** Sends concede to the candidate; resolves when it answered (an error is recorded, not thrown). */
+  async concede(cand: string): Promise<void> {
+    const p = this.#participants.get(this.slotOf(cand)) as Participant;
+    const since = p.iw.worker.messages.length;
+    this.mark(`concede ${cand}`);
+    this.#send(p, { cmd: 'concede', trial: this.name, cand });
+    const reply = await p.iw.worker
+      .waitFor((m) => m['ev'] === 'conceded' && m['cand'] === cand && m['trial'] === this.name, 20_000, {
+        since,
+      })
+      .catch(() => undefined);
+    if (reply?.['error']) this.mark(`concede ${cand} failed: ${String(reply['error'])}`);
+  }
+
+  /** Stops one candidate for good; a stop that does not return in time is a hung stop. */
+  async stop(cand: string): Promise<void> {
+    const p = this.#participants.get(this.slotOf(cand)) as Participant;
+    const since = p.iw.worker.messages.length;
+    this.mark(`stop ${cand}`);
+    this.#send(p, { cmd: 'stop', trial: this.name, cand });
+    try {
+      const done = await p.iw.worker.waitFor(
+        (m) => m['ev'] === 'stopped' && m['cand'] === cand && m['trial'] === this.name,
+        this.boundMs + 10_000,
+        { since },
+      );
+      this.mark(`${cand} stopped in ${Number(done['ms']).toFixed(0)} ms`);
+    } catch (err) {
+      this.failures.push({
+        check: 'stuck',
+        message: `${cand}: stop() did not finish: ${(err as Error).message}`,
+      });
+    }
+  }
+
+  /** Blackholes every connection of the candidate's worker. */
+  partition(cand: string): void {
+    this.workerOf(cand).partition();
+    this.mark(`partition ${cand}`);
+  }
+
+  /** Ends a partition (stalled bytes delivered late, or connections reset). */
+  heal(cand: string, deliverStalled: boolean): void {
+    this.workerOf(cand).heal({ deliverStalled });
+    this.mark(`heal ${cand} (${deliverStalled ? 'stalled bytes delivered' : 'connections reset'})`);
+  }
+
+  /** Delays every byte between the candidate's worker and etcd by `ms` each way (0 ends it). */
+  slow(cand: string, ms: number): void {
+    this.workerOf(cand).delay(ms);
+    this.mark(ms > 0 ? `slow link for ${cand}: +${ms} ms each way` : `link of ${cand} fast again`);
+  }
+
+  /** SIGSTOP. */
+  pause(cand: string): void {
+    this.workerOf(cand).pause();
+    this.mark(`SIGSTOP ${cand}`);
+  }
+
+  /** SIGCONT. */
+  resume(cand: string): void {
+    this.workerOf(cand).resume();
+    this.mark(`SIGCONT ${cand}`);
+  }
+
+  /** SIGKILL; a replacement worker starts at once for later trials. */
+  async kill(cand: string): Promise<void> {
+    const slot = this.slotOf(cand);
+    const p = this.#participants.get(slot) as Participant;
+    p.killedAt = now();
+    this.mark(`SIGKILL ${cand} (w${slot})`);
+    await p.iw.kill();
+    this.lab.respawn(slot);
+  }
+
+  /** Kills etcd member `index` (SIGKILL). */
+  async killMember(index: number): Promise<void> {
+    this.mark(`SIGKILL etcd member m${index}`);
+    await this.lab.cluster.nodes[index]?.kill();
+  }
+
+  /** Restarts etcd member `index` on its data dir. */
+  async restartMember(index: number): Promise<void> {
+    this.mark(`restart etcd member m${index}`);
+    await this.lab.cluster.nodes[index]?.restart();
+    this.mark(`etcd member m${index} healthy`);
+  }
+
+  /** Waits until the reachable members agree on a raft leader; returns its index. */
+  async raftLeader(): Promise<number> {
+    const index = await this.lab.cluster.leaderIndex(15_000);
+    this.mark(`raft leader is m${index}`);
+    return index;
+  }
+
+  /** Restarts every member at once. */
+  async restartCluster(): Promise<void> {
+    this.mark('restart the whole etcd cluster');
+    await this.lab.cluster.restartAll();
+    this.mark('etcd cluster healthy');
+  }
+
+  /** Reads history so far (it must survive the compaction), then compacts everything before now. */
+  async compact(): Promise<void> {
+    const revision = await this.#history.sync();
+    await this.lab.http.compact(revision);
+    this.mark(`compacted etcd history up to revision ${revision}`);
+  }
+
+  /** Heals, resumes and restarts whatever the scenario left broken; a heal point if anything was. */
+  async restore(): Promise<void> {
+    let changed = false;
+    for (const p of this.#participants.values()) {
+      if (p.iw.dead) continue;
+      if (p.iw.paused) {
+        p.iw.resume();
+        changed = true;
+      }
+      if (p.iw.partitioned) {
+        p.iw.heal();
+        changed = true;
+      }
+      p.iw.delay(0);
+    }
+    if (await this.lab.restoreCluster()) changed = true;
+    if (changed) this.healed('the harness restored everything the scenario left broken');
+  }
+
+  /**
+   * Waits until the trial is quiet and sane: every live candidate has exactly one entry, the
+   * oldest entry's candidate (and only it) believes it leads with that entry's token, and every
+   * observer reports that token. Gives up TTL + 2 s after the last heal (at least 1 s from now).
+   */
+  async settle(): Promise<{ ok: boolean; detail: string }> {
+    const lastHeal = Math.max(this.startedAt, ...this.heals.map((h) => h.at));
+    const end = Math.max(lastHeal + this.boundMs, now() + 1_000);
+    let detail = 'not checked';
+    for (;;) {
+      detail = await this.#unsettled().catch((err: Error) => `cannot read state: ${err.message}`);
+      if (detail === '') {
+        this.mark('settled');
+        return { ok: true, detail: '' };
+      }
+      if (now() > end) break;
+      await sleep(50);
+    }
+    this.mark(`not settled: ${detail}`);
+    return {
+      ok: false,
+      detail: `${((now() - lastHeal) / 1000).toFixed(1)} s after the last heal: ${detail}`,
+    };
+  }
+
+  /** Stops every candidate (all at once); a worker that does not finish in time is a hung stop. */
+  async leave(): Promise<void> {
+    this.mark('leave: stop every candidate');
+    const live = [...this.#participants.values()].filter((p) => !p.iw.dead);
+    await Promise.all(
+      live.map(async (p) => {
+        const since = p.iw.worker.messages.length;
+        this.#send(p, { cmd: 'leave', trial: this.name });
+        try {
+          const left = await p.iw.worker.waitFor(
+            (m) => m['ev'] === 'left' && m['trial'] === this.name,
+            this.boundMs + 15_000,
+            { since },
+          );
+          this.mark(`w${p.slot} left in ${Number(left['ms']).toFixed(0)} ms`);
+        } catch (err) {
+          this.failures.push({
+            check: 'stuck',
+            message: `w${p.slot}: stop() did not finish: ${(err as Error).message}`,
+          });
+          this.lab.respawn(p.slot);
+        }
+      }),
+    );
+  }
+
+  /** Keys still under the entry prefix once TTL + 2 s passed after everyone stopped. */
+  async orphans(): Promise<string[]> {
+    const end = now() + this.boundMs;
+    for (;;) {
+      const kvs = await this.line().catch(() => undefined);
+      if (kvs && kvs.length === 0) return [];
+      if (now() > end) return (kvs ?? []).map((kv) => `${kv.key}=${kv.value}`);
+      await sleep(50);
+    }
+  }
+
+  /** Reads the rest of the history and builds what the checker needs. */
+  async record(settle: { ok: boolean; detail: string }, orphans: string[]): Promise<TrialRecord> {
+    await this.#history.sync();
+    const terms: TermRecord[] = [];
+    const writes: WriteRecord[] = [];
+    for (const e of this.events()) {
+      if (e.ev === 'elected') {
+        const t: TermRecord = {
+          cand: e.cand,
+          token: BigInt(e.token),
+          startedAt: e.startedAt,
+          announced: false,
+          reason: null,
+          endedAt: null,
+          lastActive: null,
+          killedAt: null,
+        };
+        terms.push(t);
+      } else if (e.ev === 'ended') {
+        const t = [...terms]
+          .reverse()
+          .find((x) => x.cand === e.cand && x.token === BigInt(e.token) && !x.announced);
+        if (t) {
+          t.announced = true;
+          t.reason = e.reason;
+          t.endedAt = e.endedAt;
+          t.lastActive = e.lastActive;
+        } else
+          this.failures.push({
+            check: 'announced',
+            message: `${e.cand} reported the end of term ${e.token} it never began`,
+          });
+      } else if (e.ev === 'write') {
+        writes.push({
+          cand: e.cand,
+          token: BigInt(e.token),
+          seq: e.seq,
+          committed: e.committed,
+          stale: e.stale,
+          sentAt: e.sentAt,
+        });
+      } else if (e.ev === 'crash') {
+        this.failures.push({ check: 'crash', message: `${e.kind}: ${e.error}` });
+      }
+    }
+    for (const t of terms) {
+      if (t.announced) continue;
+      const p = this.#participants.get(this.slotOf(t.cand));
+      if (p?.killedAt !== null && p?.killedAt !== undefined && p.killedAt >= t.startedAt)
+        t.killedAt = p.killedAt;
+    }
+    return {
+      scenario: this.scenario,
+      ttlMs: this.lab.ttl * 1000,
+      entryPrefix: this.entryPrefix,
+      writeKey: this.writeKey,
+      terms,
+      writes,
+      history: this.#history.events,
+      heals: this.heals,
+      triggers: this.triggers,
+      settle,
+      orphans,
+      failures: this.failures,
+    };
+  }
+
+  /** Removes the trial's keys so the cluster does not grow across a long soak. */
+  async cleanup(): Promise<void> {
+    await this.lab.http.deletePrefix(this.prefix).catch(() => undefined);
+  }
+
+  /** Worker messages of this trial that say something went wrong, for failure reports. */
+  incidents(): string[] {
+    return this.events()
+      .filter((e) => e.ev === 'retrying' || e.ev === 'error' || e.ev === 'crash')
+      .map((e) => JSON.stringify(e));
+  }
+
+  /** Why the trial is not settled yet ('' when it is). */
+  async #unsettled(): Promise<string> {
+    const all = await this.#statuses();
+    const kvs = await this.line();
+    const problems: string[] = [];
+    // A stopped candidate must have left the line; the others must all be in it.
+    const statuses = all.filter((s) => !s.stopping);
+    const live = new Set(statuses.map((s) => s.cand));
+    const count = new Map<string, number>();
+    for (const kv of kvs) {
+      count.set(kv.value, (count.get(kv.value) ?? 0) + 1);
+      if (!live.has(kv.value)) problems.push(`entry ${kv.key} of ${kv.value}, which is not a live candidate`);
+    }
+    for (const s of statuses) {
+      const n = count.get(s.cand) ?? 0;
+      if (n !== 1) problems.push(`${s.cand} has ${n} entries`);
+    }
+    const oldest = kvs[0];
+    const token = oldest?.createRevision.toString() ?? 'none';
+    for (const s of statuses) {
+      if (oldest && s.cand === oldest.value) {
+        if (!s.leader) problems.push(`${s.cand} holds the oldest entry (${token}) but does not lead`);
+        else if (s.token !== token)
+          problems.push(`${s.cand} leads with token ${s.token}, its entry is ${token}`);
+      } else if (s.leader)
+        problems.push(`${s.cand} believes it leads (token ${s.token}) but the oldest entry is ${token}`);
+      if (s.observed !== token)
+        problems.push(`${s.cand} observes leader ${s.observed ?? 'nothing yet'}, etcd says ${token}`);
+    }
+    // Long lists (the burst) are summarized: the first few problems say enough.
+    return problems.length > 4
+      ? `${problems.slice(0, 4).join('; ')}; and ${problems.length - 4} more`
+      : problems.join('; ');
+  }
+
+  async #statuses(): Promise<CandidateStatus[]> {
+    const live = [...this.#participants.values()].filter((p) => !p.iw.dead && p.killedAt === null);
+    const replies = await Promise.all(
+      live.map(async (p) => {
+        const req = ++this.#statusReq;
+        const since = p.iw.worker.messages.length;
+        this.#send(p, { cmd: 'status', trial: this.name, req });
+        const reply = await p.iw.worker.waitFor((m) => m['ev'] === 'status' && m['req'] === req, 5_000, {
+          since,
+        });
+        return reply['cands'] as unknown as CandidateStatus[];
+      }),
+    );
+    return replies.flat();
+  }
+
+  #send(p: Participant, cmd: Command): void {
+    p.iw.worker.send(cmd as unknown as JsonObject);
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The JSON-lines protocol between the chaos harness and its recorder workers. Every time is a
+ * CLOCK_MONOTONIC reading in milliseconds (process.hrtime), which all processes on the host share,
+ * so intervals recorded by different workers compare directly. Tokens travel as decimal strings.
+ */
+
+/** How a candidate drives the library: the high-level LeaderElector or its own loop over Election. */
+export type CandidateMode = 'elector' | 'election';
+
+/** Harness → worker: start candidates of one trial on a fresh backend. */
+export interface JoinCommand {
+  cmd: 'join';
+  trial: string;
+  election: string;
+  /** Shared key every leader writes under its term's guard. */
+  writeKey: string;
+  ttl: number;
+  callTimeout: number;
+  /** Pause between a leader's guarded writes. */
+  writeEveryMs: number;
+  /** Indexes into the worker's endpoints, in the order the backend should try them. */
+  order: number[];
+  cands: { id: string; mode: CandidateMode }[];
+}
+
+/** Harness → worker: the candidate steps down (elector.concede(), or resign and queue again). */
+export interface ConcedeCommand {
+  cmd: 'concede';
+  trial: string;
+  cand: string;
+}
+
+/** Harness → worker: report every candidate's view now. */
+export interface StatusCommand {
+  cmd: 'status';
+  trial: string;
+  req: number;
+}
+
+/** Harness → worker: stop one candidate for good (LeaderElector.stop(), or resign and close). */
+export interface StopCommand {
+  cmd: 'stop';
+  trial: string;
+  cand: string;
+}
+
+/** Harness → worker: stop every candidate of the trial and close its backend. */
+export interface LeaveCommand {
+  cmd: 'leave';
+  trial: string;
+}
+
+/** Anything the harness sends. */
+export type Command = JoinCommand | ConcedeCommand | StopCommand | StatusCommand | LeaveCommand;
+
+/** One candidate's view, as reported by a status request. */
+export interface CandidateStatus {
+  cand: string;
+  /** isLeader() (or term.active) now. */
+  leader: boolean;
+  /** Token of the term it holds, if any. */
+  token: string | null;
+  /** The last leader its observer reported: a token, 'none', or null before the first report. */
+  observed: string | null;
+  stopping: boolean;
+}
+
+/** Worker → harness. */
+export type WorkerEvent =
+  | { ev: 'ready'; pid: number }
+  | { ev: 'joined'; trial: string }
+  | { ev: 'elected'; trial: string; cand: string; token: string; startedAt: number; at: number }
+  | {
+      ev: 'ended';
+      trial: string;
+      cand: string;
+      token: string;
+      /** term.ended.reason; null means the library gave none (a violation). */
+      reason: string | null;
+      /** term.ended.at: when the library says the term ended. */
+      endedAt: number | null;
+      /** The last sample at which the candidate still believed it led this term. */
+      lastActive: number;
+      at: number;
+    }
+  | {
+      ev: 'write';
+      trial: string;
+      cand: string;
+      token: string;
+      seq: number;
+      /** The backend's verdict; null when the call failed and the outcome is unknown. */
+      committed: boolean | null;
+      /** Made after the term ended, to prove the backend refuses it. */
+      stale: boolean;
+      error?: string;
+      sentAt: number;
+      at: number;
+    }
+  | { ev: 'leader'; trial: string; cand: string; token: string | null; at: number }
+  | { ev: 'retrying'; trial: string; cand: string; error: string; at: number }
+  | { ev: 'error'; trial: string; cand: string; error: string; at: number }
+  | { ev: 'conceded'; trial: string; cand: string; error?: string; at: number }
+  | { ev: 'stopped'; trial: string; cand: string; ms: number; at: number }
+  | { ev: 'status'; trial: string; req: number; cands: CandidateStatus[]; at: number }
+  | { ev: 'left'; trial: string; ms: number; at: number }
+  | { ev: 'crash'; kind: string; error: string; at: number };
+
+/** The value a guarded write puts: which term wrote it. */
+export interface WriteValue {
+  /** Token. */
+  t: string;
+  /** Candidate. */
+  c: string;
+  /** Sequence number within the term. */
+  s: number;
+}
+
+/** CLOCK_MONOTONIC in milliseconds, the clock every record uses. */
+export function monotonicNow(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}

@@ -1,0 +1,413 @@
+/**
+ * The chaos recorder: a worker process hosting the candidates of one or more trials. It talks to
+ * etcd only through its own fault proxies (ENDPOINTS), so the harness can partition it alone.
+ * Each candidate campaigns (LeaderElector, or its own loop over Election), makes guarded writes to
+ * a shared key while it leads, samples its own belief every few milliseconds, and reports all of
+ * it as JSON lines on the shared monotonic clock. See protocol.ts for the messages.
+ */
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  etcd,
+  LeaderElector,
+  type Backend,
+  type Election,
+  type LeaderChange,
+  type Session,
+  type Term,
+} from '../../src/index.js';
+import {
+  monotonicNow as now,
+  type CandidateStatus,
+  type Command,
+  type JoinCommand,
+  type WorkerEvent,
+  type WriteValue,
+} from './protocol.js';
+
+const ENDPOINTS = (process.env['ENDPOINTS'] ?? '').split(',').filter(Boolean);
+const SAMPLE_EVERY_MS = 5;
+
+function say(event: WorkerEvent): void {
+  // Pipes are written synchronously on Linux, so a line is out before any SIGKILL can lose it.
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  return `${err.name}${typeof code === 'string' ? `[${code}]` : ''}: ${err.message}`;
+}
+
+// The library must never leak a rejection or an exception: the harness counts each as a bug.
+process.on('unhandledRejection', (reason) => {
+  say({
+    ev: 'crash',
+    kind: 'unhandledRejection',
+    error: `${describe(reason)}\n${stackOf(reason)}`,
+    at: now(),
+  });
+});
+process.on('uncaughtException', (err) => {
+  say({ ev: 'crash', kind: 'uncaughtException', error: `${describe(err)}\n${stackOf(err)}`, at: now() });
+});
+process.on('SIGTERM', () => process.exit(0));
+
+function stackOf(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? '') : '';
+}
+
+function leaderToken(change: LeaderChange): string | null {
+  return change.kind === 'leader' ? change.token.toString() : null;
+}
+
+/** The candidates of one trial in this process, sharing one backend (one connection). */
+class TrialContext {
+  readonly cmd: JoinCommand;
+  readonly backend: Backend;
+  readonly cands = new Map<string, Candidate>();
+  closing = false;
+
+  constructor(cmd: JoinCommand) {
+    this.cmd = cmd;
+    const endpoints = cmd.order.map((i) => ENDPOINTS[i] as string);
+    this.backend = etcd({ endpoints, callTimeout: cmd.callTimeout });
+  }
+}
+
+interface Held {
+  term: Term;
+  lastActive: number;
+}
+
+/** What every candidate records, whichever API drives it. */
+abstract class Candidate {
+  readonly id: string;
+  protected readonly ctx: TrialContext;
+  protected stopping = false;
+  protected observed: string | null = null;
+  private held?: Held;
+  private readonly reported = new WeakSet<Term>();
+
+  constructor(id: string, ctx: TrialContext) {
+    this.id = id;
+    this.ctx = ctx;
+  }
+
+  /** Whether this candidate believes, right now, that it leads with `term`. */
+  protected abstract believes(term: Term): boolean;
+  /** Steps down and queues again. */
+  abstract concede(): Promise<void>;
+  /** Stops for good: resigns, leaves, closes its session. */
+  abstract stop(): Promise<void>;
+  /** The token of the term it believes it holds now, if any. */
+  protected abstract currentToken(): string | null;
+
+  status(): CandidateStatus {
+    const token = this.currentToken();
+    return { cand: this.id, leader: token !== null, token, observed: this.observed, stopping: this.stopping };
+  }
+
+  /** Samples belief: the time is taken before asking, so a `true` answer was true at that time. */
+  sample(): void {
+    const held = this.held;
+    if (!held) return;
+    const at = now();
+    if (this.believes(held.term)) held.lastActive = at;
+  }
+
+  protected began(term: Term): void {
+    const held: Held = { term, lastActive: term.startedAt };
+    this.held = held;
+    say({
+      ev: 'elected',
+      trial: this.ctx.cmd.trial,
+      cand: this.id,
+      token: term.token.toString(),
+      startedAt: term.startedAt,
+      at: now(),
+    });
+    void this.writeLoop(held);
+  }
+
+  /** Reports a term's end once; `announced` is the reason the API gave (event argument or error). */
+  protected finished(term: Term, announced: string | null): void {
+    if (this.reported.has(term)) return;
+    this.reported.add(term);
+    const held = this.held?.term === term ? this.held : undefined;
+    if (held) this.held = undefined;
+    const ended = term.ended;
+    say({
+      ev: 'ended',
+      trial: this.ctx.cmd.trial,
+      cand: this.id,
+      token: term.token.toString(),
+      reason: announced,
+      endedAt: ended?.at ?? null,
+      lastActive: held?.lastActive ?? term.startedAt,
+      at: now(),
+    });
+  }
+
+  protected observedChange(change: LeaderChange): void {
+    const token = leaderToken(change);
+    this.observed = token ?? 'none';
+    say({ ev: 'leader', trial: this.ctx.cmd.trial, cand: this.id, token, at: now() });
+  }
+
+  protected report(kind: 'retrying' | 'error', err: unknown): void {
+    say({ ev: kind, trial: this.ctx.cmd.trial, cand: this.id, error: describe(err), at: now() });
+  }
+
+  /** While the term is believed: a guarded write, a pause, again. Then one write with the ended term. */
+  private async writeLoop(held: Held): Promise<void> {
+    const { term } = held;
+    let seq = 0;
+    for (;;) {
+      const sentAt = now();
+      if (this.stopping || !this.believes(term)) break;
+      held.lastActive = Math.max(held.lastActive, sentAt);
+      await this.write(term, seq++, false, sentAt);
+      await sleep(this.ctx.cmd.writeEveryMs);
+    }
+    // The backend, not this process, must refuse a write made with a term that has ended.
+    if (!this.stopping && !this.ctx.closing) await this.write(term, seq, true, now());
+  }
+
+  private async write(term: Term, seq: number, stale: boolean, sentAt: number): Promise<void> {
+    const value: WriteValue = { t: term.token.toString(), c: this.id, s: seq };
+    const base = {
+      ev: 'write',
+      trial: this.ctx.cmd.trial,
+      cand: this.id,
+      token: value.t,
+      seq,
+      stale,
+      sentAt,
+    } as const;
+    try {
+      const result = await term.guard((tx) => tx.put(this.ctx.cmd.writeKey, JSON.stringify(value)));
+      say({ ...base, committed: result.committed, at: now() });
+    } catch (err) {
+      say({ ...base, committed: null, error: describe(err), at: now() });
+    }
+  }
+}
+
+/** A candidate driven by LeaderElector, the way the README recommends. */
+class ElectorCandidate extends Candidate {
+  private readonly elector: LeaderElector;
+
+  constructor(id: string, ctx: TrialContext) {
+    super(id, ctx);
+    this.elector = new LeaderElector({
+      backend: ctx.backend,
+      election: ctx.cmd.election,
+      value: id,
+      ttl: ctx.cmd.ttl,
+      // Faults end terms on purpose; a flap guard tripping would read as a stuck candidate.
+      flapGuard: false,
+      backoff: { initial: 50, max: 1000 },
+    });
+    this.elector.on('elected', (term) => this.began(term));
+    this.elector.on('deposed', (term, reason) => this.finished(term, reason));
+    this.elector.on('leader', (change) => this.observedChange(change));
+    this.elector.on('retrying', (err) => this.report('retrying', err));
+    this.elector.on('error', (err) => this.report('error', err));
+  }
+
+  protected believes(term: Term): boolean {
+    return this.elector.term === term;
+  }
+
+  protected currentToken(): string | null {
+    return this.elector.isLeader() ? (this.elector.term?.token.toString() ?? null) : null;
+  }
+
+  async concede(): Promise<void> {
+    await this.elector.concede();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.elector.stop();
+  }
+}
+
+/** A candidate driving Session and Election itself, as a user of the lower-level API would. */
+class ElectionCandidate extends Candidate {
+  private readonly quit = new AbortController();
+  private readonly loop: Promise<void>;
+  private session?: Session;
+  private term?: Term;
+  private observer?: AbortController;
+  private conceding?: Promise<void>;
+
+  constructor(id: string, ctx: TrialContext) {
+    super(id, ctx);
+    this.loop = this.run();
+  }
+
+  protected believes(term: Term): boolean {
+    return term.active;
+  }
+
+  protected currentToken(): string | null {
+    return this.term?.active ? this.term.token.toString() : null;
+  }
+
+  async concede(): Promise<void> {
+    const session = this.session;
+    if (!session || !this.term?.active) return;
+    this.conceding = session.election(this.ctx.cmd.election).resign();
+    try {
+      await this.conceding;
+    } finally {
+      this.conceding = undefined;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.quit.abort();
+    await this.loop;
+    const session = this.session;
+    if (session) {
+      try {
+        if (session.isAlive()) await session.election(this.ctx.cmd.election).resign();
+      } catch {
+        // close() revokes the lease, which removes the entry anyway.
+      }
+      this.observer?.abort();
+      await session.close();
+    }
+    const term = this.term;
+    if (term) this.finished(term, term.ended?.reason ?? null);
+  }
+
+  private async run(): Promise<void> {
+    const stop = this.quit.signal;
+    let delay = 50;
+    while (!stop.aborted) {
+      try {
+        const election = await this.ensureSession();
+        const term = await election.campaign(this.id, { signal: stop });
+        delay = 50;
+        this.term = term;
+        this.began(term);
+        const ended = await Promise.race([term.whenEnded(), untilAborted(stop)]);
+        if (!ended) break; // stop() resigns the held term and reports it
+        this.finished(term, ended.reason);
+        // Queue again only once our resign is through, so the old entry is not taken up again.
+        if (this.conceding) await this.conceding.catch(() => undefined);
+      } catch (err) {
+        if (stop.aborted) break;
+        this.report('retrying', err);
+        await sleep(delay, undefined, { signal: stop }).catch(() => undefined);
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
+  }
+
+  private async ensureSession(): Promise<Election> {
+    if (this.session && !this.session.isAlive()) {
+      this.observer?.abort();
+      await this.session.close();
+      this.session = undefined;
+    }
+    if (!this.session) {
+      this.session = await this.ctx.backend.session({ ttl: this.ctx.cmd.ttl });
+      this.observe(this.session);
+    }
+    return this.session.election(this.ctx.cmd.election);
+  }
+
+  private observe(session: Session): void {
+    const controller = new AbortController();
+    this.observer = controller;
+    const signal = AbortSignal.any([controller.signal, session.lost, this.quit.signal]);
+    void (async () => {
+      try {
+        for await (const change of session.election(this.ctx.cmd.election).observe({ signal }))
+          this.observedChange(change);
+      } catch (err) {
+        if (!signal.aborted) this.report('error', err);
+      }
+    })();
+  }
+}
+
+function untilAborted(signal: AbortSignal): Promise<undefined> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve(undefined);
+    else signal.addEventListener('abort', () => resolve(undefined), { once: true });
+  });
+}
+
+const trials = new Map<string, TrialContext>();
+
+setInterval(() => {
+  for (const ctx of trials.values()) for (const cand of ctx.cands.values()) cand.sample();
+}, SAMPLE_EVERY_MS);
+
+async function handle(cmd: Command): Promise<void> {
+  switch (cmd.cmd) {
+    case 'join': {
+      const ctx = new TrialContext(cmd);
+      trials.set(cmd.trial, ctx);
+      for (const { id, mode } of cmd.cands)
+        ctx.cands.set(
+          id,
+          mode === 'elector' ? new ElectorCandidate(id, ctx) : new ElectionCandidate(id, ctx),
+        );
+      say({ ev: 'joined', trial: cmd.trial });
+      return;
+    }
+    case 'concede': {
+      const cand = trials.get(cmd.trial)?.cands.get(cmd.cand);
+      try {
+        await cand?.concede();
+        say({ ev: 'conceded', trial: cmd.trial, cand: cmd.cand, at: now() });
+      } catch (err) {
+        say({ ev: 'conceded', trial: cmd.trial, cand: cmd.cand, error: describe(err), at: now() });
+      }
+      return;
+    }
+    case 'stop': {
+      const started = now();
+      await trials.get(cmd.trial)?.cands.get(cmd.cand)?.stop();
+      say({ ev: 'stopped', trial: cmd.trial, cand: cmd.cand, ms: now() - started, at: now() });
+      return;
+    }
+    case 'status': {
+      const ctx = trials.get(cmd.trial);
+      const cands = ctx ? [...ctx.cands.values()].map((c) => c.status()) : [];
+      say({ ev: 'status', trial: cmd.trial, req: cmd.req, cands, at: now() });
+      return;
+    }
+    case 'leave': {
+      const ctx = trials.get(cmd.trial);
+      const started = now();
+      if (ctx) {
+        ctx.closing = true;
+        await Promise.all([...ctx.cands.values()].map((c) => c.stop()));
+        await ctx.backend.close();
+        trials.delete(cmd.trial);
+      }
+      say({ ev: 'left', trial: cmd.trial, ms: now() - started, at: now() });
+      return;
+    }
+  }
+}
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (!line.trim()) return;
+  const cmd = JSON.parse(line) as Command;
+  handle(cmd).catch((err: unknown) => {
+    say({ ev: 'crash', kind: `command ${cmd.cmd}`, error: `${describe(err)}\n${stackOf(err)}`, at: now() });
+  });
+});
+// Exiting with the harness: a closed stdin means nobody is listening any more.
+process.stdin.on('end', () => process.exit(0));
+
+say({ ev: 'ready', pid: process.pid });

@@ -1,0 +1,104 @@
+/**
+ * Runs trials: a scenario with a seed, then the common tail (restore, settle, everyone leaves,
+ * orphan check, history read) and the checker's verdict. Shared by the CI pass and the soak.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { formatSeed, Rng, type Seed } from '../fixtures/rng.js';
+import { check, type Verdict } from './checker.js';
+import { StepTimeout, Trial, type Lab } from './lab.js';
+import { monotonicNow as now } from './protocol.js';
+import type { Scenario } from './scenarios.js';
+
+/** What one trial found. */
+export interface TrialResult {
+  trial: string;
+  scenario: string;
+  seed: Seed;
+  ms: number;
+  verdict: Verdict;
+  timeline: string[];
+  /** Retries, errors and crashes the candidates reported, for reading next to a violation. */
+  incidents: string[];
+}
+
+/** One trial to run. */
+export interface Planned {
+  scenario: Scenario;
+  seed: Seed;
+}
+
+/** How to replay a trial: the command that runs exactly this scenario with this seed. */
+export function replayCommand(scenario: string, seed: Seed): string {
+  return `npm run chaos -- --trial ${scenario}:${formatSeed(seed)}`;
+}
+
+/** Runs one scenario with one seed and judges it. Never throws for a failure of the library. */
+export async function runTrial(lab: Lab, scenario: Scenario, seed: Seed): Promise<TrialResult> {
+  const started = now();
+  const trial = await Trial.open(lab, scenario.name);
+  trial.mark(`scenario ${scenario.name}, seed ${formatSeed(seed)}`);
+  try {
+    await scenario.run(trial, new Rng(seed));
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    trial.failures.push({ check: err instanceof StepTimeout ? 'liveness' : 'scenario', message });
+    trial.mark(`scenario step failed: ${message}`);
+  }
+  let verdict: Verdict;
+  try {
+    await trial.restore();
+    const settle = await trial.settle();
+    await trial.leave();
+    const orphans = await trial.orphans();
+    verdict = check(await trial.record(settle, orphans));
+  } catch (err) {
+    // The harness could not finish the trial (e.g. etcd would not come back): count it, never hide it.
+    const message = `harness: ${err instanceof Error ? err.message : String(err)}`;
+    trial.mark(message);
+    verdict = {
+      violations: [...trial.failures, { check: 'scenario', message }],
+      leads: [],
+      handovers: [],
+      writes: { committed: 0, refused: 0, unknown: 0, staleCommitted: 0 },
+      terms: 0,
+    };
+    await sleep(500);
+  }
+  await trial.cleanup();
+  return {
+    trial: trial.name,
+    scenario: scenario.name,
+    seed,
+    ms: now() - started,
+    verdict,
+    timeline: trial.timeline,
+    incidents: trial.incidents(),
+  };
+}
+
+/** One line per trial for the console. */
+export function summaryLine(r: TrialResult): string {
+  const v = r.verdict;
+  const status = v.violations.length === 0 ? 'ok  ' : 'FAIL';
+  const lead = v.leads.length ? ` lead-min=${Math.min(...v.leads).toFixed(1)}ms` : '';
+  const handover = v.handovers.length
+    ? ` handover=${v.handovers.map((h) => h.ms.toFixed(0)).join('/')}ms`
+    : '';
+  return (
+    `${status} ${r.trial.padEnd(40)} seed=${formatSeed(r.seed)} ${(r.ms / 1000).toFixed(1).padStart(5)}s ` +
+    `terms=${v.terms} writes=${v.writes.committed}/${v.writes.refused}/${v.writes.unknown}${lead}${handover}`
+  );
+}
+
+/** Everything worth printing about a failed trial: violations, replay command, timeline, incidents. */
+export function failureReport(r: TrialResult): string {
+  return [
+    `${r.trial}: ${r.verdict.violations.length} violation(s); replay with: ${replayCommand(r.scenario, r.seed)}`,
+    ...r.verdict.violations.map((v) => `  [${v.check}] ${v.message}`),
+    '  timeline:',
+    ...r.timeline.map((l) => `    ${l}`),
+    ...(r.incidents.length
+      ? ['  candidate incidents:', ...r.incidents.slice(0, 40).map((l) => `    ${l}`)]
+      : []),
+  ].join('\n');
+}

@@ -1,0 +1,262 @@
+/**
+ * The fault scenarios of issue 4. Each takes its every choice (who, when, how long) from the
+ * trial's seeded Rng, so a printed seed replays the schedule. A scenario only builds up the
+ * situation and marks heal points; the runner then restores anything left broken, waits for the
+ * trial to settle, stops everyone and hands the record to the checker.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Rng } from '../fixtures/rng.js';
+import type { Trial } from './lab.js';
+
+/** One scenario. */
+export interface Scenario {
+  name: string;
+  /** One line for reports. */
+  summary: string;
+  run(trial: Trial, rng: Rng): Promise<void>;
+}
+
+/** Three candidates in line and the one that leads. */
+async function threeInLine(trial: Trial, rng: Rng, order?: number[]) {
+  const cands = await trial.joinEach(3, rng, order ? { order } : {});
+  await trial.waitLine(3);
+  const leader = await trial.waitLeader();
+  // Strike at a random point of the leader's keepalive cycle (a third of the TTL; this spans more).
+  await sleep(rng.int(0, Math.round((trial.lab.ttl * 1000) / 2)));
+  return { cands, leader };
+}
+
+const leaderSigkill: Scenario = {
+  name: 'leader-sigkill',
+  summary: 'the leader process is killed with SIGKILL; the next candidate leads after the TTL',
+  async run(trial, rng) {
+    const { leader } = await threeInLine(trial, rng);
+    trial.trigger('leader SIGKILL', leader.cand);
+    await trial.kill(leader.cand);
+    trial.healed('leader killed');
+    await trial.waitLeader({ exclude: [leader.cand], what: 'no new leader after SIGKILL' });
+    await sleep(rng.int(0, 300));
+  },
+};
+
+const leaderSigstop: Scenario = {
+  name: 'leader-sigstop',
+  summary: 'the leader is frozen with SIGSTOP (mostly for longer than the TTL), then continued',
+  async run(trial, rng) {
+    const { leader } = await threeInLine(trial, rng);
+    const ttlMs = trial.lab.ttl * 1000;
+    // Mostly past the TTL, sometimes just under it, where the leader may keep its term.
+    const pauseMs = rng.chance(0.8) ? rng.int(ttlMs + 200, ttlMs + 2_000) : rng.int(200, ttlMs);
+    trial.trigger('leader SIGSTOP', leader.cand);
+    trial.pause(leader.cand);
+    trial.healed('leader frozen', [leader.cand]);
+    await sleep(pauseMs);
+    trial.resume(leader.cand);
+    trial.healed('leader continued');
+    await sleep(rng.int(0, 500));
+  },
+};
+
+const leaderPartition: Scenario = {
+  name: 'leader-partition',
+  summary:
+    'the leader is cut off from every etcd member, then the partition heals (sometimes its link is only slowed down)',
+  async run(trial, rng) {
+    const { leader } = await threeInLine(trial, rng);
+    const ttlMs = trial.lab.ttl * 1000;
+    if (rng.chance(0.2)) {
+      // A slow link rather than a cut one: round trips stay under the call timeout, so the leader
+      // may keep its term, but every keepalive and guarded write is late.
+      const delayMs = rng.int(100, Math.floor(trial.lab.callTimeout / 2.5));
+      trial.slow(leader.cand, delayMs);
+      await sleep(rng.int(500, ttlMs + 1_000));
+      trial.slow(leader.cand, 0);
+      trial.healed('leader link fast again');
+      return;
+    }
+    const partitionMs = rng.chance(0.8) ? rng.int(ttlMs, ttlMs + 2_000) : rng.int(200, ttlMs);
+    const deliverStalled = rng.chance(0.5);
+    trial.trigger('leader partitioned', leader.cand);
+    trial.partition(leader.cand);
+    trial.healed('leader partitioned', [leader.cand]);
+    const cutAt = Date.now();
+    if (rng.chance(0.25)) {
+      // Stopping while cut off: resign and revoke cannot get through, yet stop() must return.
+      await sleep(rng.int(0, partitionMs));
+      await trial.stop(leader.cand);
+    }
+    await sleep(Math.max(0, cutAt + partitionMs - Date.now()));
+    trial.heal(leader.cand, deliverStalled);
+    trial.healed('partition healed');
+    await sleep(rng.int(0, 500));
+  },
+};
+
+const followerPartitionResign: Scenario = {
+  name: 'follower-partition-resign',
+  summary: 'the next candidate in line is partitioned, then the leader resigns',
+  async run(trial, rng) {
+    const { leader } = await threeInLine(trial, rng);
+    const line = await trial.line();
+    const follower = line[1]?.value;
+    if (!follower) throw new Error('no follower in line');
+    const ttlMs = trial.lab.ttl * 1000;
+    const partitionMs = rng.int(200, ttlMs + 1_500);
+    const resignAfterMs = rng.int(0, Math.min(300, partitionMs - 100));
+    const deliverStalled = rng.chance(0.5);
+    trial.partition(follower);
+    await sleep(resignAfterMs);
+    trial.trigger('resign, next in line partitioned', leader.cand);
+    // The partitioned follower is next in line: either its lease runs out and the third
+    // candidate leads, or the partition heals first and the follower leads.
+    trial.healed('leader resigning while the follower is partitioned');
+    await trial.concede(leader.cand);
+    await sleep(Math.max(0, partitionMs - resignAfterMs));
+    trial.heal(follower, deliverStalled);
+    trial.healed('follower healed');
+    await sleep(rng.int(0, 500));
+  },
+};
+
+const raftLeaderKilledDuringHandover: Scenario = {
+  name: 'raft-leader-killed-during-handover',
+  summary: 'the etcd raft leader is killed while the election leader resigns, then restarted',
+  async run(trial, rng) {
+    const { leader } = await threeInLine(trial, rng);
+    const member = await trial.raftLeader();
+    // Kill shortly before, at, or after the resign is sent.
+    const offsetMs = rng.int(-30, 60);
+    trial.trigger('resign while the raft leader dies', leader.cand);
+    if (offsetMs < 0) {
+      await trial.killMember(member);
+      await sleep(-offsetMs);
+      await trial.concede(leader.cand);
+    } else {
+      const conceding = trial.concede(leader.cand);
+      await sleep(offsetMs);
+      await trial.killMember(member);
+      await conceding;
+    }
+    await trial.raftLeader();
+    trial.healed('a new raft leader is elected');
+    await sleep(rng.int(200, 1_500));
+    await trial.restartMember(member);
+    trial.healed('the killed member is back');
+  },
+};
+
+const clusterRestart: Scenario = {
+  name: 'cluster-restart',
+  summary: 'every etcd member is restarted at once while a leader holds its term',
+  async run(trial, rng) {
+    const { leader } = await threeInLine(trial, rng);
+    const restarting = trial.restartCluster();
+    if (rng.chance(0.4)) {
+      // A resign while etcd is down must fail without losing state, and be retried or superseded.
+      await sleep(rng.int(0, 300));
+      trial.trigger('resign while etcd restarts', leader.cand);
+      await trial.concede(leader.cand);
+    }
+    await restarting;
+    trial.healed('etcd cluster back');
+    await sleep(rng.int(0, 500));
+  },
+};
+
+const compactionDuringObserve: Scenario = {
+  name: 'compaction-during-observe',
+  summary: 'a partitioned candidate misses leader changes that are then compacted away, and reconnects',
+  async run(trial, rng) {
+    const { leader } = await threeInLine(trial, rng);
+    const line = await trial.line();
+    // The last in line, so leadership can still change while it is away.
+    const victim = line[2]?.value;
+    if (!victim) throw new Error('no third candidate in line');
+    const deliverStalled = rng.chance(0.5);
+    trial.partition(victim);
+    const changes = rng.int(1, 2);
+    let current = leader;
+    for (let i = 0; i < changes; i++) {
+      trial.trigger('resign, last in line partitioned', current.cand);
+      await trial.concede(current.cand);
+      const next = await trial.waitLeader({ above: current.token, timeoutMs: 1_500 }).catch(() => undefined);
+      if (!next) break; // the victim was next in line: nobody can lead until it is back
+      current = next;
+    }
+    await trial.compact();
+    await sleep(rng.int(0, 300));
+    trial.heal(victim, deliverStalled);
+    trial.healed('partitioned candidate reconnected after compaction');
+  },
+};
+
+const endpointFailover: Scenario = {
+  name: 'endpoint-failover',
+  summary: 'the etcd member every client is connected to dies; clients fail over to the others',
+  async run(trial, rng) {
+    const raft = await trial.raftLeader();
+    const members = trial.lab.cluster.nodes.map((_, i) => i);
+    const victim = rng.chance(0.5) ? raft : rng.pick(members.filter((i) => i !== raft));
+    const order = [victim, ...rng.shuffle(members.filter((i) => i !== victim))];
+    const { leader } = await threeInLine(trial, rng, order);
+    await trial.killMember(victim);
+    await trial.raftLeader();
+    trial.healed('remaining members have a raft leader');
+    await sleep(rng.int(300, 2_000));
+    if (rng.chance(0.5)) {
+      const now = trial.currentLeader() ?? leader;
+      trial.trigger('resign after failover', now.cand);
+      await trial.concede(now.cand);
+    }
+    await trial.restartMember(victim);
+    trial.healed('the killed member is back');
+  },
+};
+
+const burst: Scenario = {
+  name: 'burst-200',
+  summary: '200 candidates join at once, leadership changes a few times, then all 200 leave at once',
+  async run(trial, rng) {
+    const total = 200;
+    const slots = trial.lab.size;
+    const joins: Promise<void>[] = [];
+    for (let s = 0; s < slots; s++) {
+      const cands = [];
+      for (let i = s; i < total; i += slots)
+        cands.push({ id: `b${i}`, mode: rng.chance(0.7) ? ('elector' as const) : ('election' as const) });
+      joins.push(trial.join(s, cands, { rng }));
+    }
+    trial.healed('200 candidates joining');
+    await Promise.all(joins);
+    let current = await trial.waitLeader();
+    await trial.waitLine(total, 30_000);
+    trial.mark(`all ${total} in line`);
+    const changes = rng.int(2, 4);
+    for (let i = 0; i < changes; i++) {
+      await sleep(rng.int(0, 200));
+      trial.trigger('resign among 200 candidates', current.cand);
+      await trial.concede(current.cand);
+      current = await trial.waitLeader({ above: current.token, what: 'no leader after a resign' });
+    }
+  },
+};
+
+/** Every scenario, in the order of the issue. */
+export const SCENARIOS: readonly Scenario[] = [
+  leaderSigkill,
+  leaderSigstop,
+  leaderPartition,
+  followerPartitionResign,
+  raftLeaderKilledDuringHandover,
+  clusterRestart,
+  compactionDuringObserve,
+  endpointFailover,
+  burst,
+];
+
+/** Looks a scenario up by name. */
+export function scenarioNamed(name: string): Scenario {
+  const found = SCENARIOS.find((s) => s.name === name);
+  if (!found) throw new Error(`no scenario "${name}"; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  return found;
+}
