@@ -299,7 +299,7 @@ function herdTargets(measured: Record<string, Series>): TargetCheck[] {
       met: growth <= 2,
       why:
         growth <= 2
-          ? 'the next candidate already watches the leader key; N only adds idle watchers and keepalives'
+          ? 'within 2× even though, from 3 candidates on, the next candidate reads once more after its wake-up (one more round trip); beyond that N adds only idle watchers and keepalives'
           : 'not N: from 3 candidates on, the next one joined behind others, so when its predecessor goes it reads once more to make sure nobody older is left (as Go’s concurrency package always does): two round trips instead of the one at N = 2. It would take knowing, at the wake-up, that the predecessor was the leader',
     },
   ];
