@@ -260,7 +260,8 @@ function ownedBy(c: Candidacy): Compare {
   return { result: 'EQUAL', target: 'CREATE', key: Buffer.from(c.key), create_revision: c.token.toString() };
 }
 
-function toRecord(kv: KeyValue): LeaderRecord {
+/** An election entry as the leader record core expects. */
+export function toRecord(kv: KeyValue): LeaderRecord {
   return {
     key: kv.key.toString(),
     value: kv.value.toString(),

@@ -4,7 +4,7 @@ import { AuthError, BackendUnavailableError } from '../../core/errors.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import type { KeyValue, LeaderKey } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
-import { EtcdElection } from './election.js';
+import { EtcdElection, toRecord } from './election.js';
 import { entryKey } from './keys.js';
 
 /**
@@ -64,7 +64,7 @@ export class ServiceElection extends EtcdElection {
 
   override async leader(): Promise<LeaderRecord | null> {
     const kv = await this.services.leader(this.electionName);
-    return kv ? record(kv) : null;
+    return kv ? toRecord(kv) : null;
   }
 
   override async *observe(signal: AbortSignal): AsyncGenerator<LeaderRecord | null, void, undefined> {
@@ -88,7 +88,7 @@ export class ServiceElection extends EtcdElection {
     const track = (kv: KeyValue | null) => {
       stopDeletion?.();
       stopDeletion = undefined;
-      changes.push(kv ? record(kv) : null);
+      changes.push(kv ? toRecord(kv) : null);
       if (!kv) return;
       stopDeletion = watchDeletion(
         this.client,
@@ -149,15 +149,6 @@ export async function campaignThroughTokenExpiry<T>(call: () => Promise<T>, clie
       client.connection.invalidateToken();
     }
   }
-}
-
-function record(kv: KeyValue): LeaderRecord {
-  return {
-    key: kv.key.toString(),
-    value: kv.value.toString(),
-    token: BigInt(kv.create_revision),
-    lease: kv.lease,
-  };
 }
 
 function isStreamError(err: unknown): boolean {
