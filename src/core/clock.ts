@@ -24,6 +24,20 @@ export const systemClock: Clock = {
   },
 };
 
+/** Resolves after ms on `clock`, or at once when `signal` aborts (never rejects, leaves no timer). */
+export function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = clock.setTimer(done, ms);
+    function done() {
+      timer.cancel();
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 interface PendingTimer {
   at: number;
   seq: number;

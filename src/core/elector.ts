@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Backend } from './backend.js';
 import type { Election, LeaderChange } from './election.js';
-import type { Clock } from './clock.js';
+import { sleep } from './clock.js';
 import { CampaignCancelledError, FlappingError } from './errors.js';
 import type { Session } from './session.js';
 import type { Term, TermEndReason } from './term.js';
@@ -238,17 +238,5 @@ function aborted(signal: AbortSignal): Promise<undefined> {
   return new Promise((resolve) => {
     if (signal.aborted) resolve(undefined);
     else signal.addEventListener('abort', () => resolve(undefined), { once: true });
-  });
-}
-
-function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = clock.setTimer(done, ms);
-    function done() {
-      timer.cancel();
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
   });
 }

@@ -1,6 +1,7 @@
 import type { Candidacy, ElectionDriver, LeaderRecord, Unwatch } from '../../core/contract.js';
 import { BackendUnavailableError, EntryDeletedError } from '../../core/errors.js';
 import { Multicast } from '../../core/multicast.js';
+import { sleep, systemClock } from '../../core/clock.js';
 import type { GuardOp, GuardResult } from '../../core/guard.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import type { Compare, KeyValue, RangeRequest, RequestOp, TxnResponse } from '../../etcd/messages.js';
@@ -176,7 +177,7 @@ export class EtcdElection implements ElectionDriver {
         backoff = 50;
       } catch (err) {
         if (!(err instanceof BackendUnavailableError)) throw err;
-        await sleep(backoff, signal);
+        await sleep(systemClock, backoff, signal);
         backoff = Math.min(backoff * 2, 1000);
         continue;
       }
@@ -275,16 +276,4 @@ function toRequestOp(op: GuardOp): RequestOp {
   if (op.op === 'put') return { request_put: { key, value: Buffer.from(op.value) } };
   if (op.op === 'delete') return { request_delete_range: { key } };
   return { request_range: { key } };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -1,4 +1,5 @@
 import { Channel } from '../../core/channel.js';
+import { sleep, systemClock } from '../../core/clock.js';
 import type { Candidacy, LeaderRecord, Unwatch } from '../../core/contract.js';
 import { AuthError, BackendUnavailableError } from '../../core/errors.js';
 import type { EtcdClient } from '../../etcd/client.js';
@@ -117,7 +118,7 @@ export class ServiceElection extends EtcdElection {
           if (signal.aborted) return;
           if (!(err instanceof BackendUnavailableError) && !isStreamError(err)) throw err;
         }
-        await new Promise((resolve) => setTimeout(resolve, backoff));
+        await sleep(systemClock, backoff, signal);
         backoff = Math.min(backoff * 2, 1000);
       }
     } finally {
