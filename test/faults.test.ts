@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
+import { entryKeys, startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { spawnWorker, type JsonObject, type Worker } from './fixtures/processes.js';
 
 const CANDIDATE = fileURLToPath(new URL('./workers/candidate.ts', import.meta.url));
@@ -20,10 +20,7 @@ describe('faults across processes (real etcd, real signals)', () => {
     workers.push(worker);
     return worker;
   };
-  const entries = async (election: string) =>
-    (await node.etcdctl(['get', '--prefix', '--keys-only', `${election}/`])).stdout
-      .split('\n')
-      .filter(Boolean);
+  const entries = (election: string) => entryKeys(node, election);
 
   before(async () => {
     node = await startEtcd();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { etcd, type Backend, type LeaderChange } from '../src/index.js';
-import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
+import { entryKeys, startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { eventually, within } from './helpers.js';
 
 /** `etcdctl elect` (Go's concurrency.Election) as a long-running process whose stdout we read. */
@@ -57,14 +57,7 @@ describe('interop with etcdctl elect (Go concurrency.Election)', () => {
       for await (const change of election.observe({ signal: controller.signal })) seen.push(change);
     })();
     const campaign = election.campaign('from-ballot');
-    await eventually(
-      async () =>
-        (await node.etcdctl(['get', '--prefix', '--keys-only', `${name}/`])).stdout
-          .split('\n')
-          .filter(Boolean).length === 2,
-      10_000,
-      'ballot to queue',
-    );
+    await eventually(async () => (await entryKeys(node, name)).length === 2, 10_000, 'ballot to queue');
     go.child.kill('SIGINT');
     const term = await within(campaign, 10_000, 'ballot to take over');
     assert.ok(term.token > (leader?.token ?? 0n));
@@ -99,14 +92,7 @@ describe('interop with etcdctl elect (Go concurrency.Election)', () => {
     await election.campaign('ballot');
     const go = etcdctlElect(node.endpoint, [name, 'go-next']);
     children.push(go.child);
-    await eventually(
-      async () =>
-        (await node.etcdctl(['get', '--prefix', '--keys-only', `${name}/`])).stdout
-          .split('\n')
-          .filter(Boolean).length === 2,
-      10_000,
-      'etcdctl to queue',
-    );
+    await eventually(async () => (await entryKeys(node, name)).length === 2, 10_000, 'etcdctl to queue');
     assert.equal(go.out(), '', 'etcdctl waits while ballot leads');
     await election.resign();
     await eventually(() => go.out().includes('go-next'), 10_000, 'etcdctl to be elected');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { etcd, memory, type Backend, type EtcdMode } from '../src/index.js';
-import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
+import { entryKeys, startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { eventually, isPending, within } from './helpers.js';
 
 describe('Mutex', () => {
@@ -67,10 +67,7 @@ describe('Mutex', () => {
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
       await eventually(
-        async () =>
-          (await node.etcdctl(['get', '--prefix', '--keys-only', 'shared-lock/'])).stdout
-            .split('\n')
-            .filter(Boolean).length === 2,
+        async () => (await entryKeys(node, 'shared-lock')).length === 2,
         10_000,
         'etcdctl to queue',
       );
@@ -87,6 +84,5 @@ describe('Mutex', () => {
 
 async function keys(backend: Backend, node: EtcdNode, name: string): Promise<number> {
   if (backend.kind === 'memory') return (backend as ReturnType<typeof memory>).list(`${name}/`).length;
-  const out = await node.etcdctl(['get', '--prefix', '--keys-only', `${name}/`]);
-  return out.stdout.split('\n').filter(Boolean).length;
+  return (await entryKeys(node, name)).length;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { etcd, type Backend } from '../src/index.js';
-import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
+import { entryKeys, startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { eventually, isPending, within } from './helpers.js';
 
 /** POSTs JSON to etcd's gRPC gateway, as a client in any language could. */
@@ -37,10 +37,7 @@ describe('one election shared by every kind of client', () => {
 
   test('client-side ballot, service-mode ballot, etcdctl elect and a raw HTTP campaign hand over in order', async () => {
     const name = 'four-kinds';
-    const entries = async () =>
-      (await node.etcdctl(['get', '--prefix', '--keys-only', '--sort-by=CREATE', `${name}/`])).stdout
-        .split('\n')
-        .filter(Boolean);
+    const entries = () => entryKeys(node, name);
     const a = (await clientMode.session({ ttl: 10 })).election(name);
     const b = (await serviceMode.session({ ttl: 10 })).election(name);
     await a.campaign('client-side');

@@ -1,5 +1,5 @@
 import { etcd, type Backend, type EtcdMode } from '../../src/index.js';
-import { startEtcd, type EtcdNode } from '../fixtures/etcd.js';
+import { entryKeys, startEtcd, type EtcdNode } from '../fixtures/etcd.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import type { BackendHarness, Candidate } from './harness.js';
 
@@ -46,16 +46,7 @@ export function etcdHarness(mode: EtcdMode = 'client'): BackendHarness {
       shared ??= etcd({ endpoints: [server().endpoint], mode });
       return shared;
     },
-    async entries(election) {
-      const out = await server().etcdctl([
-        'get',
-        '--prefix',
-        '--keys-only',
-        '--sort-by=CREATE',
-        `${election}/`,
-      ]);
-      return out.stdout.split('\n').filter((line) => line.length > 0);
-    },
+    entries: (election) => entryKeys(server(), election),
     async deleteKey(key) {
       await server().etcdctl(['del', key]);
     },
