@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { etcd, type LeaderChange } from '../src/index.js';
+import * as grpc from '@grpc/grpc-js';
+import { BackendError, BackendUnavailableError, etcd, type LeaderChange } from '../src/index.js';
+import { Connection } from '../src/etcd/connection.js';
 import { startEtcd, startEtcdCluster, type EtcdCluster, type EtcdNode } from './fixtures/etcd.js';
 import { startFaultProxy } from './fixtures/fault-proxy.js';
 import { eventually, sleep, within } from './helpers.js';
@@ -118,6 +120,26 @@ describe('etcd client: watch resume, compaction, failover and auth', () => {
   });
 });
 
+describe('etcd client: error mapping', () => {
+  test("etcd's transient errors are UNAVAILABLE even when a concurrency service passes them on as UNKNOWN", () => {
+    const connection = new Connection({ endpoints: ['127.0.0.1:2379'] }); // lazy: opens no socket
+    const error = (details: string) =>
+      Object.assign(new Error(details), {
+        code: grpc.status.UNKNOWN,
+        details,
+        metadata: new grpc.Metadata(),
+      });
+    for (const details of ['etcdserver: leader changed', 'etcdserver: request timed out'])
+      assert.ok(
+        connection.translate('/v3electionpb.Election/Leader', error(details)) instanceof
+          BackendUnavailableError,
+      );
+    const other = connection.translate('/v3electionpb.Election/Leader', error('election: not leader'));
+    assert.ok(other instanceof BackendError);
+    connection.close();
+  });
+});
+
 describe('etcd client: endpoint failover in a 3-node cluster', () => {
   let cluster: EtcdCluster;
   before(async () => {
@@ -138,6 +160,37 @@ describe('etcd client: endpoint failover in a 3-node cluster', () => {
       await session.election('failover').resign();
     } finally {
       await backend.close();
+    }
+  });
+  test('a service-mode observer follows the election across the death of its member, with no unhandled rejection', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    await cluster.nodes[0]!.restart(); // the test above killed it
+    const watcher = etcd({ endpoints: cluster.endpoints, mode: 'service', callTimeout: 1000 });
+    const voters = etcd({ endpoints: cluster.endpoints.slice(1), callTimeout: 1000 });
+    const controller = new AbortController();
+    const seen: (string | null)[] = [];
+    const observing = (async () => {
+      for await (const change of watcher.observe('svc-failover', { signal: controller.signal }))
+        seen.push(change.value);
+    })();
+    try {
+      const a = (await voters.session({ ttl: 5 })).election('svc-failover');
+      const b = (await voters.session({ ttl: 5 })).election('svc-failover');
+      await a.campaign('a');
+      const bLeads = b.campaign('b');
+      await eventually(() => seen.at(-1) === 'a', 5000, 'the observer to see a');
+      await cluster.nodes[0]!.kill(); // the observer talks to the first endpoint first
+      await a.resign();
+      await within(bLeads, 5000, 'b to lead');
+      await eventually(() => seen.at(-1) === 'b', 15_000, 'the observer, moved to another member, to see b');
+      assert.deepEqual(rejections, []);
+    } finally {
+      controller.abort();
+      await observing;
+      process.off('unhandledRejection', onRejection);
+      await Promise.all([watcher.close(), voters.close()]);
     }
   });
 });

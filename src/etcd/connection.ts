@@ -91,6 +91,12 @@ class Slots {
 const FAILOVER_CODES = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]);
 
 /**
+ * etcd's transient server errors. They normally arrive as UNAVAILABLE, but the v3election and
+ * v3lock services pass on their in-process client's error with code UNKNOWN, so the text decides.
+ */
+const TRANSIENT_DETAILS = /etcdserver: (leader changed|no leader|request timed out|too many requests)/;
+
+/**
  * The channel layer: one gRPC client per endpoint, created lazily, with failover to the next
  * endpoint, per-call deadlines, TLS and auth tokens. Every etcd call goes through here.
  */
@@ -238,7 +244,7 @@ export class Connection {
     if (this.closed) return new ClosedError('etcd connection');
     const detail = err?.details || err?.message || 'no response';
     const where = `etcd ${what.split('/').pop()} (endpoints: ${this.endpoints.join(', ')})`;
-    if (!err || FAILOVER_CODES.has(err.code))
+    if (!err || FAILOVER_CODES.has(err.code) || TRANSIENT_DETAILS.test(detail))
       return new BackendUnavailableError(`${where}: ${detail}`, { cause: err });
     // etcd reports a bad password as INVALID_ARGUMENT, so the message decides too.
     if (

@@ -243,7 +243,8 @@ export class EtcdElection implements ElectionDriver {
     };
   }
 
-  private async readLeader(): Promise<{ record: LeaderRecord | null; revision: bigint }> {
+  /** The oldest entry (the leader) and the revision it was read at. */
+  protected async readLeader(): Promise<{ record: LeaderRecord | null; revision: bigint }> {
     const response = await this.client.range({
       key: Buffer.from(this.prefix),
       range_end: prefixEnd(this.prefix),

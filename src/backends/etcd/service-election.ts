@@ -1,9 +1,10 @@
+import type { ServiceError } from '@grpc/grpc-js';
 import { Channel } from '../../core/channel.js';
 import { sleep, systemClock } from '../../core/clock.js';
 import type { Candidacy, LeaderRecord, Unwatch } from '../../core/contract.js';
-import { AuthError, BackendUnavailableError } from '../../core/errors.js';
+import { AuthError, BackendUnavailableError, ClosedError } from '../../core/errors.js';
 import type { EtcdClient } from '../../etcd/client.js';
-import type { KeyValue, LeaderKey } from '../../etcd/messages.js';
+import type { LeaderKey } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
 import { EtcdElection, toRecord } from './election.js';
 import { entryKey } from './keys.js';
@@ -82,48 +83,80 @@ export class ServiceElection extends EtcdElection {
 
   /**
    * Feeds leader changes from the server's Observe stream. That stream never reports "no leader",
-   * so the current leader's key is also watched for deletion, and then the leader is read again.
+   * and it falls silent if the member serving it stalls, so the current leader's key is also watched
+   * here: when it goes, the leader is read again. Every view carries the revision it was read at, and
+   * an older view never replaces a newer one. Transient failures are retried; any other error ends
+   * the observation with that error. Never rejects.
    */
   private async follow(changes: Channel<LeaderRecord | null>, signal: AbortSignal): Promise<void> {
+    let seen = -1n;
+    let done = false;
     let stopDeletion: Unwatch | undefined;
-    const track = (kv: KeyValue | null) => {
+    const track = (record: LeaderRecord | null, revision: bigint) => {
+      if (done || signal.aborted || revision < seen) return;
+      seen = revision;
       stopDeletion?.();
       stopDeletion = undefined;
-      changes.push(kv ? toRecord(kv) : null);
-      if (!kv) return;
-      stopDeletion = watchDeletion(
-        this.client,
-        kv.key.toString(),
-        BigInt(kv.create_revision),
-        BigInt(kv.mod_revision) + 1n,
-        () => {
-          this.services.leader(this.electionName).then(
-            (next) => !signal.aborted && !next && track(null),
-            () => undefined,
-          );
-        },
-      );
+      changes.push(record);
+      if (record)
+        stopDeletion = watchDeletion(this.client, record.key, record.token, revision + 1n, () => {
+          void reread();
+        });
+    };
+    const reread = async () => {
+      for (let delay = 50; !done && !signal.aborted; delay = Math.min(delay * 2, 1000)) {
+        try {
+          const read = await this.readLeader();
+          return track(read.record, read.revision);
+        } catch {
+          await sleep(systemClock, delay, signal);
+        }
+      }
     };
     let backoff = 50;
     try {
       while (!signal.aborted) {
+        let index: number | undefined;
         try {
-          track(await this.services.leader(this.electionName));
-          const { stream } = await this.services.observe(this.electionName, signal);
-          for await (const response of stream) {
+          // The first view is read at a known revision; the server's stream reports the changes.
+          const read = await this.readLeader();
+          track(read.record, read.revision);
+          const opened = await this.services.observe(this.electionName, signal);
+          index = opened.index;
+          for await (const response of opened.stream) {
             backoff = 50;
-            track(response.kv);
+            const kv = response.kv;
+            if (kv) track(toRecord(kv), BigInt(response.header?.revision ?? kv.mod_revision));
           }
         } catch (err) {
           if (signal.aborted) return;
-          if (!(err instanceof BackendUnavailableError) && !isStreamError(err)) throw err;
+          const error = this.classify(err, index);
+          if (error) return changes.close(error);
         }
         await sleep(systemClock, backoff, signal);
         backoff = Math.min(backoff * 2, 1000);
       }
     } finally {
+      done = true;
       stopDeletion?.();
     }
+  }
+
+  /** Decides whether the observer retries after `err` (undefined) or ends with the returned error. */
+  private classify(err: unknown, index: number | undefined): Error | undefined {
+    const connection = this.client.connection;
+    const error = isStreamError(err) ? connection.translate('Observe', err as ServiceError) : err;
+    if (error instanceof BackendUnavailableError) {
+      if (index !== undefined) connection.failover(index);
+      return undefined;
+    }
+    if (error instanceof AuthError && /auth token/.test(error.message)) {
+      connection.invalidateToken();
+      return undefined;
+    }
+    if (error instanceof AuthError || error instanceof ClosedError) return error;
+    // Anything else (a reset stream, an odd server reply) is worth another try after the backoff.
+    return undefined;
   }
 
   private leaderKey(c: Candidacy): LeaderKey {
