@@ -10,7 +10,14 @@ import type { KvEvent } from './fixtures/etcd-history.js';
 import { deriveSeed, formatSeed, parseSeed, randomSeed, Rng } from './fixtures/rng.js';
 import { check, type Check, type TermRecord, type TrialRecord } from './chaos/checker.js';
 import { Lab } from './chaos/lab.js';
-import { failureReport, runTrial, summaryLine, type TrialResult } from './chaos/runner.js';
+import {
+  describeApis,
+  failureReport,
+  runTrial,
+  summaryLine,
+  termsByApi,
+  type TrialResult,
+} from './chaos/runner.js';
 import { REGRESSION_SCHEDULES } from './chaos/regressions.js';
 import { SCENARIOS, scenarioNamed } from './chaos/scenarios.js';
 
@@ -38,9 +45,10 @@ describe('chaos checker catches each kind of violation (synthetic histories)', (
   });
   const write = (t: number, c: string, s: number, mod: number): KvEvent =>
     put(writeKey, JSON.stringify({ t: String(t), c, s }), 12, mod);
-  const term = (cand: string, token: number, start: number, end: number): TermRecord => ({
+  const term = (cand: string, key: string, token: number, start: number, end: number): TermRecord => ({
     cand,
     token: BigInt(token),
+    key: `${prefix}${key}`,
     startedAt: start,
     announced: true,
     reason: 'resigned',
@@ -52,9 +60,10 @@ describe('chaos checker catches each kind of violation (synthetic histories)', (
   const base = (): TrialRecord => ({
     scenario: 'synthetic',
     ttlMs: 2_000,
+    livenessBoundMs: 4_000,
     entryPrefix: prefix,
     writeKey,
-    terms: [term('c0', 10, 1_000, 1_500), term('c1', 11, 1_510, 2_000)],
+    terms: [term('c0', 'a', 10, 1_000, 1_500), term('c1', 'b', 11, 1_510, 2_000)],
     writes: [
       { cand: 'c0', token: 10n, seq: 0, committed: true, stale: false, sentAt: 1_100 },
       { cand: 'c1', token: 11n, seq: 0, committed: true, stale: false, sentAt: 1_600 },
@@ -116,6 +125,12 @@ describe('chaos checker catches each kind of violation (synthetic histories)', (
     const r = base();
     (r.terms[1] as TermRecord).token = 12n;
     assert.ok(checksOf(r).includes('tokens'));
+  });
+
+  test("a term holding a token that is another entry's create revision", () => {
+    const r = base();
+    (r.terms[1] as TermRecord).key = `${prefix}a`;
+    assert.deepEqual(checksOf(r), ['tokens']);
   });
 
   test('a stale guarded write that etcd applied', () => {
@@ -209,10 +224,15 @@ describe('chaos: bounded pass over every scenario (3-member etcd, candidate proc
         `${results.length} trials in ${((Date.now() - started) / 1000).toFixed(0)} s, ` +
           `${failed.length} with violations (master seed ${formatSeed(master)})`,
       );
+      const byApi = termsByApi(results);
+      t.diagnostic(`terms by API: ${describeApis(byApi)}`);
       assert.ok(
         Math.min(...counts) >= ROUNDS,
         `every scenario ran at least ${ROUNDS} times (${counts.join(', ')})`,
       );
+      // Each API must have held leadership under faults, or its safety went unchecked.
+      for (const mode of ['elector', 'election', 'mutex'] as const)
+        assert.ok(byApi[`${mode}/client`] > 0, `no ${mode} candidate ever led`);
       assert.equal(
         failed.length,
         0,

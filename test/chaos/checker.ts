@@ -20,6 +20,8 @@ export const END_REASONS: ReadonlySet<string> = new Set([
 export interface TermRecord {
   cand: string;
   token: bigint;
+  /** The entry key the candidate says its term holds. */
+  key: string;
   startedAt: number;
   /** Whether the candidate reported the end (a killed process cannot). */
   announced: boolean;
@@ -64,6 +66,8 @@ export interface Trigger {
 export interface TrialRecord {
   scenario: string;
   ttlMs: number;
+  /** How soon after a heal some candidate must lead (TTL + 2 s, more in service mode). */
+  livenessBoundMs: number;
   /** Entries of the election live under this prefix ("<election>/"). */
   entryPrefix: string;
   writeKey: string;
@@ -186,7 +190,8 @@ export function check(record: TrialRecord): Verdict {
   // Fencing, judged on etcd's own history: replay the entries, and at every applied write find
   // the leader (oldest entry) at that revision; the write's token must be its create revision.
   const entries = new Map<string, bigint>();
-  const creators = new Map<bigint, string>();
+  /** Which key each entry was created under, by create revision (the token). */
+  const created = new Map<bigint, string>();
   const everLed = new Set<bigint>();
   const applied = new Map<string, bigint>();
   let writesSeen = 0;
@@ -201,7 +206,7 @@ export function check(record: TrialRecord): Verdict {
     if (e.key.startsWith(record.entryPrefix)) {
       if (e.type === 'PUT') {
         entries.set(e.key, e.createRevision);
-        if (e.createRevision === e.modRevision) creators.set(e.createRevision, e.value);
+        if (e.createRevision === e.modRevision) created.set(e.createRevision, e.key);
       } else entries.delete(e.key);
     } else if (e.key === record.writeKey && e.type === 'PUT') {
       writesSeen++;
@@ -231,9 +236,10 @@ export function check(record: TrialRecord): Verdict {
   for (const t of record.terms) {
     if (!everLed.has(t.token))
       add('tokens', `${describeTerm(t)} believed it led, but etcd never had entry ${t.token} as the oldest`);
-    const owner = creators.get(t.token);
-    if (owner !== undefined && owner !== t.cand)
-      add('tokens', `${describeTerm(t)} holds a token whose entry was created by ${owner}`);
+    // Keys carry the session's lease, so a term paired with another candidate's entry shows here.
+    const key = created.get(t.token);
+    if (key !== undefined && key !== t.key)
+      add('tokens', `${describeTerm(t)} holds ${t.key}, but token ${t.token} is the entry ${key}`);
   }
   const counts = { committed: 0, refused: 0, unknown: 0, staleCommitted: 0 };
   for (const w of record.writes) {
@@ -256,8 +262,8 @@ export function check(record: TrialRecord): Verdict {
   if (writesSeen > 0 && record.terms.length === 0)
     add('fencing', `${writesSeen} guarded writes applied although no candidate reported a term`);
 
-  // Liveness: after each heal, some candidate that is not excluded leads within TTL + 2 s.
-  const bound = record.ttlMs + LIVENESS_SLACK_MS;
+  // Liveness: after each heal, some candidate that is not excluded leads within the bound.
+  const bound = record.livenessBoundMs;
   for (const h of record.heals) {
     const excluded = new Set(h.exclude);
     // An excluded candidate's belief counts only once its fault is over (a short freeze may rightly keep the term).

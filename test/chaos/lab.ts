@@ -10,7 +10,7 @@ import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
 import { EtcdHttp, KeyHistory, type Kv } from '../fixtures/etcd-history.js';
 import { spawnIsolatedWorker, type IsolatedWorker } from '../fixtures/isolated-worker.js';
 import type { JsonObject } from '../fixtures/processes.js';
-import type { Rng } from '../fixtures/rng.js';
+import { deriveSeed, Rng, type Seed } from '../fixtures/rng.js';
 import {
   LIVENESS_SLACK_MS,
   type Check,
@@ -23,12 +23,15 @@ import {
 import {
   monotonicNow as now,
   type CandidateMode,
+  type CandidateSpec,
   type CandidateStatus,
   type Command,
   type WorkerEvent,
 } from './protocol.js';
 
 const RECORDER = fileURLToPath(new URL('./recorder.ts', import.meta.url));
+/** deriveSeed index of the cast's random stream (any index the scenarios do not use as a seed). */
+const CAST_STREAM = 0xca57;
 
 /** Settings shared by every trial of a lab. */
 export interface LabOptions {
@@ -40,6 +43,8 @@ export interface LabOptions {
   callTimeout?: number;
   /** Pause between a leader's guarded writes, ms. */
   writeEveryMs?: number;
+  /** Share of candidates cast on etcd's v3election/v3lock services (mode 'service'); default 0. */
+  serviceShare?: number;
 }
 
 /** A scenario step that did not happen in time: a liveness failure, or the harness's own. */
@@ -52,6 +57,7 @@ export class Lab {
   readonly ttl: number;
   readonly callTimeout: number;
   readonly writeEveryMs: number;
+  readonly serviceShare: number;
   /** Distinguishes this run's keys from any other's in the same cluster. */
   readonly runId = randomBytes(3).toString('hex');
   readonly #slots: Promise<IsolatedWorker>[];
@@ -63,6 +69,7 @@ export class Lab {
     this.ttl = options.ttl ?? 2;
     this.callTimeout = options.callTimeout ?? 1_000;
     this.writeEveryMs = options.writeEveryMs ?? 50;
+    this.serviceShare = options.serviceShare ?? 0;
     this.#slots = Array.from({ length: Math.max(3, options.workers ?? 4) }, () => this.#spawn());
   }
 
@@ -182,9 +189,14 @@ export class Trial {
   readonly #participants = new Map<number, Participant>();
   readonly #history: KeyHistory;
   #statusReq = 0;
+  readonly #specs = new Map<string, CandidateSpec>();
+  /** Draws the cast (which etcd mode each candidate runs), apart from the scenario's rng. */
+  readonly #cast: Rng;
 
-  private constructor(lab: Lab, scenario: string, history: KeyHistory, name: string) {
+  private constructor(lab: Lab, scenario: string, history: KeyHistory, name: string, seed: Seed) {
     this.lab = lab;
+    // A stream of its own, so seeds recorded before service-mode candidates joined replay the same faults.
+    this.#cast = new Rng(deriveSeed(seed, CAST_STREAM));
     this.scenario = scenario;
     this.name = name;
     this.prefix = `chaos/${lab.runId}/${name}/`;
@@ -195,10 +207,11 @@ export class Trial {
   }
 
   /** Opens a trial; its history starts at the current revision, before any candidate exists. */
-  static async open(lab: Lab, scenario: string): Promise<Trial> {
+  static async open(lab: Lab, scenario: string, seed: Seed): Promise<Trial> {
     const name = lab.nextTrialName(scenario);
     const from = (await lab.http.revision()) + 1n;
-    return new Trial(lab, scenario, new KeyHistory(lab.http, `chaos/${lab.runId}/${name}/`, from), name);
+    const history = new KeyHistory(lab.http, `chaos/${lab.runId}/${name}/`, from);
+    return new Trial(lab, scenario, history, name, seed);
   }
 
   /** Liveness bound: TTL + 2 s. */
@@ -230,7 +243,7 @@ export class Trial {
   /** Starts candidates in the worker of `slot`; `order` is the etcd endpoint order (default random). */
   async join(
     slot: number,
-    cands: { id: string; mode: CandidateMode }[],
+    cands: CandidateSpec[],
     opts: { order?: number[]; rng?: Rng } = {},
   ): Promise<void> {
     const iw = await this.lab.worker(slot);
@@ -245,6 +258,7 @@ export class Trial {
       killedAt: null,
     };
     p.cands.push(...cands.map((c) => c.id));
+    for (const c of cands) this.#specs.set(c.id, c);
     this.#participants.set(slot, p);
     const since = iw.worker.messages.length;
     this.#send(p, {
@@ -260,21 +274,37 @@ export class Trial {
     });
     await iw.worker.waitFor((m) => m['ev'] === 'joined' && m['trial'] === this.name, 10_000, { since });
     this.mark(
-      `join ${cands.length === 1 ? cands[0]?.id : `${cands.length} candidates`} in w${slot} (endpoints ${order.join(',')})`,
+      `join ${cands.length === 1 ? `${cands[0]?.id} (${cands[0]?.mode}, ${cands[0]?.etcd})` : `${cands.length} candidates`} ` +
+        `in w${slot} (endpoints ${order.join(',')})`,
     );
   }
 
   /** One candidate per slot 0..n-1, each with a random API (LeaderElector most of the time). */
   async joinEach(n: number, rng: Rng, opts: { order?: number[] } = {}): Promise<string[]> {
     const ids = Array.from({ length: n }, (_, i) => `c${i}`);
-    const modes = ids.map(() => (rng.chance(0.7) ? 'elector' : 'election') as CandidateMode);
+    const specs = ids.map((id, i) => this.cast(id, i, rng));
     const orders = ids.map(() => opts.order ?? rng.shuffle(this.lab.cluster.nodes.map((_, i) => i)));
     await Promise.all(
-      ids.map((id, i) =>
-        this.join(i, [{ id, mode: modes[i] as CandidateMode }], { order: orders[i] as number[] }),
-      ),
+      ids.map((id, i) => this.join(i, [specs[i] as CandidateSpec], { order: orders[i] as number[] })),
     );
     return ids;
+  }
+
+  /**
+   * Casts candidate `id` (the `index`th): LeaderElector most of the time, else its own loop over
+   * Election or over a Mutex; the lab's `serviceShare` of them on etcd's election and lock services
+   * (the cast stream is drawn either way, so a seed casts the same APIs with or without). The API takes one
+   * draw of the scenario's `rng`, as before mutexes joined, so recorded seeds replay the same faults.
+   */
+  cast(id: string, index: number, rng: Rng): CandidateSpec {
+    const mode: CandidateMode = rng.chance(0.7) ? 'elector' : index % 2 === 1 ? 'mutex' : 'election';
+    const service = this.#cast.chance(this.lab.serviceShare);
+    return { id, mode, etcd: service ? 'service' : 'client' };
+  }
+
+  /** How candidate `cand` was cast. */
+  specOf(cand: string): CandidateSpec | undefined {
+    return this.#specs.get(cand);
   }
 
   /** The slot hosting candidate `cand`. */
@@ -341,6 +371,21 @@ export class Trial {
   /** Candidates in line, oldest entry first, as etcd has them. */
   async line(): Promise<Kv[]> {
     return (await this.lab.http.range(this.entryPrefix)).kvs;
+  }
+
+  /**
+   * The candidates in line, oldest entry first. Entries are matched to candidates by the lease in
+   * their key (a mutex entry carries no value); an entry nobody claims is reported by its key.
+   */
+  async lineOwners(): Promise<string[]> {
+    const [statuses, kvs] = await Promise.all([this.#statuses(), this.line()]);
+    const ownerOf = this.#ownerOf(statuses);
+    return kvs.map((kv) => ownerOf(kv.key));
+  }
+
+  #ownerOf(statuses: CandidateStatus[]): (key: string) => string {
+    const byLease = new Map(statuses.filter((s) => s.lease !== null).map((s) => [s.lease, s.cand]));
+    return (key) => byLease.get(key.slice(this.entryPrefix.length)) ?? key;
   }
 
   /** Waits until `n` entries are in line. */
@@ -555,6 +600,7 @@ export class Trial {
         const t: TermRecord = {
           cand: e.cand,
           token: BigInt(e.token),
+          key: e.key,
           startedAt: e.startedAt,
           announced: false,
           reason: null,
@@ -599,6 +645,7 @@ export class Trial {
     return {
       scenario: this.scenario,
       ttlMs: this.lab.ttl * 1000,
+      livenessBoundMs: this.boundMs,
       entryPrefix: this.entryPrefix,
       writeKey: this.writeKey,
       terms,
@@ -632,10 +679,12 @@ export class Trial {
     // A stopped candidate must have left the line; the others must all be in it.
     const statuses = all.filter((s) => !s.stopping);
     const live = new Set(statuses.map((s) => s.cand));
+    const ownerOf = this.#ownerOf(all);
     const count = new Map<string, number>();
     for (const kv of kvs) {
-      count.set(kv.value, (count.get(kv.value) ?? 0) + 1);
-      if (!live.has(kv.value)) problems.push(`entry ${kv.key} of ${kv.value}, which is not a live candidate`);
+      const owner = ownerOf(kv.key);
+      count.set(owner, (count.get(owner) ?? 0) + 1);
+      if (!live.has(owner)) problems.push(`entry ${kv.key}=${kv.value}, which is not a live candidate's`);
     }
     for (const s of statuses) {
       const n = count.get(s.cand) ?? 0;
@@ -644,7 +693,7 @@ export class Trial {
     const oldest = kvs[0];
     const token = oldest?.createRevision.toString() ?? 'none';
     for (const s of statuses) {
-      if (oldest && s.cand === oldest.value) {
+      if (oldest && s.cand === ownerOf(oldest.key)) {
         if (!s.leader) problems.push(`${s.cand} holds the oldest entry (${token}) but does not lead`);
         else if (s.token !== token)
           problems.push(`${s.cand} leads with token ${s.token}, its entry is ${token}`);

@@ -4,8 +4,21 @@
  * so intervals recorded by different workers compare directly. Tokens travel as decimal strings.
  */
 
-/** How a candidate drives the library: the high-level LeaderElector or its own loop over Election. */
-export type CandidateMode = 'elector' | 'election';
+/**
+ * How a candidate drives the library: the high-level LeaderElector, its own loop over Election, or
+ * its own loop over session.mutex() (lock and unlock), which queues in the same line of entries.
+ */
+export type CandidateMode = 'elector' | 'election' | 'mutex';
+
+/** Which etcd mode the candidate's backend runs: ballot's client-side recipe or etcd's v3election/v3lock. */
+export type EtcdMode = 'client' | 'service';
+
+/** One candidate to start: its id, the API it drives and the etcd mode under it. */
+export interface CandidateSpec {
+  id: string;
+  mode: CandidateMode;
+  etcd: EtcdMode;
+}
 
 /** Harness → worker: start candidates of one trial on a fresh backend. */
 export interface JoinCommand {
@@ -20,7 +33,7 @@ export interface JoinCommand {
   writeEveryMs: number;
   /** Indexes into the worker's endpoints, in the order the backend should try them. */
   order: number[];
-  cands: { id: string; mode: CandidateMode }[];
+  cands: CandidateSpec[];
 }
 
 /** Harness → worker: the candidate steps down (elector.concede(), or resign and queue again). */
@@ -60,6 +73,8 @@ export interface CandidateStatus {
   leader: boolean;
   /** Token of the term it holds, if any. */
   token: string | null;
+  /** Lease of its current session in lowercase hex (the suffix of its entry key), if it has one. */
+  lease: string | null;
   /** The last leader its observer reported: a token, 'none', or null before the first report. */
   observed: string | null;
   stopping: boolean;
@@ -69,7 +84,16 @@ export interface CandidateStatus {
 export type WorkerEvent =
   | { ev: 'ready'; pid: number }
   | { ev: 'joined'; trial: string }
-  | { ev: 'elected'; trial: string; cand: string; token: string; startedAt: number; at: number }
+  | {
+      ev: 'elected';
+      trial: string;
+      cand: string;
+      token: string;
+      /** The entry key the term holds (term.key). */
+      key: string;
+      startedAt: number;
+      at: number;
+    }
   | {
       ev: 'ended';
       trial: string;

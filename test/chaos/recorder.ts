@@ -11,14 +11,15 @@ import {
   etcd,
   LeaderElector,
   type Backend,
-  type Election,
   type LeaderChange,
   type Session,
   type Term,
 } from '../../src/index.js';
 import {
   monotonicNow as now,
+  type CandidateSpec,
   type CandidateStatus,
+  type EtcdMode,
   type Command,
   type JoinCommand,
   type WorkerEvent,
@@ -61,17 +62,26 @@ function leaderToken(change: LeaderChange): string | null {
   return change.kind === 'leader' ? change.token.toString() : null;
 }
 
-/** The candidates of one trial in this process, sharing one backend (one connection). */
+/** The candidates of one trial in this process, sharing one backend (one connection) per etcd mode. */
 class TrialContext {
   readonly cmd: JoinCommand;
-  readonly backend: Backend;
   readonly cands = new Map<string, Candidate>();
+  readonly backends = new Map<EtcdMode, Backend>();
   closing = false;
 
   constructor(cmd: JoinCommand) {
     this.cmd = cmd;
-    const endpoints = cmd.order.map((i) => ENDPOINTS[i] as string);
-    this.backend = etcd({ endpoints, callTimeout: cmd.callTimeout });
+  }
+
+  /** The backend in `mode`, opened on first use. */
+  backend(mode: EtcdMode): Backend {
+    let backend = this.backends.get(mode);
+    if (!backend) {
+      const endpoints = this.cmd.order.map((i) => ENDPOINTS[i] as string);
+      backend = etcd({ endpoints, mode, callTimeout: this.cmd.callTimeout });
+      this.backends.set(mode, backend);
+    }
+    return backend;
   }
 }
 
@@ -84,14 +94,16 @@ interface Held {
 abstract class Candidate {
   readonly id: string;
   protected readonly ctx: TrialContext;
+  protected readonly backend: Backend;
   protected stopping = false;
   protected observed: string | null = null;
   private held?: Held;
   private readonly reported = new WeakSet<Term>();
 
-  constructor(id: string, ctx: TrialContext) {
-    this.id = id;
+  constructor(spec: CandidateSpec, ctx: TrialContext) {
+    this.id = spec.id;
     this.ctx = ctx;
+    this.backend = ctx.backend(spec.etcd);
   }
 
   /** Whether this candidate believes, right now, that it leads with `term`. */
@@ -102,10 +114,20 @@ abstract class Candidate {
   abstract stop(): Promise<void>;
   /** The token of the term it believes it holds now, if any. */
   protected abstract currentToken(): string | null;
+  /** The session it queues with now, if any. */
+  protected abstract currentSession(): Session | undefined;
 
   status(): CandidateStatus {
     const token = this.currentToken();
-    return { cand: this.id, leader: token !== null, token, observed: this.observed, stopping: this.stopping };
+    const session = this.currentSession();
+    return {
+      cand: this.id,
+      leader: token !== null,
+      token,
+      lease: session ? BigInt(session.id).toString(16) : null,
+      observed: this.observed,
+      stopping: this.stopping,
+    };
   }
 
   /** Samples belief: the time is taken before asking, so a `true` answer was true at that time. */
@@ -124,6 +146,7 @@ abstract class Candidate {
       trial: this.ctx.cmd.trial,
       cand: this.id,
       token: term.token.toString(),
+      key: term.key,
       startedAt: term.startedAt,
       at: now(),
     });
@@ -198,12 +221,12 @@ abstract class Candidate {
 class ElectorCandidate extends Candidate {
   private readonly elector: LeaderElector;
 
-  constructor(id: string, ctx: TrialContext) {
-    super(id, ctx);
+  constructor(spec: CandidateSpec, ctx: TrialContext) {
+    super(spec, ctx);
     this.elector = new LeaderElector({
-      backend: ctx.backend,
+      backend: this.backend,
       election: ctx.cmd.election,
-      value: id,
+      value: spec.id,
       ttl: ctx.cmd.ttl,
       // Faults end terms on purpose; a flap guard tripping would read as a stuck candidate.
       flapGuard: false,
@@ -222,6 +245,10 @@ class ElectorCandidate extends Candidate {
 
   protected currentToken(): string | null {
     return this.elector.isLeader() ? (this.elector.term?.token.toString() ?? null) : null;
+  }
+
+  protected currentSession(): Session | undefined {
+    return this.elector.currentSession;
   }
 
   async concede(): Promise<void> {
@@ -243,8 +270,8 @@ class ElectionCandidate extends Candidate {
   private observer?: AbortController;
   private conceding?: Promise<void>;
 
-  constructor(id: string, ctx: TrialContext) {
-    super(id, ctx);
+  constructor(spec: CandidateSpec, ctx: TrialContext) {
+    super(spec, ctx);
     this.loop = this.run();
   }
 
@@ -256,10 +283,24 @@ class ElectionCandidate extends Candidate {
     return this.term?.active ? this.term.token.toString() : null;
   }
 
+  protected currentSession(): Session | undefined {
+    return this.session;
+  }
+
+  /** Queues on `session` and resolves with the term once it leads. */
+  protected acquire(session: Session, signal: AbortSignal): Promise<Term> {
+    return session.election(this.ctx.cmd.election).campaign(this.id, { signal });
+  }
+
+  /** Gives up the term, or the place in line. */
+  protected release(session: Session): Promise<void> {
+    return session.election(this.ctx.cmd.election).resign();
+  }
+
   async concede(): Promise<void> {
     const session = this.session;
     if (!session || !this.term?.active) return;
-    this.conceding = session.election(this.ctx.cmd.election).resign();
+    this.conceding = this.release(session);
     try {
       await this.conceding;
     } finally {
@@ -274,7 +315,7 @@ class ElectionCandidate extends Candidate {
     const session = this.session;
     if (session) {
       try {
-        if (session.isAlive()) await session.election(this.ctx.cmd.election).resign();
+        if (session.isAlive()) await this.release(session);
       } catch {
         // close() revokes the lease, which removes the entry anyway.
       }
@@ -290,8 +331,8 @@ class ElectionCandidate extends Candidate {
     let delay = 50;
     while (!stop.aborted) {
       try {
-        const election = await this.ensureSession();
-        const term = await election.campaign(this.id, { signal: stop });
+        const session = await this.ensureSession();
+        const term = await this.acquire(session, stop);
         delay = 50;
         this.term = term;
         this.began(term);
@@ -309,17 +350,17 @@ class ElectionCandidate extends Candidate {
     }
   }
 
-  private async ensureSession(): Promise<Election> {
+  private async ensureSession(): Promise<Session> {
     if (this.session && !this.session.isAlive()) {
       this.observer?.abort();
       await this.session.close();
       this.session = undefined;
     }
     if (!this.session) {
-      this.session = await this.ctx.backend.session({ ttl: this.ctx.cmd.ttl });
+      this.session = await this.backend.session({ ttl: this.ctx.cmd.ttl });
       this.observe(this.session);
     }
-    return this.session.election(this.ctx.cmd.election);
+    return this.session;
   }
 
   private observe(session: Session): void {
@@ -337,11 +378,37 @@ class ElectionCandidate extends Candidate {
   }
 }
 
+/**
+ * A candidate holding session.mutex(election) with lock() and unlock(). Its entries (value '') queue
+ * in the same line as the other candidates' campaigns, so the checker judges mutex holders and
+ * election leaders as one sequence: no two may overlap, and every guarded write must be fenced.
+ */
+class MutexCandidate extends ElectionCandidate {
+  protected override acquire(session: Session, signal: AbortSignal): Promise<Term> {
+    return session.mutex(this.ctx.cmd.election).lock({ signal });
+  }
+
+  protected override release(session: Session): Promise<void> {
+    return session.mutex(this.ctx.cmd.election).unlock();
+  }
+}
+
 function untilAborted(signal: AbortSignal): Promise<undefined> {
   return new Promise((resolve) => {
     if (signal.aborted) resolve(undefined);
     else signal.addEventListener('abort', () => resolve(undefined), { once: true });
   });
+}
+
+function createCandidate(spec: CandidateSpec, ctx: TrialContext): Candidate {
+  switch (spec.mode) {
+    case 'elector':
+      return new ElectorCandidate(spec, ctx);
+    case 'election':
+      return new ElectionCandidate(spec, ctx);
+    case 'mutex':
+      return new MutexCandidate(spec, ctx);
+  }
 }
 
 const trials = new Map<string, TrialContext>();
@@ -355,11 +422,7 @@ async function handle(cmd: Command): Promise<void> {
     case 'join': {
       const ctx = new TrialContext(cmd);
       trials.set(cmd.trial, ctx);
-      for (const { id, mode } of cmd.cands)
-        ctx.cands.set(
-          id,
-          mode === 'elector' ? new ElectorCandidate(id, ctx) : new ElectionCandidate(id, ctx),
-        );
+      for (const spec of cmd.cands) ctx.cands.set(spec.id, createCandidate(spec, ctx));
       say({ ev: 'joined', trial: cmd.trial });
       return;
     }
@@ -391,7 +454,7 @@ async function handle(cmd: Command): Promise<void> {
       if (ctx) {
         ctx.closing = true;
         await Promise.all([...ctx.cands.values()].map((c) => c.stop()));
-        await ctx.backend.close();
+        await Promise.all([...ctx.backends.values()].map((b) => b.close()));
         trials.delete(cmd.trial);
       }
       say({ ev: 'left', trial: cmd.trial, ms: now() - started, at: now() });

@@ -2,7 +2,7 @@
 import { environment } from '../../bench/report.js';
 import { formatSeed, parseSeed, type Seed } from '../fixtures/rng.js';
 import { REGRESSION_SCHEDULES } from './regressions.js';
-import { replayCommand, type TrialResult } from './runner.js';
+import { describeApis, replayCommand, termsByApi, type TrialResult } from './runner.js';
 import type { Scenario } from './scenarios.js';
 
 /** Per-scenario totals. */
@@ -54,6 +54,8 @@ export interface RunInfo {
   ttl: number;
   callTimeout: number;
   writeEveryMs: number;
+  /** Share of candidates cast on the service mode. */
+  serviceShare: number;
 }
 
 /** The markdown of docs/reliability.md. */
@@ -84,7 +86,11 @@ export function renderReport(
     `- ballot: ${env.commit}`,
     `- Candidates: one process each (the 200-candidate burst shares the workers), each behind its own TCP fault ` +
       `proxies; session TTL ${info.ttl} s, call timeout ${info.callTimeout} ms; a leader makes a guarded write ` +
-      `every ${info.writeEveryMs} ms and one more with its term after it ends`,
+      `every ${info.writeEveryMs} ms and one more with its term after it ends. About 70% drive LeaderElector; ` +
+      'the rest run their own loop over `Election` (campaign/resign) or over `session.mutex()` (lock/unlock), ' +
+      'queued in the same line, so mutex holders and leaders are judged as one sequence. Share cast on ' +
+      `etcd's v3election/v3lock services (\`mode: "service"\`): ${info.serviceShare}. Terms by API: ` +
+      describeApis(termsByApi(results)),
     '',
     '## Per scenario',
     '',
@@ -121,7 +127,7 @@ export function renderReport(
     '- **overlap**: believed leadership intervals `[term.startedAt, end]` of one election never overlap, on the ' +
       'CLOCK_MONOTONIC every process shares; a candidate never finds itself leading after its own `term.ended.at`.',
     "- **tokens**: tokens strictly increase in the order terms began; each term's token is an entry that etcd " +
-      'really had as the oldest, created by that candidate.',
+      "really had as the oldest, under the key the candidate's term holds.",
     "- **fencing**: etcd's history of the trial (read over its JSON gateway, not through ballot) is replayed; at " +
       "every applied guarded write, the write's token is the create revision of the oldest entry; writes reported " +
       'committed are in the history and writes reported refused are not.',

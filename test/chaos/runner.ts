@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { formatSeed, Rng, type Seed } from '../fixtures/rng.js';
 import { check, type Verdict } from './checker.js';
 import { StepTimeout, Trial, type Lab } from './lab.js';
-import { monotonicNow as now } from './protocol.js';
+import { monotonicNow as now, type CandidateMode, type EtcdMode } from './protocol.js';
 import type { Scenario } from './scenarios.js';
 
 /** What one trial found. */
@@ -19,6 +19,8 @@ export interface TrialResult {
   timeline: string[];
   /** Retries, errors and crashes the candidates reported, for reading next to a violation. */
   incidents: string[];
+  /** Terms begun, by the API their candidate drove and its etcd mode, so a pass shows each was exercised. */
+  termsByApi: TermsByApi;
 }
 
 /** One trial to run. */
@@ -35,7 +37,7 @@ export function replayCommand(scenario: string, seed: Seed): string {
 /** Runs one scenario with one seed and judges it. Never throws for a failure of the library. */
 export async function runTrial(lab: Lab, scenario: Scenario, seed: Seed): Promise<TrialResult> {
   const started = now();
-  const trial = await Trial.open(lab, scenario.name);
+  const trial = await Trial.open(lab, scenario.name, seed);
   trial.mark(`scenario ${scenario.name}, seed ${formatSeed(seed)}`);
   try {
     await scenario.run(trial, new Rng(seed));
@@ -45,12 +47,18 @@ export async function runTrial(lab: Lab, scenario: Scenario, seed: Seed): Promis
     trial.mark(`scenario step failed: ${message}`);
   }
   let verdict: Verdict;
+  const termsByApi = noTerms();
   try {
     await trial.restore();
     const settle = await trial.settle();
     await trial.leave();
     const orphans = await trial.orphans();
-    verdict = check(await trial.record(settle, orphans));
+    const record = await trial.record(settle, orphans);
+    for (const t of record.terms) {
+      const spec = trial.specOf(t.cand);
+      if (spec) termsByApi[`${spec.mode}/${spec.etcd}`]++;
+    }
+    verdict = check(record);
   } catch (err) {
     // The harness could not finish the trial (e.g. etcd would not come back): count it, never hide it.
     const message = `harness: ${err instanceof Error ? err.message : String(err)}`;
@@ -73,7 +81,43 @@ export async function runTrial(lab: Lab, scenario: Scenario, seed: Seed): Promis
     verdict,
     timeline: trial.timeline,
     incidents: trial.incidents(),
+    termsByApi,
   };
+}
+
+/** Terms begun, by `<API>/<etcd mode>` of the candidate that held them. */
+export type TermsByApi = Record<`${CandidateMode}/${EtcdMode}`, number>;
+
+const API_NAMES: Record<CandidateMode, string> = {
+  elector: 'LeaderElector',
+  election: 'Election',
+  mutex: 'Mutex',
+};
+
+function noTerms(): TermsByApi {
+  return {
+    'elector/client': 0,
+    'elector/service': 0,
+    'election/client': 0,
+    'election/service': 0,
+    'mutex/client': 0,
+    'mutex/service': 0,
+  };
+}
+
+/** Terms begun across `results`, by API and etcd mode. */
+export function termsByApi(results: readonly TrialResult[]): TermsByApi {
+  const total = noTerms();
+  for (const r of results)
+    for (const key of Object.keys(total) as (keyof TermsByApi)[]) total[key] += r.termsByApi[key];
+  return total;
+}
+
+/** The counts as one phrase: "LeaderElector 10 client + 4 service, ...". */
+export function describeApis(counts: TermsByApi): string {
+  return (Object.keys(API_NAMES) as CandidateMode[])
+    .map((m) => `${API_NAMES[m]} ${counts[`${m}/client`]} client + ${counts[`${m}/service`]} service`)
+    .join(', ');
 }
 
 /** One line per trial for the console. */

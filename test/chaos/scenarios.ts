@@ -97,8 +97,7 @@ const followerPartitionResign: Scenario = {
   summary: 'the next candidate in line is partitioned, then the leader resigns',
   async run(trial, rng) {
     const { leader } = await threeInLine(trial, rng);
-    const line = await trial.line();
-    const follower = line[1]?.value;
+    const follower = (await trial.lineOwners())[1];
     if (!follower) throw new Error('no follower in line');
     const ttlMs = trial.lab.ttl * 1000;
     const partitionMs = rng.int(200, ttlMs + 1_500);
@@ -168,9 +167,8 @@ const compactionDuringObserve: Scenario = {
   summary: 'a partitioned candidate misses leader changes that are then compacted away, and reconnects',
   async run(trial, rng) {
     const { leader } = await threeInLine(trial, rng);
-    const line = await trial.line();
     // The last in line, so leadership can still change while it is away.
-    const victim = line[2]?.value;
+    const victim = (await trial.lineOwners())[2];
     if (!victim) throw new Error('no third candidate in line');
     const deliverStalled = rng.chance(0.5);
     trial.partition(victim);
@@ -222,8 +220,7 @@ const burst: Scenario = {
     const joins: Promise<void>[] = [];
     for (let s = 0; s < slots; s++) {
       const cands = [];
-      for (let i = s; i < total; i += slots)
-        cands.push({ id: `b${i}`, mode: rng.chance(0.7) ? ('elector' as const) : ('election' as const) });
+      for (let i = s; i < total; i += slots) cands.push(trial.cast(`b${i}`, i, rng));
       joins.push(trial.join(s, cands, { rng }));
     }
     trial.healed('200 candidates joining');

@@ -1,5 +1,6 @@
 /**
- * `npm run chaos -- [--minutes N] [--seed S] [--scenarios a,b] [--trial scenario:seed ...] [--no-report] [--verbose]`
+ * `npm run chaos -- [--minutes N] [--seed S] [--scenarios a,b] [--trial scenario:seed ...] [--service SHARE] [--no-report] [--verbose]`
+ * `--service 0.33` casts that share of candidates on etcd's v3election/v3lock services (default 0).
  *
  * The soak: runs randomized trials of every scenario for N minutes (default 5) against a fresh
  * 3-member etcd cluster, prints one line per trial (and the full story of any failure), and writes
@@ -14,7 +15,15 @@ import { deriveSeed, formatSeed, parseSeed, randomSeed, Rng } from '../fixtures/
 import { Lab } from './lab.js';
 import { monotonicNow as now } from './protocol.js';
 import { renderReport, aggregate, quantile } from './report.js';
-import { failureReport, runTrial, summaryLine, type Planned, type TrialResult } from './runner.js';
+import {
+  describeApis,
+  failureReport,
+  runTrial,
+  summaryLine,
+  termsByApi,
+  type Planned,
+  type TrialResult,
+} from './runner.js';
 import { SCENARIOS, scenarioNamed, type Scenario } from './scenarios.js';
 
 const REPORT = new URL('../../docs/reliability.md', import.meta.url);
@@ -31,6 +40,7 @@ async function main(): Promise<number> {
       trial: { type: 'string', multiple: true },
       'no-report': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
+      service: { type: 'string', default: '0' },
     },
   });
   const minutes = Number(values.minutes);
@@ -53,7 +63,15 @@ async function main(): Promise<number> {
       : `chaos: soak for ${minutes} min over ${pool.length} scenarios, master seed ${formatSeed(masterSeed)} ` +
           `(rerun the same schedule with --seed ${formatSeed(masterSeed)})`,
   );
-  const lab = await Lab.start({ ttl: TTL, callTimeout: CALL_TIMEOUT, writeEveryMs: WRITE_EVERY_MS });
+  const serviceShare = Number(values.service);
+  if (!(serviceShare >= 0 && serviceShare <= 1))
+    throw new Error(`--service must be a share between 0 and 1, got ${values.service}`);
+  const lab = await Lab.start({
+    ttl: TTL,
+    callTimeout: CALL_TIMEOUT,
+    writeEveryMs: WRITE_EVERY_MS,
+    serviceShare,
+  });
   const results: TrialResult[] = [];
   const started = now();
   try {
@@ -85,12 +103,13 @@ async function main(): Promise<number> {
   const elapsedMin = (now() - started) / 60_000;
   const violations = results.reduce((n, r) => n + r.verdict.violations.length, 0);
   console.log(`\nchaos: ${results.length} trials in ${elapsedMin.toFixed(1)} min, ${violations} violations`);
-  for (const s of aggregate(pool, results))
+  for (const s of aggregate(pool, results).filter((a) => a.trials > 0))
     console.log(
       `  ${s.scenario.padEnd(36)} trials=${String(s.trials).padStart(3)} violations=${s.violations} ` +
         `lead min/p50=${quantile(s.leads, 0).toFixed(1)}/${quantile(s.leads, 0.5).toFixed(1)} ms ` +
         `handover p50=${quantile(s.handovers, 0.5).toFixed(0)} ms`,
     );
+  console.log(`  terms by API: ${describeApis(termsByApi(results))}`);
   if (writeReport) {
     const markdown = renderReport(
       {
@@ -100,6 +119,7 @@ async function main(): Promise<number> {
         ttl: TTL,
         callTimeout: CALL_TIMEOUT,
         writeEveryMs: WRITE_EVERY_MS,
+        serviceShare,
       },
       pool,
       results,
