@@ -1,14 +1,11 @@
-import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
+import { PROTO_DIR } from './proto-dir.js';
 
 /** Serializer pair for one gRPC method. */
 export interface MethodCodec {
   serialize(value: unknown): Buffer;
   deserialize(bytes: Buffer): unknown;
 }
-
-// proto/ sits two levels above both src/etcd/ and dist/etcd/, so one relative URL serves both.
-const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
 
 let definitions: protoLoader.PackageDefinition | undefined;
 
