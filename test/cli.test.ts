@@ -47,6 +47,20 @@ function running(pid: number): boolean {
   }
 }
 
+const STARTED = Date.now();
+
+/**
+ * A --json line's fields without `ts`, after checking `ts`: ISO 8601 UTC with milliseconds, and a
+ * time during this test run.
+ */
+function stamped(line: string | Record<string, unknown>): Record<string, unknown> {
+  const { ts, ...fields } = (typeof line === 'string' ? JSON.parse(line) : line) as Record<string, unknown>;
+  assert.match(String(ts), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, `ts of ${JSON.stringify(line)}`);
+  const at = Date.parse(String(ts));
+  assert.ok(at >= STARTED - 1000 && at <= Date.now() + 1000, `ts ${String(ts)} is now`);
+  return fields;
+}
+
 /** Kills whatever a failed test left running. */
 async function reap(...procs: (Proc | undefined)[]): Promise<void> {
   for (const p of procs) p?.kill('SIGKILL');
@@ -130,7 +144,7 @@ describe('ballot command', () => {
       await waitEntries(e, 2);
       const leader = await runCli(['leader', e, '--json'], ep);
       assert.equal(leader.code, 0);
-      assert.deepEqual(JSON.parse(leader.stdout), {
+      assert.deepEqual(stamped(leader.stdout), {
         event: 'leader',
         election: e,
         value: 'alpha',
@@ -142,7 +156,7 @@ describe('ballot command', () => {
 
       const listed = await runCli(['list', 'cli-fl', '--json'], ep);
       assert.equal(listed.code, 0, listed.stderr);
-      const election = JSON.parse(listed.stdout) as {
+      const election = stamped(listed.stdout) as {
         election: string;
         leader: { value: string; token: string; ttl: number };
         queue: { value: string; ttl: number }[];
@@ -178,7 +192,7 @@ describe('ballot command', () => {
       // Operator resign: the leader's key goes, its process sees the term end and exits 4.
       const resigned = await runCli(['resign', e, '--json'], ep);
       assert.equal(resigned.code, 0, resigned.stderr);
-      assert.deepEqual(JSON.parse(resigned.stdout), {
+      assert.deepEqual(stamped(resigned.stdout), {
         event: 'resigned',
         election: e,
         value: 'beta',
@@ -192,7 +206,7 @@ describe('ballot command', () => {
 
       const none = await runCli(['leader', e, '--json'], ep);
       assert.equal(none.code, 3);
-      assert.deepEqual(JSON.parse(none.stdout), {
+      assert.deepEqual(stamped(none.stdout), {
         event: 'leader',
         election: e,
         value: null,
@@ -206,6 +220,16 @@ describe('ballot command', () => {
       observer.kill('SIGINT');
       assert.equal(await observer.exited, 0);
       assert.equal(await entries(e), 0, 'nothing left behind');
+      // Every --json line carries its time.
+      for (const [p, stream] of [
+        [observer, 'stdout'],
+        [a, 'stdout'],
+        [b, 'stdout'],
+        [gamma, 'stdout'],
+      ] as const) {
+        assert.equal(p.events(stream).length, p[stream].filter((l) => l !== '').length, 'every line is JSON');
+        p.events(stream).forEach((event) => stamped(event));
+      }
     } finally {
       await reap(observer, a, b);
     }
@@ -242,6 +266,7 @@ describe('ballot command', () => {
       await waitEntries(e, 2);
       await sleep(300);
       assert.equal(second.stdout.length, 0, 'a queued candidate does not run the command');
+      first.events('stderr').forEach((event) => stamped(event));
       assert.equal(second.events('stderr').length, 0);
 
       assert.equal((await runCli(['resign', e], ep)).code, 0);
@@ -379,6 +404,7 @@ describe('ballot command', () => {
       checks: { held: boolean }[];
     };
     assert.equal(summary.event, 'summary');
+    for (const line of real.stdout.trim().split('\n')) stamped(line);
     assert.equal(summary.ok, true);
     assert.deepEqual(
       summary.handovers.map((h) => h.fault),

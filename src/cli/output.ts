@@ -57,13 +57,21 @@ export class Output {
 
   /** Writes one event: `fields` as a JSON line, or the `human` line. */
   event(fields: { event: string; [key: string]: JsonField | undefined }, human: string): void {
-    this.stream.write(`${this.json ? toJson(fields) : human}\n`);
+    this.stream.write(`${this.json ? jsonLine(fields) : human}\n`);
   }
 
   /** Writes a human-only note (skipped with --json, where every line must be an event). */
   note(human: string): void {
     if (!this.json) this.stream.write(`${human}\n`);
   }
+}
+
+/**
+ * One --json line: `fields` stamped with `ts`, the wall-clock time of writing (ISO 8601, UTC, ms),
+ * so that lines collected from several processes can be put in order.
+ */
+export function jsonLine(fields: { [key: string]: JsonField | undefined }): string {
+  return toJson({ ts: new Date().toISOString(), ...fields });
 }
 
 /** JSON text of a value, with bigints as decimal strings and undefined fields left out. */

@@ -11,7 +11,7 @@ import { runWorker } from '../demo/worker.js';
 import { ExitCode } from '../exit-codes.js';
 import { watchInterrupts } from '../interrupt.js';
 import type { GlobalOptions } from '../options.js';
-import { toJson } from '../output.js';
+import { jsonLine } from '../output.js';
 
 /**
  * `ballot demo`: five candidates, four faults, every invariant checked as it goes, a summary at
@@ -43,7 +43,7 @@ export async function demo(options: GlobalOptions): Promise<number> {
     interrupts.dispose();
   }
   const summary = judge(ledger, result);
-  if (options.json) process.stdout.write(`${toJson(summaryJson(summary, result))}\n`);
+  if (options.json) process.stdout.write(`${jsonLine(summaryJson(summary, result))}\n`);
   else process.stdout.write(`${renderSummary(summary, result, process.stdout.isTTY === true)}\n`);
   if (result.interrupted) return ExitCode.INTERRUPTED;
   return summary.ok ? ExitCode.OK : ExitCode.INVARIANT;

@@ -2,7 +2,7 @@ import { openEtcdClient } from '../connect.js';
 import { leaseTtls, listElections } from '../elections.js';
 import { ExitCode } from '../exit-codes.js';
 import type { GlobalOptions } from '../options.js';
-import { Output, formatTable, toJson } from '../output.js';
+import { Output, formatTable, jsonLine } from '../output.js';
 
 /**
  * `ballot list [prefix]`: every election under the prefix with its leader, the queued candidates
@@ -26,7 +26,7 @@ export async function list(prefix: string, options: GlobalOptions): Promise<numb
           lease: BigInt(e.lease).toString(16),
           ttl: ttls.get(e.lease) ?? -1,
         }));
-        process.stdout.write(`${toJson({ event: 'election', election, leader: first ?? null, queue })}\n`);
+        process.stdout.write(`${jsonLine({ event: 'election', election, leader: first ?? null, queue })}\n`);
       }
       return ExitCode.OK;
     }

@@ -1,6 +1,6 @@
 import { systemClock } from '../../index.js';
 import { formatMillis } from '../duration.js';
-import { formatTable, toJson, type JsonField } from '../output.js';
+import { formatTable, jsonLine, type JsonField } from '../output.js';
 import type { Harness } from './harness.js';
 import type { Ledger } from './ledger.js';
 import type { DemoLog } from './scenario.js';
@@ -53,7 +53,7 @@ class JsonView implements DemoView {
 
   event(kind: string, fields: { [key: string]: JsonField }, _human: string): void {
     const t = Math.round(systemClock.now() - this.context.began);
-    this.stream.write(`${toJson({ event: kind, t, ...fields })}\n`);
+    this.stream.write(`${jsonLine({ event: kind, t, ...fields })}\n`);
   }
 
   start(): void {}
