@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { etcd } from '../src/index.js';
+import { buildCli, runCli } from './cli-process.js';
 import { freePort } from './fixtures/ports.js';
 import { sleep } from './helpers.js';
 
@@ -76,6 +77,7 @@ describe('etcd over TLS with client certificates', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ballot-tls-'));
     makeCertificates(dir);
+    await buildCli();
     const [client, peer] = [await freePort(), await freePort()];
     endpoint = `https://127.0.0.1:${client}`;
     child = spawn(
@@ -124,5 +126,31 @@ describe('etcd over TLS with client certificates', () => {
     } finally {
       await anonymous.close();
     }
+  });
+
+  test('etcd() and the command take endpoint, CA, certificate and key from ETCDCTL_* alone', async () => {
+    const env = {
+      ETCDCTL_ENDPOINTS: endpoint,
+      ETCDCTL_CACERT: join(dir, 'ca.crt'),
+      ETCDCTL_CERT: join(dir, 'client.crt'),
+      ETCDCTL_KEY: join(dir, 'client.key'),
+    };
+    const backend = etcd({ env });
+    try {
+      await (await backend.session({ ttl: 5 })).election('tls-env').campaign('from-env');
+      const leader = await runCli(['leader', 'tls-env', '--json', '--dial-timeout', '3s'], undefined, env);
+      assert.equal(leader.code, 0, leader.stderr);
+      assert.equal((JSON.parse(leader.stdout) as { value: string }).value, 'from-env');
+    } finally {
+      await backend.close();
+    }
+    const missing = join(dir, 'missing-ca.crt');
+    const bad = await runCli(['leader', 'tls-env'], undefined, { ...env, ETCDCTL_CACERT: missing });
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, new RegExp(`cannot read ETCDCTL_CACERT=${missing} \\(ENOENT\\)`));
+    assert.throws(() => etcd({ env: { ...env, ETCDCTL_CACERT: missing } }), {
+      code: 'INVALID_ARGUMENT',
+      message: /ETCDCTL_CACERT/,
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
+import { envAuth, envDialTimeout, envFile, variable, type Environment } from '../backends/etcd/env.js';
 import type { EtcdMode, EtcdOptions } from '../index.js';
 import { parseDuration, parseTtl } from './duration.js';
 import { UsageError } from './errors.js';
@@ -16,9 +17,9 @@ export interface GlobalOptions {
   ttl: number;
   /** How long to wait for the backend, in ms. */
   dialTimeout: number;
-  /** TLS material read from --cacert/--cert/--key. */
+  /** TLS material read from --cacert/--cert/--key, else ETCDCTL_CACERT/ETCDCTL_CERT/ETCDCTL_KEY. */
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
-  /** etcd credentials from --user name[:password] and --password. */
+  /** etcd credentials from --user name[:password] and --password, else ETCDCTL_USER/ETCDCTL_PASSWORD. */
   auth?: { username: string; password: string };
   /** One JSON object per line instead of human output. */
   json: boolean;
@@ -76,31 +77,41 @@ export function addGlobalOptions(program: Command): Command {
     );
 }
 
-/** Validates the global flags of `command` (wherever they were written) and applies defaults. */
+/**
+ * Validates the global flags of `command` (wherever they were written) and applies defaults. Each
+ * flag wins over its ETCDCTL_* variable, as in etcdctl; the memory backend reads none of them.
+ */
 export function resolveGlobals(command: Command, defaults: GlobalDefaults): GlobalOptions {
   const raw = command.optsWithGlobals<RawGlobals>();
+  const backend = raw.backend ?? defaults.backend;
+  const env: Environment = backend === 'etcd' ? process.env : {};
   const options: GlobalOptions = {
-    backend: raw.backend ?? defaults.backend,
+    backend,
     endpoints: resolveEndpoints(raw.endpoints),
     ttl: raw.ttl === undefined ? defaults.ttl : parseTtl(raw.ttl),
-    dialTimeout: raw.dialTimeout === undefined ? 5000 : parseDuration(raw.dialTimeout, '--dial-timeout'),
+    dialTimeout:
+      raw.dialTimeout === undefined
+        ? (envDialTimeout(env) ?? 5000)
+        : parseDuration(raw.dialTimeout, '--dial-timeout'),
     json: raw.json ?? false,
     mode: raw.mode ?? 'client',
   };
   if (options.dialTimeout <= 0) throw new UsageError('--dial-timeout must be more than 0');
-  const tls = readTls(raw);
+  const tls = readTls(raw, env);
   if (tls) options.tls = tls;
-  const auth = resolveAuth(raw);
+  const auth = resolveAuth(raw, env);
   if (auth) options.auth = auth;
   return options;
 }
 
 /** The connection options of the etcd backend (and of ballot's own etcd client) for these flags. */
-export function etcdOptions(options: GlobalOptions): EtcdOptions {
-  const result: EtcdOptions = {
+export function etcdOptions(options: GlobalOptions): EtcdOptions & { endpoints: string[] } {
+  const result: EtcdOptions & { endpoints: string[] } = {
     endpoints: options.endpoints,
     dialTimeout: options.dialTimeout,
     mode: options.mode,
+    // The environment is already applied above, where the flags could win over it.
+    env: {},
   };
   if (options.tls) result.tls = options.tls;
   if (options.auth) result.auth = options.auth;
@@ -122,14 +133,19 @@ function resolveEndpoints(flag: string | undefined): string[] {
   return endpoints;
 }
 
-function readTls(raw: RawGlobals): GlobalOptions['tls'] {
-  if (raw.cacert === undefined && raw.cert === undefined && raw.key === undefined) return undefined;
-  if ((raw.cert === undefined) !== (raw.key === undefined))
-    throw new UsageError('--cert and --key go together: give both or neither');
+function readTls(raw: RawGlobals, env: Environment): GlobalOptions['tls'] {
+  const ca = raw.cacert !== undefined ? readPem(raw.cacert, '--cacert') : envFile(env, 'ETCDCTL_CACERT');
+  const cert = raw.cert !== undefined ? readPem(raw.cert, '--cert') : envFile(env, 'ETCDCTL_CERT');
+  const key = raw.key !== undefined ? readPem(raw.key, '--key') : envFile(env, 'ETCDCTL_KEY');
+  if ((cert === undefined) !== (key === undefined))
+    throw new UsageError(
+      '--cert and --key go together (or ETCDCTL_CERT and ETCDCTL_KEY): give both or neither',
+    );
+  if (!ca && !cert) return undefined;
   const tls: NonNullable<GlobalOptions['tls']> = {};
-  if (raw.cacert !== undefined) tls.ca = readPem(raw.cacert, '--cacert');
-  if (raw.cert !== undefined) tls.cert = readPem(raw.cert, '--cert');
-  if (raw.key !== undefined) tls.key = readPem(raw.key, '--key');
+  if (ca) tls.ca = ca;
+  if (cert) tls.cert = cert;
+  if (key) tls.key = key;
   return tls;
 }
 
@@ -141,15 +157,14 @@ function readPem(file: string, flag: string): Buffer {
   }
 }
 
-function resolveAuth(raw: RawGlobals): GlobalOptions['auth'] {
-  if (raw.user === undefined) {
-    if (raw.password !== undefined) throw new UsageError('--password needs --user');
-    return undefined;
-  }
+function resolveAuth(raw: RawGlobals, env: Environment): GlobalOptions['auth'] {
+  if (raw.user === undefined && raw.password === undefined) return envAuth(env);
+  const user = raw.user ?? variable(env, 'ETCDCTL_USER');
+  if (user === undefined) throw new UsageError('--password needs --user (or ETCDCTL_USER)');
   // etcdctl accepts "name:password" in --user; so do we, so the same flags work for both.
-  const colon = raw.user.indexOf(':');
-  const username = colon < 0 ? raw.user : raw.user.slice(0, colon);
-  const password = raw.password ?? (colon < 0 ? undefined : raw.user.slice(colon + 1));
+  const colon = user.indexOf(':');
+  const username = colon < 0 ? user : user.slice(0, colon);
+  const password = raw.password ?? (colon < 0 ? variable(env, 'ETCDCTL_PASSWORD') : user.slice(colon + 1));
   if (!username) throw new UsageError('--user needs a name');
   if (password === undefined)
     throw new UsageError(`--user ${username} needs a password: --user name:password or --password`);

@@ -1,16 +1,27 @@
 import { Backend } from '../../core/backend.js';
 import type { ConnectionOptions } from '../../etcd/connection.js';
 import { EtcdDriver, type EtcdMode } from './driver.js';
+import { withEnvironment } from './env.js';
 
 export type { EtcdMode };
 
-/** Options of the etcd backend. */
-export interface EtcdOptions extends ConnectionOptions {
+/**
+ * Options of the etcd backend. Each connection setting left out is taken from etcdctl's
+ * environment variables (ETCDCTL_ENDPOINTS, ETCDCTL_USER, ETCDCTL_PASSWORD, ETCDCTL_CACERT,
+ * ETCDCTL_CERT, ETCDCTL_KEY, ETCDCTL_DIAL_TIMEOUT); endpoints default to 127.0.0.1:2379.
+ */
+export interface EtcdOptions extends Partial<ConnectionOptions> {
   /** "client" (default): ballot runs the recipes; "service": etcd's v3election/v3lock services do. */
   mode?: EtcdMode;
+  /** Where the ETCDCTL_* variables are read from (default process.env); `{}` ignores the environment. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** Connects ballot to etcd (v3.4+): `etcd({ endpoints: ['127.0.0.1:2379'] })`. Connects lazily. */
-export function etcd(options: EtcdOptions): Backend {
-  return new Backend(new EtcdDriver(options, options.mode));
+/**
+ * Connects ballot to etcd (v3.4+): `etcd()` as etcdctl would connect, or
+ * `etcd({ endpoints: ['127.0.0.1:2379'] })`. Connects lazily.
+ */
+export function etcd(options: EtcdOptions = {}): Backend {
+  const { mode, env = process.env, ...connection } = options;
+  return new Backend(new EtcdDriver(withEnvironment(connection, env), mode));
 }

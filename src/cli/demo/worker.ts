@@ -47,7 +47,8 @@ export async function runWorker(name: string, election: string): Promise<number>
 }
 
 function connection(config: WorkerConfig): EtcdOptions {
-  const options: EtcdOptions = { endpoints: config.endpoints, dialTimeout: config.dialTimeout };
+  // The demo resolved flags and environment already; the worker takes its settings as they are.
+  const options: EtcdOptions = { endpoints: config.endpoints, dialTimeout: config.dialTimeout, env: {} };
   const pem = (b64: string | undefined) => (b64 === undefined ? undefined : Buffer.from(b64, 'base64'));
   if (config.tls) {
     const tls: NonNullable<EtcdOptions['tls']> = {};
