@@ -50,7 +50,12 @@ const ELECTION = `
   const leader = await session.election('jobs').leader();
   await elector.stop();
   await backend.close();
-  console.log(JSON.stringify({ ...found, token, leader: leader && leader.value, resolved: RESOLVED }));
+  // The etcd backend loads its .proto files before the first call: an unreachable endpoint proves
+  // they were found (UNAVAILABLE) rather than missing (BACKEND).
+  const remote = ballot.etcd({ endpoints: ['127.0.0.1:1'], dialTimeout: 500, callTimeout: 500, env: {} });
+  const remoteError = await remote.session({ ttl: 5 }).then(() => 'connected', (err) => err.code);
+  await remote.close();
+  console.log(JSON.stringify({ ...found, token, leader: leader && leader.value, remoteError, resolved: RESOLVED }));
 `;
 
 describe('the npm package', () => {
@@ -144,6 +149,7 @@ describe('the npm package', () => {
         LeaderElector: 'function',
         token: '1',
         leader: 'consumer',
+        remoteError: 'UNAVAILABLE',
         resolved: '/dist/cjs/index.js',
       },
     );
@@ -160,6 +166,7 @@ describe('the npm package', () => {
     assert.equal(result['memory'], 'function');
     assert.equal(result['LeaderElector'], 'function');
     assert.equal(result['leader'], 'consumer');
+    assert.equal(result['remoteError'], 'UNAVAILABLE');
     assert.match(String(result['resolved']), /\/node_modules\/ballot\/dist\/index\.js$/);
   });
 
