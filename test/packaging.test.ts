@@ -114,6 +114,17 @@ describe('the npm package', () => {
     assert.deepEqual(strays, []);
   });
 
+  test('every runtime dependency is used by the shipped code', () => {
+    const code = files
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => readFileSync(join(installed, f), 'utf8'))
+      .join('\n');
+    const unused = Object.keys(pkg.dependencies).filter(
+      (dep) => !new RegExp(`(from |require\\()['"]${dep}['"]`).test(code),
+    );
+    assert.deepEqual(unused, [], 'dependencies nothing imports');
+  });
+
   test('no source map points at a file the package lacks', () => {
     const broken: string[] = [];
     for (const file of files.filter((f) => /\.(js|d\.ts)$/.test(f))) {
