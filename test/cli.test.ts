@@ -11,7 +11,18 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
-import { buildCli, runCli, startCli, startProcess, type Proc, ROOT } from './cli-process.js';
+import { eventually } from './helpers.js';
+import {
+  buildCli,
+  isRunning,
+  killAndTimeOrphans,
+  runCli,
+  startCli,
+  startProcess,
+  watchdogsOf,
+  type Proc,
+  ROOT,
+} from './cli-process.js';
 
 const ETCDCTL = process.env['ETCDCTL_BIN'] ?? '/usr/bin/etcdctl';
 const NO_STACK = /\n\s+at .+:\d+:\d+/;
@@ -37,15 +48,7 @@ async function waitEntries(election: string, n: number, timeoutMs = 10_000): Pro
   }
 }
 
-/** Whether a pid runs (a zombie left for a non-reaping pid 1 does not count). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+const running = isRunning;
 
 /** Kills whatever a failed test left running. */
 async function reap(...procs: (Proc | undefined)[]): Promise<void> {
@@ -318,6 +321,26 @@ describe('ballot command', () => {
       );
     } finally {
       await reap(requeue, stubborn);
+    }
+  });
+
+  test('run: a SIGKILLed ballot takes its command group with it; the watchdog goes too', async () => {
+    const e = 'cli-run-orphan';
+    const script = 'sleep 60 & echo "pids $$ $!"; wait';
+    const first = startCli(['run', e, '--json', '--', 'sh', '-c', script], ep);
+    try {
+      const { ms, left } = await killAndTimeOrphans(first, 1000);
+      assert.deepEqual(left, [], `still running ${ms.toFixed(0)} ms after ballot was SIGKILLed`);
+    } finally {
+      await reap(first);
+    }
+    // On a normal exit the watchdog is released and exits without killing anything.
+    const normal = startCli(['run', 'cli-run-normal', '--', 'sh', '-c', 'exit 3'], ep);
+    try {
+      assert.equal(await normal.exited, 3);
+      await eventually(() => watchdogsOf(normal.pid).length === 0, 1000, 'the watchdog to exit with ballot');
+    } finally {
+      await reap(normal);
     }
   });
 
