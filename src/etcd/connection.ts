@@ -143,6 +143,11 @@ export class Connection {
   private current = 0;
   private token?: Promise<string>;
   private readonly slots = new Slots(MAX_IN_FLIGHT);
+  /** Endpoints (by index) that have answered a call: a server that spoke plain gRPC needs no TLS probe. */
+  private readonly answered = new Set<number>();
+  /** One TLS probe per endpoint at most, so an outage does not pay for one on every failed call. */
+  private readonly tlsProbes = new Map<number, Promise<boolean>>();
+  private readonly closing = new AbortController();
   private closed = false;
 
   constructor(options: ConnectionOptions) {
@@ -197,7 +202,9 @@ export class Connection {
       const index = this.current;
       try {
         const metadata = await this.metadata(path);
-        return (await this.unary(index, path, request, metadata, deadline, signal)) as UnaryMethods[P][1];
+        const response = await this.unary(index, path, request, metadata, deadline, signal);
+        this.answered.add(index);
+        return response as UnaryMethods[P][1];
       } catch (err) {
         if (err instanceof BallotError) throw err; // already translated (e.g. by authenticate())
         signal?.throwIfAborted();
@@ -307,9 +314,15 @@ export class Connection {
     cause: grpc.ServiceError | undefined,
     index: number,
   ): Promise<Error> {
-    if (this.secure || !cause || !BARE_CONNECT_FAILURE.test(cause.details ?? '')) return error;
+    if (this.secure || this.answered.has(index) || !BARE_CONNECT_FAILURE.test(cause?.details ?? ''))
+      return error;
     const endpoint = this.endpoints[index] ?? '';
-    if (!(await speaksTls(endpoint, Math.min(this.dialTimeout, TLS_PROBE_MS)))) return error;
+    let probe = this.tlsProbes.get(index);
+    if (!probe) {
+      probe = speaksTls(endpoint, Math.min(this.dialTimeout, TLS_PROBE_MS), this.closing.signal);
+      this.tlsProbes.set(index, probe);
+    }
+    if (!(await probe)) return error;
     return new AuthError(
       `etcd at ${endpoint} expects TLS but the connection is plain: use https://${endpoint} ` +
         '(system roots) or give the CA with --cacert (tls.ca)',
@@ -320,6 +333,7 @@ export class Connection {
   /** Closes every channel; pending calls fail with CLOSED. */
   close(): void {
     this.closed = true;
+    this.closing.abort();
     for (const client of this.clients) client?.close();
   }
 
