@@ -66,13 +66,19 @@ function startWatchdog(): Watchdog {
   // The watchdog's lifetime is bound to ballot's, never the reason ballot stays up.
   watchdog.unref();
   pipe?.unref();
+  let guarding = false;
   let released = false;
   return {
-    guard: (pgid) => void pipe?.write(`${pgid}\n`),
+    guard(pgid) {
+      guarding = true;
+      pipe?.write(`${pgid}\n`);
+    },
     release() {
       if (released) return;
       released = true;
-      pipe?.end(`${RELEASED}\n`);
+      // Unguarded (the command never started): EOF before any group lets it exit without a kill.
+      if (guarding) pipe?.end(`${RELEASED}\n`);
+      else pipe?.end();
     },
   };
 }
