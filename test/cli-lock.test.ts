@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { buildCli, runCli, startCli } from './cli-process.js';
+import { buildCli, killAndTimeOrphans, runCli, startCli } from './cli-process.js';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { eventually } from './helpers.js';
 
@@ -51,5 +51,19 @@ describe('ballot lock (built command, real etcd)', () => {
     const usage = await runCli(['lock', 'cli-lock-code'], node.endpoint);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /missing command after --/);
+  });
+
+  test('a SIGKILLed ballot lock takes its command group with it', async () => {
+    const holder = startCli(
+      ['lock', 'cli-lock-orphan', '--json', '--', 'sh', '-c', 'sleep 60 & echo "pids $$ $!"; wait'],
+      node.endpoint,
+    );
+    try {
+      const { ms, left } = await killAndTimeOrphans(holder, 1000);
+      assert.deepEqual(left, [], `still running ${ms.toFixed(0)} ms after ballot was SIGKILLed`);
+    } finally {
+      holder.kill('SIGKILL');
+      await holder.exited;
+    }
   });
 });

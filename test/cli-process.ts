@@ -3,6 +3,7 @@
  * the CLI handover bench: collects stdout and stderr lines and waits for matching ones.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { onProcessExit } from './fixtures/cleanup.js';
@@ -159,4 +160,61 @@ function parseObject(line: string): Record<string, unknown> | undefined {
 
 function matches(object: Record<string, unknown> | undefined, fields: Record<string, unknown>): boolean {
   return object !== undefined && Object.entries(fields).every(([k, v]) => object[k] === v);
+}
+
+/** Whether a pid runs (a zombie left for a non-reaping pid 1 does not count). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of live `ballot run`/`lock` watchdogs started by the ballot process `ballotPid`. */
+export function watchdogsOf(ballotPid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return argv.includes('ballot-watchdog') && argv.includes(String(ballotPid));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number)
+    .filter(isRunning);
+}
+
+/**
+ * SIGKILLs a `ballot run`/`lock` (started with --json) once it reported `started`, whose command
+ * printed "pids <command> <grandchild>", and returns
+ * how long it took until neither of them, nor the watchdog, was running (gives up after `limitMs`).
+ */
+export async function killAndTimeOrphans(
+  ballot: Proc,
+  limitMs: number,
+): Promise<{ ms: number; left: number[] }> {
+  await ballot.json('stderr', { event: 'started' });
+  const line = await ballot.line('stdout', (l) => l.startsWith('pids '));
+  const [commandPid, grandchildPid] = line.split(' ').slice(1).map(Number) as [number, number];
+  if (!isRunning(commandPid) || !isRunning(grandchildPid)) throw new Error(`not running: ${line}`);
+  const started = performance.now();
+  // Not `exited`: that waits for stdout to close, which an orphan holding it would delay.
+  const gone = new Promise((resolve) => ballot.child.once('exit', resolve));
+  ballot.kill('SIGKILL');
+  await gone;
+  for (;;) {
+    const left = [commandPid, grandchildPid, ...watchdogsOf(ballot.pid)].filter(isRunning);
+    const ms = performance.now() - started;
+    if (left.length === 0 || ms > limitMs) {
+      // Whatever a failing run left behind must not outlive the test.
+      for (const pid of left) process.kill(pid, 'SIGKILL');
+      if (left.length > 0) process.kill(-commandPid, 'SIGKILL');
+      return { ms, left };
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

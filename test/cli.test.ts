@@ -11,7 +11,19 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
-import { buildCli, runCli, startCli, startProcess, type Proc, ROOT } from './cli-process.js';
+import { startFaultProxy } from './fixtures/fault-proxy.js';
+import { eventually } from './helpers.js';
+import {
+  buildCli,
+  isRunning,
+  killAndTimeOrphans,
+  runCli,
+  startCli,
+  startProcess,
+  watchdogsOf,
+  type Proc,
+  ROOT,
+} from './cli-process.js';
 
 const ETCDCTL = process.env['ETCDCTL_BIN'] ?? '/usr/bin/etcdctl';
 const NO_STACK = /\n\s+at .+:\d+:\d+/;
@@ -37,14 +49,24 @@ async function waitEntries(election: string, n: number, timeoutMs = 10_000): Pro
   }
 }
 
-/** Whether a pid runs (a zombie left for a non-reaping pid 1 does not count). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
+const running = isRunning;
+
+/** The demo's output lists each term's end before the next election, and every term ends. */
+function assertTermOrder(events: { kind: string; token: bigint }[]): void {
+  const open = new Set<bigint>();
+  for (const ev of events) {
+    if (ev.kind === 'ended') open.delete(ev.token);
+    else {
+      assert.deepEqual(
+        [...open],
+        [],
+        `term(s) ${[...open].join(', ')} not ended before term ${ev.token} elected`,
+      );
+      open.add(ev.token);
+    }
   }
+  assert.ok(events.filter((e) => e.kind === 'elected').length >= 5, 'five terms in the demo');
+  assert.deepEqual([...open], [], 'every term ended');
 }
 
 const STARTED = Date.now();
@@ -91,6 +113,17 @@ describe('ballot command', () => {
       [['leader', 'e/'], /must not end with "\/"/],
       [['leader', 'e', '--dial-timeout', 'soon'], /--dial-timeout must be a duration/],
       [['leader', 'e', '--endpoints', 'nohost'], /invalid endpoint "nohost"/],
+      [
+        ['leader', 'e', '--endpoints', '127.0.0.1:99999'],
+        /invalid endpoint "127\.0\.0\.1:99999": the port must be from 1 to 65535/,
+      ],
+      [['leader', 'e', '--endpoints', 'https://127.0.0.1:0'], /the port must be from 1 to 65535/],
+      // The suggestion must be a TTL that is accepted, not a duration such as 500ms.
+      [
+        ['campaign', 'e', 'v', '--ttl=-1'],
+        /--ttl must be a whole number of seconds, at least 1, e\.g\. 10 or 10s, got "-1"/,
+      ],
+      [['campaign', 'e', 'v', '--ttl', 'soon'], /e\.g\. 10 or 10s/],
       [['observe', 'e', '--backend', 'memory'], /needs --backend etcd/],
       [['list', '--cacert', '/nonexistent/ca.pem'], /--cacert \/nonexistent\/ca.pem: ENOENT/],
     ];
@@ -123,6 +156,28 @@ describe('ballot command', () => {
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--grace <duration>/);
     assert.match(help.stdout, /--endpoints <list>/, 'global flags are listed in every command help');
+    for (const ttl of ['10', '10s']) {
+      const accepted = await runCli(['leader', 'e', '--ttl', ttl, '--backend', 'memory']);
+      assert.doesNotMatch(accepted.stderr, /--ttl/, `the suggested --ttl ${ttl} is accepted`);
+    }
+  });
+
+  test('help reads well at 80 columns: no line is wider, for the program and every command', async () => {
+    const commands = ['', 'campaign', 'observe', 'leader', 'run', 'lock', 'list', 'resign', 'demo'];
+    const helps = await Promise.all(
+      commands.map((c) => runCli([...(c ? [c] : []), '--help'], undefined, { COLUMNS: '80' })),
+    );
+    helps.forEach((help, i) => {
+      assert.equal(help.code, 0, help.stderr);
+      const wide = help.stdout.split('\n').filter((l) => l.length > 80);
+      assert.deepEqual(wide, [], `ballot ${commands[i]} --help has lines over 80 columns`);
+      // The description paragraph (after "Usage:") is wrapped, not hard-broken: every line but its
+      // last is filled, none is a stray word such as "process".
+      const paragraph = help.stdout.split('\n\n')[1]!.split('\n');
+      const short = paragraph.slice(0, -1).filter((l) => l.length < 60);
+      assert.deepEqual(short, [], `ballot ${commands[i]} --help: ragged description`);
+    });
+    assert.match(helps[0]!.stdout, /about 12 s/);
   });
 
   test('campaign, observe, leader, list and resign', async () => {
@@ -290,6 +345,31 @@ describe('ballot command', () => {
     }
   });
 
+  test('a queued candidate whose session is lost exits 5 (unavailable), saying it was still waiting', async () => {
+    const e = 'cli-queued-loss';
+    const proxy = await startFaultProxy(ep);
+    let leader: Proc | undefined;
+    let waiting: Proc | undefined;
+    try {
+      leader = startCli(['campaign', e, 'leader', '--json'], ep);
+      await leader.json('stdout', { event: 'elected', value: 'leader' });
+      waiting = startCli(['campaign', e, 'waiting', '--json', '--ttl', '2'], proxy.endpoint);
+      await waitEntries(e, 2);
+      proxy.blackhole();
+      const code = await waiting.exited;
+      assert.equal(code, 5, waiting.output());
+      assert.match(
+        waiting.stderr.join('\n'),
+        /lost the session while still waiting in line for cli-queued-loss \(never elected\)/,
+      );
+      assert.doesNotMatch(waiting.output(), /deposed/, 'a candidate that never led is not deposed');
+    } finally {
+      proxy.heal();
+      await reap(leader, waiting);
+      await proxy.close();
+    }
+  });
+
   test('run: exit codes propagate, --requeue campaigns again, SIGKILL after --grace', async () => {
     let requeue: Proc | undefined;
     let stubborn: Proc | undefined;
@@ -346,6 +426,26 @@ describe('ballot command', () => {
     }
   });
 
+  test('run: a SIGKILLed ballot takes its command group with it; the watchdog goes too', async () => {
+    const e = 'cli-run-orphan';
+    const script = 'sleep 60 & echo "pids $$ $!"; wait';
+    const first = startCli(['run', e, '--json', '--', 'sh', '-c', script], ep);
+    try {
+      const { ms, left } = await killAndTimeOrphans(first, 1000);
+      assert.deepEqual(left, [], `still running ${ms.toFixed(0)} ms after ballot was SIGKILLed`);
+    } finally {
+      await reap(first);
+    }
+    // On a normal exit the watchdog is released and exits without killing anything.
+    const normal = startCli(['run', 'cli-run-normal', '--', 'sh', '-c', 'exit 3'], ep);
+    try {
+      assert.equal(await normal.exited, 3);
+      await eventually(() => watchdogsOf(normal.pid).length === 0, 1000, 'the watchdog to exit with ballot');
+    } finally {
+      await reap(normal);
+    }
+  });
+
   test('interop with etcdctl elect, both directions', async () => {
     const e = 'cli-interop';
     const etcdctl = (args: string[]) =>
@@ -395,6 +495,13 @@ describe('ballot command', () => {
       assert.match(mem.stdout, new RegExp(`^\\d+\\s+${fault}\\s`, 'm'));
     assert.match(mem.stdout, /guarded write was rejected by the backend/);
     assert.match(mem.stdout, /^PASS: every invariant held/m);
+    assertTermOrder(
+      mem.stdout.split('\n').flatMap((l) => {
+        const m = /^\+[\d.]+s\s+(c\d) (?:elected, token (\d+)|term (\d+) ended)/.exec(l);
+        if (!m) return [];
+        return m[2] ? [{ kind: 'elected', token: BigInt(m[2]) }] : [{ kind: 'ended', token: BigInt(m[3]!) }];
+      }),
+    );
 
     assert.equal(real.code, 0, real.stdout + real.stderr);
     const summary = JSON.parse(real.stdout.trim().split('\n').at(-1)!) as {
@@ -412,5 +519,13 @@ describe('ballot command', () => {
     );
     assert.ok(summary.checks.every((c) => c.held));
     assert.match(real.stdout, /"event":"deposed"[^\n]*"reason":"killed"/, 'the crash was a real SIGKILL');
+    // On etcd the paused candidate reports its end only once it runs again, after the next election.
+    assertTermOrder(
+      real.stdout.split('\n').flatMap((l) => {
+        const ev = JSON.parse(l) as { event: string; token?: string };
+        if (ev.event !== 'elected' && ev.event !== 'deposed') return [];
+        return [{ kind: ev.event === 'elected' ? 'elected' : 'ended', token: BigInt(ev.token ?? '0') }];
+      }),
+    );
   });
 });

@@ -86,8 +86,17 @@ describe('etcd client: watch resume, compaction, failover and auth', () => {
     assert.equal((await run(['auth', 'enable'])).code, 0);
     const good = etcd({ endpoints: [node.endpoint], auth: { username: 'root', password: 'rootpw' } });
     const bad = etcd({ endpoints: [node.endpoint], auth: { username: 'root', password: 'nope' } });
+    const anonymous = etcd({ endpoints: [node.endpoint] });
     try {
       await assert.rejects(bad.session({ ttl: 5 }), { code: 'AUTH' });
+      // No credentials at all: etcd answers "user name is empty", which is AUTH too, and says what to give.
+      await assert.rejects(anonymous.get('auth-data'), {
+        code: 'AUTH',
+        message: /user name is empty: this etcd has authentication enabled; give credentials/,
+      });
+      // etcd grants leases without a token; the first read or write is what it refuses.
+      const anonymousSession = await anonymous.session({ ttl: 5 });
+      await assert.rejects(anonymousSession.election('auth').campaign('anonymous'), { code: 'AUTH' });
       const session = await good.session({ ttl: 5 });
       const term = await session.election('auth').campaign('x');
       await sleep(2500); // etcd started with --auth-token-ttl=1: the first token is gone by now
@@ -114,6 +123,7 @@ describe('etcd client: watch resume, compaction, failover and auth', () => {
       }
     } finally {
       await run(['--user=root:rootpw', 'auth', 'disable']);
+      await anonymous.close();
       await good.close();
       await bad.close();
     }
@@ -137,6 +147,15 @@ describe('etcd client: error mapping', () => {
     const other = connection.translate('/v3electionpb.Election/Leader', error('election: not leader'));
     assert.ok(other instanceof BackendError);
     connection.close();
+  });
+
+  test('an endpoint port outside 1..65535 is INVALID_ARGUMENT', () => {
+    for (const endpoint of ['127.0.0.1:99999', '127.0.0.1:0', 'https://127.0.0.1:65536'])
+      assert.throws(() => new Connection({ endpoints: [endpoint] }), {
+        code: 'INVALID_ARGUMENT',
+        message: /port \d+ is not from 1 to 65535/,
+      });
+    new Connection({ endpoints: ['127.0.0.1:65535', 'https://127.0.0.1:1'] }).close();
   });
 });
 

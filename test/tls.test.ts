@@ -27,6 +27,22 @@ function makeCertificates(dir: string): void {
     '-out',
     'ca.crt',
   );
+  // A second CA that signed nothing the server has: the "wrong --cacert" case.
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=ballot-other-ca',
+    '-keyout',
+    'other-ca.key',
+    '-out',
+    'other-ca.crt',
+  );
   writeFileSync(
     join(dir, 'server.ext'),
     'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n',
@@ -152,5 +168,74 @@ describe('etcd over TLS with client certificates', () => {
       code: 'INVALID_ARGUMENT',
       message: /ETCDCTL_CACERT/,
     });
+  });
+
+  test('a CA that did not sign the server certificate: AUTH, saying TLS verification failed and to check the CA', async () => {
+    const started = performance.now();
+    const wrongCa = etcd({ endpoints: [endpoint], tls: { ca: pem('other-ca.crt') }, dialTimeout: 5000 });
+    try {
+      const err = await wrongCa.session({ ttl: 5 }).then(
+        () => assert.fail('a server signed by another CA was trusted'),
+        (e: unknown) => e as Error & { code: string },
+      );
+      assert.equal(err.code, 'AUTH', err.message);
+      assert.match(err.message, /TLS verification of the server failed/);
+      assert.match(err.message, /--cacert/);
+      assert.doesNotMatch(err.message, /cannot reach|Resolution note/);
+    } finally {
+      await wrongCa.close();
+    }
+    const cli = await runCli(
+      [
+        'leader',
+        'e',
+        '--cacert',
+        join(dir, 'other-ca.crt'),
+        '--cert',
+        join(dir, 'client.crt'),
+        '--key',
+        join(dir, 'client.key'),
+      ],
+      endpoint.replace('https://', ''),
+    );
+    assert.equal(cli.code, 6, cli.stderr);
+    assert.match(cli.stderr, /TLS verification of the server failed.*check --cacert/);
+    assert.ok(performance.now() - started < 20_000);
+  });
+
+  test('a plain endpoint to a TLS etcd: AUTH, saying the server expects TLS (https:// or --cacert)', async () => {
+    const plain = endpoint.replace('https://', '');
+    const backend = etcd({ endpoints: [plain], dialTimeout: 3000 });
+    try {
+      await assert.rejects(backend.session({ ttl: 5 }), {
+        code: 'AUTH',
+        message: new RegExp(`etcd at ${plain.replace(/\./g, '\\.')} expects TLS.*https://.*--cacert`),
+      });
+    } finally {
+      await backend.close();
+    }
+    const cli = await runCli(['leader', 'e', '--dial-timeout', '3s'], plain);
+    assert.equal(cli.code, 6, cli.stderr);
+    assert.match(cli.stderr, /expects TLS but the connection is plain: use https:\/\//);
+  });
+
+  test('TLS to an IP endpoint prints no DEP0123 warning and still checks the certificate', async () => {
+    const tls = [
+      '--cacert',
+      join(dir, 'ca.crt'),
+      '--cert',
+      join(dir, 'client.crt'),
+      '--key',
+      join(dir, 'client.key'),
+    ];
+    const plain = endpoint.replace('https://', '');
+    const leader = await runCli(['leader', 'e', ...tls], plain);
+    assert.equal(leader.code, 3, leader.stderr); // reached the server over TLS: no leader there
+    assert.doesNotMatch(leader.stderr, /DEP0123|DeprecationWarning/);
+    // The certificate names 127.0.0.1 only; the same server reached as "localhost" is refused.
+    const port = plain.split(':')[1];
+    const byName = await runCli(['leader', 'e', ...tls], `localhost:${port}`);
+    assert.equal(byName.code, 6, byName.stderr);
+    assert.match(byName.stderr, /TLS verification of the server failed/);
   });
 });

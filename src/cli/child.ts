@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CliError } from './errors.js';
@@ -16,14 +17,77 @@ export interface GroupChild {
   readonly pid: number;
   /** Resolves when the command itself has exited. */
   readonly exited: Promise<ChildExit>;
+  /** Tells the watchdog the group is gone (or no longer ours to stop), so it exits without a kill. */
+  release(): void;
 }
 
 const POLL_MS = 20;
 
+/** What ballot writes to the watchdog when it has stopped the group itself. */
+const RELEASED = 'released';
+
+/**
+ * The watchdog: it holds the read end of a pipe whose only writer is ballot. It first reads the
+ * group to guard, then waits; EOF without RELEASED means ballot died (SIGKILL included, which no
+ * handler sees), so the group is killed at once: nobody watches the term any more, and a command
+ * holding leadership or a lock with no supervisor must not keep running. SIGKILL rather than
+ * SIGTERM plus a grace: the grace would need a timer here, and the point is that the command never
+ * outlives its supervisor; every path on which ballot lives still gives it SIGTERM first.
+ */
+const WATCHDOG = `read -r pgid || exit 0
+read -r msg
+[ "$msg" = ${RELEASED} ] || kill -s KILL -- "-$pgid" 2>/dev/null`;
+
+/** A watchdog process waiting for the group it guards. */
+interface Watchdog {
+  /** Hands it the process group to kill should ballot die. */
+  guard(pgid: number): void;
+  /** Tells it the group is gone (or never started), so it exits without a kill. */
+  release(): void;
+}
+
+/**
+ * Starts the watchdog in a session of its own: a terminal's Ctrl-C or hangup, meant for ballot,
+ * must not take it away while ballot may still die without cleaning up. It exits as soon as ballot
+ * releases it or dies, so it outlives neither. Started before the command, so the only moment
+ * ballot can die unwatched is between the command's fork and the guard() write right after it.
+ */
+function startWatchdog(): Watchdog {
+  // ballot's pid in argv names the watchdog's owner in `ps`.
+  const watchdog = spawn('/bin/sh', ['-c', WATCHDOG, 'ballot-watchdog', String(process.pid)], {
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  // Child stdio pipes are sockets; the Writable type hides unref().
+  const pipe = watchdog.stdin as Socket | null;
+  // A watchdog that could not start or whose pipe broke has nothing left to guard; never fail the run.
+  watchdog.on('error', () => undefined);
+  pipe?.on('error', () => undefined);
+  // The watchdog's lifetime is bound to ballot's, never the reason ballot stays up.
+  watchdog.unref();
+  pipe?.unref();
+  let guarding = false;
+  let released = false;
+  return {
+    guard(pgid) {
+      guarding = true;
+      pipe?.write(`${pgid}\n`);
+    },
+    release() {
+      if (released) return;
+      released = true;
+      // Unguarded (the command never started): EOF before any group lets it exit without a kill.
+      if (guarding) pipe?.end(`${RELEASED}\n`);
+      else pipe?.end();
+    },
+  };
+}
+
 /**
  * Starts `command` in a new process group (detached), with stdio inherited, so that the whole
  * group, grandchildren included, can be signalled at once and a terminal's Ctrl-C reaches only
- * ballot, which then stops the group itself. Rejects with NOT_FOUND/CANNOT_EXEC if it cannot start.
+ * ballot, which then stops the group itself. A watchdog kills the group if ballot dies first.
+ * Rejects with NOT_FOUND/CANNOT_EXEC if it cannot start.
  */
 export function spawnGroup(
   command: string,
@@ -31,13 +95,17 @@ export function spawnGroup(
   env: NodeJS.ProcessEnv,
 ): Promise<GroupChild> {
   return new Promise((resolve, reject) => {
+    const watchdog = startWatchdog();
     const child = spawn(command, args, { detached: true, stdio: 'inherit', env });
+    if (child.pid !== undefined) watchdog.guard(child.pid);
     const exited = new Promise<ChildExit>((done) =>
       child.once('exit', (code, signal) => done({ code, signal })),
     );
-    child.once('spawn', () => resolve({ pid: child.pid as number, exited }));
+    const release = () => watchdog.release();
+    child.once('spawn', () => resolve({ pid: child.pid as number, exited, release }));
     child.once('error', (err: NodeJS.ErrnoException) => {
       if (child.pid !== undefined) return;
+      release();
       const notFound = err.code === 'ENOENT';
       reject(
         new CliError(
@@ -70,9 +138,17 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
 /**
  * Stops the group: SIGTERM now (unless `termSent`), SIGKILL to whatever is left after `graceMs`.
  * Resolves once the command has exited and its group is empty, so nothing it started outlives
- * the term that allowed it to run.
+ * the term that allowed it to run; then releases the watchdog.
  */
 export async function stopGroup(child: GroupChild, graceMs: number, termSent = false): Promise<ChildExit> {
+  try {
+    return await waitGroup(child, graceMs, termSent);
+  } finally {
+    child.release();
+  }
+}
+
+async function waitGroup(child: GroupChild, graceMs: number, termSent: boolean): Promise<ChildExit> {
   if (!termSent) signalGroup(child.pid, 'SIGTERM');
   let exit: ChildExit | undefined;
   void child.exited.then((e) => (exit = e));

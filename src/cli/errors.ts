@@ -1,4 +1,4 @@
-import { BallotError } from '../index.js';
+import { BallotError, SessionLostError } from '../index.js';
 import { ExitCode } from './exit-codes.js';
 
 /** A mistake in how ballot was called; reported without a stack trace, exit code 2. */
@@ -53,4 +53,19 @@ export function describeError(err: unknown): string {
   if (expected && exitCodeFor(err) !== ExitCode.INTERNAL) return `ballot: ${message}`;
   const stack = process.env['BALLOT_DEBUG'] && err instanceof Error ? `\n${err.stack ?? ''}` : '';
   return `ballot: internal error: ${message}${stack || ' (set BALLOT_DEBUG=1 for a stack trace)'}`;
+}
+
+/**
+ * The error for a campaign (or lock wait) that failed while still queued. A session lost then is
+ * no deposition: the candidate never led, so DEPOSED (4) would tell a script a term ended. The
+ * session goes only when its keepalives could not reach the backend for a TTL, so it exits
+ * UNAVAILABLE (5), and says it was still waiting.
+ */
+export function whileQueued(name: string, err: unknown): unknown {
+  if (!(err instanceof SessionLostError) || err.why === 'closed') return err;
+  return new CliError(
+    `lost the session while still waiting in line for ${name} (never elected): ${err.message}; ` +
+      'check that etcd is reachable, or raise --ttl',
+    ExitCode.UNAVAILABLE,
+  );
 }

@@ -9,8 +9,11 @@
  * | 3    | NO_LEADER   | `leader`/`resign`: the election has no leader                                 |
  * | 4    | DEPOSED     | the term ended for a reason other than our own resign (key deleted, session   |
  * |      |             | lost, backend unreachable past the deadline)                                  |
- * | 5    | UNAVAILABLE | the backend could not be reached within the dial timeout (endpoints named)    |
- * | 6    | AUTH        | the backend refused the credentials or the permission                         |
+ * | 5    | UNAVAILABLE | the backend could not be reached within the dial timeout (endpoints named);   |
+ * |      |             | also a candidate whose session was lost while it still waited in line         |
+ * | 6    | AUTH        | the backend refused the credentials or the permission (or none were given to  |
+ * |      |             | an etcd with auth); TLS: the server certificate failed verification, or a     |
+ * |      |             | plain connection went to a server that expects TLS                            |
  * | 7    | BACKEND     | the backend answered with an error that retrying will not fix                 |
  * | 8    | INVARIANT   | `demo`: an invariant was violated                                             |
  * | 9    | CONFLICT    | `resign`: the leader changed while we resigned it; nothing was deleted        |

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { envAuth, envDialTimeout, envFile, variable, type Environment } from '../backends/etcd/env.js';
 import type { EtcdMode, EtcdOptions } from '../index.js';
+import { isPort } from '../etcd/connection.js';
 import { parseDuration, parseTtl } from './duration.js';
 import { UsageError } from './errors.js';
 
@@ -127,9 +128,15 @@ function resolveEndpoints(flag: string | undefined): string[] {
     .map((e) => e.trim())
     .filter((e) => e !== '');
   if (endpoints.length === 0) throw new UsageError('--endpoints is empty: give host:port[,host:port...]');
-  for (const endpoint of endpoints)
-    if (!/^(?:(?:https?|unix):\/\/)?[^/\s]+:\d+\/?$/.test(endpoint))
+  for (const endpoint of endpoints) {
+    const port = /^(?:(?:https?|unix):\/\/)?[^/\s]+:(\d+)\/?$/.exec(endpoint)?.[1];
+    if (port === undefined)
       throw new UsageError(`invalid endpoint "${endpoint}": use host:port, e.g. 127.0.0.1:2379`);
+    if (!isPort(port))
+      throw new UsageError(
+        `invalid endpoint "${endpoint}": the port must be from 1 to 65535, e.g. 127.0.0.1:2379`,
+      );
+  }
   return endpoints;
 }
 

@@ -18,17 +18,18 @@ const DEMO: GlobalDefaults = { backend: 'memory', ttl: 2 };
 
 const EXAMPLES = `
 Examples:
-  $ ballot demo                                  # the embedded demo: 5 candidates, 4 faults, ~20 s
-  $ ballot campaign jobs host-a                  # lead "jobs" until Ctrl-C, then resign
-  $ ballot observe jobs --json                   # every leader change, "none" included
-  $ ballot leader jobs                           # the leader now (exit 3 when there is none)
-  $ ballot run jobs --grace 10s -- ./worker.sh   # run worker.sh only while leader
-  $ ballot lock nightly -- ./backup.sh           # run backup.sh while holding the "nightly" mutex
-  $ ballot list                                  # every election, its leader and its queue
-  $ ballot resign jobs                           # operator: make the leader step down
+  $ ballot demo                       # 5 candidates, 4 faults, about 12 s
+  $ ballot campaign jobs host-a       # lead "jobs" until Ctrl-C, then resign
+  $ ballot observe jobs --json        # every leader change, "none" included
+  $ ballot leader jobs                # the leader now (exit 3 if there is none)
+  $ ballot run jobs -- ./worker.sh    # run worker.sh only while leader
+  $ ballot lock nightly -- ./job.sh   # run job.sh holding the "nightly" mutex
+  $ ballot list                       # every election, its leader and its queue
+  $ ballot resign jobs                # operator: make the leader step down
 
-Exit codes: 0 ok, 2 usage, 3 no leader, 4 deposed, 5 unavailable, 6 auth, 7 backend error,
-8 demo invariant violated, 9 conflict; \`run\` exits with its command's code.`;
+Exit codes: 0 ok, 2 usage, 3 no leader, 4 deposed, 5 unavailable, 6 auth,
+7 backend error, 8 demo invariant violated, 9 conflict; \`run\` and \`lock\`
+exit with their command's code.`;
 
 /** Runs the `ballot` command line `argv` (process.argv form) and returns the exit code; never throws. */
 export async function runCli(argv: readonly string[]): Promise<number> {
@@ -53,7 +54,16 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
     )
     .version(packageVersion(), '--version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
-    .configureHelp({ showGlobalOptions: true })
+    .configureHelp({
+      showGlobalOptions: true,
+      // "run <election> [command...]", not "run [options] <election> [command...]": every command
+      // has options, and the narrower column leaves room to wrap descriptions within 80 columns.
+      subcommandTerm: (cmd) =>
+        [
+          cmd.name(),
+          ...cmd.registeredArguments.map((a) => argumentTerm(a.name(), a.required, a.variadic)),
+        ].join(' '),
+    })
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   addGlobalOptions(program);
@@ -63,9 +73,10 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
     .command('campaign')
     .summary('campaign, print when elected, hold the term until SIGINT/SIGTERM')
     .description(
-      'Campaign and wait in line; print `elected` when this candidate leads; hold the term until\n' +
-        'SIGINT/SIGTERM, then resign and exit 0. If the term ends any other way (key deleted,\n' +
-        'session lost, backend unreachable past the deadline), print `deposed` and exit 4.',
+      'Campaign and wait in line; print `elected` when this candidate leads; hold the term until ' +
+        'SIGINT/SIGTERM, then resign and exit 0. If the term ends any other way (key deleted, ' +
+        'session lost, backend unreachable past the deadline), print `deposed` and exit 4. ' +
+        'A session lost while still waiting in line exits 5.',
     )
     .argument('<election>', 'election name')
     .argument('<value>', "this candidate's value, e.g. its address")
@@ -93,12 +104,13 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
     .command('run')
     .summary('run a command only while leader (like consul lock, with a fencing token)')
     .description(
-      'Campaign; once elected, run the command with BALLOT_ELECTION, BALLOT_TOKEN and\n' +
-        "BALLOT_LEADER_KEY in its environment. When the term ends, the command's whole process\n" +
-        'group gets SIGTERM, then SIGKILL after --grace. When the command exits, resign and exit\n' +
-        'with its exit code (128+N if signal N killed it), or campaign again with --requeue.\n' +
-        'A term that ends first exits 4 (without --requeue). SIGINT/SIGTERM stop the command the\n' +
-        "same way, then resign. ballot's own events go to stderr; stdout is the command's.",
+      'Campaign; once elected, run the command with BALLOT_ELECTION, BALLOT_TOKEN and ' +
+        "BALLOT_LEADER_KEY in its environment. When the term ends, the command's whole process " +
+        'group gets SIGTERM, then SIGKILL after --grace. When the command exits, resign and exit ' +
+        'with its exit code (128+N if signal N killed it), or campaign again with --requeue. ' +
+        'A term that ends first exits 4 (without --requeue). SIGINT/SIGTERM stop the command the ' +
+        'same way, then resign. If ballot itself is killed, even by SIGKILL, a watchdog SIGKILLs ' +
+        "the command's group at once. ballot's own events go to stderr; stdout is the command's.",
     )
     .usage('<election> [options] -- <cmd> [args...]')
     .argument('<election>', 'election name')
@@ -133,10 +145,11 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
     .command('lock')
     .summary('run a command while holding a fenced mutex (like etcdctl lock)')
     .description(
-      'Wait for the mutex (FIFO, no herd); once held, run the command with BALLOT_LOCK,\n' +
-        'BALLOT_TOKEN and BALLOT_LOCK_KEY in its environment. If the lock is lost, the command\n' +
-        'group gets SIGTERM, then SIGKILL after --grace. When the command exits, unlock and exit with\n' +
-        "its code. Shares locks with Go's concurrency.Mutex and `etcdctl lock`.",
+      'Wait for the mutex (FIFO, no herd); once held, run the command with BALLOT_LOCK, ' +
+        'BALLOT_TOKEN and BALLOT_LOCK_KEY in its environment. If the lock is lost, the command ' +
+        'group gets SIGTERM, then SIGKILL after --grace. When the command exits, unlock and exit ' +
+        'with its code. If ballot itself is killed, even by SIGKILL, a watchdog SIGKILLs the ' +
+        "command's group at once. Shares locks with Go's concurrency.Mutex and `etcdctl lock`.",
     )
     .usage('<name> [options] -- <cmd> [args...]')
     .argument('<name>', 'lock name')
@@ -163,8 +176,8 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
     .command('resign')
     .summary('operator action: make the current leader step down')
     .description(
-      "Delete the current leader's entry, guarded by its create revision so that a newer leader\n" +
-        'is never removed by mistake. The next candidate takes over; the old leader sees its term\n' +
+      "Delete the current leader's entry, guarded by its create revision so that a newer leader " +
+        'is never removed by mistake. The next candidate takes over; the old leader sees its term ' +
         'end (reason key-deleted). Exits 3 when there is no leader, 9 if the leader changed meanwhile.',
     )
     .argument('<election>', 'election name')
@@ -174,12 +187,12 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
 
   program
     .command('demo')
-    .summary('5 candidates, 4 injected faults, every invariant checked live (~20 s)')
+    .summary('5 candidates, 4 injected faults, every invariant checked live (about 12 s)')
     .description(
-      'Start 5 candidates and inject a resign, a crash, a pause longer than the TTL and a\n' +
-        'concede; show the leader, the line-up, tokens and session deadlines live; measure each\n' +
-        'handover; check no-overlap and fencing as it goes; exit 0 only if every invariant held.\n' +
-        'Runs on the embedded backend by default; --backend etcd runs each candidate in its own\n' +
+      'Start 5 candidates and inject a resign, a crash, a pause longer than the TTL and a ' +
+        'concede; show the leader, the line-up, tokens and session deadlines live; measure each ' +
+        'handover; check no-overlap and fencing as it goes; exit 0 only if every invariant held. ' +
+        'Runs on the embedded backend by default; --backend etcd runs each candidate in its own ' +
         'process, so that the crash is a real SIGKILL and the pause a real SIGSTOP.',
     )
     .action(async (_o: unknown, cmd: Command) => {
@@ -196,6 +209,11 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
     });
 
   return program;
+}
+
+function argumentTerm(name: string, required: boolean, variadic: boolean): string {
+  const text = `${name}${variadic ? '...' : ''}`;
+  return required ? `<${text}>` : `[${text}]`;
 }
 
 function packageVersion(): string {

@@ -38,7 +38,7 @@ export class BackendUnavailableError extends BallotError {
   }
 }
 
-/** The backend refused our credentials. */
+/** The backend refused our credentials (or their absence), or TLS verification between us failed. */
 export class AuthError extends BallotError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('AUTH', message, options);

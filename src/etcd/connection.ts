@@ -1,4 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
+import { isIP } from 'node:net';
+import { checkServerIdentity } from 'node:tls';
 import {
   AuthError,
   BallotError,
@@ -8,6 +10,7 @@ import {
   InvalidArgumentError,
 } from '../core/errors.js';
 import { codecFor } from './codec.js';
+import { speaksTls, TLS_PROBE_MS } from './tls-probe.js';
 import type { ServerStreamMethods, StreamMethods, UnaryMethods } from './messages.js';
 
 /** TLS material, as PEM buffers or strings. */
@@ -97,6 +100,35 @@ const FAILOVER_CODES = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EX
 const TRANSIENT_DETAILS = /etcdserver: (leader changed|no leader|request timed out|too many requests)/;
 
 /**
+ * etcd's answers that mean "who you are (or are not) is the problem": no credentials sent to an
+ * auth-enabled etcd (user name is empty), wrong ones, a user without the permission, a bad token,
+ * credentials sent to an etcd without auth. Some arrive as INVALID_ARGUMENT or FAILED_PRECONDITION,
+ * so the text decides.
+ */
+const AUTH_DETAILS =
+  /etcdserver: (user name is empty|user name not found|authentication failed|permission denied|invalid auth token|authentication is not enabled)/;
+
+/** etcd's answer when a call carried no token to an etcd with auth enabled. */
+const NO_CREDENTIALS_DETAIL = /etcdserver: user name is empty/;
+
+/**
+ * Node's TLS errors for a server certificate we could not verify (grpc-js passes them on inside an
+ * UNAVAILABLE "No connection established" detail): the CA did not sign it, it names another host,
+ * it expired.
+ */
+const TLS_VERIFY_DETAILS =
+  /unable to verify the first certificate|unable to get (local )?issuer certificate|self[- ]signed certificate|certificate has expired|certificate is not yet valid|does not match certificate's altnames|certificate signature failure|CERT_[A-Z_]+/i;
+
+/** What grpc-js says when a connection closed before HTTP/2 began, with no socket error to name. */
+const BARE_CONNECT_FAILURE = /Last error: Failed to connect/;
+
+/** grpc-js ends every connection error with an (often empty) resolution note: noise to the user. */
+const EMPTY_RESOLUTION_NOTE = /\.?\s*Resolution note:\s*$/;
+
+/** Server name sent in TLS to an IP endpoint: RFC 6066 forbids an IP there, and Node warns (DEP0123). */
+const IP_SERVERNAME_PLACEHOLDER = 'ip-endpoint.invalid';
+
+/**
  * The channel layer: one gRPC client per endpoint, created lazily, with failover to the next
  * endpoint, per-call deadlines, TLS and auth tokens. Every etcd call goes through here.
  */
@@ -104,12 +136,18 @@ export class Connection {
   readonly endpoints: readonly string[];
   readonly dialTimeout: number;
   readonly callTimeout: number;
-  private readonly credentials: grpc.ChannelCredentials;
+  private readonly secure: boolean;
+  private readonly tls?: TlsOptions;
   private readonly auth?: { username: string; password: string };
   private readonly clients: (grpc.Client | undefined)[];
   private current = 0;
   private token?: Promise<string>;
   private readonly slots = new Slots(MAX_IN_FLIGHT);
+  /** Endpoints (by index) that have answered a call: a server that spoke plain gRPC needs no TLS probe. */
+  private readonly answered = new Set<number>();
+  /** One TLS probe per endpoint at most, so an outage does not pay for one on every failed call. */
+  private readonly tlsProbes = new Map<number, Promise<boolean>>();
+  private readonly closing = new AbortController();
   private closed = false;
 
   constructor(options: ConnectionOptions) {
@@ -117,14 +155,8 @@ export class Connection {
       throw new InvalidArgumentError('etcd needs at least one endpoint, e.g. endpoints: ["127.0.0.1:2379"]');
     const parsed = options.endpoints.map(parseEndpoint);
     this.endpoints = parsed.map((p) => p.address);
-    const secure = options.tls !== undefined || parsed.some((p) => p.secure);
-    this.credentials = secure
-      ? grpc.credentials.createSsl(
-          toBuffer(options.tls?.ca),
-          toBuffer(options.tls?.key),
-          toBuffer(options.tls?.cert),
-        )
-      : grpc.credentials.createInsecure();
+    this.secure = options.tls !== undefined || parsed.some((p) => p.secure);
+    if (options.tls) this.tls = options.tls;
     if (options.auth && (!options.auth.username || typeof options.auth.password !== 'string'))
       throw new InvalidArgumentError('etcd auth needs both a username and a password');
     this.auth = options.auth;
@@ -162,6 +194,7 @@ export class Connection {
     const deadline = Date.now() + (options.timeout ?? this.callTimeout);
     const signal = options.signal;
     let lastError: grpc.ServiceError | undefined;
+    let lastIndex = this.current;
     let reauthenticated = false;
     for (let attempt = 0; attempt < this.endpoints.length + 1; attempt++) {
       if (this.closed) throw new ClosedError('etcd connection');
@@ -169,12 +202,15 @@ export class Connection {
       const index = this.current;
       try {
         const metadata = await this.metadata(path);
-        return (await this.unary(index, path, request, metadata, deadline, signal)) as UnaryMethods[P][1];
+        const response = await this.unary(index, path, request, metadata, deadline, signal);
+        this.answered.add(index);
+        return response as UnaryMethods[P][1];
       } catch (err) {
         if (err instanceof BallotError) throw err; // already translated (e.g. by authenticate())
         signal?.throwIfAborted();
         const e = err as grpc.ServiceError;
         lastError = e;
+        lastIndex = index;
         if (isAuthExpired(e) && this.auth && !reauthenticated) {
           reauthenticated = true;
           this.token = undefined;
@@ -186,7 +222,7 @@ export class Connection {
         if (e.code === grpc.status.DEADLINE_EXCEEDED || Date.now() >= deadline) break;
       }
     }
-    throw this.translate(path, lastError);
+    throw await this.diagnosePlainToTls(this.translate(path, lastError), lastError, lastIndex);
   }
 
   /** Opens a bidirectional stream on the active endpoint. */
@@ -242,37 +278,93 @@ export class Connection {
   /** Maps a gRPC error onto ballot's error classes. */
   translate(what: string, err: grpc.ServiceError | undefined): Error {
     if (this.closed) return new ClosedError('etcd connection');
-    const detail = err?.details || err?.message || 'no response';
+    const detail = (err?.details || err?.message || 'no response').replace(EMPTY_RESOLUTION_NOTE, '');
     const where = `etcd ${what.split('/').pop()} (endpoints: ${this.endpoints.join(', ')})`;
+    // Retrying cannot fix a certificate we do not trust: say so instead of "cannot reach".
+    if (this.secure && err && TLS_VERIFY_DETAILS.test(detail))
+      return new AuthError(
+        `${where}: TLS verification of the server failed (${detail}): the server's certificate is not ` +
+          'signed by the CA given (tls.ca, --cacert; system roots when none), or does not name this ' +
+          'endpoint, or has expired: check --cacert and the endpoint host',
+        { cause: err },
+      );
     if (!err || FAILOVER_CODES.has(err.code) || TRANSIENT_DETAILS.test(detail))
       return new BackendUnavailableError(`${where}: ${detail}`, { cause: err });
-    // etcd reports a bad password as INVALID_ARGUMENT, so the message decides too.
     if (
       err.code === grpc.status.UNAUTHENTICATED ||
       err.code === grpc.status.PERMISSION_DENIED ||
-      /authentication failed|permission denied|auth token/i.test(detail)
-    )
-      return new AuthError(`${where}: ${detail}`, { cause: err });
+      AUTH_DETAILS.test(detail)
+    ) {
+      const hint =
+        !this.auth && NO_CREDENTIALS_DETAIL.test(detail)
+          ? ': this etcd has authentication enabled; give credentials (--user name:password, or the auth option)'
+          : '';
+      return new AuthError(`${where}: ${detail}${hint}`, { cause: err });
+    }
     return new BackendError(`${where}: ${detail}`, { cause: err });
+  }
+
+  /**
+   * For a plain connection to endpoint `index` that failed with no socket error of its own: if it answers a
+   * TLS handshake, the server expects TLS, which retrying cannot fix; the error says what to change.
+   * Otherwise `error` unchanged.
+   */
+  private async diagnosePlainToTls(
+    error: Error,
+    cause: grpc.ServiceError | undefined,
+    index: number,
+  ): Promise<Error> {
+    if (this.secure || this.answered.has(index) || !BARE_CONNECT_FAILURE.test(cause?.details ?? ''))
+      return error;
+    const endpoint = this.endpoints[index] ?? '';
+    let probe = this.tlsProbes.get(index);
+    if (!probe) {
+      probe = speaksTls(endpoint, Math.min(this.dialTimeout, TLS_PROBE_MS), this.closing.signal);
+      this.tlsProbes.set(index, probe);
+    }
+    if (!(await probe)) return error;
+    return new AuthError(
+      `etcd at ${endpoint} expects TLS but the connection is plain: use https://${endpoint} ` +
+        '(system roots) or give the CA with --cacert (tls.ca)',
+      { cause },
+    );
   }
 
   /** Closes every channel; pending calls fail with CLOSED. */
   close(): void {
     this.closed = true;
+    this.closing.abort();
     for (const client of this.clients) client?.close();
   }
 
   private client(index: number): grpc.Client {
     let client = this.clients[index];
     if (!client) {
-      client = new grpc.Client(this.endpoints[index] ?? '', this.credentials, {
+      const endpoint = this.endpoints[index] ?? '';
+      const options: grpc.ChannelOptions = {
         // Detect half-open TCP connections (e.g. a partitioned member) instead of waiting on them forever.
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
         'grpc.keepalive_permit_without_calls': 1,
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1_000,
-      });
+      };
+      let credentials = grpc.credentials.createInsecure();
+      if (this.secure) {
+        const host = hostOf(endpoint);
+        const ca = toBuffer(this.tls?.ca);
+        const [key, cert] = [toBuffer(this.tls?.key), toBuffer(this.tls?.cert)];
+        if (isIP(host) === 0) credentials = grpc.credentials.createSsl(ca, key, cert);
+        else {
+          // grpc-js sends the target host as the TLS server name, and Node warns (DEP0123) when it is
+          // an IP. Another name goes out instead; the certificate is still checked against the IP.
+          options['grpc.ssl_target_name_override'] = IP_SERVERNAME_PLACEHOLDER;
+          credentials = grpc.credentials.createSsl(ca, key, cert, {
+            checkServerIdentity: (_name, certificate) => checkServerIdentity(host, certificate),
+          });
+        }
+      }
+      client = new grpc.Client(endpoint, credentials, options);
       this.clients[index] = client;
     }
     return client;
@@ -338,11 +430,28 @@ function parseEndpoint(endpoint: string): { address: string; secure: boolean } {
   if (typeof endpoint !== 'string' || endpoint.trim() === '')
     throw new InvalidArgumentError(`invalid etcd endpoint ${JSON.stringify(endpoint)}: use "host:port"`);
   const match = /^(?:(https?|unix):\/\/)?([^/]+?)\/?$/.exec(endpoint.trim());
-  if (!match || !/:\d+$/.test(match[2] ?? ''))
+  const port = /:(\d+)$/.exec(match?.[2] ?? '')?.[1];
+  if (!match || port === undefined)
     throw new InvalidArgumentError(
       `invalid etcd endpoint "${endpoint}": use "host:port", e.g. 127.0.0.1:2379`,
     );
+  if (!isPort(port))
+    throw new InvalidArgumentError(
+      `invalid etcd endpoint "${endpoint}": port ${port} is not from 1 to 65535, e.g. 127.0.0.1:2379`,
+    );
   return { address: match[2] as string, secure: match[1] === 'https' };
+}
+
+/** Whether `text` (digits) is a TCP port: 1 to 65535. */
+export function isPort(text: string): boolean {
+  const port = Number(text);
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
+}
+
+/** The host of "host:port" or "[v6]:port", without brackets. */
+function hostOf(address: string): string {
+  const host = address.slice(0, address.lastIndexOf(':'));
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
 function toBuffer(value: Buffer | string | undefined): Buffer | null {

@@ -1,5 +1,6 @@
 import type { Term } from '../../index.js';
 import { openBackend } from '../connect.js';
+import { whileQueued } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { watchInterrupts, whenAborted } from '../interrupt.js';
 import type { GlobalOptions } from '../options.js';
@@ -24,7 +25,7 @@ export async function campaign(election: string, value: string, options: GlobalO
     } catch (err) {
       // Interrupted while queued: the library already removed our entry, which is all we owe.
       if (interrupts.signal.aborted) return ExitCode.OK;
-      throw err;
+      throw whileQueued(election, err);
     }
     out.elected({ election, value: term.value, key: term.key, token: term.token });
     const ended = await Promise.race([term.whenEnded(), whenAborted(interrupts.signal)]);

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Session, Term } from '../../index.js';
 import { exitStatus, signalGroup, spawnGroup, stopGroup, type ChildExit, type GroupChild } from '../child.js';
 import { openBackend } from '../connect.js';
+import { whileQueued } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { watchInterrupts, whenAborted } from '../interrupt.js';
 import type { GlobalOptions } from '../options.js';
@@ -88,7 +89,7 @@ export async function run(
         term = await race.acquire(interrupts.signal);
       } catch (err) {
         if (interrupts.signal.aborted) return ExitCode.OK;
-        throw err;
+        throw whileQueued(election, err);
       }
       out.elected({ election, value, key: term.key, token: term.token });
       const startedAt = Date.now();

@@ -9,8 +9,8 @@ import type { Ledger } from './ledger.js';
 
 /** Where the scenario reports what happens, as it happens. */
 export interface DemoLog {
-  /** One event: `kind` and `fields` for JSON, `human` for people. */
-  event(kind: string, fields: { [key: string]: JsonField }, human: string): void;
+  /** One event: `kind` and `fields` for JSON, `human` for people; `at` (monotonic ms) when it happened, if not now. */
+  event(kind: string, fields: { [key: string]: JsonField }, human: string, at?: number): void;
 }
 
 /** What the scenario found, for the summary. */
@@ -61,16 +61,31 @@ export async function runScenario(
       () => false,
     );
 
+  // Reports of a term's end and of the next election come from different candidates (processes,
+  // on etcd) and can arrive in either order; the output follows the term order instead: an
+  // election is printed only once every older term's end has been.
+  const heldBack: { token: bigint; print: () => void }[] = [];
+  const olderOpen = (token: bigint) => ledger.terms.some((t) => t.token < token && t.endedAt === undefined);
+  const releaseHeld = (all = false) => {
+    while (heldBack.length > 0 && (all || !olderOpen(heldBack[0]!.token))) heldBack.shift()!.print();
+  };
+
   harness.on('elected', (e) => {
     ledger.opened(e.candidate, e.token, e.key, e.startedAt);
     const h = handovers.elected(e.candidate, e.token, e.startedAt);
     const took = h ? latency(h) : undefined;
-    log.event(
-      'elected',
-      { candidate: e.candidate, token: e.token, key: e.key, handoverMs: took ?? null },
-      `${e.candidate} elected, token ${e.token}` +
-        (h && took !== undefined ? `: handover ${formatMillis(took)} after the ${h.fault}` : ''),
-    );
+    heldBack.push({
+      token: e.token,
+      print: () =>
+        log.event(
+          'elected',
+          { candidate: e.candidate, token: e.token, key: e.key, handoverMs: took ?? null },
+          `${e.candidate} elected, token ${e.token}` +
+            (h && took !== undefined ? `: handover ${formatMillis(took)} after the ${h.fault}` : ''),
+          e.startedAt,
+        ),
+    });
+    releaseHeld();
     if (h && took !== undefined && took > h.boundMs)
       ledger.violate(
         'handover',
@@ -83,7 +98,10 @@ export async function runScenario(
       'deposed',
       { candidate: e.candidate, token: e.token, reason: e.reason },
       `${e.candidate} term ${e.token} ended: ${e.reason}${e.announced ? '' : ' (inferred: the process is gone)'}`,
+      // A paused candidate reports its end only once it runs again: stamp the end, not the report.
+      e.endedAt > 0 ? e.endedAt : undefined,
     );
+    releaseHeld();
   });
 
   const observing = new AbortController();
@@ -184,6 +202,8 @@ export async function runScenario(
     await wait(300);
     return result;
   } finally {
+    // A term whose end never came is the ledger's to flag; its successor's election still shows.
+    releaseHeld(true);
     result.interrupted = signal.aborted;
     observing.abort();
     await observer;

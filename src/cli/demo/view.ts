@@ -39,9 +39,9 @@ const red = paint('31');
 const bold = paint('1');
 const dim = paint('2');
 
-/** "+07.31s": time since the demo began. */
-function stamp(context: ViewContext): string {
-  return `+${((systemClock.now() - context.began) / 1000).toFixed(2).padStart(5, '0')}s`;
+/** "+07.31s": time since the demo began, until now or until `at`. */
+function stamp(context: ViewContext, at = systemClock.now()): string {
+  return `+${((at - context.began) / 1000).toFixed(2).padStart(5, '0')}s`;
 }
 
 /** One JSON object per event. */
@@ -51,8 +51,8 @@ class JsonView implements DemoView {
     private readonly stream: NodeJS.WritableStream,
   ) {}
 
-  event(kind: string, fields: { [key: string]: JsonField }, _human: string): void {
-    const t = Math.round(systemClock.now() - this.context.began);
+  event(kind: string, fields: { [key: string]: JsonField }, _human: string, at?: number): void {
+    const t = Math.round((at ?? systemClock.now()) - this.context.began);
     this.stream.write(`${jsonLine({ event: kind, t, ...fields })}\n`);
   }
 
@@ -67,8 +67,8 @@ class PlainView implements DemoView {
     private readonly stream: NodeJS.WritableStream,
   ) {}
 
-  event(kind: string, _fields: { [key: string]: JsonField }, human: string): void {
-    this.stream.write(`${stamp(this.context)}  ${human}\n`);
+  event(kind: string, _fields: { [key: string]: JsonField }, human: string, at?: number): void {
+    this.stream.write(`${stamp(this.context, at)}  ${human}\n`);
     if (kind === 'elected')
       void this.context.harness.queue().then(
         (queue) => this.stream.write(`         line-up: ${lineUp(this.context, queue)}\n`),
@@ -98,8 +98,8 @@ class LiveView implements DemoView {
     private readonly stream: NodeJS.WriteStream,
   ) {}
 
-  event(_kind: string, _fields: { [key: string]: JsonField }, human: string): void {
-    this.events.push(`${dim(stamp(this.context))}  ${human}`);
+  event(_kind: string, _fields: { [key: string]: JsonField }, human: string, at?: number): void {
+    this.events.push(`${dim(stamp(this.context, at))}  ${human}`);
     if (this.events.length > 12) this.events.shift();
   }
 
