@@ -38,7 +38,10 @@ export interface LeaderElectorEvents {
   elected: [Term];
   /** This candidate's term ended; the reason says why. */
   deposed: [Term, TermEndReason];
-  /** The election's leader changed (any candidate, or none). */
+  /**
+   * The election's leader changed (any candidate, or none), or it became unknown: the elector lost
+   * contact with the backend for a session TTL. After contact is back, the leader is reported again.
+   */
   leader: [LeaderChange];
   /**
    * A campaign (or opening its session, or the leader observer) failed and will be retried after
@@ -226,7 +229,8 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
 
   private async ensureSession(): Promise<Election> {
     if (this.session && !this.session.isAlive()) {
-      this.observing?.abort();
+      // The old observer keeps watching until the next session's takes over, so that an outage that
+      // also prevents a new session is still reported (as 'unknown') through the leader event.
       await this.session.close();
       this.session = undefined;
     }
@@ -240,17 +244,33 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
     return this.session.election(this.election);
   }
 
-  /** Relays leader changes while this session lives; a new session starts a new observer. */
+  /**
+   * Relays leader changes until the next session starts its own observer. An observer that fails
+   * is reported like a failed campaign: fatal errors stop the elector, others are retried.
+   */
   private observe(session: Session): void {
+    const previous = this.observing;
     const controller = new AbortController();
     this.observing = controller;
-    const signal = AbortSignal.any([controller.signal, session.lost, this.stopController.signal]);
+    previous?.abort();
+    const signal = AbortSignal.any([controller.signal, this.stopController.signal]);
+    const clock = this.options.backend.clock;
+    const initial = this.options.backoff?.initial ?? 100;
+    const max = this.options.backoff?.max ?? 5000;
     void (async () => {
-      try {
-        for await (const change of session.election(this.election).observe({ signal }))
-          this.emit('leader', change);
-      } catch {
-        // The observer ends with its session; the next session starts a new one.
+      for (let delay = initial; !signal.aborted; delay = Math.min(delay * 2, max)) {
+        try {
+          for await (const change of session.election(this.election).observe({ signal })) {
+            delay = initial;
+            this.emit('leader', change);
+          }
+        } catch (err) {
+          if (signal.aborted) return;
+          const error = err instanceof Error ? err : new Error(String(err));
+          if (isFatal(error)) return this.fail(error);
+          this.reportRetry(error, delay);
+        }
+        await sleep(clock, delay, signal);
       }
     })();
   }
