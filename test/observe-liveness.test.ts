@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { LeaderElector, ManualClock, etcd, memory, type LeaderChange } from '../src/index.js';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
@@ -53,6 +55,26 @@ describe('observers say when they are cut off (memory)', () => {
       controller.abort();
       await backend.close();
     }
+  });
+
+  test('the liveness check alone does not keep a program alive', async () => {
+    // An observer left suspended (one next(), never finished) must not hold the process open.
+    const script = `
+      import { memory } from './src/index.ts';
+      const backend = memory();
+      const session = await backend.session({ ttl: 2 });
+      const observer = session.election('e').observe({ staleAfter: 50 });
+      await observer.next();
+      await backend.close();
+      console.log('done');
+    `;
+    const root = new URL('..', import.meta.url).pathname;
+    const run = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { cwd: root, timeout: 20_000 },
+    );
+    assert.equal(run.stdout.trim(), 'done');
   });
 
   test('staleAfter is validated', async () => {

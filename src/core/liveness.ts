@@ -72,6 +72,9 @@ export async function* observeWithLiveness(
       inputs.close();
     } catch (err) {
       inputs.close(err);
+    } finally {
+      // Stop probing now, not when the consumer next pulls: it may never pull again.
+      stop.abort();
     }
   })();
   void (async () => {
@@ -89,7 +92,9 @@ export async function* observeWithLiveness(
           .finally(() => (probing = false));
       }
       if (age >= staleAfter) inputs.push({ kind: 'tick' });
-      await sleep(clock, age < half ? half - age : age < staleAfter ? staleAfter - age : half, combined);
+      // Weak: what keeps a program alive is the stream being watched, not the check on it.
+      const wait = age < half ? half - age : age < staleAfter ? staleAfter - age : half;
+      await sleep(clock, wait, combined, { weak: true });
     }
   })();
 
