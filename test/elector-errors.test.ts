@@ -117,6 +117,34 @@ describe('LeaderElector on etcd: wrong credentials and unreachable endpoints', (
     }
   });
 
+  test("permissions revoked while leading stop the elector through its observer's AUTH error", async () => {
+    const root = ['--user=root:rootpw'];
+    const run = (args: string[], input?: string) =>
+      node.etcdctl([...root, ...args], input === undefined ? {} : { input });
+    assert.equal((await run(['role', 'add', 'obs-role'])).code, 0);
+    assert.equal(
+      (await run(['role', 'grant-permission', 'obs-role', 'readwrite', 'obs', '--prefix=true'])).code,
+      0,
+    );
+    assert.equal((await run(['user', 'add', 'obs-user', '--interactive=false'], 'pw\n')).code, 0);
+    assert.equal((await run(['user', 'grant-role', 'obs-user', 'obs-role'])).code, 0);
+    const backend = etcd({ endpoints: [node.endpoint], auth: { username: 'obs-user', password: 'pw' } });
+    try {
+      const elector = new LeaderElector({ backend, election: 'obs', value: 'v', ttl: 2 });
+      const errors: Error[] = [];
+      elector.on('error', (e) => errors.push(e));
+      await eventually(() => elector.isLeader(), 10_000, 'the elector to lead');
+      assert.equal((await run(['role', 'revoke-permission', 'obs-role', 'obs', '--prefix=true'])).code, 0);
+      // Leading needs no further key access (keepalives are lease calls); the observer's
+      // confirming read is what meets the refusal, and it must not be swallowed.
+      await eventually(() => errors.length > 0, 10_000, 'the error event');
+      assert.equal((errors[0] as { code?: string }).code, 'AUTH');
+      await within(elector.stop(), 10_000, 'stop()');
+    } finally {
+      await backend.close();
+    }
+  });
+
   test('an unreachable endpoint is reported from the first failure on', async () => {
     const port = await freePort();
     const backend = etcd({ endpoints: [`127.0.0.1:${port}`], dialTimeout: 200, callTimeout: 200 });

@@ -9,7 +9,10 @@ import { Channel } from './channel.js';
 import { sleep, type Clock } from './clock.js';
 import type { Confirmation, ElectionDriver, LeaderRecord } from './contract.js';
 import type { LeaderChange, UnknownLeader } from './election.js';
-import { InvalidArgumentError } from './errors.js';
+import { BallotError, InvalidArgumentError, type ErrorCode } from './errors.js';
+
+/** Probe errors that end an observation instead of making it 'unknown'. */
+const ENDING_CODES: ReadonlySet<ErrorCode> = new Set(['AUTH', 'CLOSED']);
 
 /** Throws unless `ms` can bound an observer's staleness: a positive finite number of milliseconds. */
 export function checkStaleAfter(ms: unknown): number {
@@ -87,7 +90,11 @@ export async function* observeWithLiveness(
           .confirm(half)
           .then(
             (confirmation) => inputs.push({ kind: 'confirmed', confirmation }),
-            () => undefined, // a failed probe is what 'unknown' reports; the next one retries
+            (err: unknown) => {
+              // Refused credentials or a closed backend will not heal: end with the error. Any
+              // other failed probe is what 'unknown' reports, and the next one retries.
+              if (err instanceof BallotError && ENDING_CODES.has(err.code)) inputs.close(err);
+            },
           )
           .finally(() => (probing = false));
       }
