@@ -10,6 +10,8 @@ export {
   type Leader,
   type LeaderChange,
   type NoLeader,
+  type ObserveOptions,
+  type UnknownLeader,
 } from './core/election.js';
 export { LeaderElector, type LeaderElectorEvents, type LeaderElectorOptions } from './core/elector.js';
 export * from './core/errors.js';

@@ -187,7 +187,14 @@ describe('ballot command', () => {
     let b: Proc | undefined;
     try {
       observer = startCli(['observe', e, '--json'], ep);
-      await observer.json('stdout', { event: 'leader', election: e, value: null, key: null, token: null });
+      await observer.json('stdout', {
+        event: 'leader',
+        kind: 'none',
+        election: e,
+        value: null,
+        key: null,
+        token: null,
+      });
 
       a = startCli(['campaign', e, 'alpha', '--json', '--ttl', '5'], ep);
       const elected = await a.json('stdout', { event: 'elected', election: e, value: 'alpha' });
@@ -201,6 +208,7 @@ describe('ballot command', () => {
       assert.equal(leader.code, 0);
       assert.deepEqual(stamped(leader.stdout), {
         event: 'leader',
+        kind: 'leader',
         election: e,
         value: 'alpha',
         key: elected['key'],
@@ -263,6 +271,7 @@ describe('ballot command', () => {
       assert.equal(none.code, 3);
       assert.deepEqual(stamped(none.stdout), {
         event: 'leader',
+        kind: 'none',
         election: e,
         value: null,
         key: null,
@@ -287,6 +296,42 @@ describe('ballot command', () => {
       }
     } finally {
       await reap(observer, a, b);
+    }
+  });
+
+  test('observe says "unknown" while etcd is unreachable, then the leader again', async () => {
+    const e = 'cli-outage';
+    const proxy = await startFaultProxy(ep);
+    let json: Proc | undefined;
+    let human: Proc | undefined;
+    const leader = startCli(['campaign', e, 'alpha', '--json', '--ttl', '30'], ep);
+    try {
+      await leader.json('stdout', { event: 'elected', value: 'alpha' });
+      json = startCli(['observe', e, '--json'], proxy.endpoint);
+      human = startCli(['observe', e], proxy.endpoint);
+      await json.json('stdout', { event: 'leader', kind: 'leader', value: 'alpha' });
+      await human.line('stdout', (l) => l.startsWith(`leader ${e}: alpha`));
+      proxy.blackhole();
+      // The CLI's call timeout is 5 s: after that long without an answer it cannot vouch for alpha.
+      const unknown = await json.json('stdout', { event: 'leader', kind: 'unknown', value: null }, 15_000);
+      assert.equal(unknown['key'], null);
+      assert.ok(Number(unknown['silent_ms']) >= 4000, `silent for ${String(unknown['silent_ms'])} ms`);
+      await human.line(
+        'stdout',
+        (l) => new RegExp(`^leader ${e}: unknown \\(no contact with the backend for \\d+ s\\)$`).test(l),
+        15_000,
+      );
+      const since = json.stdout.length;
+      proxy.heal();
+      await json.json('stdout', { event: 'leader', kind: 'leader', value: 'alpha' }, 20_000, since);
+      json.kill('SIGINT');
+      human.kill('SIGINT');
+      assert.equal(await json.exited, 0);
+      assert.equal(await human.exited, 0);
+    } finally {
+      leader.kill('SIGINT');
+      await reap(json, human, leader);
+      await proxy.close();
     }
   });
 

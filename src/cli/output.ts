@@ -1,4 +1,4 @@
-import type { LeaderChange, TermEndReason } from '../index.js';
+import { systemClock, type LeaderChange, type TermEndReason } from '../index.js';
 
 /** A value a JSON line may carry; bigints (tokens) are written as decimal strings. */
 export type JsonField =
@@ -39,19 +39,27 @@ export class Output {
     this.event({ event: 'deposed', election, reason }, `deposed ${election}: ${reason}`);
   }
 
-  /** The election's leader, or none (value, key and token null). */
-  leader(change: LeaderChange): void {
+  /**
+   * The election's leader, none, or unknown (cut off from the backend; value, key and token null
+   * for both). `now` is the backend clock's time, to say how long contact has been lost.
+   */
+  leader(change: LeaderChange, now = systemClock.now()): void {
+    const silentMs = change.kind === 'unknown' ? Math.max(0, Math.round(now - change.since)) : undefined;
     this.event(
       {
         event: 'leader',
+        kind: change.kind,
         election: change.election,
         value: change.value,
         key: change.key,
         token: change.token,
+        ...(silentMs === undefined ? {} : { silent_ms: silentMs }),
       },
       change.kind === 'leader'
         ? `leader ${change.election}: ${change.value} (token ${change.token}, key ${change.key})`
-        : `leader ${change.election}: none`,
+        : change.kind === 'none'
+          ? `leader ${change.election}: none`
+          : `leader ${change.election}: unknown (no contact with the backend for ${Math.round((silentMs ?? 0) / 1000)} s)`,
     );
   }
 

@@ -1,7 +1,8 @@
 import type { Clock } from './clock.js';
 import type { BackendDriver, BackendStats } from './contract.js';
-import { observeLeader, readLeader, type Leader, type LeaderChange } from './election.js';
+import { readLeader, type Leader, type LeaderChange, type ObserveOptions } from './election.js';
 import { ClosedError } from './errors.js';
+import { checkStaleAfter, observeWithLiveness } from './liveness.js';
 import { checkName } from './validate.js';
 
 /** Lease id for read-only election views: reads never create an entry, so no lease is needed. */
@@ -46,14 +47,18 @@ export class Backend implements AsyncDisposable {
     return readLeader(election, driver);
   }
 
-  /** Streams an election's leader changes, "none" included, without a session. */
+  /**
+   * Streams an election's leader changes, "none" included, without a session; `kind: 'unknown'`
+   * while cut off for longer than `staleAfter` (default: the backend's call timeout, 5 s on etcd).
+   */
   async *observe(
     election: string,
-    options: { signal?: AbortSignal } = {},
+    options: ObserveOptions = {},
   ): AsyncGenerator<LeaderChange, void, undefined> {
     const driver = this.driver.election(checkName(election), READ_ONLY_LEASE);
+    const staleAfter = checkStaleAfter(options.staleAfter ?? this.driver.callTimeout);
     await this.driver.connect();
-    yield* observeLeader(election, driver, options.signal);
+    yield* observeWithLiveness(election, driver, this.driver.clock, staleAfter, options.signal);
   }
 
   /** Reads a plain key, e.g. one written by term.guard(). */

@@ -8,8 +8,11 @@ export interface TimerHandle {
 export interface Clock {
   /** Milliseconds on a monotonic clock. */
   now(): number;
-  /** Calls fn once, after ms milliseconds. */
-  setTimer(fn: () => void, ms: number): TimerHandle;
+  /**
+   * Calls fn once, after ms milliseconds. A `weak` timer does not by itself keep the process
+   * alive (Node's unref); clocks without such a notion may ignore it.
+   */
+  setTimer(fn: () => void, ms: number, options?: { weak?: boolean }): TimerHandle;
 }
 
 /**
@@ -18,17 +21,26 @@ export interface Clock {
  */
 export const systemClock: Clock = {
   now: () => Number(process.hrtime.bigint()) / 1e6,
-  setTimer(fn, ms) {
+  setTimer(fn, ms, options) {
     const t = setTimeout(fn, Math.max(0, ms));
+    if (options?.weak) t.unref();
     return { cancel: () => clearTimeout(t) };
   },
 };
 
-/** Resolves after ms on `clock`, or at once when `signal` aborts (never rejects, leaves no timer). */
-export function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+/**
+ * Resolves after ms on `clock`, or at once when `signal` aborts (never rejects, leaves no timer).
+ * With `weak`, the wait alone does not keep the process alive.
+ */
+export function sleep(
+  clock: Clock,
+  ms: number,
+  signal: AbortSignal,
+  options?: { weak?: boolean },
+): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
-    const timer = clock.setTimer(done, ms);
+    const timer = clock.setTimer(done, ms, options);
     function done() {
       timer.cancel();
       signal.removeEventListener('abort', done);

@@ -45,6 +45,14 @@ export interface LeaderRecord {
   lease: string;
 }
 
+/** A leader read that proves contact with the backend. */
+export interface Confirmation {
+  /** The leader the read found, or null. */
+  record: LeaderRecord | null;
+  /** When the read started, on the backend's clock: the view is confirmed as of then. */
+  at: number;
+}
+
 /** Stops a watch started by the driver. */
 export type Unwatch = () => void;
 
@@ -72,6 +80,12 @@ export interface ElectionDriver {
   leader(): Promise<LeaderRecord | null>;
   /** Streams the leader each time it changes (null for none); ends when signal aborts. */
   observe(signal: AbortSignal): AsyncIterable<LeaderRecord | null>;
+  /**
+   * Reads the leader to prove that observe()'s stream is still in contact. Observers sharing one
+   * stream must share this read too: a read started less than `maxAgeMs` ago may be returned
+   * instead of a new one (see SharedRead), so the probe rate does not grow with observers.
+   */
+  confirm(maxAgeMs: number): Promise<Confirmation>;
   /** Runs ops atomically, committing only while `c` still exists with its token. */
   guard(c: Candidacy, ops: readonly GuardOp[]): Promise<GuardResult>;
 }
@@ -88,6 +102,8 @@ export interface BackendDriver {
   readonly kind: string;
   /** Time source for deadlines and keepalive timers. */
   readonly clock: Clock;
+  /** How long one call may take, in ms; session-less observers turn 'unknown' after this long without contact. */
+  readonly callTimeout: number;
   /** Lease primitives. */
   readonly lease: LeaseDriver;
   /** Checks that the backend is reachable, failing fast with a message that names it. */

@@ -8,6 +8,7 @@ import {
   SessionLostError,
 } from './errors.js';
 import { Term, type TermEndReason } from './term.js';
+import { checkStaleAfter, observeWithLiveness } from './liveness.js';
 import { checkValue } from './validate.js';
 
 /** The current leader of an election. */
@@ -31,8 +32,35 @@ export interface NoLeader {
   lease: null;
 }
 
-/** One observed state of an election: a leader, or none. */
-export type LeaderChange = Leader | NoLeader;
+/**
+ * The observer has lost contact with the backend and can no longer vouch for any leader: nothing
+ * (no change, no confirming read) arrived for its `staleAfter` bound. Once contact is back, the
+ * observer reports the leader (or none) again, even if it did not change.
+ */
+export interface UnknownLeader {
+  kind: 'unknown';
+  election: string;
+  value: null;
+  key: null;
+  token: null;
+  lease: null;
+  /** When the last confirmed view was taken, on the backend's monotonic clock (ms). */
+  since: number;
+}
+
+/** One observed state of an election: a leader, none, or unknown (cut off from the backend). */
+export type LeaderChange = Leader | NoLeader | UnknownLeader;
+
+/** Options for observe(). */
+export interface ObserveOptions {
+  /** Ends the observation. */
+  signal?: AbortSignal;
+  /**
+   * After this many ms without contact the observer yields `kind: 'unknown'`. Default: the
+   * session's TTL for Election.observe(), the backend's call timeout for Backend.observe().
+   */
+  staleAfter?: number;
+}
 
 /** Options for campaign(). */
 export interface CampaignOptions {
@@ -43,6 +71,7 @@ export interface CampaignOptions {
 /** What an Election needs from its Session. */
 export interface SessionLink {
   readonly id: string;
+  readonly ttl: number;
   readonly lost: AbortSignal;
   checkDeadline(): void;
   assertAlive(): void;
@@ -140,9 +169,14 @@ export class Election {
     return readLeader(this.name, this.driver);
   }
 
-  /** Yields the leader now and at every change, including `kind: 'none'`; ends when signal aborts. */
-  observe(options: { signal?: AbortSignal } = {}): AsyncGenerator<LeaderChange, void, undefined> {
-    return observeLeader(this.name, this.driver, options.signal);
+  /**
+   * Yields the leader now and at every change, including `kind: 'none'`, and `kind: 'unknown'`
+   * while cut off from the backend for longer than `staleAfter` (default: the session TTL).
+   * Ends when the signal aborts.
+   */
+  observe(options: ObserveOptions = {}): AsyncGenerator<LeaderChange, void, undefined> {
+    const staleAfter = checkStaleAfter(options.staleAfter ?? this.session.ttl * 1000);
+    return observeWithLiveness(this.name, this.driver, this.clock, staleAfter, options.signal);
   }
 
   /** @internal called by Session when it is lost or closed. */
@@ -292,26 +326,6 @@ export async function readLeader(name: string, driver: ElectionDriver): Promise<
   return record ? toLeader(name, record) : null;
 }
 
-/** Streams leader changes of `name` through a driver, "none" included. */
-export async function* observeLeader(
-  name: string,
-  driver: ElectionDriver,
-  signal?: AbortSignal,
-): AsyncGenerator<LeaderChange, void, undefined> {
-  const stop = new AbortController();
-  const combined = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
-  try {
-    for await (const record of driver.observe(combined))
-      yield record ? toLeader(name, record) : noLeader(name);
-  } finally {
-    stop.abort();
-  }
-}
-
 function toLeader(election: string, record: LeaderRecord): Leader {
   return { kind: 'leader', election, ...record };
-}
-
-function noLeader(election: string): NoLeader {
-  return { kind: 'none', election, value: null, key: null, token: null, lease: null };
 }

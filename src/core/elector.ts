@@ -2,10 +2,17 @@ import { EventEmitter } from 'node:events';
 import type { Backend } from './backend.js';
 import type { Election, LeaderChange } from './election.js';
 import { sleep } from './clock.js';
-import { CampaignCancelledError, FlappingError } from './errors.js';
+import { BallotError, CampaignCancelledError, FlappingError, InvalidArgumentError } from './errors.js';
 import type { Session } from './session.js';
 import type { Term, TermEndReason } from './term.js';
-import { checkMillis, checkName, checkValue } from './validate.js';
+import { checkMillis, checkName, checkTtl, checkValue } from './validate.js';
+
+/**
+ * Codes that no retry can fix: bad input, refused credentials, and a backend closed under the
+ * elector. BACKEND is not among them: etcd reports a lease that expired behind our back that way,
+ * and a new session fixes it. UNAVAILABLE, SESSION_LOST, ENTRY_DELETED are what retrying is for.
+ */
+const FATAL_CODES: ReadonlySet<string> = new Set(['INVALID_ARGUMENT', 'AUTH', 'CLOSED']);
 
 /** Options of a LeaderElector. */
 export interface LeaderElectorOptions {
@@ -31,11 +38,22 @@ export interface LeaderElectorEvents {
   elected: [Term];
   /** This candidate's term ended; the reason says why. */
   deposed: [Term, TermEndReason];
-  /** The election's leader changed (any candidate, or none). */
+  /**
+   * The election's leader changed (any candidate, or none), or it became unknown: the elector lost
+   * contact with the backend for a session TTL. After contact is back, the leader is reported again.
+   */
   leader: [LeaderChange];
-  /** A campaign failed and will be retried after `delayMs`. */
+  /**
+   * A campaign (or opening its session, or the leader observer) failed and will be retried after
+   * `delayMs`. Emitted from the first failure on. Without a listener, one process warning
+   * (code BALLOT_ELECTOR_RETRYING) is emitted instead, until a campaign succeeds again.
+   */
   retrying: [Error, number];
-  /** The elector gave up (flap guard) and stopped. */
+  /**
+   * The elector stopped for good: the flap guard tripped, or an error retrying cannot fix
+   * (INVALID_ARGUMENT, AUTH, CLOSED). Without a listener and without a running terms() loop it is
+   * thrown as an uncaught exception, like any EventEmitter 'error' nobody listens to.
+   */
   error: [Error];
 }
 
@@ -57,13 +75,13 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
   private conceding = false;
   private readonly loop: Promise<void>;
   private failure?: Error;
+  private consumers = 0;
+  private warned = false;
 
   constructor(options: LeaderElectorOptions) {
     super();
+    checkOptions(options);
     this.election = checkName(options.election);
-    checkValue(options.value);
-    if (options.backoff?.initial !== undefined) checkMillis(options.backoff.initial, 'backoff.initial');
-    if (options.backoff?.max !== undefined) checkMillis(options.backoff.max, 'backoff.max');
     this.options = options;
     // Deferred one tick so that listeners attached right after construction see every event.
     this.loop = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.run());
@@ -111,17 +129,52 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
   /** Yields each term as it is won, until the elector stops. Throws FlappingError if the flap guard tripped. */
   async *terms(): AsyncGenerator<Term, void, undefined> {
     let seen: Term | undefined;
-    for (;;) {
-      const term = this.current;
-      if (term && term !== seen && term.active) {
-        seen = term;
-        yield term;
-        continue;
+    // While a loop runs here, a fatal error reaches it as a rejection instead of an uncaught exception.
+    this.consumers++;
+    try {
+      for (;;) {
+        const term = this.current;
+        if (term && term !== seen && term.active) {
+          seen = term;
+          yield term;
+          continue;
+        }
+        if (this.failure) throw this.failure;
+        if (this.stopController.signal.aborted) return;
+        await new Promise<void>((resolve) => this.waiters.add(resolve));
       }
-      if (this.failure) throw this.failure;
-      if (this.stopController.signal.aborted) return;
-      await new Promise<void>((resolve) => this.waiters.add(resolve));
+    } finally {
+      this.consumers--;
     }
+  }
+
+  /** Stops the elector with an error no retry can fix, and makes sure someone hears of it. */
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.stopController.abort(error);
+    this.wakeWaiters();
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else if (this.consumers === 0)
+      // Outside the run loop's promise, so it is an uncaught exception rather than a lost rejection.
+      process.nextTick(() => {
+        throw error;
+      });
+  }
+
+  /** Reports a retryable failure: to 'retrying' listeners, else once as a process warning. */
+  private reportRetry(error: Error, delay: number): void {
+    if (this.listenerCount('retrying') > 0) {
+      this.emit('retrying', error, delay);
+      return;
+    }
+    if (this.warned) return;
+    this.warned = true;
+    process.emitWarning(
+      `LeaderElector for "${this.election}" keeps retrying: ${error.message} ` +
+        "(listen to 'retrying' to handle this yourself)",
+      { code: 'BALLOT_ELECTOR_RETRYING' },
+    );
   }
 
   private wakeWaiters(): void {
@@ -141,6 +194,7 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
         const election = await this.ensureSession();
         const term = await election.campaign(this.options.value, { signal: stop });
         delay = initial;
+        this.warned = false;
         if (this.flapping()) break;
         this.current = term;
         this.wakeWaiters();
@@ -156,7 +210,11 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
       } catch (err) {
         if (stop.aborted) break;
         const error = err instanceof Error ? err : new Error(String(err));
-        this.emit('retrying', error, delay);
+        if (isFatal(error)) {
+          this.fail(error);
+          break;
+        }
+        this.reportRetry(error, delay);
         await sleep(this.options.backend.clock, delay, stop);
         delay = Math.min(delay * 2, max);
       }
@@ -171,7 +229,8 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
 
   private async ensureSession(): Promise<Election> {
     if (this.session && !this.session.isAlive()) {
-      this.observing?.abort();
+      // The old observer keeps watching until the next session's takes over, so that an outage that
+      // also prevents a new session is still reported (as 'unknown') through the leader event.
       await this.session.close();
       this.session = undefined;
     }
@@ -185,17 +244,33 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
     return this.session.election(this.election);
   }
 
-  /** Relays leader changes while this session lives; a new session starts a new observer. */
+  /**
+   * Relays leader changes until the next session starts its own observer. An observer that fails
+   * is reported like a failed campaign: fatal errors stop the elector, others are retried.
+   */
   private observe(session: Session): void {
+    const previous = this.observing;
     const controller = new AbortController();
     this.observing = controller;
-    const signal = AbortSignal.any([controller.signal, session.lost, this.stopController.signal]);
+    previous?.abort();
+    const signal = AbortSignal.any([controller.signal, this.stopController.signal]);
+    const clock = this.options.backend.clock;
+    const initial = this.options.backoff?.initial ?? 100;
+    const max = this.options.backoff?.max ?? 5000;
     void (async () => {
-      try {
-        for await (const change of session.election(this.election).observe({ signal }))
-          this.emit('leader', change);
-      } catch {
-        // The observer ends with its session; the next session starts a new one.
+      for (let delay = initial; !signal.aborted; delay = Math.min(delay * 2, max)) {
+        try {
+          for await (const change of session.election(this.election).observe({ signal })) {
+            delay = initial;
+            this.emit('leader', change);
+          }
+        } catch (err) {
+          if (signal.aborted) return;
+          const error = err instanceof Error ? err : new Error(String(err));
+          if (isFatal(error)) return this.fail(error);
+          this.reportRetry(error, delay);
+        }
+        await sleep(clock, delay, signal);
       }
     })();
   }
@@ -207,12 +282,12 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
     this.termStarts.push(now);
     while ((this.termStarts[0] ?? now) < now - guard.windowMs) this.termStarts.shift();
     if (this.termStarts.length <= guard.maxTerms) return false;
-    this.failure = new FlappingError(
-      `elector for "${this.election}" won ${this.termStarts.length} terms within ${guard.windowMs} ms; ` +
-        'stopped campaigning (raise flapGuard.maxTerms or fix what ends the terms)',
+    this.fail(
+      new FlappingError(
+        `elector for "${this.election}" won ${this.termStarts.length} terms within ${guard.windowMs} ms; ` +
+          'stopped campaigning (raise flapGuard.maxTerms or fix what ends the terms)',
+      ),
     );
-    this.stopController.abort(this.failure);
-    this.emit('error', this.failure);
     return true;
   }
 
@@ -232,6 +307,67 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
     if (held) this.emit('deposed', held, held.ended?.reason ?? 'closed');
     this.wakeWaiters();
   }
+}
+
+/** Shape, not instanceof: an ESM and a CommonJS copy of ballot in one program have distinct classes. */
+function isBackend(backend: unknown): backend is Backend {
+  const b = backend as Partial<Backend> | null;
+  return (
+    typeof b === 'object' &&
+    b !== null &&
+    typeof b.session === 'function' &&
+    typeof b.observe === 'function' &&
+    typeof b.clock?.now === 'function'
+  );
+}
+
+function isFatal(error: Error): boolean {
+  return error instanceof BallotError && FATAL_CODES.has(error.code);
+}
+
+/** Throws InvalidArgumentError for the first option no campaign could ever accept. */
+function checkOptions(options: LeaderElectorOptions): void {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError('LeaderElector needs an options object: { backend, election, value }');
+  if (!isBackend(options.backend))
+    throw new InvalidArgumentError(
+      'LeaderElector option backend must be a ballot Backend: pass etcd({...}) or memory()',
+    );
+  checkName(options.election);
+  checkValue(options.value);
+  const ttl = options.ttl === undefined ? 10 : checkTtl(options.ttl);
+  if (options.margin !== undefined) {
+    checkMillis(options.margin, 'margin');
+    if (options.margin >= ttl * 1000)
+      throw new InvalidArgumentError(
+        `margin (${options.margin} ms) must be smaller than the TTL (${ttl} s = ${ttl * 1000} ms)`,
+      );
+  }
+  const backoff: unknown = options.backoff;
+  if (backoff !== undefined) {
+    if (typeof backoff !== 'object' || backoff === null)
+      throw new InvalidArgumentError('backoff must be an object like { initial: 100, max: 5000 }');
+    const { initial, max } = options.backoff ?? {};
+    if (initial !== undefined) checkMillis(initial, 'backoff.initial');
+    if (max !== undefined) checkMillis(max, 'backoff.max');
+    if ((initial ?? 100) > (max ?? 5000))
+      throw new InvalidArgumentError(
+        `backoff.initial (${initial ?? 100} ms) must not exceed backoff.max (${max ?? 5000} ms)`,
+      );
+  }
+  const guard: unknown = options.flapGuard;
+  if (guard === undefined || guard === false) return;
+  if (typeof guard !== 'object' || guard === null)
+    throw new InvalidArgumentError('flapGuard must be false or { maxTerms, windowMs }');
+  const { maxTerms, windowMs } = guard as { maxTerms?: unknown; windowMs?: unknown };
+  if (typeof maxTerms !== 'number' || !Number.isInteger(maxTerms) || maxTerms < 1)
+    throw new InvalidArgumentError(
+      `flapGuard.maxTerms must be a positive whole number, got ${String(maxTerms)}`,
+    );
+  if (typeof windowMs !== 'number' || !Number.isFinite(windowMs) || windowMs <= 0)
+    throw new InvalidArgumentError(
+      `flapGuard.windowMs must be a positive number of milliseconds, got ${String(windowMs)}`,
+    );
 }
 
 function aborted(signal: AbortSignal): Promise<undefined> {

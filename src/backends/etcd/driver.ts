@@ -7,6 +7,7 @@ import type {
   LeaseDriver,
 } from '../../core/contract.js';
 import { Multicast } from '../../core/multicast.js';
+import type { SharedRead } from '../../core/liveness.js';
 import { BackendUnavailableError, InvalidArgumentError } from '../../core/errors.js';
 import { EtcdClient } from '../../etcd/client.js';
 import { warmCodecs } from '../../etcd/codec.js';
@@ -26,6 +27,8 @@ export class EtcdDriver implements BackendDriver {
   readonly kind = 'etcd';
   readonly clock = systemClock;
   readonly client: EtcdClient;
+  /** Confirming reads shared by every observer of an election on this client (see SharedRead). */
+  private readonly probes = new Map<string, SharedRead>();
   readonly lease: LeaseDriver;
   private connected?: Promise<void>;
   /** Leader streams shared by every observer of an election on this client. */
@@ -77,7 +80,7 @@ export class EtcdDriver implements BackendDriver {
   election(name: string, leaseId: string): ElectionDriver {
     return this.mode === 'service'
       ? new ServiceElection(this.client, name, leaseId)
-      : new EtcdElection(this.client, name, leaseId, this.observers);
+      : new EtcdElection(this.client, name, leaseId, this.observers, this.probes);
   }
 
   mutex(name: string, leaseId: string): ElectionDriver {
@@ -90,6 +93,10 @@ export class EtcdDriver implements BackendDriver {
   async get(key: string): Promise<string | undefined> {
     const response = await this.client.range({ key: Buffer.from(key) });
     return response.kvs[0]?.value.toString();
+  }
+
+  get callTimeout(): number {
+    return this.client.connection.callTimeout;
   }
 
   stats(): BackendStats {

@@ -1,4 +1,5 @@
-import type { Candidacy, ElectionDriver, LeaderRecord, Unwatch } from '../../core/contract.js';
+import type { Candidacy, Confirmation, ElectionDriver, LeaderRecord, Unwatch } from '../../core/contract.js';
+import { SharedRead } from '../../core/liveness.js';
 import { BackendUnavailableError, EntryDeletedError } from '../../core/errors.js';
 import { Multicast } from '../../core/multicast.js';
 import { sleep, systemClock } from '../../core/clock.js';
@@ -26,6 +27,7 @@ export class EtcdElection implements ElectionDriver {
     name: string,
     lease: string,
     private readonly observers: Map<string, Multicast<LeaderRecord | null>> = new Map(),
+    private readonly probes: Map<string, SharedRead> = new Map(),
   ) {
     this.client = client;
     this.name = name;
@@ -158,6 +160,21 @@ export class EtcdElection implements ElectionDriver {
       this.observers.set(this.name, shared);
     }
     return shared.subscribe(signal);
+  }
+
+  /**
+   * A Range with limit 1 on the election prefix, shared per election and client like the watch.
+   * Chosen over a watch progress request because it is one unary call that every mode and backend
+   * can answer (service mode observes through the election service, not a watch), and on a healthy
+   * stream it is sent at most once per staleAfter / 2.
+   */
+  confirm(maxAgeMs: number): Promise<Confirmation> {
+    let shared = this.probes.get(this.name);
+    if (!shared) {
+      shared = new SharedRead(systemClock, async () => (await this.readLeader()).record);
+      this.probes.set(this.name, shared);
+    }
+    return shared.confirm(maxAgeMs);
   }
 
   /** The leader now and at each change: follows the leader key only, re-reading when it goes. */

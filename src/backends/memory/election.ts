@@ -1,4 +1,4 @@
-import type { Candidacy, ElectionDriver, LeaderRecord, Unwatch } from '../../core/contract.js';
+import type { Candidacy, Confirmation, ElectionDriver, LeaderRecord, Unwatch } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
 import type { GuardOp, GuardResult } from '../../core/guard.js';
 import { electionPrefix, entryKey } from '../etcd/keys.js';
@@ -95,6 +95,13 @@ export class MemoryElection implements ElectionDriver {
   async leader(): Promise<LeaderRecord | null> {
     this.link.check(this.lease);
     return this.current();
+  }
+
+  async confirm(): Promise<Confirmation> {
+    // In process a read costs nothing to share; the link decides whether this session is cut off.
+    const at = this.store.clock.now();
+    this.link.check(this.lease);
+    return { record: this.current(), at };
   }
 
   async *observe(signal: AbortSignal): AsyncGenerator<LeaderRecord | null, void, undefined> {

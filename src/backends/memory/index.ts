@@ -15,6 +15,8 @@ export interface MemoryOptions {
 class MemoryDriver implements BackendDriver, Link {
   readonly kind = 'memory';
   readonly clock: Clock;
+  /** Nothing in memory is slow; this only bounds session-less observers' staleness. */
+  readonly callTimeout = 5000;
   readonly store: MemoryStore;
   readonly lease: LeaseDriver;
   readonly partitioned = new Map<string, (() => void)[]>();

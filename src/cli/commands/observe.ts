@@ -10,7 +10,9 @@ export async function observe(election: string, options: GlobalOptions): Promise
   const interrupts = watchInterrupts();
   const backend = openBackend(options, 'observe');
   try {
-    for await (const change of backend.observe(election, { signal: interrupts.signal })) out.leader(change);
+    // Prints `unknown` once etcd has not answered within the call timeout, then the leader again.
+    for await (const change of backend.observe(election, { signal: interrupts.signal }))
+      out.leader(change, backend.clock.now());
     return ExitCode.OK;
   } finally {
     await backend.close();
