@@ -37,24 +37,19 @@ process.once('SIGTERM', stop);
 /** The leader's work: one run per second until the term ends. */
 async function lead(term: Term): Promise<void> {
   while (!term.signal.aborted) {
-    // A guarded write commits only while this term is still the leader on the server, so a
-    // deposed leader can never overwrite its successor's result.
-    if (!(await guardedPut(term, LAST_RUN_KEY, new Date().toISOString()))) return;
-    console.log(`wrote ${LAST_RUN_KEY}`);
+    try {
+      // A guarded write commits only while this term still leads, as the server sees it: a
+      // deposed leader can never overwrite its successor's result.
+      const { committed } = await term.guard((tx) => tx.put(LAST_RUN_KEY, new Date().toISOString()));
+      if (!committed) return; // not written: this term no longer leads, so its work is over
+      console.log(`wrote ${LAST_RUN_KEY}`);
+    } catch (err) {
+      if (err instanceof BallotError && err.code === 'NOT_LEADER') return; // the term has ended
+      // E.g. UNAVAILABLE: the write may or may not have landed. Try again next round.
+      console.error(`write failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
     // Pass term.signal to whatever the leader waits on: it aborts the moment the term ends.
     await sleep(1000, undefined, { signal: term.signal }).catch(() => {});
-  }
-}
-
-/** True if the write landed; false if this term is no longer the leader. */
-async function guardedPut(term: Term, key: string, value: string): Promise<boolean> {
-  try {
-    const { committed } = await term.guard((tx) => tx.put(key, value));
-    if (!committed) console.log(`write refused: term ${term.token} is no longer the leader`);
-    return committed;
-  } catch (err) {
-    if (err instanceof BallotError && err.code === 'NOT_LEADER') return false;
-    throw err;
   }
 }
 

@@ -7,10 +7,10 @@ const backend =
   process.env.BALLOT_BACKEND === 'memory'
     ? memory()
     : etcd({ endpoints: (process.env.ETCDCTL_ENDPOINTS ?? '127.0.0.1:2379').split(',') });
-// The report lives outside the election's own keys ("reports/..."): ballot owns those.
-const KEY = 'state/reports/latest';
 
 // #region readme
+// The report lives outside the election's own keys ("reports/..."): ballot owns those.
+const KEY = 'state/reports/latest';
 // Each candidate has its own session: one lease, kept alive in the background.
 const a = await backend.session({ ttl: 5 });
 const b = await backend.session({ ttl: 5 });

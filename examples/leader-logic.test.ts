@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock, memory, TermEndedError, type Term } from 'ballot';
 
-// #region readme
 /** The code under test: your leader's work. Here: it runs until its term ends, then records why. */
 class Scheduler {
   running = false;
@@ -46,4 +45,3 @@ test('a leader cut off from the backend stops before another candidate takes ove
   backend.heal(a);
   await backend.close();
 });
-// #endregion

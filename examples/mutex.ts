@@ -7,10 +7,10 @@ const backend =
   process.env.BALLOT_BACKEND === 'memory'
     ? memory()
     : etcd({ endpoints: (process.env.ETCDCTL_ENDPOINTS ?? '127.0.0.1:2379').split(',') });
-const session = await backend.session({ ttl: 5 });
-const other = await backend.session({ ttl: 5 }); // stands for another process
 
 // #region readme
+const session = await backend.session({ ttl: 5 });
+const other = await backend.session({ ttl: 5 }); // stands for another process
 const mutex = session.mutex('nightly-backup');
 // Wait at most 30 s for the lock; aborting the signal gives up and leaves the queue.
 const lock = await mutex.lock({ signal: AbortSignal.timeout(30_000) });
