@@ -7,9 +7,9 @@ const backend =
   process.env.BALLOT_BACKEND === 'memory'
     ? memory()
     : etcd({ endpoints: (process.env.ETCDCTL_ENDPOINTS ?? '127.0.0.1:2379').split(',') });
-const signal = AbortSignal.timeout(30_000); // give up campaigning after 30 s
 
 // #region readme
+const signal = AbortSignal.timeout(30_000); // give up campaigning after 30 s
 const session = await backend.session({ ttl: 5 }); // one lease + keepalive, shared by all elections
 const election = session.election('scheduler');
 
