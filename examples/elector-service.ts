@@ -6,10 +6,8 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BallotError, etcd, LeaderElector, memory, type Term } from 'ballot';
 
-const backend =
-  process.env.BALLOT_BACKEND === 'memory'
-    ? memory()
-    : etcd({ endpoints: (process.env.ETCDCTL_ENDPOINTS ?? '127.0.0.1:2379').split(',') });
+// etcd() connects as etcdctl would: $ETCDCTL_ENDPOINTS (and the other ETCDCTL_* variables), or 127.0.0.1:2379.
+const backend = process.env.BALLOT_BACKEND === 'memory' ? memory() : etcd();
 const elector = new LeaderElector({
   backend,
   election: 'scheduler',

@@ -3,10 +3,8 @@
 //   node --import tsx examples/lower-level.ts          (or BALLOT_BACKEND=memory, no server)
 import { etcd, memory } from 'ballot';
 
-const backend =
-  process.env.BALLOT_BACKEND === 'memory'
-    ? memory()
-    : etcd({ endpoints: (process.env.ETCDCTL_ENDPOINTS ?? '127.0.0.1:2379').split(',') });
+// etcd() connects as etcdctl would: $ETCDCTL_ENDPOINTS (and the other ETCDCTL_* variables), or 127.0.0.1:2379.
+const backend = process.env.BALLOT_BACKEND === 'memory' ? memory() : etcd();
 
 // #region readme
 const signal = AbortSignal.timeout(30_000); // give up campaigning after 30 s
