@@ -206,7 +206,7 @@ function checkStaleWrite(ledger: Ledger, log: DemoLog, name: string, stale: Stal
       committed: stale.committed,
     },
     `${name} resumes: its term ${stale.token} ${stale.active ? 'still looks current!' : `already ended (${stale.reason ?? '?'})`}; ` +
-      `its guarded write was ${stale.committed ? 'COMMITTED' : stale.error ? `not sent (${stale.error})` : 'rejected by the backend'}`,
+      `its guarded write was ${stale.committed ? 'COMMITTED' : stale.notSent ? 'refused before sending (NOT_LEADER)' : stale.error ? `not sent (${stale.error})` : 'rejected by the backend'}`,
   );
   if (stale.active)
     ledger.violate('fencing', `${name} still believed it led after a pause longer than the TTL`);
