@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { electionPrefix } from '../src/backends/etcd/keys.js';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { startFaultProxy } from './fixtures/fault-proxy.js';
 import { eventually } from './helpers.js';
@@ -34,7 +35,7 @@ let scratch: string;
 
 /** Entries of `election` in etcd right now. */
 async function entries(election: string): Promise<number> {
-  const res = await node.etcdctl(['get', `${election}/`, '--prefix', '--keys-only']);
+  const res = await node.etcdctl(['get', electionPrefix(election), '--prefix', '--keys-only']);
   return res.stdout.split('\n').filter((l) => l.trim() !== '').length;
 }
 
@@ -111,6 +112,10 @@ describe('ballot command', () => {
       [['campaign', 'e', 'v', '--ttl', '1.5'], /--ttl must be a whole number of seconds/],
       [['campaign', 'e', 'v', '--ttl', '100000'], /ttl must be a whole number of seconds from 1 to 86400/],
       [['leader', 'e/'], /must not end with "\/"/],
+      [['lock', '', '--', 'true'], /lock name must be a non-empty string/],
+      [['lock', ' ', '--', 'true'], /lock name must not be blank/],
+      [['campaign', '  ', 'v'], /election name must not be blank/],
+      [['leader', 'a\tb'], /election name "a\\tb" contains a control character/],
       [['leader', 'e', '--dial-timeout', 'soon'], /--dial-timeout must be a duration/],
       [['leader', 'e', '--endpoints', 'nohost'], /invalid endpoint "nohost"/],
       [
@@ -335,6 +340,95 @@ describe('ballot command', () => {
     }
   });
 
+  test('nested names are separate elections; leader and list agree, foreign keys included', async () => {
+    const team = 'cli-team';
+    const sub = `${team}/sub`;
+    let a: Proc | undefined;
+    let b: Proc | undefined;
+    let c: Proc | undefined;
+    let goListener: Proc | undefined;
+    const listing = async (prefix: string) => {
+      const r = await runCli(['list', prefix, '--json'], ep);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              election: string;
+              leader: { value: string; key: string; lease: string | null; ttl: number | null };
+              queue: { value: string }[];
+            },
+        );
+    };
+    const leaderOf = async (election: string) => {
+      const r = await runCli(['leader', election, '--json'], ep);
+      return { ...(JSON.parse(r.stdout) as { value: string | null; key: string | null }), stderr: r.stderr };
+    };
+    try {
+      // The nested election's candidate comes first: it must not stand in line for the outer one.
+      a = startCli(['campaign', sub, 'a', '--json', '--ttl', '5'], ep);
+      const aElected = await a.json('stdout', { event: 'elected', election: sub, value: 'a' });
+      b = startCli(['campaign', team, 'b', '--json', '--ttl', '5'], ep);
+      const bElected = await b.json('stdout', { event: 'elected', election: team, value: 'b' });
+      assert.equal((await leaderOf(team)).value, 'b');
+      assert.equal((await leaderOf(sub)).value, 'a');
+      assert.deepEqual(
+        (await listing(team)).map((e) => [e.election, e.leader.value, e.queue.length]),
+        [
+          [team, 'b', 0],
+          [sub, 'a', 0],
+        ],
+      );
+      assert.deepEqual(
+        (await listing(sub)).map((e) => e.election),
+        [sub],
+        'the prefix filters by election name',
+      );
+      // etcdctl shares the outer election (no '/' in its name) and sees b, not a.
+      goListener = startProcess(ETCDCTL, [`--endpoints=${ep}`, 'elect', '-l', team], { ETCDCTL_API: '3' });
+      await goListener.line('stdout', (l) => l === String(bElected['key']));
+      await goListener.line('stdout', (l) => l === 'b');
+      assert.ok(!goListener.stdout.includes(String(aElected['key'])));
+
+      // A key without a lease under the prefix (not written by ballot: guards refuse it) stands in
+      // line like an entry, for leader and list alike, and blocks the election until deleted.
+      await node.etcdctl(['put', `${team}/last-run`, 'ts']);
+      b.kill('SIGINT');
+      assert.equal(await b.exited, 0);
+      c = startCli(['campaign', team, 'c', '--json', '--ttl', '5'], ep);
+      await waitEntries(team, 2);
+      const blocked = await leaderOf(team);
+      assert.deepEqual([blocked.value, blocked.key], ['ts', `${team}/last-run`]);
+      assert.match(blocked.stderr, /has no lease: no candidate can be elected until it is deleted/);
+      const [listed] = await listing(team);
+      assert.equal(listed?.election, team);
+      assert.deepEqual(
+        [listed?.leader.value, listed?.leader.key, listed?.leader.lease, listed?.leader.ttl],
+        ['ts', `${team}/last-run`, null, null],
+      );
+      assert.deepEqual(
+        listed?.queue.map((q) => q.value),
+        ['c'],
+      );
+      const table = await runCli(['list', team], ep);
+      assert.match(
+        table.stdout,
+        new RegExp(`${team}\\s+leader\\s+ts\\s+\\d+\\s+${team}/last-run\\s+no lease`),
+      );
+      assert.equal(c.stdout.length, 0, 'c waits behind the foreign key');
+      // The operator's lever removes it, and c is elected.
+      assert.equal((await runCli(['resign', team], ep)).code, 0);
+      await c.json('stdout', { event: 'elected', election: team, value: 'c' });
+      assert.equal((await leaderOf(team)).value, 'c');
+    } finally {
+      goListener?.kill('SIGINT');
+      for (const p of [a, b, c]) p?.kill('SIGINT');
+      await reap(goListener, a, b, c);
+    }
+  });
+
   test('run: starts only when elected, gets its token, is stopped with its group when the term ends', async () => {
     const e = 'cli-run';
     const script = join(scratch, 'leader-job.sh');
@@ -538,7 +632,7 @@ describe('ballot command', () => {
     assert.ok(!mem.stdout.includes('\u001b['), 'no ANSI codes when stdout is not a terminal');
     for (const fault of ['resign', 'crash', 'pause', 'concede'])
       assert.match(mem.stdout, new RegExp(`^\\d+\\s+${fault}\\s`, 'm'));
-    assert.match(mem.stdout, /guarded write was rejected by the backend/);
+    assert.match(mem.stdout, /guarded write was refused before sending \(NOT_LEADER\)/);
     assert.match(mem.stdout, /^PASS: every invariant held/m);
     assertTermOrder(
       mem.stdout.split('\n').flatMap((l) => {

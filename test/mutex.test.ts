@@ -38,7 +38,10 @@ describe('Mutex', () => {
         const lb = await within(pb, 5000, 'b to get the lock');
         assert.ok(await isPending(pc), 'c still waits behind b');
         assert.ok(lb.token > la.token);
-        assert.equal((await la.guard((tx) => tx.put(`${name}-data`, 'stale'))).committed, false);
+        await assert.rejects(
+          la.guard((tx) => tx.put(`${name}-data`, 'stale')),
+          { code: 'NOT_LEADER' },
+        );
         assert.equal(b!.mutex(name).isLocked(), true);
         await b!.mutex(name).unlock();
         const lc = await within(pc, 5000, 'c to get the lock');

@@ -161,13 +161,22 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
         throw new UsageError('missing command after --: ballot lock <name> [options] -- <cmd> [args...]');
       const options = resolveGlobals(cmd, ETCD);
       const lockFlags = { grace: parseDuration(flags.grace, '--grace'), requeue: false, value: '' };
-      result.code = await run(checkElectionName(name), argv.slice(separator + 1), lockFlags, options, 'lock');
+      result.code = await run(
+        checkElectionName(name, 'lock name'),
+        argv.slice(separator + 1),
+        lockFlags,
+        options,
+        'lock',
+      );
     });
 
   program
     .command('list')
-    .description('list elections under a prefix: leader, queued candidates in order, lease TTL left')
-    .argument('[prefix]', 'key prefix of the elections to list', '')
+    .description(
+      'list elections whose name starts with a prefix: leader, queued candidates in order, lease TTL\n' +
+        'left. A key without a lease under an election stands in line like an entry ("no lease").',
+    )
+    .argument('[prefix]', 'list the elections whose name starts with this (default: all)', '')
     .action(async (prefix: string, _o: unknown, cmd: Command) => {
       result.code = await list(prefix, resolveGlobals(cmd, ETCD));
     });

@@ -136,7 +136,7 @@ export class Election {
 
   /** Changes the leader's value, guarded by the term's token. Throws NOT_LEADER without a current term. */
   async proclaim(value: string): Promise<void> {
-    checkValue(value);
+    checkValue(value, 'proclaim value');
     const term = this.currentTerm;
     const c = this.candidacy;
     if (!term || !c) throw new NotLeaderError(`cannot proclaim in "${this.name}": not the leader`);

@@ -77,8 +77,8 @@ export class CampaignCancelledError extends BallotError {
 
 /** The operation needs leadership that this candidate does not hold. */
 export class NotLeaderError extends BallotError {
-  constructor(message: string) {
-    super('NOT_LEADER', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NOT_LEADER', message, options);
   }
 }
 

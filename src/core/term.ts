@@ -1,4 +1,4 @@
-import { BallotError } from './errors.js';
+import { BallotError, NotLeaderError } from './errors.js';
 import { GuardBuilder, type GuardResult } from './guard.js';
 
 /** Why a term ended. */
@@ -91,10 +91,21 @@ export class Term {
   }
 
   /**
-   * Runs backend writes that commit only while this term is current. The backend decides, not
-   * this process: a stale term's guard is rejected by the store itself.
+   * Runs backend writes that commit only while this term is current. A guard called after the term
+   * ended (`signal` aborted, the session deadline included) rejects with NotLeaderError and sends
+   * nothing, on every backend. A guard sent while the term was current may still be refused by the
+   * backend, which decides, not this process: then it resolves `committed: false`. Keys inside an
+   * election's or mutex's key space are refused with InvalidArgumentError (they would become entries).
    */
-  guard(build: (tx: GuardBuilder) => unknown): Promise<GuardResult> {
+  async guard(build: (tx: GuardBuilder) => unknown): Promise<GuardResult> {
+    const signal = this.signal;
+    if (signal.aborted) {
+      const ended = signal.reason as TermEndedError;
+      throw new NotLeaderError(
+        `guard not sent: term ${this.token} of election "${this.election}" already ended (${ended.reason})`,
+        { cause: ended },
+      );
+    }
     const builder = new GuardBuilder();
     build(builder);
     return this.host.guard(builder);

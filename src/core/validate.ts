@@ -6,10 +6,26 @@ export const MAX_VALUE_BYTES = 1024 * 1024;
 export const MIN_TTL = 1;
 export const MAX_TTL = 86_400;
 
-/** Throws unless `name` can be an election or mutex name. */
+/**
+ * Throws unless `name` can be an election or mutex name. Names become etcd keys, log lines and
+ * command-line arguments, so the ones that cannot be told apart or typed are refused: blank names,
+ * control characters (NUL included) and lone surrogates (which do not survive UTF-8 encoding).
+ */
 export function checkName(name: unknown, what = 'election name'): string {
   if (typeof name !== 'string' || name.length === 0)
     throw new InvalidArgumentError(`${what} must be a non-empty string, got ${JSON.stringify(name)}`);
+  if (name.trim() === '')
+    throw new InvalidArgumentError(`${what} must not be blank, got ${JSON.stringify(name)}`);
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  if (/[\u0000-\u001f\u007f]/.test(name))
+    throw new InvalidArgumentError(
+      `${what} ${JSON.stringify(name)} contains a control character: use printable characters only`,
+    );
+  // With the u flag a surrogate pair is one code point, so this matches only unpaired halves.
+  if (/[\ud800-\udfff]/u.test(name))
+    throw new InvalidArgumentError(
+      `${what} ${JSON.stringify(name)} contains a lone UTF-16 surrogate, which has no UTF-8 encoding`,
+    );
   if (name.endsWith('/'))
     throw new InvalidArgumentError(
       `${what} "${name}" must not end with "/": ballot adds the separator itself`,
@@ -18,14 +34,14 @@ export function checkName(name: unknown, what = 'election name'): string {
   return name;
 }
 
-/** Throws unless `value` is a string small enough for every backend. */
-export function checkValue(value: unknown): string {
+/** Throws unless `value` is a string small enough for every backend; `what` names it in errors. */
+export function checkValue(value: unknown, what = 'campaign value'): string {
   if (typeof value !== 'string')
-    throw new InvalidArgumentError(`campaign value must be a string, got ${typeof value}`);
+    throw new InvalidArgumentError(`${what} must be a string, got ${typeof value}`);
   const size = Buffer.byteLength(value);
   if (size > MAX_VALUE_BYTES)
     throw new InvalidArgumentError(
-      `campaign value is ${size} bytes; the limit is ${MAX_VALUE_BYTES}: store large data elsewhere and campaign with a reference`,
+      `${what} is ${size} bytes; the limit is ${MAX_VALUE_BYTES}: store large data elsewhere and use a reference to it`,
     );
   return value;
 }

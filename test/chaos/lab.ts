@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { electionPrefix, escapeName } from '../../src/backends/etcd/keys.js';
 import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
 import { EtcdHttp, KeyHistory, type Kv } from '../fixtures/etcd-history.js';
 import { spawnIsolatedWorker, type IsolatedWorker } from '../fixtures/isolated-worker.js';
@@ -32,6 +33,11 @@ import {
 const RECORDER = fileURLToPath(new URL('./recorder.ts', import.meta.url));
 /** deriveSeed index of the cast's random stream (any index the scenarios do not use as a seed). */
 const CAST_STREAM = 0xca57;
+
+/** Where every key of one trial lives: `chaos/<run>/<trial>/`, escaped as election names are. */
+function trialPrefix(runId: string, trial: string): string {
+  return escapeName(`chaos/${runId}/${trial}/`);
+}
 
 /** Settings shared by every trial of a lab. */
 export interface LabOptions {
@@ -199,9 +205,11 @@ export class Trial {
     this.#cast = new Rng(deriveSeed(seed, CAST_STREAM));
     this.scenario = scenario;
     this.name = name;
-    this.prefix = `chaos/${lab.runId}/${name}/`;
-    this.election = `${this.prefix}e`;
-    this.entryPrefix = `${this.election}/`;
+    // The election's name has '/'s, so its entries live under its escaped name (see keys.ts);
+    // trialPrefix is escaped the same way, so it holds them and the fenced key, in one history.
+    this.prefix = trialPrefix(lab.runId, name);
+    this.election = `chaos/${lab.runId}/${name}/e`;
+    this.entryPrefix = electionPrefix(this.election);
     this.writeKey = `${this.prefix}fenced`;
     this.#history = history;
   }
@@ -210,7 +218,7 @@ export class Trial {
   static async open(lab: Lab, scenario: string, seed: Seed): Promise<Trial> {
     const name = lab.nextTrialName(scenario);
     const from = (await lab.http.revision()) + 1n;
-    const history = new KeyHistory(lab.http, `chaos/${lab.runId}/${name}/`, from);
+    const history = new KeyHistory(lab.http, trialPrefix(lab.runId, name), from);
     return new Trial(lab, scenario, history, name, seed);
   }
 

@@ -193,7 +193,8 @@ abstract class Candidate {
       await this.write(term, seq++, false, sentAt);
       await sleep(this.ctx.cmd.writeEveryMs);
     }
-    // The backend, not this process, must refuse a write made with a term that has ended.
+    // A write made with a term that has ended must be refused: by this process when it knows the
+    // term ended (NOT_LEADER, nothing sent), else by the backend (committed: false).
     if (!this.stopping && !this.ctx.closing) await this.write(term, seq, true, now());
   }
 
@@ -212,7 +213,9 @@ abstract class Candidate {
       const result = await term.guard((tx) => tx.put(this.ctx.cmd.writeKey, JSON.stringify(value)));
       say({ ...base, committed: result.committed, at: now() });
     } catch (err) {
-      say({ ...base, committed: null, error: describe(err), at: now() });
+      // NOT_LEADER is a refusal before sending: certain, unlike an unknown outcome.
+      const refused = (err as { code?: unknown }).code === 'NOT_LEADER';
+      say({ ...base, committed: refused ? false : null, error: describe(err), at: now() });
     }
   }
 }

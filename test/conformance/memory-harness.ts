@@ -1,3 +1,4 @@
+import { electionPrefix } from '../../src/backends/etcd/keys.js';
 import { memory, type MemoryBackend } from '../../src/index.js';
 import type { BackendHarness, Candidate } from './harness.js';
 
@@ -25,7 +26,7 @@ export function memoryHarness(): BackendHarness {
     },
     sharedBackend: () => backend,
     async entries(election) {
-      return backend.list(`${election}/`).map((e) => e.key);
+      return backend.list(electionPrefix(election)).map((e) => e.key);
     },
     async deleteKey(key) {
       await backend.deleteKey(key);

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CampaignCancelledError, TermEndedError, type LeaderChange, type Term } from '../../src/index.js';
+import {
+  CampaignCancelledError,
+  InvalidArgumentError,
+  NotLeaderError,
+  TermEndedError,
+  type LeaderChange,
+  type Term,
+} from '../../src/index.js';
 import { eventually, isPending, sleep, within } from '../helpers.js';
 import { backends } from './backends.js';
 import type { Candidate } from './harness.js';
@@ -142,11 +149,134 @@ for (const makeHarness of backends) {
       await eventually(async () => (await harness.entries(name)).length === 2, 5000, 'b to join');
       await a!.election(name).resign();
       const tb = await within(pb, 5000, 'b to lead');
-      assert.equal((await ta.guard((tx) => tx.put(dataKey, 'stale'))).committed, false);
+      // The term is known to have ended here, so the guard is not even sent.
+      await assert.rejects(
+        ta.guard((tx) => tx.put(dataKey, 'stale')),
+        { code: 'NOT_LEADER' },
+      );
       const fresh2 = await tb.guard((tx) => tx.put(dataKey, 'from-b').get(dataKey));
       assert.deepEqual(fresh2, { committed: true, values: ['from-b'] });
       assert.equal(await b!.backend.get(dataKey), 'from-b');
-      await b!.election(name).resign();
+      // An entry deleted behind b's back: a guard sent before b hears of it is refused by the
+      // backend (committed: false), one after is not sent (NOT_LEADER); neither may commit.
+      await harness.deleteKey(tb.key);
+      const outcome = await tb
+        .guard((tx) => tx.put(dataKey, 'after-delete'))
+        .then(
+          (r) => r,
+          (err: unknown) => err,
+        );
+      if (outcome instanceof Error) assert.equal((outcome as { code?: string }).code, 'NOT_LEADER');
+      else assert.deepEqual(outcome, { committed: false, values: [] });
+      assert.equal(await b!.backend.get(dataKey), 'from-b');
+      await within(tb.whenEnded(), 5000, "b's term to end");
+    });
+
+    test('a nested name is an election of its own: "x" and "x/sub" never share entries', async () => {
+      const team = fresh();
+      const sub = `${team}/sub`;
+      const [a, b, c] = await Promise.all([candidate(), candidate(), candidate()]);
+      // a leads the nested election first: its entry must not stand in line for the outer one.
+      const ta = await a!.election(sub).campaign('a');
+      const tb = await within(b!.election(team).campaign('b'), 5000, 'b to lead the outer election');
+      assert.equal((await b!.election(team).leader())?.value, 'b');
+      assert.equal((await a!.election(sub).leader())?.value, 'a');
+      assert.equal((await c!.election(team).leader())?.key, tb.key);
+      assert.equal((await c!.election(sub).leader())?.key, ta.key);
+      assert.deepEqual(await harness.entries(team), [tb.key]);
+      assert.deepEqual(await harness.entries(sub), [ta.key]);
+      // A waiter in one is not blocked by, nor woken by, the other.
+      const pc = c!.election(sub).campaign('c');
+      await eventually(async () => (await harness.entries(sub)).length === 2, 5000, 'c to join');
+      await b!.election(team).resign();
+      assert.ok(await isPending(pc, 200), 'c waits for a, not for b');
+      await a!.election(sub).resign();
+      const tc = await within(pc, 5000, 'c to lead the nested election');
+      assert.equal((await b!.election(sub).leader())?.value, 'c');
+      assert.equal(await b!.election(team).leader(), null);
+      await c!.election(sub).resign();
+      assert.ok(tc.token > ta.token);
+    });
+
+    test("a guarded write into an election's key space is refused before it is sent", async () => {
+      const name = fresh();
+      const other = fresh();
+      const a = await candidate();
+      const ta = await a.election(name).campaign('a');
+      a.election(other); // opening an election makes its key space known to this backend
+      const lock = a.session.mutex(fresh());
+      const refused = [
+        `${name}/last-run`,
+        `${name}/sub/last-run`,
+        `${other}/x`,
+        `${(await lock.lock()).key.split('/')[0]}/x`,
+      ];
+      for (const key of refused) {
+        const error = await ta
+          .guard((tx) => tx.put(key, 'v'))
+          .then(
+            () => assert.fail(`a guarded put of ${key} was accepted`),
+            (err: unknown) => err,
+          );
+        assert.ok(error instanceof InvalidArgumentError, `put ${key}: ${String(error)}`);
+        assert.equal(error.code, 'INVALID_ARGUMENT');
+        assert.match(error.message, /key space of (election|mutex) ".+".*use a key outside it/);
+        assert.equal(await a.backend.get(key), undefined, `${key} was written`);
+      }
+      // Deleting one's own entry through a guard would end the term behind ballot's back.
+      await assert.rejects(
+        ta.guard((tx) => tx.delete(ta.key)),
+        { code: 'INVALID_ARGUMENT' },
+      );
+      await assert.rejects(
+        ta.guard((tx) => tx.put(`${name}-data/ok`, 'v').put(`${name}/x`, 'v')),
+        { code: 'INVALID_ARGUMENT' },
+        'a txn with one bad op sends none of them',
+      );
+      assert.equal(await a.backend.get(`${name}-data/ok`), undefined);
+      assert.deepEqual(await harness.entries(name), [ta.key]);
+      assert.equal(ta.active, true);
+      // A key outside every key space commits, and reads anywhere are allowed.
+      const ok = await ta.guard((tx) => tx.put(`${name}-data/last-run`, 'v').get(ta.key));
+      assert.deepEqual(ok, { committed: true, values: ['a'] });
+      await lock.unlock();
+      await a.election(name).resign();
+      assert.equal(await a.election(name).leader(), null, 'nothing was left to lead the election');
+    });
+
+    test('a guard called after its term ended is not sent: NOT_LEADER', async () => {
+      const name = fresh();
+      const dataKey = `${name}-data`;
+      const [a, b] = await Promise.all([candidate(2), candidate()]);
+      // While resign() runs (not awaited): the term has already ended.
+      const ta = await a!.election(name).campaign('a');
+      const resigning = a!.election(name).resign();
+      await assert.rejects(
+        ta.guard((tx) => tx.put(dataKey, 'during-resign')),
+        (err: unknown) => {
+          assert.ok(err instanceof NotLeaderError, String(err));
+          assert.equal(err.code, 'NOT_LEADER');
+          assert.match(err.message, /already ended \(resigned\)/);
+          return true;
+        },
+      );
+      await resigning;
+      await assert.rejects(
+        ta.guard((tx) => tx.put(dataKey, 'after-resign')),
+        { code: 'NOT_LEADER' },
+      );
+      assert.equal(await b!.backend.get(dataKey), undefined, 'neither guard was applied');
+      // After the session is lost.
+      const t2 = await a!.election(name).campaign('a2');
+      a!.partition();
+      await within(t2.whenEnded(), 10_000, 'the term to end');
+      // Still partitioned: a guard that was sent would fail UNAVAILABLE, not NOT_LEADER.
+      await assert.rejects(
+        t2.guard((tx) => tx.put(dataKey, 'after-loss')),
+        { code: 'NOT_LEADER' },
+      );
+      a!.heal();
+      assert.equal(await b!.backend.get(dataKey), undefined);
     });
 
     test('losing the session ends every term on it at once', async () => {

@@ -2,7 +2,7 @@
  * A candidate process for cross-process fault tests. It campaigns once and reports, as JSON lines
  * on stdout with CLOCK_MONOTONIC timestamps (comparable across processes on this host):
  * elected, every tick of its "work" loop (whether it believed it led), the end of its term, and
- * the backend's verdict on a guarded write made with its term.
+ * the verdict on a guarded write made with its ended term (NOT_LEADER, or refused by the backend).
  */
 import { etcd } from '../../src/index.js';
 
@@ -32,7 +32,8 @@ const tick = setInterval(() => {
       .guard((tx) => tx.put(`${election}-fenced`, value))
       .then(
         (result) => say({ event: 'stale-guard', committed: result.committed }),
-        (err: Error) => say({ event: 'stale-guard-error', message: err.message }),
+        (err: Error & { code?: string }) =>
+          say({ event: 'stale-guard-error', code: err.code ?? null, message: err.message }),
       );
   }
 }, 20);

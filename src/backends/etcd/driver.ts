@@ -13,6 +13,7 @@ import { EtcdClient } from '../../etcd/client.js';
 import { warmCodecs } from '../../etcd/codec.js';
 import type { ConnectionOptions } from '../../etcd/connection.js';
 import { EtcdElection } from './election.js';
+import { KeySpaces } from './keys.js';
 import { ServiceElection } from './service-election.js';
 import { ServiceLock } from './service-lock.js';
 
@@ -33,6 +34,8 @@ export class EtcdDriver implements BackendDriver {
   private connected?: Promise<void>;
   /** Leader streams shared by every observer of an election on this client. */
   private readonly observers = new Map<string, Multicast<LeaderRecord | null>>();
+  /** Key spaces of every election and mutex opened here: guarded writes are refused inside them. */
+  private readonly keySpaces = new KeySpaces();
 
   readonly mode: EtcdMode;
 
@@ -78,16 +81,18 @@ export class EtcdDriver implements BackendDriver {
   }
 
   election(name: string, leaseId: string): ElectionDriver {
+    this.keySpaces.add('election', name);
     return this.mode === 'service'
-      ? new ServiceElection(this.client, name, leaseId)
-      : new EtcdElection(this.client, name, leaseId, this.observers, this.probes);
+      ? new ServiceElection(this.client, name, leaseId, this.keySpaces)
+      : new EtcdElection(this.client, name, leaseId, this.keySpaces, this.observers, this.probes);
   }
 
   mutex(name: string, leaseId: string): ElectionDriver {
+    this.keySpaces.add('mutex', name);
     // Go's concurrency.Mutex is the election recipe with an empty value, so the client mode reuses it.
     return this.mode === 'service'
-      ? new ServiceLock(this.client, name, leaseId)
-      : new EtcdElection(this.client, name, leaseId);
+      ? new ServiceLock(this.client, name, leaseId, this.keySpaces)
+      : new EtcdElection(this.client, name, leaseId, this.keySpaces);
   }
 
   async get(key: string): Promise<string | undefined> {

@@ -8,13 +8,13 @@ import type { EtcdClient } from '../../etcd/client.js';
 import type { Compare, KeyValue, RangeRequest, RequestOp, TxnResponse } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
 import { watchEvents } from './events.js';
-import { electionPrefix, entryKey, prefixEnd } from './keys.js';
+import { electionPrefix, entryKey, prefixEnd, type KeySpaces } from './keys.js';
 
 /**
  * The client-side election recipe over KV, lease and watch, laid out like Go's
  * concurrency.Election so that Go services and `etcdctl elect` share elections with ballot:
- * entries are `<name>/<lease hex>`, the oldest create revision leads, and each candidate
- * watches only its predecessor.
+ * entries are `<escaped name>/<lease hex>` (see keys.ts), the oldest create revision leads, and
+ * each candidate watches only its predecessor.
  */
 export class EtcdElection implements ElectionDriver {
   protected readonly client: EtcdClient;
@@ -26,6 +26,8 @@ export class EtcdElection implements ElectionDriver {
     client: EtcdClient,
     name: string,
     lease: string,
+    /** Every election's and mutex's key space on this backend, which guarded writes must stay out of. */
+    private readonly keySpaces: KeySpaces,
     private readonly observers: Map<string, Multicast<LeaderRecord | null>> = new Map(),
     private readonly probes: Map<string, SharedRead> = new Map(),
   ) {
@@ -225,6 +227,7 @@ export class EtcdElection implements ElectionDriver {
   }
 
   async guard(c: Candidacy, ops: readonly GuardOp[]): Promise<GuardResult> {
+    this.keySpaces.check(ops);
     let response: TxnResponse;
     try {
       // Never resent: if the first attempt was applied but its reply lost, a second one would fail

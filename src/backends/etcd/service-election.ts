@@ -7,7 +7,7 @@ import type { EtcdClient } from '../../etcd/client.js';
 import type { LeaderKey } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
 import { EtcdElection, toRecord } from './election.js';
-import { entryKey } from './keys.js';
+import { entryKey, escapeName, type KeySpaces } from './keys.js';
 
 /**
  * The same election run by etcd's server-side v3election service: Campaign blocks on the server
@@ -17,13 +17,17 @@ import { entryKey } from './keys.js';
  */
 export class ServiceElection extends EtcdElection {
   private readonly values = new WeakMap<Candidacy, string>();
+  /** The name etcd's service sees: escaped, so that it builds the same prefix as the client recipe. */
+  private readonly keyName: string;
 
   constructor(
     client: EtcdClient,
     private readonly electionName: string,
     private readonly leaseId: string,
+    keySpaces: KeySpaces,
   ) {
-    super(client, electionName, leaseId);
+    super(client, electionName, leaseId, keySpaces);
+    this.keyName = escapeName(electionName);
   }
 
   override async join(value: string): Promise<Candidacy> {
@@ -35,7 +39,7 @@ export class ServiceElection extends EtcdElection {
 
   override async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Unwatch> {
     const leader = await campaignThroughTokenExpiry(
-      () => this.services.campaign(this.electionName, this.leaseId, this.values.get(c) ?? '', signal),
+      () => this.services.campaign(this.keyName, this.leaseId, this.values.get(c) ?? '', signal),
       this.client,
     );
     c.token = BigInt(leader.rev);
@@ -65,7 +69,7 @@ export class ServiceElection extends EtcdElection {
   }
 
   override async leader(): Promise<LeaderRecord | null> {
-    const kv = await this.services.leader(this.electionName);
+    const kv = await this.services.leader(this.keyName);
     return kv ? toRecord(kv) : null;
   }
 
@@ -121,7 +125,7 @@ export class ServiceElection extends EtcdElection {
           // The first view is read at a known revision; the server's stream reports the changes.
           const read = await this.readLeader();
           track(read.record, read.revision);
-          const opened = await this.services.observe(this.electionName, signal);
+          const opened = await this.services.observe(this.keyName, signal);
           index = opened.index;
           for await (const response of opened.stream) {
             backoff = 50;
@@ -161,7 +165,7 @@ export class ServiceElection extends EtcdElection {
 
   private leaderKey(c: Candidacy): LeaderKey {
     return {
-      name: Buffer.from(this.electionName),
+      name: Buffer.from(this.keyName),
       key: Buffer.from(c.key),
       rev: c.token.toString(),
       lease: this.leaseId,

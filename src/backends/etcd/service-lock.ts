@@ -3,7 +3,7 @@ import { EntryDeletedError } from '../../core/errors.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import { watchDeletion } from './deletion.js';
 import { EtcdElection } from './election.js';
-import { entryKey } from './keys.js';
+import { entryKey, escapeName, type KeySpaces } from './keys.js';
 import { campaignThroughTokenExpiry } from './service-election.js';
 
 /**
@@ -16,8 +16,9 @@ export class ServiceLock extends EtcdElection {
     client: EtcdClient,
     private readonly lockName: string,
     private readonly leaseId: string,
+    keySpaces: KeySpaces,
   ) {
-    super(client, lockName, leaseId);
+    super(client, lockName, leaseId, keySpaces);
   }
 
   override async join(): Promise<Candidacy> {
@@ -26,7 +27,7 @@ export class ServiceLock extends EtcdElection {
 
   override async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Unwatch> {
     const key = await campaignThroughTokenExpiry(
-      () => this.services.lock(this.lockName, this.leaseId, signal),
+      () => this.services.lock(escapeName(this.lockName), this.leaseId, signal),
       this.client,
     );
     const held = (await this.client.range({ key: Buffer.from(key) })).kvs[0];

@@ -1,7 +1,7 @@
 import type { Candidacy, Confirmation, ElectionDriver, LeaderRecord, Unwatch } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
 import type { GuardOp, GuardResult } from '../../core/guard.js';
-import { electionPrefix, entryKey } from '../etcd/keys.js';
+import { electionPrefix, entryKey, type KeySpaces } from '../etcd/keys.js';
 import type { MemoryStore } from './store.js';
 
 /** Reachability of one lease's client: lets tests cut a session off from the store. */
@@ -18,12 +18,14 @@ export class MemoryElection implements ElectionDriver {
   private readonly link: Link;
   private readonly name: string;
   private readonly lease: string;
+  private readonly keySpaces: KeySpaces;
 
-  constructor(store: MemoryStore, link: Link, name: string, lease: string) {
+  constructor(store: MemoryStore, link: Link, name: string, lease: string, keySpaces: KeySpaces) {
     this.store = store;
     this.link = link;
     this.name = name;
     this.lease = lease;
+    this.keySpaces = keySpaces;
   }
 
   async join(value: string): Promise<Candidacy> {
@@ -136,6 +138,7 @@ export class MemoryElection implements ElectionDriver {
   }
 
   async guard(c: Candidacy, ops: readonly GuardOp[]): Promise<GuardResult> {
+    this.keySpaces.check(ops);
     this.link.check(this.lease);
     if (!this.owns(c)) return { committed: false, values: [] };
     const values: (string | undefined)[] = [];

@@ -3,6 +3,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import type { BackendDriver, BackendStats, ElectionDriver, LeaseDriver } from '../../core/contract.js';
 import { BackendUnavailableError } from '../../core/errors.js';
 import type { Session } from '../../core/session.js';
+import { KeySpaces } from '../etcd/keys.js';
 import { MemoryElection, type Link } from './election.js';
 import { MemoryStore } from './store.js';
 
@@ -20,6 +21,8 @@ class MemoryDriver implements BackendDriver, Link {
   readonly store: MemoryStore;
   readonly lease: LeaseDriver;
   readonly partitioned = new Map<string, (() => void)[]>();
+  /** Key spaces of every election and mutex opened here: guarded writes are refused inside them. */
+  private readonly keySpaces = new KeySpaces();
 
   constructor(clock: Clock) {
     this.clock = clock;
@@ -51,11 +54,13 @@ class MemoryDriver implements BackendDriver, Link {
   async connect(): Promise<void> {}
 
   election(name: string, leaseId: string): ElectionDriver {
-    return new MemoryElection(this.store, this, name, leaseId);
+    this.keySpaces.add('election', name);
+    return new MemoryElection(this.store, this, name, leaseId, this.keySpaces);
   }
 
   mutex(name: string, leaseId: string): ElectionDriver {
-    return this.election(name, leaseId);
+    this.keySpaces.add('mutex', name);
+    return new MemoryElection(this.store, this, name, leaseId, this.keySpaces);
   }
 
   async get(key: string): Promise<string | undefined> {

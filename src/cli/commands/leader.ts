@@ -1,3 +1,4 @@
+import { electionPrefix } from '../../backends/etcd/keys.js';
 import { openBackend } from '../connect.js';
 import { ExitCode } from '../exit-codes.js';
 import type { GlobalOptions } from '../options.js';
@@ -10,6 +11,12 @@ export async function leader(election: string, options: GlobalOptions): Promise<
   try {
     const current = await backend.leader(election);
     out.leader(current ?? { kind: 'none', election, value: null, key: null, token: null, lease: null });
+    // The oldest key leads, whoever wrote it (see listElections); one without a lease never goes away.
+    if (current?.lease === '0')
+      process.stderr.write(
+        `ballot: warning: the oldest key under "${electionPrefix(election)}", ${current.key}, has no lease: ` +
+          `no candidate can be elected until it is deleted (ballot resign ${election})\n`,
+      );
     return current ? ExitCode.OK : ExitCode.NO_LEADER;
   } finally {
     await backend.close();

@@ -5,8 +5,10 @@ import type { GlobalOptions } from '../options.js';
 import { Output, formatTable, jsonLine } from '../output.js';
 
 /**
- * `ballot list [prefix]`: every election under the prefix with its leader, the queued candidates
- * in line order and the seconds left on each one's lease. With --json, one object per election.
+ * `ballot list [prefix]`: every election whose name starts with the prefix, with its leader, the
+ * queued candidates in line order and the seconds left on each one's lease. A key without a lease
+ * under an election's prefix is shown in its place in line (see listElections): it is what
+ * `ballot leader` reports when it is the oldest. With --json, one object per election.
  */
 export async function list(prefix: string, options: GlobalOptions): Promise<number> {
   const out = new Output(options.json);
@@ -23,8 +25,9 @@ export async function list(prefix: string, options: GlobalOptions): Promise<numb
           value: e.value,
           key: e.key,
           token: e.token,
-          lease: BigInt(e.lease).toString(16),
-          ttl: ttls.get(e.lease) ?? -1,
+          // A key without a lease never expires: null, not -1 ("expired").
+          lease: e.lease === '0' ? null : BigInt(e.lease).toString(16),
+          ttl: e.lease === '0' ? null : (ttls.get(e.lease) ?? -1),
         }));
         process.stdout.write(`${jsonLine({ event: 'election', election, leader: first ?? null, queue })}\n`);
       }
@@ -44,7 +47,7 @@ export async function list(prefix: string, options: GlobalOptions): Promise<numb
           e.value,
           e.token.toString(),
           e.key,
-          ttl < 0 ? 'expired' : `${ttl}s`,
+          e.lease === '0' ? 'no lease' : ttl < 0 ? 'expired' : `${ttl}s`,
         ]);
       });
     out.note(formatTable(rows));

@@ -15,6 +15,8 @@ export interface StaleWrite {
   reason: string | null;
   /** Whether the backend applied the write (it must not). */
   committed: boolean;
+  /** True when the write was refused before sending (NOT_LEADER: the term was known to have ended). */
+  notSent?: boolean;
   /** Set when the write failed outright rather than being refused. */
   error?: string;
 }
@@ -116,7 +118,8 @@ export class DemoCandidate extends EventEmitter<CandidateEvents> {
         await term.guard((tx) => tx.put(this.dataKey, `${this.name} ${term.token}`))
       ).committed;
     } catch (err) {
-      result.error = (err as Error).message;
+      if ((err as { code?: unknown }).code === 'NOT_LEADER') result.notSent = true;
+      else result.error = (err as Error).message;
     }
     return result;
   }

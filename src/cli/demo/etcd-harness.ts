@@ -101,6 +101,7 @@ export class EtcdHarness extends EventEmitter<HarnessEvents> implements Harness 
       reason: typeof msg['reason'] === 'string' ? msg['reason'] : null,
       committed: msg['committed'] === true,
     };
+    if (msg['notSent'] === true) stale.notSent = true;
     if (typeof msg['error'] === 'string') stale.error = msg['error'];
     return stale;
   }

@@ -107,7 +107,9 @@ export async function runScenario(
   const observing = new AbortController();
   const observer = (async () => {
     try {
-      for await (const change of harness.observe(observing.signal)) result.observed.push(change.token);
+      for await (const change of harness.observe(observing.signal))
+        // 'unknown' says the observer lost contact, not that nobody leads: it is no observation.
+        if (change.kind !== 'unknown') result.observed.push(change.token);
     } catch (err) {
       if (!observing.signal.aborted) ledger.violate('observer', `observer failed: ${(err as Error).message}`);
     }
@@ -226,7 +228,7 @@ function checkStaleWrite(ledger: Ledger, log: DemoLog, name: string, stale: Stal
       committed: stale.committed,
     },
     `${name} resumes: its term ${stale.token} ${stale.active ? 'still looks current!' : `already ended (${stale.reason ?? '?'})`}; ` +
-      `its guarded write was ${stale.committed ? 'COMMITTED' : stale.error ? `not sent (${stale.error})` : 'rejected by the backend'}`,
+      `its guarded write was ${stale.committed ? 'COMMITTED' : stale.notSent ? 'refused before sending (NOT_LEADER)' : stale.error ? `not sent (${stale.error})` : 'rejected by the backend'}`,
   );
   if (stale.active)
     ledger.violate('fencing', `${name} still believed it led after a pause longer than the TTL`);

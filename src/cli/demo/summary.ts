@@ -26,7 +26,7 @@ export function judge(ledger: Ledger, result: ScenarioResult): Summary {
     tokens: `strictly increasing: ${tokens.join(' → ')}`,
     fencing: stale
       ? `${stale.candidate} resumed after the pause: term ${stale.token} ${stale.active ? 'still active' : `ended (${stale.reason ?? '?'})`}, ` +
-        `guarded write ${stale.committed ? 'COMMITTED' : 'rejected by the backend'}`
+        `guarded write ${stale.committed ? 'COMMITTED' : stale.notSent ? 'refused before sending (NOT_LEADER)' : 'rejected by the backend'}`
       : 'no paused leader was checked',
     handover: 'every handover within its bound (resign/concede ≤ 1 s; crash/pause ≤ TTL + 1.5 s)',
     announced: 'every term end was reported by its candidate (a killed one is inferred from the kill)',
