@@ -63,12 +63,18 @@ export function addGlobalOptions(program: Command): Command {
       'comma-separated etcd endpoints (default: $BALLOT_ENDPOINTS, $ETCDCTL_ENDPOINTS, 127.0.0.1:2379)',
     )
     .option('--ttl <seconds>', 'session TTL in whole seconds, e.g. 10 or 10s (default: 10; demo: 2)')
-    .option('--dial-timeout <duration>', 'how long to wait for the backend, e.g. 2s or 500ms (default: 5s)')
-    .option('--cacert <file>', 'verify the etcd server with this CA bundle (PEM)')
-    .option('--cert <file>', 'client certificate for mutual TLS (PEM)')
-    .option('--key <file>', 'private key of the client certificate (PEM)')
-    .option('--user <name[:password]>', 'etcd username, optionally with the password after a colon')
-    .option('--password <password>', 'etcd password (when --user has none)')
+    .option(
+      '--dial-timeout <duration>',
+      'how long to wait for the backend, e.g. 2s or 500ms (default: $ETCDCTL_DIAL_TIMEOUT or 5s)',
+    )
+    .option('--cacert <file>', 'verify the etcd server with this CA bundle (PEM; default: $ETCDCTL_CACERT)')
+    .option('--cert <file>', 'client certificate for mutual TLS (PEM; default: $ETCDCTL_CERT)')
+    .option('--key <file>', 'private key of the client certificate (PEM; default: $ETCDCTL_KEY)')
+    .option(
+      '--user <name[:password]>',
+      'etcd username, optionally with the password after a colon (default: $ETCDCTL_USER)',
+    )
+    .option('--password <password>', 'etcd password when --user has none (default: $ETCDCTL_PASSWORD)')
     .option('--json', 'print one JSON object per line')
     .addOption(
       new Option(

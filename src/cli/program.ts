@@ -173,12 +173,12 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
   program
     .command('list')
     .description(
-      'list elections whose name starts with a prefix: leader, queued candidates in order, lease TTL\n' +
+      'list elections whose name starts with a prefix: leader, queued candidates in order, lease TTL ' +
         'left. A key without a lease under an election stands in line like an entry ("no lease").',
     )
-    .argument('[prefix]', 'list the elections whose name starts with this (default: all)', '')
-    .action(async (prefix: string, _o: unknown, cmd: Command) => {
-      result.code = await list(prefix, resolveGlobals(cmd, ETCD));
+    .argument('[prefix]', 'list the elections whose name starts with this (default: all)')
+    .action(async (prefix: string | undefined, _o: unknown, cmd: Command) => {
+      result.code = await list(prefix ?? '', resolveGlobals(cmd, ETCD));
     });
 
   program
