@@ -2,13 +2,11 @@
  * The bounded chaos pass for CI: every scenario of test/chaos at least 5 times against a real
  * 3-member etcd cluster and real candidate processes, within 5 minutes, plus the schedules that
  * found bugs before. Set CHAOS_SEED to replay a whole pass; each failure prints its own replay
- * command. The checker's self-tests come first: a checker that cannot see a violation proves nothing.
+ * command. The checker's self-tests are in test/checker.test.ts.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { KvEvent } from './fixtures/etcd-history.js';
 import { deriveSeed, formatSeed, parseSeed, randomSeed, Rng } from './fixtures/rng.js';
-import { check, type Check, type TermRecord, type TrialRecord } from './chaos/checker.js';
 import { Lab } from './chaos/lab.js';
 import {
   describeApis,
@@ -23,170 +21,6 @@ import { SCENARIOS, scenarioNamed } from './chaos/scenarios.js';
 
 const ROUNDS = 5;
 const BUDGET_MS = 5 * 60_000;
-
-describe('chaos checker catches each kind of violation (synthetic histories)', () => {
-  const prefix = 'chaos/x/t/e/';
-  const writeKey = 'chaos/x/t/fenced';
-  const put = (key: string, value: string, create: number, mod = create): KvEvent => ({
-    type: 'PUT',
-    key,
-    value,
-    createRevision: BigInt(create),
-    modRevision: BigInt(mod),
-    lease: '1',
-  });
-  const del = (key: string, mod: number): KvEvent => ({
-    type: 'DELETE',
-    key,
-    value: '',
-    createRevision: 0n,
-    modRevision: BigInt(mod),
-    lease: '0',
-  });
-  const write = (t: number, c: string, s: number, mod: number): KvEvent =>
-    put(writeKey, JSON.stringify({ t: String(t), c, s }), 12, mod);
-  const term = (cand: string, key: string, token: number, start: number, end: number): TermRecord => ({
-    cand,
-    token: BigInt(token),
-    key: `${prefix}${key}`,
-    startedAt: start,
-    announced: true,
-    reason: 'resigned',
-    endedAt: end,
-    lastActive: end - 1,
-    killedAt: null,
-  });
-  /** Two clean terms: c0 (token 10) hands over to c1 (token 11); each writes once. */
-  const base = (): TrialRecord => ({
-    scenario: 'synthetic',
-    ttlMs: 2_000,
-    livenessBoundMs: 4_000,
-    entryPrefix: prefix,
-    writeKey,
-    terms: [term('c0', 'a', 10, 1_000, 1_500), term('c1', 'b', 11, 1_510, 2_000)],
-    writes: [
-      { cand: 'c0', token: 10n, seq: 0, committed: true, stale: false, sentAt: 1_100 },
-      { cand: 'c1', token: 11n, seq: 0, committed: true, stale: false, sentAt: 1_600 },
-      { cand: 'c0', token: 10n, seq: 1, committed: false, stale: true, sentAt: 1_520 },
-    ],
-    history: [
-      put(`${prefix}a`, 'c0', 10),
-      put(`${prefix}b`, 'c1', 11),
-      write(10, 'c0', 0, 12),
-      del(`${prefix}a`, 13),
-      write(11, 'c1', 0, 14),
-      del(`${prefix}b`, 15),
-    ],
-    heals: [{ at: 900, label: 'start', exclude: [] }],
-    triggers: [{ at: 1_500, label: 'resign', from: 'c0' }],
-    settle: { ok: true, detail: '' },
-    orphans: [],
-    failures: [],
-  });
-  const checksOf = (record: TrialRecord): Check[] => check(record).violations.map((v) => v.check);
-
-  test('a clean history passes, with its handover measured', () => {
-    const verdict = check(base());
-    assert.deepEqual(verdict.violations, []);
-    assert.deepEqual(verdict.leads, [10]);
-    assert.deepEqual(verdict.handovers, [{ label: 'resign', ms: 10 }]);
-  });
-
-  test('overlapping terms', () => {
-    const r = base();
-    (r.terms[1] as TermRecord).startedAt = 1_400;
-    assert.ok(checksOf(r).includes('overlap'));
-  });
-
-  test('belief after the announced end', () => {
-    const r = base();
-    (r.terms[0] as TermRecord).lastActive = 1_505;
-    assert.ok(checksOf(r).includes('overlap'));
-  });
-
-  test('a killed leader whose successor began before the kill', () => {
-    const r = base();
-    Object.assign(r.terms[0] as TermRecord, {
-      announced: false,
-      endedAt: null,
-      lastActive: null,
-      killedAt: 1_600,
-    });
-    assert.ok(checksOf(r).includes('overlap'));
-  });
-
-  test('tokens that do not increase', () => {
-    const r = base();
-    (r.terms[1] as TermRecord).token = 10n;
-    assert.ok(checksOf(r).includes('tokens'));
-  });
-
-  test('a term whose entry etcd never had as the oldest', () => {
-    const r = base();
-    (r.terms[1] as TermRecord).token = 12n;
-    assert.ok(checksOf(r).includes('tokens'));
-  });
-
-  test("a term holding a token that is another entry's create revision", () => {
-    const r = base();
-    (r.terms[1] as TermRecord).key = `${prefix}a`;
-    assert.deepEqual(checksOf(r), ['tokens']);
-  });
-
-  test('a stale guarded write that etcd applied', () => {
-    const r = base();
-    // c0's entry is gone at revision 13; its write at 14 must have been refused.
-    r.history = [
-      put(`${prefix}a`, 'c0', 10),
-      put(`${prefix}b`, 'c1', 11),
-      write(10, 'c0', 0, 12),
-      del(`${prefix}a`, 13),
-      write(10, 'c0', 1, 14),
-      write(11, 'c1', 0, 15),
-      del(`${prefix}b`, 16),
-    ];
-    (r.writes[2] as { committed: boolean | null }).committed = true;
-    assert.deepEqual(checksOf(r), ['fencing']);
-  });
-
-  test('a write reported refused that etcd applied, or reported committed that it never applied', () => {
-    const refused = base();
-    (refused.writes[0] as { committed: boolean | null }).committed = false;
-    assert.ok(checksOf(refused).includes('fencing'));
-    const phantom = base();
-    phantom.writes.push({ cand: 'c1', token: 11n, seq: 7, committed: true, stale: false, sentAt: 1_700 });
-    assert.ok(checksOf(phantom).includes('fencing'));
-  });
-
-  test('an end never announced, or announced without a reason', () => {
-    const silent = base();
-    Object.assign(silent.terms[1] as TermRecord, { announced: false, endedAt: null, reason: null });
-    assert.ok(checksOf(silent).includes('announced'));
-    const noReason = base();
-    (noReason.terms[1] as TermRecord).reason = null;
-    assert.ok(checksOf(noReason).includes('announced'));
-  });
-
-  test('no leader within TTL + 2 s of a heal; an excluded candidate counts only once its fault ends', () => {
-    const late = base();
-    late.heals.push({ at: 2_100, label: 'late', exclude: [] });
-    assert.ok(checksOf(late).includes('liveness'));
-    const excluded = base();
-    excluded.heals = [{ at: 1_200, label: 'c0 frozen', exclude: ['c0', 'c1'] }];
-    assert.ok(checksOf(excluded).includes('liveness'));
-    const resumed = base();
-    resumed.heals = [{ at: 1_200, label: 'c0 frozen', exclude: ['c0'], until: 1_300 }];
-    assert.deepEqual(checksOf(resumed), []);
-  });
-
-  test('stuck candidates, orphan keys and crashes', () => {
-    const r = base();
-    r.settle = { ok: false, detail: 'c1 holds the oldest entry but does not lead' };
-    r.orphans = ['chaos/x/t/e/b=c1'];
-    r.failures.push({ check: 'crash', message: 'unhandledRejection' });
-    assert.deepEqual(checksOf(r).sort(), ['crash', 'orphan', 'stuck']);
-  });
-});
 
 describe('chaos: bounded pass over every scenario (3-member etcd, candidate processes, faults)', () => {
   test(
