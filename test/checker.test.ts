@@ -6,6 +6,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { KvEvent } from './fixtures/etcd-history.js';
+import { check as checkHistory, type History, type WriteRecord } from '../src/check/checker.js';
+import { KILLED, Ledger } from '../src/cli/demo/ledger.js';
+import type { ScenarioResult } from '../src/cli/demo/scenario.js';
+import { exitCode, judge } from '../src/cli/demo/summary.js';
+import { ExitCode } from '../src/cli/exit-codes.js';
 import { check, type Check, type TermRecord, type TrialRecord } from './chaos/checker.js';
 
 describe('chaos checker catches each kind of violation (synthetic histories)', () => {
@@ -172,5 +177,129 @@ describe('chaos checker catches each kind of violation (synthetic histories)', (
     r.orphans = ['chaos/x/t/e/b=c1'];
     r.failures.push({ check: 'crash', message: 'unhandledRejection' });
     assert.deepEqual(checksOf(r).sort(), ['crash', 'orphan', 'stuck']);
+  });
+});
+
+describe('the shared checker on backend-neutral records (no backend history)', () => {
+  const term = (cand: string, token: number, start: number, end: number | null): TermRecord => ({
+    cand,
+    token: BigInt(token),
+    key: `e/${cand}`,
+    startedAt: start,
+    announced: end !== null,
+    reason: end === null ? null : 'resigned',
+    endedAt: end,
+    lastActive: null,
+    killedAt: null,
+  });
+  const history = (terms: TermRecord[], writes: WriteRecord[] = []): History => ({
+    terms,
+    writes,
+    livenessBoundMs: 4_000,
+    heals: [],
+    triggers: [],
+    settle: { ok: true, detail: '' },
+    orphans: [],
+    failures: [],
+  });
+  const checksOf = (h: History, partial = false): Check[] =>
+    checkHistory(h, { partial }).violations.map((v) => v.check);
+
+  test('a write committed though it was sent after a newer term began breaks fencing', () => {
+    const terms = [term('c0', 10, 1_000, 1_500), term('c1', 11, 1_510, 2_000)];
+    const stale = { cand: 'c0', token: 10n, seq: 3, stale: true, sentAt: 1_600 };
+    assert.deepEqual(checksOf(history(terms, [{ ...stale, committed: false }])), []);
+    assert.deepEqual(checksOf(history(terms, [{ ...stale, committed: true }])), ['fencing']);
+    // Sent while c0 still led: it may commit (the backend had not let c0's entry go yet).
+    assert.deepEqual(checksOf(history(terms, [{ ...stale, sentAt: 1_400, committed: true }])), []);
+  });
+
+  test('a write committed with a token no candidate held breaks fencing', () => {
+    const terms = [term('c0', 10, 1_000, 1_500)];
+    const write = { cand: 'c9', token: 99n, seq: 0, stale: false, sentAt: 1_100, committed: true };
+    assert.deepEqual(checksOf(history(terms, [write])), ['fencing']);
+  });
+
+  test('partial records: an end not reported yet proves nothing, but a reported one does', () => {
+    // On etcd a paused leader reports its end only once it runs again, after its successor began.
+    const pending = [term('c0', 10, 1_000, null), term('c1', 11, 1_510, null)];
+    assert.deepEqual(checksOf(history(pending), true), []);
+    assert.deepEqual(checksOf(history(pending)), ['announced', 'announced', 'overlap']);
+    const late = [term('c0', 10, 1_000, 1_600), term('c1', 11, 1_510, null)];
+    assert.deepEqual(checksOf(history(late), true), ['overlap']);
+  });
+});
+
+describe("the demo's ledger judges with the shared checker", () => {
+  const result = (): ScenarioResult => ({
+    handovers: (['resign', 'crash', 'pause', 'concede'] as const).map((fault, i) => ({
+      fault,
+      from: `c${i}`,
+      fromToken: BigInt(i + 1),
+      faultAt: 1_000 * (i + 1),
+      boundMs: 1_000,
+      to: `c${i + 1}`,
+      toToken: BigInt(i + 2),
+      electedAt: 1_000 * (i + 1) + 10,
+    })),
+    observed: [1n, 2n, null],
+    interrupted: false,
+    durationMs: 5_000,
+  });
+  const run = (plant: (ledger: Ledger) => void): { live: string[]; code: number; failed: string[] } => {
+    const live: string[] = [];
+    const ledger = new Ledger((v) => live.push(v.invariant));
+    ledger.opened('c1', 1n, 'e/c1', 100);
+    ledger.wrote({ cand: 'c1', token: 1n, seq: 0, committed: true, stale: false, sentAt: 150 });
+    ledger.closed(1n, 200, 'resigned', true);
+    plant(ledger);
+    // What the live check reported while the demo ran, before the final judgement.
+    const during = [...live];
+    const summary = judge(ledger, result());
+    return {
+      live: during,
+      code: exitCode(summary, result()),
+      failed: summary.checks.filter((c) => !c.held).map((c) => c.invariant),
+    };
+  };
+
+  test('a clean record exits 0', () => {
+    const clean = run((ledger) => {
+      ledger.opened('c2', 2n, 'e/c2', 210);
+      ledger.closed(2n, 300, 'resigned', true);
+    });
+    assert.deepEqual(clean, { live: [], code: 0, failed: [] });
+  });
+
+  test('a planted overlapping term is caught as it is reported, and the demo exits 8', () => {
+    const overlap = run((ledger) => {
+      ledger.opened('c2', 2n, 'e/c2', 190);
+      ledger.closed(2n, 300, 'resigned', true);
+    });
+    assert.deepEqual(overlap.live, ['overlap']);
+    assert.deepEqual(overlap.failed, ['overlap']);
+    assert.equal(overlap.code, ExitCode.INVARIANT);
+    assert.equal(overlap.code, 8);
+  });
+
+  test('a planted stale write that committed after the next term began fails fencing (exit 8)', () => {
+    const stale = run((ledger) => {
+      ledger.opened('c2', 2n, 'e/c2', 210);
+      ledger.wrote({ cand: 'c1', token: 1n, seq: 1, committed: true, stale: true, sentAt: 250 });
+      ledger.closed(2n, 300, 'resigned', true);
+    });
+    assert.deepEqual(stale.failed, ['fencing']);
+    assert.equal(stale.code, 8);
+  });
+
+  test('a term whose end nobody reported fails "announced"; a killed one is inferred', () => {
+    const silent = run((ledger) => ledger.opened('c2', 2n, 'e/c2', 210));
+    assert.deepEqual(silent.live, [], 'an open term is not flagged while the demo runs');
+    assert.deepEqual(silent.failed, ['announced']);
+    const killed = run((ledger) => {
+      ledger.opened('c2', 2n, 'e/c2', 210);
+      ledger.closed(2n, 300, KILLED, false);
+    });
+    assert.equal(killed.code, 0);
   });
 });

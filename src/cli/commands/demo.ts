@@ -5,10 +5,9 @@ import type { Harness } from '../demo/harness.js';
 import { Ledger } from '../demo/ledger.js';
 import { MemoryHarness } from '../demo/memory-harness.js';
 import { runScenario } from '../demo/scenario.js';
-import { judge, renderSummary, summaryJson } from '../demo/summary.js';
+import { exitCode, judge, renderSummary, summaryJson } from '../demo/summary.js';
 import { createView } from '../demo/view.js';
 import { runWorker } from '../demo/worker.js';
-import { ExitCode } from '../exit-codes.js';
 import { watchInterrupts } from '../interrupt.js';
 import type { GlobalOptions } from '../options.js';
 import { jsonLine } from '../output.js';
@@ -45,8 +44,7 @@ export async function demo(options: GlobalOptions): Promise<number> {
   const summary = judge(ledger, result);
   if (options.json) process.stdout.write(`${jsonLine(summaryJson(summary, result))}\n`);
   else process.stdout.write(`${renderSummary(summary, result, process.stdout.isTTY === true)}\n`);
-  if (result.interrupted) return ExitCode.INTERRUPTED;
-  return summary.ok ? ExitCode.OK : ExitCode.INVARIANT;
+  return exitCode(summary, result);
 }
 
 /** The hidden `__demo-worker` command: one candidate of the etcd demo, in its own process. */

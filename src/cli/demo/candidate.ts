@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Backend, Session, Term } from '../../index.js';
+import { LeaderElector, type Backend, type Session, type Term } from '../../index.js';
 
 /** What a demo candidate is doing, as the live view shows it. */
 export type CandidateState = 'starting' | 'queued' | 'leader' | 'paused' | 'crashed' | 'stopped';
@@ -21,20 +20,33 @@ export interface StaleWrite {
   error?: string;
 }
 
+/** One guarded write; `committed` is null when it failed outright. Times are monotonic ms. */
+export interface WriteReport {
+  token: bigint;
+  seq: number;
+  committed: boolean | null;
+  stale: boolean;
+  sentAt: number;
+}
+
 /** Events of a demo candidate; times are on the shared monotonic clock (ms). */
 export interface CandidateEvents {
   session: [{ lease: string; deadline: number }];
   elected: [{ token: bigint; key: string; startedAt: number }];
   deposed: [{ token: bigint; reason: string; endedAt: number }];
-  write: [{ token: bigint; committed: boolean }];
+  write: [WriteReport];
+  /** The elector stopped for good (it should not, in the demo). */
+  failed: [string];
 }
 
 const WRITE_EVERY_MS = 250;
+/** How often the candidate looks for the elector's new session (the elector announces none). */
+const SESSION_POLL_MS = 50;
 
 /**
- * One candidate of the demo: campaigns, and while it leads, writes to a data key every 250 ms
- * under term.guard(), as a real leader would; after any loss it queues again on a fresh session.
- * The same class runs in process (memory backend) and in a child process (etcd).
+ * One candidate of the demo: a LeaderElector, as users run one, and while it leads a guarded write
+ * to a data key every 250 ms, as a real leader would. The same class runs in process (memory
+ * backend, faults simulated) and in a child process (etcd, faults are signals).
  */
 export class DemoCandidate extends EventEmitter<CandidateEvents> {
   /** Candidate name, also its campaign value. */
@@ -45,18 +57,17 @@ export class DemoCandidate extends EventEmitter<CandidateEvents> {
   private readonly election: string;
   private readonly ttl: number;
   private readonly dataKey: string;
-  private readonly quit = new AbortController();
-  private readonly quitting = new Promise<undefined>((resolve) =>
-    this.quit.signal.addEventListener('abort', () => resolve(undefined), { once: true }),
-  );
-  private current?: Session;
-  private term?: Term;
+  private elector?: LeaderElector;
+  private tracked?: Session;
   private last?: Term;
+  private writer?: NodeJS.Timeout;
+  private poll?: NodeJS.Timeout;
+  private seq = 0;
+  /** Set while paused: a paused process opens no session, so the elector waits here to rejoin. */
   private frozen?: { until: Promise<void>; thaw: () => void };
-  private conceding?: Promise<void>;
   private crashed = false;
   private stopped = false;
-  private loop?: Promise<void>;
+  private stopping?: Promise<void>;
 
   constructor(backend: Backend, election: string, name: string, ttl: number, dataKey: string) {
     super();
@@ -69,7 +80,7 @@ export class DemoCandidate extends EventEmitter<CandidateEvents> {
 
   /** The session in use (the memory harness partitions it to simulate faults). */
   get session(): Session | undefined {
-    return this.current;
+    return this.elector?.currentSession;
   }
 
   /** Where the candidate stands now. */
@@ -77,21 +88,45 @@ export class DemoCandidate extends EventEmitter<CandidateEvents> {
     if (this.crashed) return 'crashed';
     if (this.stopped) return 'stopped';
     if (this.frozen) return 'paused';
-    if (this.term?.active) return 'leader';
-    return this.current ? 'queued' : 'starting';
+    if (this.elector?.isLeader()) return 'leader';
+    return this.tracked ? 'queued' : 'starting';
   }
 
   /** Token of the current term, if leading. */
   get token(): bigint | undefined {
-    return this.term?.active ? this.term.token : undefined;
+    return this.elector?.term?.token;
   }
 
   /** Starts campaigning. */
   start(): void {
-    this.loop ??= this.run();
+    if (this.elector) return;
+    const elector = new LeaderElector({
+      backend: gated(this.backend, () => this.frozen?.until),
+      election: this.election,
+      value: this.name,
+      ttl: this.ttl,
+      // The demo ends terms on purpose; a tripped flap guard would read as a broken candidate.
+      flapGuard: false,
+      backoff: { initial: 50, max: 1000 },
+    });
+    this.elector = elector;
+    elector.on('elected', (term) => {
+      this.last = term;
+      this.emit('elected', { token: term.token, key: term.key, startedAt: term.startedAt });
+      this.writer = setInterval(() => void this.write(term, false), WRITE_EVERY_MS);
+    });
+    elector.on('deposed', (term, reason) => {
+      clearInterval(this.writer);
+      this.emit('deposed', { token: term.token, reason, endedAt: term.ended?.at ?? 0 });
+    });
+    // A campaign on a lost session is retried on a new one; that is the elector's job, not news.
+    elector.on('retrying', () => undefined);
+    elector.on('error', (err) => this.emit('failed', err.message));
+    this.poll = setInterval(() => this.track(), SESSION_POLL_MS);
+    this.track();
   }
 
-  /** Stops acting, as a paused process would: no writes, no new campaign until thaw(). */
+  /** Stops acting, as a paused process would: no writes, no new session until thaw(). */
   freeze(): void {
     if (this.frozen) return;
     let thaw = () => {};
@@ -113,112 +148,104 @@ export class DemoCandidate extends EventEmitter<CandidateEvents> {
       reason: term.ended?.reason ?? null,
       committed: false,
     };
-    try {
-      result.committed = (
-        await term.guard((tx) => tx.put(this.dataKey, `${this.name} ${term.token}`))
-      ).committed;
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 'NOT_LEADER') result.notSent = true;
-      else result.error = (err as Error).message;
-    }
+    const outcome = await this.write(term, true);
+    result.committed = outcome.committed === true;
+    if (outcome.notSent) result.notSent = true;
+    if (outcome.error !== undefined) result.error = outcome.error;
     return result;
   }
 
-  /** Dies without cleanup: no resign, no revoke, nothing more ever happens. */
+  /** Dies without cleanup: says nothing more, and leaves its entry to its lease's expiry. */
   crash(): void {
     this.crashed = true;
+    this.halt();
+    const elector = this.elector;
+    if (!elector) return;
+    elector.removeAllListeners();
+    elector.on('retrying', () => undefined);
+    elector.on('error', () => undefined);
+    // The harness cut the session off first, so this resigns and revokes nothing on the backend.
+    this.stopping = elector.stop();
   }
 
   /** Steps aside and queues again at the back. */
   async concede(): Promise<void> {
-    const session = this.current;
-    if (!this.term?.active || !session) return;
-    this.conceding = session.election(this.election).resign();
-    try {
-      await this.conceding;
-    } finally {
-      this.conceding = undefined;
-    }
+    await this.elector?.concede();
   }
 
   /** Leaves the election: resigns if leading and closes the session (revoking its lease). */
   async stop(): Promise<void> {
     this.stopped = true;
     this.frozen?.thaw();
-    this.quit.abort();
-    await this.loop;
+    this.stopping ??= this.elector?.stop();
+    await this.stopping;
+    this.halt();
   }
 
-  /** Resolves when the loop has ended (after stop(), or after a crash once the term is gone). */
+  /** Resolves when the candidate has stopped (after stop() or crash()). */
   async settled(): Promise<void> {
-    await this.loop;
+    await this.stopping;
   }
 
-  private async run(): Promise<void> {
-    while (!this.stopped && !this.crashed) {
-      await this.frozen?.until;
-      if (this.stopped || this.crashed) break;
-      try {
-        await this.campaignOnce();
-      } catch {
-        // A campaign that failed (session lost while queued): the next round opens a new session.
-        if (!this.stopped && !this.crashed) await sleep(100);
-      }
-    }
-    if (this.crashed) return;
-    const session = this.current;
-    this.current = undefined;
-    if (session?.isAlive())
-      await session
-        .election(this.election)
-        .resign()
-        .catch(() => undefined);
-    await session?.close();
+  private halt(): void {
+    clearInterval(this.writer);
+    clearInterval(this.poll);
   }
 
-  private async campaignOnce(): Promise<void> {
-    const session = await this.ensureSession();
-    const term = await session.election(this.election).campaign(this.name, { signal: this.quit.signal });
-    this.term = this.last = term;
-    this.emit('elected', { token: term.token, key: term.key, startedAt: term.startedAt });
-    const writer = setInterval(() => void this.write(term), WRITE_EVERY_MS);
-    try {
-      const ended = await Promise.race([term.whenEnded(), this.quitting]);
-      if (!ended) {
-        // Stopping while leading: resign here so the deposed event carries the real end.
-        await session
-          .election(this.election)
-          .resign()
-          .catch(() => undefined);
-      }
-    } finally {
-      clearInterval(writer);
-    }
-    const end = term.ended;
-    this.emit('deposed', { token: term.token, reason: end?.reason ?? 'closed', endedAt: end?.at ?? 0 });
-    await this.conceding;
-  }
-
-  private async ensureSession(): Promise<Session> {
-    if (this.current?.isAlive()) return this.current;
-    await this.current?.close();
-    const session = await this.backend.session({ ttl: this.ttl });
-    this.current = session;
+  /** Reports each new session of the elector, and its deadline as keepalives move it. */
+  private track(): void {
+    const session = this.elector?.currentSession;
+    if (!session || session === this.tracked) return;
+    this.tracked = session;
     const report = (deadline: number) => this.emit('session', { lease: session.id, deadline });
     session.on('renewed', report);
     report(session.deadline);
-    return session;
   }
 
-  private async write(term: Term): Promise<void> {
-    if (this.frozen || this.crashed || !term.active) return;
+  private async write(
+    term: Term,
+    stale: boolean,
+  ): Promise<{ committed: boolean | null; notSent?: boolean; error?: string }> {
+    if (!stale && (this.frozen || this.crashed || !term.active)) return { committed: null };
+    const seq = this.seq++;
+    const sentAt = this.backend.clock.now();
+    let outcome: { committed: boolean | null; notSent?: boolean; error?: string };
     try {
       const { committed } = await term.guard((tx) => tx.put(this.dataKey, `${this.name} ${term.token}`));
-      if (committed) this.writes.ok++;
-      else this.writes.rejected++;
-      this.emit('write', { token: term.token, committed });
-    } catch {
-      this.writes.rejected++;
+      outcome = { committed };
+    } catch (err) {
+      // NOT_LEADER is a refusal before sending: certain, unlike a call that failed.
+      if ((err as { code?: unknown }).code === 'NOT_LEADER') outcome = { committed: false, notSent: true };
+      else outcome = { committed: null, error: (err as Error).message };
     }
+    if (!stale) {
+      if (outcome.committed) this.writes.ok++;
+      else this.writes.rejected++;
+    }
+    this.emit('write', { token: term.token, seq, committed: outcome.committed, stale, sentAt });
+    return outcome;
   }
+}
+
+/** A session id as the view shows it: etcd's decimal lease ids in hex, as in their keys. */
+export function leaseLabel(id: string): string {
+  return /^\d+$/.test(id) ? BigInt(id).toString(16) : id;
+}
+
+/**
+ * The backend as this candidate sees it: opening a session first waits for `until()`, so that a
+ * paused candidate on the memory backend does not rejoin while paused (a stopped process could not).
+ */
+function gated(backend: Backend, until: () => Promise<void> | undefined): Backend {
+  return new Proxy(backend, {
+    get(target, prop) {
+      if (prop === 'session')
+        return async (...args: Parameters<Backend['session']>) => {
+          await until();
+          return target.session(...args);
+        };
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }

@@ -195,9 +195,23 @@ export class EtcdHarness extends EventEmitter<HarnessEvents> implements Harness 
           announced: true,
         });
         break;
-      case 'write':
-        if (msg['committed'] === true) worker.writes.ok++;
-        else worker.writes.rejected++;
+      case 'write': {
+        const committed = typeof msg['committed'] === 'boolean' ? msg['committed'] : null;
+        const stale = msg['stale'] === true;
+        if (!stale && committed) worker.writes.ok++;
+        else if (!stale) worker.writes.rejected++;
+        this.emit('write', {
+          candidate: worker.name,
+          token: BigInt(String(msg['token'])),
+          seq: Number(msg['seq']),
+          committed,
+          stale,
+          sentAt: Number(msg['sentAt']),
+        });
+        break;
+      }
+      case 'failed':
+        this.emit('failed', { candidate: worker.name, message: String(msg['message']) });
         break;
       case 'stale':
         if (worker.state === 'paused') worker.state = 'queued';

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { LeaderChange } from '../../index.js';
-import type { CandidateState, StaleWrite } from './candidate.js';
+import type { CandidateState, StaleWrite, WriteReport } from './candidate.js';
 
 /** One candidate as the live view shows it. */
 export interface CandidateView {
@@ -20,6 +20,10 @@ export interface HarnessEvents {
   elected: [{ candidate: string; token: bigint; key: string; startedAt: number }];
   /** `announced` is false when the harness inferred the end (it killed the process). */
   deposed: [{ candidate: string; token: bigint; reason: string; endedAt: number; announced: boolean }];
+  /** A guarded write returned. */
+  write: [{ candidate: string } & WriteReport];
+  /** A candidate's elector stopped for good. */
+  failed: [{ candidate: string; message: string }];
 }
 
 /**

@@ -1,7 +1,9 @@
-/** The end reason the harness records for a term whose process it killed. */
+import { check, isOpen, type Check, type TermRecord, type WriteRecord } from '../../check/checker.js';
+
+/** The end reason the demo shows for a term whose process it killed. */
 export const KILLED = 'killed';
 
-/** Which invariant a violation breaks. */
+/** Which invariant a violation breaks, as the demo's summary names them. */
 export type Invariant = 'overlap' | 'tokens' | 'fencing' | 'handover' | 'announced' | 'observer' | 'scenario';
 
 /** One broken invariant. */
@@ -10,27 +12,30 @@ export interface Violation {
   message: string;
 }
 
-/** One term as the demo saw it; times on the monotonic clock every process on the host shares. */
-export interface TermRecord {
-  candidate: string;
-  token: bigint;
-  key: string;
-  startedAt: number;
-  endedAt?: number;
-  reason?: string;
-  /** Whether the candidate itself reported the end (a killed process cannot). */
-  announced: boolean;
-}
+/** The checker's names for what the demo calls handover (a leader soon after a fault) and scenario. */
+const INVARIANT_OF: Record<Check, Invariant> = {
+  overlap: 'overlap',
+  tokens: 'tokens',
+  fencing: 'fencing',
+  announced: 'announced',
+  liveness: 'handover',
+  stuck: 'scenario',
+  orphan: 'scenario',
+  crash: 'scenario',
+  scenario: 'scenario',
+};
 
 /**
- * Every term of the demo's election, checked as it goes: believed leadership intervals must not
- * overlap, and tokens must strictly increase in the order terms began. Events from different
- * processes can arrive out of order, so an interval is judged against another only once an end
- * that could prove an overlap is known; nothing is flagged on a guess.
+ * Every term and guarded write of the demo's election, judged by the invariant checker the chaos
+ * harness uses (src/check/checker.ts): after each report on the partial record, so a violation
+ * shows as it happens, and once more on the whole record at the end. Reports from different
+ * processes can arrive out of order; the partial check flags nothing on a guess.
  */
 export class Ledger {
   /** Terms in the order they were reported. */
   readonly terms: TermRecord[] = [];
+  /** Guarded writes in the order they were reported. */
+  readonly writes: WriteRecord[] = [];
   /** Broken invariants, in the words shown to the user. */
   readonly violations: Violation[] = [];
   private readonly onViolation: (violation: Violation) => void;
@@ -40,32 +45,47 @@ export class Ledger {
   }
 
   /** A term began. */
-  opened(candidate: string, token: bigint, key: string, startedAt: number): TermRecord {
-    const record: TermRecord = { candidate, token, key, startedAt, announced: false };
-    this.terms.push(record);
-    this.checkTokens(record);
-    for (const other of this.terms)
-      if (other !== record && other.endedAt !== undefined) this.checkPair(record, other);
-    return record;
+  opened(cand: string, token: bigint, key: string, startedAt: number): void {
+    this.terms.push({
+      cand,
+      token,
+      key,
+      startedAt,
+      announced: false,
+      reason: null,
+      endedAt: null,
+      lastActive: null,
+      killedAt: null,
+    });
+    this.judge(true);
   }
 
-  /** A term ended; `announced` is false when the end was inferred (the process was killed). */
-  closed(token: bigint, endedAt: number, reason: string, announced: boolean): TermRecord | undefined {
+  /** A term ended; `announced` is false when the end was inferred (the demo killed the process). */
+  closed(token: bigint, endedAt: number, reason: string, announced: boolean): void {
     const record = this.terms.find((t) => t.token === token);
-    if (!record || record.endedAt !== undefined) return record;
-    record.endedAt = endedAt;
-    record.reason = reason;
-    record.announced = announced;
-    for (const other of this.terms) if (other !== record) this.checkPair(record, other);
-    return record;
+    if (!record || !isOpen(record)) return;
+    if (announced) Object.assign(record, { announced, reason, endedAt });
+    else record.killedAt = endedAt;
+    this.judge(true);
+  }
+
+  /** A guarded write returned (committed: null when it failed outright). */
+  wrote(write: WriteRecord): void {
+    this.writes.push(write);
+    if (write.committed === true) this.judge(true);
   }
 
   /** The term currently believed to lead: the newest one not yet ended. */
   current(): TermRecord | undefined {
-    return this.terms.filter((t) => t.endedAt === undefined).sort((a, b) => (a.token > b.token ? -1 : 1))[0];
+    return this.terms.filter(isOpen).sort((a, b) => (a.token > b.token ? -1 : 1))[0];
   }
 
-  /** Records a broken invariant, including ones the ledger cannot see itself (e.g. a stale write that committed). */
+  /** Whether some term older than `token` has not ended yet. */
+  olderOpen(token: bigint): boolean {
+    return this.terms.some((t) => t.token < token && isOpen(t));
+  }
+
+  /** Records a broken invariant, including ones the checker cannot see (a handover over its bound). */
   violate(invariant: Invariant, message: string): void {
     if (this.violations.some((v) => v.message === message)) return;
     const violation = { invariant, message };
@@ -78,37 +98,25 @@ export class Ledger {
     return !this.violations.some((v) => v.invariant === invariant);
   }
 
-  /** Terms whose end nobody reported, or that ended silently though the process lived (a killed one cannot speak). */
-  unannounced(): TermRecord[] {
-    return this.terms.filter((t) => t.endedAt === undefined || (!t.announced && t.reason !== KILLED));
+  /** Judges the whole record, once every candidate has stopped. */
+  finish(): void {
+    this.judge(false);
   }
 
-  private checkTokens(record: TermRecord): void {
-    const ordered = [...this.terms].sort((a, b) => a.startedAt - b.startedAt);
-    const i = ordered.indexOf(record);
-    const before = ordered[i - 1];
-    const after = ordered[i + 1];
-    if (before && before.token >= record.token)
-      this.violate(
-        'tokens',
-        `token did not increase: ${before.candidate} had ${before.token}, then ${record.candidate} got ${record.token}`,
-      );
-    if (after && after.token <= record.token)
-      this.violate(
-        'tokens',
-        `token did not increase: ${record.candidate} got ${record.token} before ${after.candidate}'s ${after.token}`,
-      );
-  }
-
-  /** Flags a and b if their intervals provably overlap: the later one began before the earlier one ended. */
-  private checkPair(a: TermRecord, b: TermRecord): void {
-    const [first, second] = a.startedAt <= b.startedAt ? [a, b] : [b, a];
-    // An earlier term with no known end yet proves nothing: it is judged when its end arrives.
-    if (first.endedAt === undefined || second.startedAt >= first.endedAt) return;
-    this.violate(
-      'overlap',
-      `overlap: ${second.candidate} (token ${second.token}) was elected while ${first.candidate} (token ${first.token}) ` +
-        `still believed it led, for ${(first.endedAt - second.startedAt).toFixed(1)} ms`,
+  private judge(partial: boolean): void {
+    const verdict = check(
+      {
+        terms: this.terms,
+        writes: this.writes,
+        livenessBoundMs: Number.POSITIVE_INFINITY,
+        heals: [],
+        triggers: [],
+        settle: { ok: true, detail: '' },
+        orphans: [],
+        failures: [],
+      },
+      { partial },
     );
+    for (const v of verdict.violations) this.violate(INVARIANT_OF[v.check], v.message);
   }
 }

@@ -1,13 +1,14 @@
 import { EventEmitter } from 'node:events';
 import { electionPrefix } from '../../backends/etcd/keys.js';
-import { memory, type LeaderChange, type MemoryBackend, type Session } from '../../index.js';
-import { DemoCandidate, type StaleWrite } from './candidate.js';
+import { memory, systemClock, type LeaderChange, type MemoryBackend, type Session } from '../../index.js';
+import { DemoCandidate, leaseLabel, type StaleWrite } from './candidate.js';
 import type { CandidateView, Harness, HarnessEvents } from './harness.js';
+import { KILLED } from './ledger.js';
 
 /**
  * The demo's candidates in this process on the embedded backend. Faults are what a network does
- * to a session: a crash is a partition that never heals (the lease expires on the "server"), a
- * pause is a partition that heals after the TTL.
+ * to a session: a crash is a partition that never heals (the lease expires on the "server") and a
+ * silenced candidate, a pause is a partition that heals after the TTL.
  */
 export class MemoryHarness extends EventEmitter<HarnessEvents> implements Harness {
   readonly kind = 'memory';
@@ -32,6 +33,8 @@ export class MemoryHarness extends EventEmitter<HarnessEvents> implements Harnes
     const candidate = new DemoCandidate(this.backend, this.election, name, this.ttl, this.dataKey);
     candidate.on('elected', (t) => this.emit('elected', { candidate: name, ...t }));
     candidate.on('deposed', (t) => this.emit('deposed', { candidate: name, ...t, announced: true }));
+    candidate.on('write', (w) => this.emit('write', { candidate: name, ...w }));
+    candidate.on('failed', (message) => this.emit('failed', { candidate: name, message }));
     this.live.set(name, candidate);
     this.dead.delete(name);
     const joined = new Promise<void>((resolve) => candidate.once('session', () => resolve()));
@@ -48,9 +51,19 @@ export class MemoryHarness extends EventEmitter<HarnessEvents> implements Harnes
     const session = candidate.session;
     // No revoke reaches the store: the lease lives on until its TTL runs out, as after a real crash.
     if (session) this.backend.partition(session);
+    const token = candidate.token;
     candidate.crash();
     this.live.delete(name);
     this.dead.set(name, candidate);
+    // A dead process reports nothing: its term is taken to end at the crash, as on etcd.
+    if (token !== undefined)
+      this.emit('deposed', {
+        candidate: name,
+        token,
+        reason: KILLED,
+        endedAt: systemClock.now(),
+        announced: false,
+      });
   }
 
   async pause(name: string): Promise<void> {
@@ -82,7 +95,7 @@ export class MemoryHarness extends EventEmitter<HarnessEvents> implements Harnes
         if (c.token !== undefined) view.token = c.token;
         const session = c.session;
         if (session && c.state !== 'crashed') {
-          view.lease = BigInt(session.id).toString(16);
+          view.lease = leaseLabel(session.id);
           view.deadline = session.deadline;
         }
         return view;

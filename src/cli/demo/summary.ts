@@ -1,4 +1,5 @@
 import { formatMillis } from '../duration.js';
+import { ExitCode } from '../exit-codes.js';
 import { formatTable, type JsonField } from '../output.js';
 import { latency } from './handovers.js';
 import type { Invariant, Ledger } from './ledger.js';
@@ -12,8 +13,7 @@ export interface Summary {
 
 /** Judges the run: the ledger's live checks plus what only the end can show (announcements, observer). */
 export function judge(ledger: Ledger, result: ScenarioResult): Summary {
-  for (const t of ledger.unannounced())
-    ledger.violate('announced', `${t.candidate}'s term ${t.token} ended without being reported`);
+  ledger.finish();
   checkObserver(ledger, result);
   if (result.handovers.length < 4 && !result.interrupted)
     ledger.violate('scenario', `only ${result.handovers.length} of 4 faults ran`);
@@ -51,6 +51,12 @@ export function judge(ledger: Ledger, result: ScenarioResult): Summary {
     };
   });
   return { ok: checks.every((c) => c.held) && !result.interrupted, checks };
+}
+
+/** The demo's exit code: INVARIANT (8) if an invariant broke, INTERRUPTED on Ctrl-C, else OK. */
+export function exitCode(summary: Summary, result: ScenarioResult): number {
+  if (result.interrupted) return ExitCode.INTERRUPTED;
+  return summary.ok ? ExitCode.OK : ExitCode.INVARIANT;
 }
 
 /** The closing table, for people. */

@@ -177,9 +177,7 @@ function lineUp(context: ViewContext, queue: readonly string[]): string {
   if (queue.length === 0) return 'no leader';
   const leader = context.ledger.current();
   return queue
-    .map((name, i) =>
-      i === 0 && leader?.candidate === name ? `${name} (leader, token ${leader.token})` : name,
-    )
+    .map((name, i) => (i === 0 && leader?.cand === name ? `${name} (leader, token ${leader.token})` : name))
     .join(' ← ');
 }
 

@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import { etcd, type EtcdOptions } from '../../index.js';
 import { ExitCode } from '../exit-codes.js';
 import { toJson } from '../output.js';
-import { DemoCandidate } from './candidate.js';
+import { DemoCandidate, leaseLabel } from './candidate.js';
 import { parseLine, type WorkerCommand, type WorkerConfig, type WorkerMessage } from './protocol.js';
 
 /**
@@ -18,12 +18,11 @@ export async function runWorker(name: string, election: string): Promise<number>
   if (config?.cmd !== 'config') return ExitCode.USAGE;
   const backend = etcd(connection(config));
   const candidate = new DemoCandidate(backend, election, name, config.ttl, config.dataKey);
-  candidate.on('session', (s) =>
-    send({ ev: 'session', lease: BigInt(s.lease).toString(16), deadline: s.deadline }),
-  );
+  candidate.on('session', (s) => send({ ev: 'session', lease: leaseLabel(s.lease), deadline: s.deadline }));
   candidate.on('elected', (t) => send({ ev: 'elected', ...t }));
   candidate.on('deposed', (t) => send({ ev: 'deposed', ...t }));
   candidate.on('write', (w) => send({ ev: 'write', ...w }));
+  candidate.on('failed', (message) => send({ ev: 'failed', message }));
   try {
     candidate.start();
     for (let next = await lines.next(); !next.done; next = await lines.next()) {
