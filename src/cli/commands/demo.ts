@@ -1,3 +1,11 @@
+/*
+ * Where the demo lives, and why. `ballot demo` is the README's first command and the CLI's front
+ * door: `npx ballot demo` must work from the installed package with nothing else at hand, so the
+ * demo ships, as part of the CLI (dist/cli/demo, with the invariant checker it runs in dist/check).
+ * It stays out of the library: src/index.ts reaches neither cli/ nor check/ (test/demo-placement
+ * checks it), so `import 'ballot'` never loads it and the CommonJS build does not contain it.
+ * Its candidates are plain LeaderElectors, so what it shows is the product as users run it.
+ */
 import { randomBytes } from 'node:crypto';
 import { systemClock } from '../../index.js';
 import { EtcdHarness } from '../demo/etcd-harness.js';

@@ -9,7 +9,7 @@ import { etcdOptions, type GlobalOptions } from '../options.js';
 import type { StaleWrite } from './candidate.js';
 import type { CandidateView, Harness, HarnessEvents } from './harness.js';
 import { KILLED } from './ledger.js';
-import type { WorkerConfig, WorkerMessage } from './protocol.js';
+import { workerConfig, type WorkerMessage } from './protocol.js';
 import { WorkerProcess } from './worker-process.js';
 
 /**
@@ -56,7 +56,7 @@ export class EtcdHarness extends EventEmitter<HarnessEvents> implements Harness 
     );
     const worker = new WorkerProcess(name, child, (msg) => this.onMessage(worker, msg));
     this.workers.set(name, worker);
-    worker.send(this.config());
+    worker.send(workerConfig(this.options, this.dataKey));
     await worker.waitFor('session', 0);
   }
 
@@ -217,28 +217,6 @@ export class EtcdHarness extends EventEmitter<HarnessEvents> implements Harness 
         if (worker.state === 'paused') worker.state = 'queued';
         break;
     }
-  }
-
-  private config(): WorkerConfig {
-    const o = this.options;
-    const config: WorkerConfig = {
-      cmd: 'config',
-      endpoints: o.endpoints,
-      dialTimeout: o.dialTimeout,
-      ttl: o.ttl,
-      dataKey: this.dataKey,
-    };
-    if (o.tls) {
-      const b64 = (b: Buffer | undefined) => b?.toString('base64');
-      const tls: NonNullable<WorkerConfig['tls']> = {};
-      const [ca, cert, key] = [b64(o.tls.ca), b64(o.tls.cert), b64(o.tls.key)];
-      if (ca) tls.ca = ca;
-      if (cert) tls.cert = cert;
-      if (key) tls.key = key;
-      config.tls = tls;
-    }
-    if (o.auth) config.auth = o.auth;
-    return config;
   }
 
   private worker(name: string): WorkerProcess {

@@ -1,3 +1,5 @@
+import type { EtcdMode, EtcdOptions } from '../../index.js';
+import type { GlobalOptions } from '../options.js';
 import type { JsonField } from '../output.js';
 
 /** Connection settings the etcd demo hands each worker on its stdin (kept off argv and env). */
@@ -5,11 +7,38 @@ export interface WorkerConfig {
   cmd: 'config';
   endpoints: string[];
   dialTimeout: number;
+  mode: EtcdMode;
   ttl: number;
   dataKey: string;
   /** PEM files' contents, base64. */
   tls?: { ca?: string; cert?: string; key?: string };
   auth?: { username: string; password: string };
+}
+
+const PEMS = ['ca', 'cert', 'key'] as const;
+
+/** The worker's settings: the demo's own, resolved from flags and environment already. */
+export function workerConfig(o: GlobalOptions, dataKey: string): WorkerConfig {
+  const { endpoints, dialTimeout, mode, ttl, auth } = o;
+  const config: WorkerConfig = { cmd: 'config', endpoints, dialTimeout, mode, ttl, dataKey };
+  if (o.tls)
+    config.tls = Object.fromEntries(
+      PEMS.flatMap((k) => (o.tls?.[k] ? [[k, o.tls[k].toString('base64')]] : [])),
+    );
+  if (auth) config.auth = auth;
+  return config;
+}
+
+/** The etcd() options a worker connects with; `env: {}` because the settings are complete. */
+export function workerEtcdOptions(config: WorkerConfig): EtcdOptions {
+  const { endpoints, dialTimeout, mode, auth } = config;
+  const options: EtcdOptions = { endpoints, dialTimeout, mode, env: {} };
+  if (config.tls)
+    options.tls = Object.fromEntries(
+      PEMS.flatMap((k) => (config.tls?.[k] ? [[k, Buffer.from(config.tls[k], 'base64')]] : [])),
+    );
+  if (auth) options.auth = auth;
+  return options;
 }
 
 /** What the etcd demo asks of a worker, one JSON object per stdin line. */

@@ -1,9 +1,15 @@
 import { createInterface } from 'node:readline';
-import { etcd, type EtcdOptions } from '../../index.js';
+import { etcd } from '../../index.js';
 import { ExitCode } from '../exit-codes.js';
 import { toJson } from '../output.js';
 import { DemoCandidate, leaseLabel } from './candidate.js';
-import { parseLine, type WorkerCommand, type WorkerConfig, type WorkerMessage } from './protocol.js';
+import {
+  parseLine,
+  workerEtcdOptions,
+  type WorkerCommand,
+  type WorkerConfig,
+  type WorkerMessage,
+} from './protocol.js';
 
 /**
  * One candidate of `ballot demo --backend etcd`, in its own process so that the demo's crash and
@@ -16,7 +22,7 @@ export async function runWorker(name: string, election: string): Promise<number>
   const first = await lines.next();
   const config = first.done ? undefined : parseLine<WorkerConfig>(first.value);
   if (config?.cmd !== 'config') return ExitCode.USAGE;
-  const backend = etcd(connection(config));
+  const backend = etcd(workerEtcdOptions(config));
   const candidate = new DemoCandidate(backend, election, name, config.ttl, config.dataKey);
   candidate.on('session', (s) => send({ ev: 'session', lease: leaseLabel(s.lease), deadline: s.deadline }));
   candidate.on('elected', (t) => send({ ev: 'elected', ...t }));
@@ -43,22 +49,4 @@ export async function runWorker(name: string, election: string): Promise<number>
     await backend.close();
     process.stdin.destroy();
   }
-}
-
-function connection(config: WorkerConfig): EtcdOptions {
-  // The demo resolved flags and environment already; the worker takes its settings as they are.
-  const options: EtcdOptions = { endpoints: config.endpoints, dialTimeout: config.dialTimeout, env: {} };
-  const pem = (b64: string | undefined) => (b64 === undefined ? undefined : Buffer.from(b64, 'base64'));
-  if (config.tls) {
-    const tls: NonNullable<EtcdOptions['tls']> = {};
-    const ca = pem(config.tls.ca);
-    const cert = pem(config.tls.cert);
-    const key = pem(config.tls.key);
-    if (ca) tls.ca = ca;
-    if (cert) tls.cert = cert;
-    if (key) tls.key = key;
-    options.tls = tls;
-  }
-  if (config.auth) options.auth = config.auth;
-  return options;
 }
