@@ -20,14 +20,17 @@ export function judge(ledger: Ledger, result: ScenarioResult): Summary {
   const terms = ledger.terms;
   const tokens = [...terms].sort((a, b) => a.startedAt - b.startedAt).map((t) => t.token);
   const stale = result.stale;
+  const committed = ledger.writes.filter((w) => w.committed === true).length;
   const observedLeaders = result.observed.filter((t) => t !== null).length;
   const detail: Record<Invariant, string> = {
     overlap: `${terms.length} terms; believed leadership intervals disjoint on the monotonic clock`,
     tokens: `strictly increasing: ${tokens.join(' → ')}`,
-    fencing: stale
-      ? `${stale.candidate} resumed after the pause: term ${stale.token} ${stale.active ? 'still active' : `ended (${stale.reason ?? '?'})`}, ` +
-        `guarded write ${stale.committed ? 'COMMITTED' : stale.notSent ? 'refused before sending (NOT_LEADER)' : 'rejected by the backend'}`
-      : 'no paused leader was checked',
+    fencing:
+      `${committed} guarded writes committed, none sent after a newer term began; ` +
+      (stale
+        ? `${stale.candidate} resumed after the pause: term ${stale.token} ${stale.active ? 'still active' : `ended (${stale.reason ?? '?'})`}, ` +
+          `guarded write ${stale.committed ? 'COMMITTED' : stale.notSent ? 'refused before sending (NOT_LEADER)' : 'rejected by the backend'}`
+        : 'no paused leader was checked'),
     handover: 'every handover within its bound (resign/concede ≤ 1 s; crash/pause ≤ TTL + 1.5 s)',
     announced: 'every term end was reported by its candidate (a killed one is inferred from the kill)',
     observer: `an independent observer saw ${observedLeaders} leaders in token order, then "no leader"`,

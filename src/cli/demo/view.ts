@@ -170,7 +170,7 @@ const CHECK_LABELS = {
   overlap: 'no overlap',
   tokens: 'tokens increase',
   handover: 'handover bounds',
-  fencing: 'stale write refused',
+  fencing: 'writes fenced',
 };
 
 function lineUp(context: ViewContext, queue: readonly string[]): string {
