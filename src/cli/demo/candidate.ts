@@ -39,6 +39,9 @@ export interface CandidateEvents {
   failed: [string];
 }
 
+/** How a guarded write went; `committed` is null when the call failed outright (`error` says why). */
+type Outcome = { committed: boolean | null; notSent?: boolean; error?: string };
+
 const WRITE_EVERY_MS = 250;
 /** How often the candidate looks for the elector's new session (the elector announces none). */
 const SESSION_POLL_MS = 50;
@@ -202,14 +205,11 @@ export class DemoCandidate extends EventEmitter<CandidateEvents> {
     report(session.deadline);
   }
 
-  private async write(
-    term: Term,
-    stale: boolean,
-  ): Promise<{ committed: boolean | null; notSent?: boolean; error?: string }> {
+  private async write(term: Term, stale: boolean): Promise<Outcome> {
     if (!stale && (this.frozen || this.crashed || !term.active)) return { committed: null };
     const seq = this.seq++;
     const sentAt = this.backend.clock.now();
-    let outcome: { committed: boolean | null; notSent?: boolean; error?: string };
+    let outcome: Outcome;
     try {
       const { committed } = await term.guard((tx) => tx.put(this.dataKey, `${this.name} ${term.token}`));
       outcome = { committed };
