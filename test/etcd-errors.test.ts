@@ -15,6 +15,7 @@ import {
   INVALID_AUTH_TOKEN_DETAIL,
   LEASE_NOT_FOUND_DETAIL,
   NO_CREDENTIALS_DETAIL,
+  SERVER_DEADLINE_DETAIL,
   TLS_VERIFY_DETAILS,
   TRANSIENT_DETAILS,
   detailOf,
@@ -28,7 +29,7 @@ import {
   type TranslateContext,
 } from '../src/etcd/errors.js';
 import { BackendError } from '../src/index.js';
-import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
+import { startEtcd, startEtcdCluster, type EtcdNode } from './fixtures/etcd.js';
 
 /** The context translate() gets from a plain connection without credentials to `endpoint`. */
 function plain(endpoint: string, what: string, credentials = false): TranslateContext {
@@ -251,11 +252,75 @@ describe('etcd errors: shapes a real etcd sends, and what they become', () => {
   });
 });
 
+describe('etcd errors: a member that lost its quorum', () => {
+  test('"no leader" and "request timed out" are UNAVAILABLE, and so is a write that could not be proposed', async () => {
+    const cluster = await startEtcdCluster(3);
+    const survivor = cluster.nodes[2]!;
+    const raw = new grpc.Client(survivor.endpoint, grpc.credentials.createInsecure());
+    const call = (path: string, request: unknown, requireLeader: boolean) =>
+      new Promise<grpc.ServiceError | null>((resolve) => {
+        const metadata = new grpc.Metadata();
+        // etcd's clientv3.WithRequireLeader: a member without a leader refuses at once.
+        if (requireLeader) metadata.set('hasleader', 'true');
+        const codec = codecFor(path);
+        raw.makeUnaryRequest(
+          path,
+          codec.serialize,
+          codec.deserialize,
+          request,
+          metadata,
+          { deadline: Date.now() + 20_000 },
+          (err) => resolve(err),
+        );
+      });
+    try {
+      await cluster.nodes[0]!.kill();
+      await cluster.nodes[1]!.kill();
+      const context = plain(survivor.endpoint, 'Range');
+      // The member notices it has no leader after an election timeout (500 ms in the fixture).
+      let noLeader: grpc.ServiceError | null = null;
+      for (let i = 0; i < 50 && !noLeader; i++) {
+        // Serializable: answered locally while the member still believes in a leader, so each try is quick.
+        noLeader = await call('/etcdserverpb.KV/Range', { key: Buffer.from('k'), serializable: true }, true);
+        if (!noLeader) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(noLeader, 'the survivor kept answering as if it had a leader');
+      assert.equal(noLeader.code, grpc.status.UNAVAILABLE);
+      assert.equal(noLeader.details, 'etcdserver: no leader');
+      assert.match(noLeader.details, TRANSIENT_DETAILS);
+      assert.ok(!isElectionWithoutLeader(noLeader), 'not an election without a leader');
+      assert.equal(translate(noLeader, context).code, 'UNAVAILABLE');
+      // Without the metadata, a read waits for a leader until etcd's request timeout, a write likewise.
+      const [read, write] = await Promise.all([
+        call('/etcdserverpb.KV/Range', { key: Buffer.from('k') }, false),
+        call('/etcdserverpb.KV/Put', { key: Buffer.from('k'), value: Buffer.from('v') }, false),
+      ]);
+      assert.ok(read && write);
+      assert.equal(read.code, grpc.status.UNAVAILABLE);
+      assert.match(read.details, TRANSIENT_DETAILS);
+      assert.match(read.details, /^etcdserver: request timed out/);
+      assert.equal(translate(read, context).code, 'UNAVAILABLE');
+      assert.equal(write.code, grpc.status.UNKNOWN, "etcd passes Go's context error on as UNKNOWN");
+      assert.match(write.details, SERVER_DEADLINE_DETAIL);
+      const translated = translate(write, plain(survivor.endpoint, 'Put'));
+      assert.equal(translated.code, 'UNAVAILABLE');
+      assert.equal(
+        translated.message,
+        `etcd Put (endpoints: ${survivor.endpoint}): context deadline exceeded`,
+      );
+    } finally {
+      raw.close();
+      await cluster.stop();
+    }
+  });
+});
+
 describe('etcd errors: texts one loopback etcd cannot be made to send (recorded from etcd 3.4 and grpc-js)', () => {
   const context = plain('127.0.0.1:2379', '/etcdserverpb.KV/Txn');
 
-  // A raft election, a member cut off from quorum, an uncommitted proposal, an overloaded apply
-  // loop: each needs a cluster under fault, so the texts are etcd's rpctypes, as documented.
+  // "no leader" and "request timed out" are also provoked above; "leader changed" (a raft election
+  // while a request waited) and "too many requests" (an apply loop far behind) cannot be made to
+  // happen on demand, so these are etcd's rpctypes texts, as documented.
   for (const details of [
     'etcdserver: leader changed',
     'etcdserver: no leader',

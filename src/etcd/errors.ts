@@ -26,6 +26,13 @@ export const FAILOVER_CODES: ReadonlySet<grpc.status> = new Set([
 export const TRANSIENT_DETAILS = /etcdserver: (leader changed|no leader|request timed out|too many requests)/;
 
 /**
+ * What a member without a quorum answers a write it could not even propose before etcd's request
+ * timeout ran out: Go's "context deadline exceeded", passed on as UNKNOWN (seen from etcd 3.4 with
+ * two of three members down). Another member, or a later try, may succeed: an outage, not a refusal.
+ */
+export const SERVER_DEADLINE_DETAIL = /^context deadline exceeded$/;
+
+/**
  * etcd's answers that mean "who you are (or are not) is the problem": "user name is empty" (no
  * token sent to an auth-enabled etcd; INVALID_ARGUMENT), "user name not found", "authentication
  * failed, invalid user ID or password" (Authenticate with a wrong name or password;
@@ -160,7 +167,12 @@ export function translate(err: grpc.ServiceError | undefined, context: Translate
         'endpoint, or has expired: check --cacert and the endpoint host',
       { cause: err },
     );
-  if (!err || FAILOVER_CODES.has(err.code) || TRANSIENT_DETAILS.test(detail))
+  if (
+    !err ||
+    FAILOVER_CODES.has(err.code) ||
+    TRANSIENT_DETAILS.test(detail) ||
+    (err.code === grpc.status.UNKNOWN && SERVER_DEADLINE_DETAIL.test(detail))
+  )
     return new BackendUnavailableError(`${where}: ${detail}`, { cause: err });
   if (
     err.code === grpc.status.UNAUTHENTICATED ||
