@@ -150,6 +150,17 @@ describe('etcd errors: shapes a real etcd sends, and what they become', () => {
     assert.match(translated.message, /authentication is not enabled$/);
   });
 
+  test('a read at a compacted revision (OUT_OF_RANGE) is BACKEND: ballot never asks for one', async () => {
+    for (const value of ['1', '2', '3'])
+      await client.put({ key: Buffer.from('c'), value: Buffer.from(value) });
+    const revision = (await client.status()).header?.revision ?? '0';
+    assert.equal((await node.etcdctl(['compaction', revision])).code, 0);
+    const err = await failure('/etcdserverpb.KV/Range', { key: Buffer.from('c'), revision: '1' });
+    assert.equal(err.code, grpc.status.OUT_OF_RANGE);
+    assert.equal(err.details, 'etcdserver: mvcc: required revision has been compacted');
+    assert.equal(translate(err, plain(node.endpoint, 'Range')).code, 'BACKEND');
+  });
+
   describe('with auth enabled', () => {
     before(async () => {
       const run = (args: string[]) => node.etcdctl(args);

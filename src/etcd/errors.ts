@@ -8,6 +8,10 @@ import { AuthError, BackendError, BackendUnavailableError, type BallotError } fr
  * and these patterns second. Every pattern is matched against `details` (or, once translated, the
  * cause's `details`), never against our own message, so our wording cannot change a decision.
  * Messages quoted below are etcd 3.4's (api/v3rpc/rpctypes, server/etcdserver/api/v3election).
+ *
+ * Compaction has no pattern here: it reaches ballot as a watch response's compact_revision
+ * (watch.ts, CompactedError), never as text. ballot reads no old revision, so etcd's OUT_OF_RANGE
+ * "mvcc: required revision has been compacted" could only come from a bug and stays BACKEND.
  */
 
 /** gRPC status codes that mean "this member cannot serve now; another may". */
