@@ -1,9 +1,9 @@
 import type { Clock } from './clock.js';
 import type { Candidacy, ElectionDriver, LeaderRecord, Unwatch } from './contract.js';
 import {
-  BallotError,
   BusyError,
   CampaignCancelledError,
+  InternalError,
   NotLeaderError,
   SessionLostError,
 } from './errors.js';
@@ -303,7 +303,9 @@ export class Election {
         /* kept for a later resign() */
       }
     }
-    return error instanceof BallotError || error instanceof Error ? error : new Error(String(error));
+    return error instanceof Error
+      ? error
+      : new InternalError(`campaign failed with a non-Error: ${String(error)}`, { cause: error });
   }
 
   private entryGone(c: Candidacy): void {

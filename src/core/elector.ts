@@ -2,7 +2,13 @@ import { EventEmitter } from 'node:events';
 import type { Backend } from './backend.js';
 import type { Election, LeaderChange } from './election.js';
 import { sleep } from './clock.js';
-import { BallotError, CampaignCancelledError, FlappingError, InvalidArgumentError } from './errors.js';
+import {
+  BallotError,
+  CampaignCancelledError,
+  FlappingError,
+  InternalError,
+  InvalidArgumentError,
+} from './errors.js';
 import type { Session } from './session.js';
 import type { Term, TermEndReason } from './term.js';
 import { checkMillis, checkName, checkTtl, checkValue } from './validate.js';
@@ -209,7 +215,8 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
         if (ended.reason === 'resigned' && this.conceding) await this.settleConcede();
       } catch (err) {
         if (stop.aborted) break;
-        const error = err instanceof Error ? err : new Error(String(err));
+        const error =
+          err instanceof Error ? err : new InternalError(`non-Error thrown: ${String(err)}`, { cause: err });
         if (isFatal(error)) {
           this.fail(error);
           break;
@@ -266,7 +273,10 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
           }
         } catch (err) {
           if (signal.aborted) return;
-          const error = err instanceof Error ? err : new Error(String(err));
+          const error =
+            err instanceof Error
+              ? err
+              : new InternalError(`non-Error thrown: ${String(err)}`, { cause: err });
           if (isFatal(error)) return this.fail(error);
           this.reportRetry(error, delay);
         }

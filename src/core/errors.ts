@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'CLOSED'
   | 'BUSY'
   | 'COMPACTED'
-  | 'FLAPPING';
+  | 'FLAPPING'
+  | 'INTERNAL';
 
 /** Base class of every error ballot throws; switch on `code`, not on the message. */
 export class BallotError extends Error {
@@ -110,6 +111,16 @@ export class CompactedError extends BallotError {
   constructor(compactRevision: bigint) {
     super('COMPACTED', `history compacted up to revision ${compactRevision}`);
     this.compactRevision = compactRevision;
+  }
+}
+
+/**
+ * An invariant of ballot itself failed (a bug, not a misuse or an outage). It still carries a code
+ * so a program can tell it from the others and a user can quote it in a report; the CLI exits 1.
+ */
+export class InternalError extends BallotError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INTERNAL', message, options);
   }
 }
 

@@ -1,5 +1,6 @@
 import { BackendUnavailableError } from '../core/errors.js';
 import { Connection, type ConnectionOptions } from './connection.js';
+import { isLeaseNotFound } from './errors.js';
 import { KeepAlives } from './keepalive.js';
 import { ConcurrencyServices } from './services.js';
 import type {
@@ -71,7 +72,7 @@ export class EtcdClient {
     try {
       await this.connection.call('/etcdserverpb.Lease/LeaseRevoke', { ID: id });
     } catch (err) {
-      if (!/lease not found/.test((err as Error).message)) throw err;
+      if (!isLeaseNotFound(err)) throw err;
     }
   }
 

@@ -1,4 +1,5 @@
 import * as protoLoader from '@grpc/proto-loader';
+import { InternalError } from '../core/errors.js';
 import { PROTO_DIR } from './proto-dir.js';
 
 /** Serializer pair for one gRPC method. */
@@ -27,7 +28,7 @@ export function codecFor(path: string): MethodCodec {
   const serviceDef = load()[service ?? ''] as
     Record<string, protoLoader.MethodDefinition<object, object>> | undefined;
   const def = serviceDef?.[method ?? ''];
-  if (!def) throw new Error(`unknown gRPC method ${path}`);
+  if (!def) throw new InternalError(`unknown gRPC method ${path}`); // paths are typed: unreachable
   return {
     serialize: (value) => def.requestSerialize(value as object),
     deserialize: (bytes) => def.responseDeserialize(bytes),

@@ -1,15 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
-import {
-  AuthError,
-  BallotError,
-  BackendError,
-  BackendUnavailableError,
-  ClosedError,
-  InvalidArgumentError,
-} from '../core/errors.js';
+import { AuthError, BallotError, ClosedError, InvalidArgumentError } from '../core/errors.js';
 import { codecFor } from './codec.js';
+import {
+  FAILOVER_CODES,
+  isBareConnectFailure,
+  isInvalidAuthToken,
+  isUnauthenticated,
+  translate,
+} from './errors.js';
 import { speaksTls, TLS_PROBE_MS } from './tls-probe.js';
 import type { ServerStreamMethods, StreamMethods, UnaryMethods } from './messages.js';
 
@@ -89,41 +89,6 @@ class Slots {
     };
   }
 }
-
-/** gRPC status codes that mean "this member cannot serve now; another may". */
-const FAILOVER_CODES = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]);
-
-/**
- * etcd's transient server errors. They normally arrive as UNAVAILABLE, but the v3election and
- * v3lock services pass on their in-process client's error with code UNKNOWN, so the text decides.
- */
-const TRANSIENT_DETAILS = /etcdserver: (leader changed|no leader|request timed out|too many requests)/;
-
-/**
- * etcd's answers that mean "who you are (or are not) is the problem": no credentials sent to an
- * auth-enabled etcd (user name is empty), wrong ones, a user without the permission, a bad token,
- * credentials sent to an etcd without auth. Some arrive as INVALID_ARGUMENT or FAILED_PRECONDITION,
- * so the text decides.
- */
-const AUTH_DETAILS =
-  /etcdserver: (user name is empty|user name not found|authentication failed|permission denied|invalid auth token|authentication is not enabled)/;
-
-/** etcd's answer when a call carried no token to an etcd with auth enabled. */
-const NO_CREDENTIALS_DETAIL = /etcdserver: user name is empty/;
-
-/**
- * Node's TLS errors for a server certificate we could not verify (grpc-js passes them on inside an
- * UNAVAILABLE "No connection established" detail): the CA did not sign it, it names another host,
- * it expired.
- */
-const TLS_VERIFY_DETAILS =
-  /unable to verify the first certificate|unable to get (local )?issuer certificate|self[- ]signed certificate|certificate has expired|certificate is not yet valid|does not match certificate's altnames|certificate signature failure|CERT_[A-Z_]+/i;
-
-/** What grpc-js says when a connection closed before HTTP/2 began, with no socket error to name. */
-const BARE_CONNECT_FAILURE = /Last error: Failed to connect/;
-
-/** grpc-js ends every connection error with an (often empty) resolution note: noise to the user. */
-const EMPTY_RESOLUTION_NOTE = /\.?\s*Resolution note:\s*$/;
 
 /** Server name sent in TLS to an IP endpoint: RFC 6066 forbids an IP there, and Node warns (DEP0123). */
 const IP_SERVERNAME_PLACEHOLDER = 'ip-endpoint.invalid';
@@ -211,7 +176,7 @@ export class Connection {
         const e = err as grpc.ServiceError;
         lastError = e;
         lastIndex = index;
-        if (isAuthExpired(e) && this.auth && !reauthenticated) {
+        if (isUnauthenticated(e) && isInvalidAuthToken(e) && this.auth && !reauthenticated) {
           reauthenticated = true;
           this.token = undefined;
           continue;
@@ -275,33 +240,10 @@ export class Connection {
     this.token = undefined;
   }
 
-  /** Maps a gRPC error onto ballot's error classes. */
-  translate(what: string, err: grpc.ServiceError | undefined): Error {
+  /** Maps a gRPC error onto ballot's error classes (see ./errors.ts). */
+  translate(what: string, err: grpc.ServiceError | undefined): BallotError {
     if (this.closed) return new ClosedError('etcd connection');
-    const detail = (err?.details || err?.message || 'no response').replace(EMPTY_RESOLUTION_NOTE, '');
-    const where = `etcd ${what.split('/').pop()} (endpoints: ${this.endpoints.join(', ')})`;
-    // Retrying cannot fix a certificate we do not trust: say so instead of "cannot reach".
-    if (this.secure && err && TLS_VERIFY_DETAILS.test(detail))
-      return new AuthError(
-        `${where}: TLS verification of the server failed (${detail}): the server's certificate is not ` +
-          'signed by the CA given (tls.ca, --cacert; system roots when none), or does not name this ' +
-          'endpoint, or has expired: check --cacert and the endpoint host',
-        { cause: err },
-      );
-    if (!err || FAILOVER_CODES.has(err.code) || TRANSIENT_DETAILS.test(detail))
-      return new BackendUnavailableError(`${where}: ${detail}`, { cause: err });
-    if (
-      err.code === grpc.status.UNAUTHENTICATED ||
-      err.code === grpc.status.PERMISSION_DENIED ||
-      AUTH_DETAILS.test(detail)
-    ) {
-      const hint =
-        !this.auth && NO_CREDENTIALS_DETAIL.test(detail)
-          ? ': this etcd has authentication enabled; give credentials (--user name:password, or the auth option)'
-          : '';
-      return new AuthError(`${where}: ${detail}${hint}`, { cause: err });
-    }
-    return new BackendError(`${where}: ${detail}`, { cause: err });
+    return translate(err, { what, endpoints: this.endpoints, secure: this.secure, credentials: !!this.auth });
   }
 
   /**
@@ -314,8 +256,7 @@ export class Connection {
     cause: grpc.ServiceError | undefined,
     index: number,
   ): Promise<Error> {
-    if (this.secure || this.answered.has(index) || !BARE_CONNECT_FAILURE.test(cause?.details ?? ''))
-      return error;
+    if (this.secure || this.answered.has(index) || !isBareConnectFailure(cause)) return error;
     const endpoint = this.endpoints[index] ?? '';
     let probe = this.tlsProbes.get(index);
     if (!probe) {
@@ -420,10 +361,6 @@ export class Connection {
     });
     return response.token;
   }
-}
-
-function isAuthExpired(err: grpc.ServiceError): boolean {
-  return err.code === grpc.status.UNAUTHENTICATED && /auth token/i.test(err.details ?? '');
 }
 
 function parseEndpoint(endpoint: string): { address: string; secure: boolean } {

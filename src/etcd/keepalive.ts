@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { BackendUnavailableError } from '../core/errors.js';
 import type { Connection } from './connection.js';
+import { isUnauthenticated } from './errors.js';
 import type { LeaseKeepAliveResponse } from './messages.js';
 
 interface Waiter {
@@ -59,7 +60,7 @@ export class KeepAlives {
       stream.on('error', (err: grpc.ServiceError) => {
         if (this.stream && this.current === stream) {
           this.connection.failover(index);
-          if (err.code === 16) this.connection.invalidateToken();
+          if (isUnauthenticated(err)) this.connection.invalidateToken();
           this.reset(this.connection.translate('LeaseKeepAlive', err), false);
         }
       });

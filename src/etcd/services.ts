@@ -1,4 +1,6 @@
+import { BackendError } from '../core/errors.js';
 import type { Connection } from './connection.js';
+import { isElectionWithoutLeader } from './errors.js';
 import type { KeyValue, LeaderKey, LeaderResponse } from './messages.js';
 
 /** etcd's server-side v3election and v3lock services: the server runs the recipe for the client. */
@@ -16,7 +18,7 @@ export class ConcurrencyServices {
       { name: Buffer.from(name), lease, value: Buffer.from(value) },
       { timeout: Infinity, signal },
     );
-    if (!response.leader) throw new Error('etcd Campaign returned no leader key');
+    if (!response.leader) throw new BackendError('etcd Campaign answered without a leader key');
     return response.leader;
   }
 
@@ -33,7 +35,7 @@ export class ConcurrencyServices {
       });
       return response.kv;
     } catch (err) {
-      if (/no leader/.test((err as Error).message)) return null;
+      if (isElectionWithoutLeader(err)) return null;
       throw err;
     }
   }

@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { BackendError, CompactedError } from '../core/errors.js';
 import type { Connection } from './connection.js';
+import { isUnauthenticated } from './errors.js';
 import type { WatchCreateRequest, WatchEvent, WatchRequest, WatchResponse } from './messages.js';
 
 /** What to watch. */
@@ -123,7 +124,7 @@ export class WatchHub {
       stream.on('data', (response: WatchResponse) => this.onResponse(response));
       stream.on('error', (err: grpc.ServiceError) => {
         if (this.stream !== stream) return;
-        if (err.code === 16) this.connection.invalidateToken();
+        if (isUnauthenticated(err)) this.connection.invalidateToken();
         this.connection.failover(index);
         this.broken();
       });

@@ -1,9 +1,9 @@
-import type { ServiceError } from '@grpc/grpc-js';
 import { Channel } from '../../core/channel.js';
 import { sleep, systemClock } from '../../core/clock.js';
 import type { Candidacy, LeaderRecord, Unwatch } from '../../core/contract.js';
 import { AuthError, BackendUnavailableError, ClosedError } from '../../core/errors.js';
 import type { EtcdClient } from '../../etcd/client.js';
+import { isInvalidAuthToken, isNotElectionLeader, isServiceError } from '../../etcd/errors.js';
 import type { LeaderKey } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
 import { EtcdElection, toRecord } from './election.js';
@@ -57,7 +57,7 @@ export class ServiceElection extends EtcdElection {
       await this.services.proclaim(this.leaderKey(c), value);
       return true;
     } catch (err) {
-      if (/not leader/.test((err as Error).message)) return false;
+      if (isNotElectionLeader(err)) return false;
       throw err;
     }
   }
@@ -149,12 +149,12 @@ export class ServiceElection extends EtcdElection {
   /** Decides whether the observer retries after `err` (undefined) or ends with the returned error. */
   private classify(err: unknown, index: number | undefined): Error | undefined {
     const connection = this.client.connection;
-    const error = isStreamError(err) ? connection.translate('Observe', err as ServiceError) : err;
+    const error = isServiceError(err) ? connection.translate('Observe', err) : err;
     if (error instanceof BackendUnavailableError) {
       if (index !== undefined) connection.failover(index);
       return undefined;
     }
-    if (error instanceof AuthError && /auth token/.test(error.message)) {
+    if (error instanceof AuthError && isInvalidAuthToken(error)) {
       connection.invalidateToken();
       return undefined;
     }
@@ -183,12 +183,8 @@ export async function campaignThroughTokenExpiry<T>(call: () => Promise<T>, clie
     try {
       return await call();
     } catch (err) {
-      if (!(err instanceof AuthError) || !/invalid auth token/.test(err.message)) throw err;
+      if (!(err instanceof AuthError) || !isInvalidAuthToken(err)) throw err;
       client.connection.invalidateToken();
     }
   }
-}
-
-function isStreamError(err: unknown): boolean {
-  return typeof (err as { code?: unknown }).code === 'number';
 }

@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../../core/clock.js';
+import { BackendError } from '../../core/errors.js';
 
 /** One stored key. */
 export interface StoredKey {
@@ -74,7 +75,8 @@ export class MemoryStore {
 
   /** Writes a key, keeping its create revision if it exists. Returns the stored key. */
   put(key: string, value: string, lease?: string): StoredKey {
-    if (lease !== undefined && !this.leases.has(lease)) throw new Error(`lease ${lease} not found`);
+    if (lease !== undefined && !this.leases.has(lease))
+      throw new BackendError(`lease ${lease} not found: it expired or was revoked`);
     const existing = this.keys.get(key);
     const stored: StoredKey = existing
       ? { ...existing, value }

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Session, Term } from '../../index.js';
 import { exitStatus, signalGroup, spawnGroup, stopGroup, type ChildExit, type GroupChild } from '../child.js';
 import { openBackend } from '../connect.js';
-import { whileQueued } from '../errors.js';
+import { UsageError, whileQueued } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { watchInterrupts, whenAborted } from '../interrupt.js';
 import type { GlobalOptions } from '../options.js';
@@ -68,7 +68,8 @@ export async function run(
   target: RunTarget = 'election',
 ): Promise<number> {
   const [program, ...args] = command;
-  if (program === undefined) throw new Error('run needs a command');
+  if (program === undefined)
+    throw new UsageError('missing command: ballot run <election> -- <cmd> [args...]');
   const value = flags.value ?? `${hostname()}:${process.pid}`;
   const out = new Output(options.json, process.stderr);
   const interrupts = watchInterrupts();
