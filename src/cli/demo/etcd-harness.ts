@@ -1,7 +1,14 @@
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { etcd, systemClock, type Backend, type LeaderChange, type Session } from '../../index.js';
+import {
+  etcd,
+  InternalError,
+  systemClock,
+  type Backend,
+  type LeaderChange,
+  type Session,
+} from '../../index.js';
 import { electionPrefix, prefixEnd } from '../../backends/etcd/keys.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import { openEtcdClient } from '../connect.js';
@@ -221,7 +228,7 @@ export class EtcdHarness extends EventEmitter<HarnessEvents> implements Harness 
 
   private worker(name: string): WorkerProcess {
     const worker = this.workers.get(name);
-    if (!worker?.alive) throw new Error(`no live worker ${name}`);
+    if (!worker?.alive) throw new InternalError(`no live worker ${name}`);
     return worker;
   }
 }

@@ -1,6 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { electionPrefix } from '../../backends/etcd/keys.js';
-import { memory, systemClock, type LeaderChange, type MemoryBackend, type Session } from '../../index.js';
+import {
+  InternalError,
+  memory,
+  systemClock,
+  type LeaderChange,
+  type MemoryBackend,
+  type Session,
+} from '../../index.js';
 import { DemoCandidate, leaseLabel, type StaleWrite } from './candidate.js';
 import type { CandidateView, Harness, HarnessEvents } from './harness.js';
 import { KILLED } from './ledger.js';
@@ -129,7 +136,7 @@ export class MemoryHarness extends EventEmitter<HarnessEvents> implements Harnes
 
   private candidate(name: string): DemoCandidate {
     const candidate = this.live.get(name);
-    if (!candidate) throw new Error(`no live candidate ${name}`);
+    if (!candidate) throw new InternalError(`no live candidate ${name}`);
     return candidate;
   }
 }

@@ -2,6 +2,7 @@ import type { ChildProcessByStdio } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { CandidateState } from './candidate.js';
+import { InternalError } from '../../index.js';
 import { parseLine, type WorkerCommand, type WorkerMessage } from './protocol.js';
 
 const REPLY_TIMEOUT_MS = 15_000;
@@ -52,14 +53,14 @@ export class WorkerProcess {
   waitFor(ev: string, since: number): Promise<WorkerMessage> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => done(new Error(`worker ${this.name} sent no "${ev}" in time; stderr: ${this.stderr}`)),
+        () => done(new InternalError(`worker ${this.name} sent no "${ev}" in time; stderr: ${this.stderr}`)),
         REPLY_TIMEOUT_MS,
       );
       const check = () => {
         const found = this.messages.slice(since).find((m) => m.ev === ev);
         if (found) done(undefined, found);
         else if (!this.alive && this.child.stdout.readableEnded)
-          done(new Error(`worker ${this.name} exited; stderr: ${this.stderr}`));
+          done(new InternalError(`worker ${this.name} exited; stderr: ${this.stderr}`));
       };
       const done = (err?: Error, msg?: WorkerMessage) => {
         clearTimeout(timer);
