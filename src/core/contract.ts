@@ -2,6 +2,98 @@
  * The contract every backend implements. core drives these primitives and owns the semantics
  * (deadlines, terms, resign-keeps-state, cancellation cleanup); a backend only has to say how
  * each primitive maps onto its store. A new backend is a new folder that implements this file.
+ *
+ * What each backend does for each primitive. "etcd" is the client-side recipe over KV, lease and
+ * watch; "etcd-svc" is etcd's v3election/v3lock services; ZooKeeper and PostgreSQL are planned
+ * and written here first so that the contract does not lean on any one store.
+ *
+ * LIVENESS: an opaque id, a granted TTL in ms, renew -> TTL left (0 = gone), end.
+ *   etcd      a lease: LeaseGrant (whole seconds), one LeaseKeepAlive per renewal on a stream
+ *             shared by the client; a TTL of 0 in the reply means gone; LeaseRevoke ends it.
+ *   etcd-svc  the same lease: the services never keep it alive, ballot does.
+ *   memory    a lease in the in-process store, expiring on the injected clock.
+ *   ZooKeeper the session: open = connect, TTL = the negotiated session timeout, renew = a ping
+ *             (or any request) that got a reply, SESSION_EXPIRED = gone, end = close session.
+ *   Postgres  a row in `sessions`: expires_at = clock_timestamp() + ttl (the DB's clock, never
+ *             ours); renew = UPDATE ... WHERE id = $1 AND expires_at > clock_timestamp()
+ *             RETURNING, 0 rows = gone; end = DELETE (entries go with it, ON DELETE CASCADE).
+ *   core      schedules renewals every TTL/3; deadline = send time of the last acknowledged
+ *             renewal + TTL - margin, on the monotonic clock; past it, every term ends.
+ *
+ * ENTRY: one per (election, liveness id); join() creates it or finds it again after a lost reply.
+ *   etcd      key `<escaped name>/<lease hex>` attached to the lease, put by a txn guarded by
+ *             create_revision = 0 (else read back): the key is derived from the lease, so found.
+ *   etcd-svc  same key, created by the server inside Campaign/Lock; the token is known only then.
+ *   memory    the same key layout in the store, attached to the lease.
+ *   ZooKeeper EPHEMERAL_SEQUENTIAL znode `<path>/_c_<uuid>-latch-<seq>` of the session; after a
+ *             lost reply, getChildren finds it again by its uuid (Curator's protected mode).
+ *   Postgres  a row in `entries` (election, session_id, value, seq) unique on (election,
+ *             session_id): INSERT ... ON CONFLICT DO UPDATE SET value ... RETURNING seq.
+ *
+ * ORDER and TOKEN: entries are totally ordered; the oldest leads; the token of a term is its
+ * entry's order, so tokens strictly increase across the terms of one election.
+ *   etcd      create revision of the key (order and token).
+ *   etcd-svc  the same: Campaign's reply carries it; Lock's does not, so one read fetches it.
+ *   memory    the store's create revision.
+ *   ZooKeeper order = the sequence suffix; token = the leader znode's czxid (zxids only grow,
+ *             even across ZooKeeper leader changes; a recreated parent restarts the suffix but
+ *             not the czxid).
+ *   Postgres  a bigint from a sequence, taken while holding a per-election lock (a row lock on
+ *             `elections` or pg_advisory_xact_lock) so that commit order is sequence order:
+ *             without it a smaller seq could commit after a larger one already led.
+ *
+ * WAIT FOR THE PREDECESSOR (no herd: a change wakes at most the next candidate, <= 2 events).
+ *   etcd      watch deletion of the newest older key from the read's revision + 1; if nobody
+ *             is older than it, its deletion alone makes us leader (one round trip).
+ *   etcd-svc  on the server, inside the blocking Campaign/Lock call.
+ *   memory    a per-key callback on the predecessor.
+ *   ZooKeeper exists() watch on the next-lower znode (exists, not getData, so a node that is
+ *             already gone is seen at once), then getChildren again.
+ *   Postgres  LISTEN on a channel named after the predecessor's seq, NOTIFY from a delete
+ *             trigger, plus a timer at the predecessor's expires_at: expiry sends nothing, so
+ *             the successor reaps the expired row itself (DELETE ... WHERE expires_at < now).
+ *
+ * FENCE (guard): the user's writes commit only while the entry still holds its token.
+ *   etcd      one txn: compare create_revision(entry) = token, then the user's ops; sent once.
+ *   etcd-svc  the same txn (the lease and the key are the same).
+ *   memory    check and apply in one synchronous step.
+ *   ZooKeeper multi: check(entry path, version -1) + the user's ops; the uuid in the path means
+ *             it exists only while this entry does.
+ *   Postgres  a transaction: SELECT the entry row FOR SHARE, checking that its session has not
+ *             expired and that no older entry exists, then the user's SQL, then COMMIT, under
+ *             lock/statement timeouts. Leadership passes only by deleting the row, and that
+ *             DELETE waits for the share lock, so a successor cannot lead mid-transaction.
+ *
+ * LEADER READ and OBSERVE: the leader now, and a stream of changes; confirm() proves contact.
+ *   etcd      Range of the prefix sorted by create revision, limit 1; observe = that read plus
+ *             a watch on the leader's key only (a prefix watch while there is none), one stream
+ *             per election shared by every observer on the client.
+ *   etcd-svc  Leader RPC; observe = the Observe stream, plus a deletion watch on the leader key
+ *             (Observe never reports "no leader"), shared per election like client mode.
+ *   memory    store reads and per-prefix callbacks.
+ *   ZooKeeper getChildren (sorted by suffix) + getData of the lowest, retried if it vanished
+ *             in between; observe = a getChildren watch and a data watch on the lowest.
+ *   Postgres  SELECT the live entry with the smallest seq; observe = LISTEN on a per-election
+ *             channel, then read again.
+ *   core      a read started at most maxAge ago is shared by every observer (SharedRead).
+ *
+ * PARTICIPANTS and DEPOSE: the leader then the queue with values and TTL left; an operator's
+ * delete of the leader entry that only succeeds if it still holds the token it was read with.
+ *   etcd      Range of the prefix sorted by create revision + LeaseTimeToLive per lease; depose =
+ *             txn delete guarded by the create revision.
+ *   etcd-svc  the same (same keys).
+ *   memory    store listing; a delete guarded by the create revision.
+ *   ZooKeeper getChildren + getData; depose = delete after checking the czxid (with the version
+ *             read alongside it).
+ *   Postgres  SELECT joined with sessions ordered by seq; depose = DELETE ... WHERE seq = token.
+ *
+ * LIMITS: each backend declares them (BackendLimits); core validates against them and names the
+ * backend in the message.
+ *   etcd      values up to 1 MiB (requests are capped at 1.5 MiB), TTL whole seconds 1..86400
+ *             (etcd raises TTLs below its minimum, about 2 s by default).
+ *   memory    ballot's own generic bounds: 1 MiB values, TTL from 1 ms.
+ *   ZooKeeper values up to 1 MiB (jute.maxbuffer); TTL in ms, negotiated within 2..20 x tickTime.
+ *   Postgres  TTL in ms (interval resolution is 1 us); value size chosen by ballot (1 MiB).
  */
 import type { Clock } from './clock.js';
 import type { GuardOp, GuardResult } from './guard.js';
