@@ -98,35 +98,67 @@
 import type { Clock } from './clock.js';
 import type { GuardOp, GuardResult } from './guard.js';
 
-/** What the server granted for a new lease. */
-export interface LeaseGrant {
-  /** Lease id as a decimal string (etcd ids are int64). */
+/** What the backend granted for a new liveness (see LIVENESS above). */
+export interface LivenessGrant {
+  /** Opaque id, defined by the backend; core only stores and compares it. */
   id: string;
-  /** TTL in seconds as granted, which may exceed the one asked for. */
-  ttl: number;
+  /** TTL in ms as granted, which may exceed the one asked for. */
+  ttlMs: number;
 }
 
-/** Liveness primitives of one backend connection. */
-export interface LeaseDriver {
-  /** Creates a lease. */
-  grant(ttlSeconds: number): Promise<LeaseGrant>;
-  /** Renews a lease; resolves to the TTL the server now grants, or 0 when the lease no longer exists. */
-  keepAlive(id: string): Promise<number>;
-  /** Deletes a lease and everything attached to it. */
-  revoke(id: string): Promise<void>;
+/**
+ * Liveness primitives of one backend connection: something the backend drops, with every entry
+ * attached to it, unless it is renewed in time.
+ */
+export interface Liveness {
+  /** Creates a liveness that lasts `ttlMs` unless renewed (ttlMs is within the backend's limits). */
+  open(ttlMs: number): Promise<LivenessGrant>;
+  /** Renews it; resolves to the TTL in ms the backend now grants, or 0 when it no longer exists. */
+  renew(id: string): Promise<number>;
+  /** Ends it and everything attached to it; one that is already gone is not an error. */
+  end(id: string): Promise<void>;
 }
 
-/** One candidate's entry in one election, as stored by the backend. */
+/** What a backend accepts; core validates against these and names the backend in its messages. */
+export interface BackendLimits {
+  /** Largest value (campaign or proclaim), in UTF-8 bytes. */
+  maxValueBytes: number;
+  /** TTLs the backend grants: from minMs to maxMs, in steps of granularityMs. */
+  ttl: { minMs: number; maxMs: number; granularityMs: number };
+}
+
+/** One candidate's entry in one election as join() left it. Never changed afterwards. */
 export interface Candidacy {
-  /** Backend key of the entry. */
-  key: string;
+  /** Backend key (or path, or row id) of the entry. */
+  readonly key: string;
+  /** The value the entry was joined with. */
+  readonly value: string;
+  /** Liveness id that keeps the entry alive. */
+  readonly liveness: string;
   /**
-   * Fencing token of a term won with this entry (etcd: the key's create revision). A backend
-   * whose server creates the entry during lead() (etcd's election service) fills it in then.
+   * The entry's order (its token if it wins), when join() created the entry. Undefined when the
+   * backend creates the entry only while waiting (etcd's election service): lead() reports it.
    */
-  token: bigint;
-  /** Lease id that keeps the entry alive. */
-  lease: string;
+  readonly token?: bigint;
+}
+
+/** An entry that leads: what terms, proclaims and guards are bound to. */
+export interface Entry {
+  /** Backend key of the entry. */
+  readonly key: string;
+  /** Fencing token of the term won with this entry (see ORDER and TOKEN above). */
+  readonly token: bigint;
+  /** Liveness id that keeps the entry alive. */
+  readonly liveness: string;
+}
+
+/** Stops a watch started by the driver. */
+export type Unwatch = () => void;
+
+/** What a won lead() or tryLead() reports: the leading entry, and how to stop watching it. */
+export interface Won extends Entry {
+  /** Stops the deletion watch that calls `onGone`. */
+  readonly unwatch: Unwatch;
 }
 
 /** The current leader as the backend reports it. */
@@ -134,7 +166,8 @@ export interface LeaderRecord {
   key: string;
   value: string;
   token: bigint;
-  lease: string;
+  /** Liveness id of the session holding the entry. */
+  liveness: string;
 }
 
 /** A leader read that proves contact with the backend. */
@@ -145,29 +178,8 @@ export interface Confirmation {
   at: number;
 }
 
-/** Stops a watch started by the driver. */
-export type Unwatch = () => void;
-
-/** Election primitives for one (election name, lease) pair. */
-export interface ElectionDriver {
-  /** Creates this lease's entry with `value`, or finds the existing one (then sets its value). */
-  join(value: string): Promise<Candidacy>;
-  /**
-   * Resolves once `c` is the oldest entry. Waits only on its predecessor (no herd).
-   * Rejects with EntryDeletedError if `c` vanished, or with the signal's reason when aborted.
-   * After it resolves, `onGone` is called once if the entry is later deleted; call the
-   * returned function to stop watching.
-   */
-  lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Unwatch>;
-  /**
-   * Like lead(), but never waits: resolves to null at once if an older entry exists (the caller
-   * then removes `c`). Used by tryLock().
-   */
-  tryLead(c: Candidacy, onGone: () => void): Promise<Unwatch | null>;
-  /** Replaces the entry's value only while it still has its token; false if it does not. */
-  proclaim(c: Candidacy, value: string): Promise<boolean>;
-  /** Deletes the entry if it still has its token; a missing entry is not an error. */
-  remove(c: Candidacy): Promise<void>;
+/** Read-only primitives of one election: needs no liveness, creates nothing. */
+export interface ElectionView {
   /** Reads the current leader, or null. */
   leader(): Promise<LeaderRecord | null>;
   /** Streams the leader each time it changes (null for none); ends when signal aborts. */
@@ -178,8 +190,33 @@ export interface ElectionDriver {
    * instead of a new one (see SharedRead), so the probe rate does not grow with observers.
    */
   confirm(maxAgeMs: number): Promise<Confirmation>;
-  /** Runs ops atomically, committing only while `c` still exists with its token. */
-  guard(c: Candidacy, ops: readonly GuardOp[]): Promise<GuardResult>;
+}
+
+/** Election primitives for one (election name, liveness id) pair. */
+export interface ElectionDriver extends ElectionView {
+  /** Creates this liveness's entry with `value`, or finds the existing one (then sets its value). */
+  join(value: string): Promise<Candidacy>;
+  /**
+   * Resolves once `c` is the oldest entry, with that entry and its token. Waits only on its
+   * predecessor (no herd). Rejects with EntryDeletedError if `c` vanished, or with the signal's
+   * reason when aborted. After it resolves, `onGone` is called once if the entry is later
+   * deleted, until `unwatch` is called.
+   */
+  lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Won>;
+  /**
+   * Like lead(), but never waits: resolves to null at once if an older entry exists (the caller
+   * then removes `c`). Used by tryLock().
+   */
+  tryLead(c: Candidacy, onGone: () => void): Promise<Won | null>;
+  /** Replaces the entry's value only while it still has its token; false if it does not. */
+  proclaim(e: Entry, value: string): Promise<boolean>;
+  /**
+   * Deletes the entry if it still has its token, or, when the token is not known (lead() never
+   * returned), by its key, which belongs to this liveness. A missing entry is not an error.
+   */
+  remove(e: Candidacy | Entry): Promise<void>;
+  /** Runs ops atomically, committing only while `e` still exists with its token. */
+  guard(e: Entry, ops: readonly GuardOp[]): Promise<GuardResult>;
 }
 
 /** Counters a backend keeps so that herd behaviour can be measured. */
@@ -192,18 +229,22 @@ export interface BackendStats {
 export interface BackendDriver {
   /** Short name for messages: "etcd", "memory". */
   readonly kind: string;
-  /** Time source for deadlines and keepalive timers. */
+  /** Time source for deadlines and renewal timers. */
   readonly clock: Clock;
   /** How long one call may take, in ms; session-less observers turn 'unknown' after this long without contact. */
   readonly callTimeout: number;
-  /** Lease primitives. */
-  readonly lease: LeaseDriver;
+  /** What values and TTLs this backend accepts. */
+  readonly limits: BackendLimits;
+  /** Liveness primitives. */
+  readonly liveness: Liveness;
   /** Checks that the backend is reachable, failing fast with a message that names it. */
   connect(): Promise<void>;
-  /** Election primitives for one name on one lease. */
-  election(name: string, leaseId: string): ElectionDriver;
-  /** Mutex primitives for one name on one lease: an election whose leader holds the lock. */
-  mutex(name: string, leaseId: string): ElectionDriver;
+  /** Election primitives for one name on one liveness. */
+  election(name: string, liveness: string): ElectionDriver;
+  /** Mutex primitives for one name on one liveness: an election whose leader holds the lock. */
+  mutex(name: string, liveness: string): ElectionDriver;
+  /** Read-only view of one election, for reads and observers without a session. */
+  view(name: string): ElectionView;
   /** Reads a plain key, e.g. data written under a guard. */
   get(key: string): Promise<string | undefined>;
   /** Counters for herd measurements. */

@@ -1,5 +1,13 @@
 import type { Clock } from './clock.js';
-import type { Candidacy, ElectionDriver, LeaderRecord, Unwatch } from './contract.js';
+import type {
+  Candidacy,
+  ElectionDriver,
+  ElectionView,
+  Entry,
+  LeaderRecord,
+  Unwatch,
+  Won,
+} from './contract.js';
 import {
   BallotError,
   BusyError,
@@ -9,7 +17,7 @@ import {
 } from './errors.js';
 import { Term, type TermEndReason } from './term.js';
 import { checkStaleAfter, observeWithLiveness } from './liveness.js';
-import { checkValue } from './validate.js';
+import { checkValue, type NamedLimits } from './validate.js';
 
 /** The current leader of an election. */
 export interface Leader {
@@ -19,6 +27,7 @@ export interface Leader {
   key: string;
   /** Fencing token of the leader's term. */
   token: bigint;
+  /** Id of the session holding the entry (named `lease` since etcd came first). */
   lease: string;
 }
 
@@ -87,17 +96,21 @@ export class Election {
   private readonly session: SessionLink;
   private readonly driver: ElectionDriver;
   private readonly clock: Clock;
+  private readonly limits: NamedLimits;
   private candidacy?: Candidacy;
+  /** The entry as won, while `candidacy` leads or its resign has not been confirmed. */
+  private entry?: Entry;
   private term?: Term;
   private unwatch?: Unwatch;
   private campaigning?: { controller: AbortController; done: Promise<unknown> };
 
   /** @internal use session.election(name). */
-  constructor(name: string, session: SessionLink, driver: ElectionDriver, clock: Clock) {
+  constructor(name: string, session: SessionLink, driver: ElectionDriver, clock: Clock, limits: NamedLimits) {
     this.name = name;
     this.session = session;
     this.driver = driver;
     this.clock = clock;
+    this.limits = limits;
   }
 
   /** The current term, if this session leads the election. */
@@ -116,7 +129,7 @@ export class Election {
    * CampaignCancelledError if the signal aborts; either way the entry is removed.
    */
   async campaign(value: string, options: CampaignOptions = {}): Promise<Term> {
-    checkValue(value);
+    checkValue(value, this.limits);
     this.session.assertAlive();
     if (this.term?.active) return this.term;
     if (options.signal?.aborted) throw new CampaignCancelledError();
@@ -128,7 +141,7 @@ export class Election {
    * Used by Mutex.tryLock().
    */
   async tryCampaign(value: string): Promise<Term | null> {
-    checkValue(value);
+    checkValue(value, this.limits);
     this.session.assertAlive();
     if (this.term?.active) return this.term;
     return this.exclusive(() => this.runTry(value));
@@ -136,11 +149,12 @@ export class Election {
 
   /** Changes the leader's value, guarded by the term's token. Throws NOT_LEADER without a current term. */
   async proclaim(value: string): Promise<void> {
-    checkValue(value, 'proclaim value');
+    checkValue(value, this.limits, 'proclaim value');
     const term = this.currentTerm;
     const c = this.candidacy;
-    if (!term || !c) throw new NotLeaderError(`cannot proclaim in "${this.name}": not the leader`);
-    if (!(await this.driver.proclaim(c, value))) {
+    const entry = this.entry;
+    if (!term || !c || !entry) throw new NotLeaderError(`cannot proclaim in "${this.name}": not the leader`);
+    if (!(await this.driver.proclaim(entry, value))) {
       this.entryGone(c);
       throw new NotLeaderError(`cannot proclaim in "${this.name}": the leader entry was deleted`);
     }
@@ -160,7 +174,7 @@ export class Election {
     const c = this.candidacy;
     if (!c) return;
     this.term?.finish('resigned', this.clock.now());
-    await this.driver.remove(c);
+    await this.driver.remove(this.entry ?? c);
     if (this.candidacy === c) this.forget();
   }
 
@@ -213,18 +227,18 @@ export class Election {
   private async runTry(value: string): Promise<Term | null> {
     const c = await this.driver.join(value);
     this.candidacy = c;
-    let unwatch: Unwatch | null;
+    let won: Won | null;
     try {
-      unwatch = await this.driver.tryLead(c, () => this.entryGone(c));
+      won = await this.driver.tryLead(c, () => this.entryGone(c));
     } catch (err) {
       throw await this.failCampaign(err, this.session.lost, undefined, c);
     }
-    if (!unwatch) {
+    if (!won) {
       await this.driver.remove(c);
       if (this.candidacy === c) this.forget();
       return null;
     }
-    return this.startTerm(c, value, unwatch);
+    return this.startTerm(c, won, value);
   }
 
   private async runCampaign(value: string, controller: AbortController, user?: AbortSignal): Promise<Term> {
@@ -237,13 +251,13 @@ export class Election {
       this.candidacy = c;
       signal.throwIfAborted();
       const joined = c;
-      const unwatch = await this.driver.lead(joined, signal, () => this.entryGone(joined));
+      const won = await this.driver.lead(joined, signal, () => this.entryGone(joined));
       this.session.checkDeadline();
       if (signal.aborted) {
-        unwatch();
+        won.unwatch();
         signal.throwIfAborted();
       }
-      return this.startTerm(joined, value, unwatch);
+      return this.startTerm(joined, won, value);
     } catch (err) {
       throw await this.failCampaign(err, signal, user, c);
     }
@@ -255,23 +269,26 @@ export class Election {
    */
   private async dropResignedEntry(): Promise<void> {
     const stale = this.candidacy;
-    if (!stale || !this.term || this.term.token !== stale.token || this.term.active) return;
-    await this.driver.remove(stale);
+    const entry = this.entry;
+    if (!stale || !entry || !this.term || this.term.token !== entry.token || this.term.active) return;
+    await this.driver.remove(entry);
     if (this.candidacy === stale) this.forget();
   }
 
-  private startTerm(c: Candidacy, value: string, unwatch: Unwatch): Term {
-    this.unwatch = unwatch;
+  private startTerm(c: Candidacy, won: Won, value: string): Term {
+    const entry: Entry = { key: won.key, token: won.token, liveness: won.liveness };
+    this.unwatch = won.unwatch;
+    if (this.candidacy === c) this.entry = entry;
     const term = new Term({
       election: this.name,
-      key: c.key,
-      token: c.token,
-      lease: c.lease,
+      key: entry.key,
+      token: entry.token,
+      lease: entry.liveness,
       value,
       startedAt: this.clock.now(),
       host: {
         checkDeadline: () => this.session.checkDeadline(),
-        guard: (builder) => this.driver.guard(c, builder.ops),
+        guard: (builder) => this.driver.guard(entry, builder.ops),
       },
     });
     this.term = term;
@@ -294,7 +311,7 @@ export class Election {
           ? signal.reason
           : err;
     if (c && this.candidacy === c && !lost.aborted) {
-      // A failed or cancelled campaign must not leave its entry behind (unlike Go's, etcd #21128).
+      // A failed or cancelled campaign must not leave its entry behind (unlike some recipes').
       // If the delete itself fails, the entry stays known so resign() or close() can remove it.
       try {
         await this.driver.remove(c);
@@ -317,15 +334,18 @@ export class Election {
     this.unwatch?.();
     this.unwatch = undefined;
     this.candidacy = undefined;
+    this.entry = undefined;
   }
 }
 
 /** Reads the leader of `name` through a driver; shared by Election and the session-less Backend view. */
-export async function readLeader(name: string, driver: ElectionDriver): Promise<Leader | null> {
+export async function readLeader(name: string, driver: ElectionView): Promise<Leader | null> {
   const record = await driver.leader();
   return record ? toLeader(name, record) : null;
 }
 
-function toLeader(election: string, record: LeaderRecord): Leader {
-  return { kind: 'leader', election, ...record };
+/** A backend's leader record as the public Leader. */
+export function toLeader(election: string, record: LeaderRecord): Leader {
+  const { key, value, token, liveness } = record;
+  return { kind: 'leader', election, key, value, token, lease: liveness };
 }
