@@ -29,6 +29,18 @@ export interface SessionEvents {
   renewed: [number];
 }
 
+/** What a session holds under one name: an election, or a mutex (an election underneath). */
+type SessionEntry =
+  { kind: 'election'; election: Election } | { kind: 'mutex'; election: Election; mutex: Mutex };
+
+function sharedName(name: string, used: string, wanted: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `"${name}" is already used as ${used === 'mutex' ? 'a mutex' : 'an election'} on this session; ` +
+      `${wanted} and ${used === 'mutex' ? 'a mutex' : 'an election'} of the same name would share one entry: ` +
+      `use another name or another session`,
+  );
+}
+
 const LOSS_TO_TERM_END: Record<SessionLossCause, TermEndReason> = {
   expired: 'session-lost',
   unreachable: 'unreachable',
@@ -54,9 +66,11 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   private readonly driver: BackendDriver;
   private readonly lostController = new AbortController();
   private readonly limits: NamedLimits;
-  private readonly elections = new Map<string, Election>();
-  private readonly mutexes = new Map<string, Mutex>();
-  private readonly lockElections = new Set<Election>();
+  /**
+   * One entry per name: an election and a mutex of the same name would share the backend entry
+   * of this session's liveness, so a name is either one or the other here.
+   */
+  private readonly entries = new Map<string, SessionEntry>();
   private deadlineAt: number;
   private renewTimer?: TimerHandle;
   private deadlineTimer?: TimerHandle;
@@ -113,36 +127,35 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   /** The election `name` on this session; the same object for the same name. */
   election(name: string): Election {
     checkName(name);
-    let election = this.elections.get(name);
-    if (!election) {
-      election = new Election(
-        name,
-        this,
-        this.driver.election(name, this.id),
-        this.driver.clock,
-        this.limits,
-      );
-      this.elections.set(name, election);
-    }
+    const entry = this.entries.get(name);
+    if (entry?.kind === 'election') return entry.election;
+    if (entry) throw sharedName(name, 'mutex', 'an election');
+    const election = new Election(
+      name,
+      this,
+      this.driver.election(name, this.id),
+      this.driver.clock,
+      this.limits,
+    );
+    this.entries.set(name, { kind: 'election', election });
     return election;
   }
 
   /** The mutex `name` on this session; the same object for the same name. */
   mutex(name: string): Mutex {
     checkName(name, 'mutex name');
-    let mutex = this.mutexes.get(name);
-    if (!mutex) {
-      const election = new Election(
-        name,
-        this,
-        this.driver.mutex(name, this.id),
-        this.driver.clock,
-        this.limits,
-      );
-      mutex = new Mutex(name, election);
-      this.mutexes.set(name, mutex);
-      this.lockElections.add(election);
-    }
+    const entry = this.entries.get(name);
+    if (entry?.kind === 'mutex') return entry.mutex;
+    if (entry) throw sharedName(name, 'election', 'a mutex');
+    const election = new Election(
+      name,
+      this,
+      this.driver.mutex(name, this.id),
+      this.driver.clock,
+      this.limits,
+    );
+    const mutex = new Mutex(name, election);
+    this.entries.set(name, { kind: 'mutex', election, mutex });
     return mutex;
   }
 
@@ -179,7 +192,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   }
 
   private allElections(): Election[] {
-    return [...this.elections.values(), ...this.lockElections];
+    return [...this.entries.values()].map((entry) => entry.election);
   }
 
   private renewInterval(): number {
