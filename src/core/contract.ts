@@ -75,7 +75,8 @@
  *             in between; observe = a getChildren watch and a data watch on the lowest.
  *   Postgres  SELECT the live entry with the smallest seq; observe = LISTEN on a per-election
  *             channel, then read again.
- *   core      a read started at most maxAge ago is shared by every observer (SharedRead).
+ *   core      a read started at most maxAge ago is shared by every observer (SharedRead);
+ *             session-less reads and observers use view(name), which needs no liveness.
  *
  * PARTICIPANTS and DEPOSE: the leader then the queue with values and TTL left; an operator's
  * delete of the leader entry that only succeeds if it still holds the token it was read with.
@@ -91,7 +92,7 @@
  * backend in the message.
  *   etcd      values up to 1 MiB (requests are capped at 1.5 MiB), TTL whole seconds 1..86400
  *             (etcd raises TTLs below its minimum, about 2 s by default).
- *   memory    ballot's own generic bounds: 1 MiB values, TTL from 1 ms.
+ *   memory    the same as etcd, so that code tested on memory runs on etcd unchanged.
  *   ZooKeeper values up to 1 MiB (jute.maxbuffer); TTL in ms, negotiated within 2..20 x tickTime.
  *   Postgres  TTL in ms (interval resolution is 1 us); value size chosen by ballot (1 MiB).
  */
