@@ -3,7 +3,7 @@ export { etcd, type EtcdMode, type EtcdOptions } from './backends/etcd/index.js'
 export { memory, MemoryBackend, type MemoryOptions } from './backends/memory/index.js';
 export { Backend } from './core/backend.js';
 export { ManualClock, systemClock, type Clock, type TimerHandle } from './core/clock.js';
-export type { BackendStats } from './core/contract.js';
+export type { BackendLimits, BackendStats } from './core/contract.js';
 export {
   Election,
   type CampaignOptions,
@@ -15,6 +15,7 @@ export {
 } from './core/election.js';
 export { LeaderElector, type LeaderElectorEvents, type LeaderElectorOptions } from './core/elector.js';
 export * from './core/errors.js';
+export { CompactedError } from './etcd/compacted-error.js';
 export { GuardBuilder, type GuardOp, type GuardResult } from './core/guard.js';
 export { Mutex, type Lock } from './core/mutex.js';
 export { Session, type SessionEvents, type SessionOptions } from './core/session.js';

@@ -55,6 +55,38 @@ describe('etcd client: watch resume, compaction, failover and auth', () => {
     }
   });
 
+  test('in service mode too, observers of one election on one client share one Observe stream', async () => {
+    const backend = etcd({ endpoints: [node.endpoint], mode: 'service' });
+    const services = (
+      backend as unknown as { driver: { client: { services: { observe: (...a: unknown[]) => unknown } } } }
+    ).driver.client.services;
+    const observe = services.observe.bind(services);
+    let opened = 0;
+    services.observe = (...args: unknown[]) => {
+      opened++;
+      return observe(...args);
+    };
+    const controller = new AbortController();
+    try {
+      const election = (await backend.session({ ttl: 10 })).election('shared-observe');
+      await election.campaign('v0');
+      const seen = Array.from({ length: 50 }, () => [] as (string | null)[]);
+      const loops = seen.map(async (values) => {
+        for await (const change of election.observe({ signal: controller.signal })) values.push(change.value);
+      });
+      await eventually(() => seen.every((v) => v.length === 1), 5000, 'every observer to see v0');
+      await election.proclaim('v1');
+      await eventually(() => seen.every((v) => v.at(-1) === 'v1'), 5000, 'every observer to see v1');
+      assert.equal(opened, 1, 'one Observe stream served all 50 observers');
+      controller.abort();
+      await Promise.all(loops);
+      assert.ok(seen.every((v) => v.join() === 'v0,v1'));
+    } finally {
+      controller.abort();
+      await backend.close();
+    }
+  });
+
   test('observers of one election on one client share one watch', async () => {
     const backend = etcd({ endpoints: [node.endpoint] });
     const controller = new AbortController();

@@ -1,12 +1,9 @@
 import type { Clock } from './clock.js';
-import type { BackendDriver, BackendStats } from './contract.js';
+import type { BackendDriver, BackendLimits, BackendStats } from './contract.js';
 import { readLeader, type Leader, type LeaderChange, type ObserveOptions } from './election.js';
 import { ClosedError } from './errors.js';
 import { checkStaleAfter, observeWithLiveness } from './liveness.js';
 import { checkName } from './validate.js';
-
-/** Lease id for read-only election views: reads never create an entry, so no lease is needed. */
-const READ_ONLY_LEASE = '0';
 import { Session, type SessionOptions } from './session.js';
 
 /** A connection to one coordination service; opens sessions. Create it with etcd() or memory(). */
@@ -26,12 +23,17 @@ export class Backend implements AsyncDisposable {
     return this.driver.kind;
   }
 
+  /** What values and TTLs this backend accepts (e.g. etcd: 1 MiB values, whole-second TTLs). */
+  get limits(): BackendLimits {
+    return this.driver.limits;
+  }
+
   /** The monotonic clock this backend's deadlines run on. */
   get clock(): Clock {
     return this.driver.clock;
   }
 
-  /** Opens a session: grants a lease and starts its keepalive. */
+  /** Opens a session: creates its liveness (on etcd, a lease) and starts renewing it. */
   async session(options: SessionOptions = {}): Promise<Session> {
     if (this.closed) throw new ClosedError(`${this.kind} backend`);
     const session = await Session.open(this.driver, options);
@@ -40,22 +42,22 @@ export class Backend implements AsyncDisposable {
     return session;
   }
 
-  /** Reads the current leader of an election without a session (no lease is created). */
+  /** Reads the current leader of an election without a session (nothing is created). */
   async leader(election: string): Promise<Leader | null> {
-    const driver = this.driver.election(checkName(election), READ_ONLY_LEASE);
+    const driver = this.driver.view(checkName(election));
     await this.driver.connect();
     return readLeader(election, driver);
   }
 
   /**
    * Streams an election's leader changes, "none" included, without a session; `kind: 'unknown'`
-   * while cut off for longer than `staleAfter` (default: the backend's call timeout, 5 s on etcd).
+   * while cut off for longer than `staleAfter` (default: the backend's call timeout, e.g. 5 s).
    */
   async *observe(
     election: string,
     options: ObserveOptions = {},
   ): AsyncGenerator<LeaderChange, void, undefined> {
-    const driver = this.driver.election(checkName(election), READ_ONLY_LEASE);
+    const driver = this.driver.view(checkName(election));
     const staleAfter = checkStaleAfter(options.staleAfter ?? this.driver.callTimeout);
     await this.driver.connect();
     yield* observeWithLiveness(election, driver, this.driver.clock, staleAfter, options.signal);
@@ -71,7 +73,7 @@ export class Backend implements AsyncDisposable {
     return this.driver.stats();
   }
 
-  /** Closes every session (revoking its lease), then the connection. */
+  /** Closes every session (ending its liveness), then the connection. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

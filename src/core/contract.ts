@@ -2,39 +2,164 @@
  * The contract every backend implements. core drives these primitives and owns the semantics
  * (deadlines, terms, resign-keeps-state, cancellation cleanup); a backend only has to say how
  * each primitive maps onto its store. A new backend is a new folder that implements this file.
+ *
+ * What each backend does for each primitive. "etcd" is the client-side recipe over KV, lease and
+ * watch; "etcd-svc" is etcd's v3election/v3lock services; ZooKeeper and PostgreSQL are planned
+ * and written here first so that the contract does not lean on any one store.
+ *
+ * LIVENESS: an opaque id, a granted TTL in ms, renew -> TTL left (0 = gone), end.
+ *   etcd      a lease: LeaseGrant (whole seconds), one LeaseKeepAlive per renewal on a stream
+ *             shared by the client; a TTL of 0 in the reply means gone; LeaseRevoke ends it.
+ *   etcd-svc  the same lease: the services never keep it alive, ballot does.
+ *   memory    a lease in the in-process store, expiring on the injected clock.
+ *   ZooKeeper the session: open = connect, TTL = the negotiated session timeout, renew = a ping
+ *             (or any request) that got a reply, SESSION_EXPIRED = gone, end = close session.
+ *   Postgres  a row in `sessions`: expires_at = clock_timestamp() + ttl (the DB's clock, never
+ *             ours); renew = UPDATE ... WHERE id = $1 AND expires_at > clock_timestamp()
+ *             RETURNING, 0 rows = gone; end = DELETE (entries go with it, ON DELETE CASCADE).
+ *   core      schedules renewals every TTL/3; deadline = send time of the last acknowledged
+ *             renewal + TTL - margin, on the monotonic clock; past it, every term ends.
+ *
+ * ENTRY: one per (election, liveness id); join() creates it or finds it again after a lost reply.
+ *   etcd      key `<escaped name>/<lease hex>` attached to the lease, put by a txn guarded by
+ *             create_revision = 0 (else read back): the key is derived from the lease, so found.
+ *   etcd-svc  same key, created by the server inside Campaign/Lock; the token is known only then.
+ *   memory    the same key layout in the store, attached to the lease.
+ *   ZooKeeper EPHEMERAL_SEQUENTIAL znode `<path>/_c_<uuid>-latch-<seq>` of the session; after a
+ *             lost reply, getChildren finds it again by its uuid (Curator's protected mode).
+ *   Postgres  a row in `entries` (election, session_id, value, seq) unique on (election,
+ *             session_id): INSERT ... ON CONFLICT DO UPDATE SET value ... RETURNING seq.
+ *
+ * ORDER and TOKEN: entries are totally ordered; the oldest leads; the token of a term is its
+ * entry's order, so tokens strictly increase across the terms of one election.
+ *   etcd      create revision of the key (order and token).
+ *   etcd-svc  the same: Campaign's reply carries it; Lock's does not, so one read fetches it.
+ *   memory    the store's create revision.
+ *   ZooKeeper order = the sequence suffix; token = the leader znode's czxid (zxids only grow,
+ *             even across ZooKeeper leader changes; a recreated parent restarts the suffix but
+ *             not the czxid).
+ *   Postgres  a bigint from a sequence, taken while holding a per-election lock (a row lock on
+ *             `elections` or pg_advisory_xact_lock) so that commit order is sequence order:
+ *             without it a smaller seq could commit after a larger one already led.
+ *
+ * WAIT FOR THE PREDECESSOR (no herd: a change wakes at most the next candidate, <= 2 events).
+ *   etcd      watch deletion of the newest older key from the read's revision + 1; if nobody
+ *             is older than it, its deletion alone makes us leader (one round trip).
+ *   etcd-svc  on the server, inside the blocking Campaign/Lock call.
+ *   memory    a per-key callback on the predecessor.
+ *   ZooKeeper exists() watch on the next-lower znode (exists, not getData, so a node that is
+ *             already gone is seen at once), then getChildren again.
+ *   Postgres  LISTEN on a channel named after the predecessor's seq, NOTIFY from a delete
+ *             trigger, plus a timer at the predecessor's expires_at: expiry sends nothing, so
+ *             the successor reaps the expired row itself (DELETE ... WHERE expires_at < now).
+ *
+ * FENCE (guard): the user's writes commit only while the entry still holds its token.
+ *   etcd      one txn: compare create_revision(entry) = token, then the user's ops; sent once.
+ *   etcd-svc  the same txn (the lease and the key are the same).
+ *   memory    check and apply in one synchronous step.
+ *   ZooKeeper multi: check(entry path, version -1) + the user's ops; the uuid in the path means
+ *             it exists only while this entry does.
+ *   Postgres  a transaction: SELECT the entry row FOR SHARE, checking that its session has not
+ *             expired and that no older entry exists, then the user's SQL, then COMMIT, under
+ *             lock/statement timeouts. Leadership passes only by deleting the row, and that
+ *             DELETE waits for the share lock, so a successor cannot lead mid-transaction.
+ *
+ * LEADER READ and OBSERVE: the leader now, and a stream of changes; confirm() proves contact.
+ *   etcd      Range of the prefix sorted by create revision, limit 1; observe = that read plus
+ *             a watch on the leader's key only (a prefix watch while there is none), one stream
+ *             per election shared by every observer on the client.
+ *   etcd-svc  Leader RPC; observe = the Observe stream, plus a deletion watch on the leader key
+ *             (Observe never reports "no leader"), shared per election like client mode.
+ *   memory    store reads and per-prefix callbacks.
+ *   ZooKeeper getChildren (sorted by suffix) + getData of the lowest, retried if it vanished
+ *             in between; observe = a getChildren watch and a data watch on the lowest.
+ *   Postgres  SELECT the live entry with the smallest seq; observe = LISTEN on a per-election
+ *             channel, then read again.
+ *   core      a read started at most maxAge ago is shared by every observer (SharedRead);
+ *             session-less reads and observers use view(name), which needs no liveness.
+ *
+ * PARTICIPANTS and DEPOSE: the leader then the queue with values and TTL left; an operator's
+ * delete of the leader entry that only succeeds if it still holds the token it was read with.
+ *   etcd      Range of the prefix sorted by create revision + LeaseTimeToLive per lease; depose =
+ *             txn delete guarded by the create revision.
+ *   etcd-svc  the same (same keys).
+ *   memory    store listing; a delete guarded by the create revision.
+ *   ZooKeeper getChildren + getData; depose = delete after checking the czxid (with the version
+ *             read alongside it).
+ *   Postgres  SELECT joined with sessions ordered by seq; depose = DELETE ... WHERE seq = token.
+ *
+ * LIMITS: each backend declares them (BackendLimits); core validates against them and names the
+ * backend in the message.
+ *   etcd      values up to 1 MiB (requests are capped at 1.5 MiB), TTL whole seconds 1..86400
+ *             (etcd raises TTLs below its minimum, about 2 s by default).
+ *   memory    the same as etcd, so that code tested on memory runs on etcd unchanged.
+ *   ZooKeeper values up to 1 MiB (jute.maxbuffer); TTL in ms, negotiated within 2..20 x tickTime.
+ *   Postgres  TTL in ms (interval resolution is 1 us); value size chosen by ballot (1 MiB).
  */
 import type { Clock } from './clock.js';
 import type { GuardOp, GuardResult } from './guard.js';
 
-/** What the server granted for a new lease. */
-export interface LeaseGrant {
-  /** Lease id as a decimal string (etcd ids are int64). */
+/** What the backend granted for a new liveness (see LIVENESS above). */
+export interface LivenessGrant {
+  /** Opaque id, defined by the backend; core only stores and compares it. */
   id: string;
-  /** TTL in seconds as granted, which may exceed the one asked for. */
-  ttl: number;
+  /** TTL in ms as granted, which may exceed the one asked for. */
+  ttlMs: number;
 }
 
-/** Liveness primitives of one backend connection. */
-export interface LeaseDriver {
-  /** Creates a lease. */
-  grant(ttlSeconds: number): Promise<LeaseGrant>;
-  /** Renews a lease; resolves to the TTL the server now grants, or 0 when the lease no longer exists. */
-  keepAlive(id: string): Promise<number>;
-  /** Deletes a lease and everything attached to it. */
-  revoke(id: string): Promise<void>;
+/**
+ * Liveness primitives of one backend connection: something the backend drops, with every entry
+ * attached to it, unless it is renewed in time.
+ */
+export interface Liveness {
+  /** Creates a liveness that lasts `ttlMs` unless renewed (ttlMs is within the backend's limits). */
+  open(ttlMs: number): Promise<LivenessGrant>;
+  /** Renews it; resolves to the TTL in ms the backend now grants, or 0 when it no longer exists. */
+  renew(id: string): Promise<number>;
+  /** Ends it and everything attached to it; one that is already gone is not an error. */
+  end(id: string): Promise<void>;
 }
 
-/** One candidate's entry in one election, as stored by the backend. */
+/** What a backend accepts; core validates against these and names the backend in its messages. */
+export interface BackendLimits {
+  /** Largest value (campaign or proclaim), in UTF-8 bytes. */
+  maxValueBytes: number;
+  /** TTLs the backend grants: from minMs to maxMs, in steps of granularityMs. */
+  ttl: { minMs: number; maxMs: number; granularityMs: number };
+}
+
+/** One candidate's entry in one election as join() left it. Never changed afterwards. */
 export interface Candidacy {
-  /** Backend key of the entry. */
-  key: string;
+  /** Backend key (or path, or row id) of the entry. */
+  readonly key: string;
+  /** The value the entry was joined with. */
+  readonly value: string;
+  /** Liveness id that keeps the entry alive. */
+  readonly liveness: string;
   /**
-   * Fencing token of a term won with this entry (etcd: the key's create revision). A backend
-   * whose server creates the entry during lead() (etcd's election service) fills it in then.
+   * The entry's order (its token if it wins), when join() created the entry. Undefined when the
+   * backend creates the entry only while waiting (etcd's election service): lead() reports it.
    */
-  token: bigint;
-  /** Lease id that keeps the entry alive. */
-  lease: string;
+  readonly token?: bigint;
+}
+
+/** An entry that leads: what terms, proclaims and guards are bound to. */
+export interface Entry {
+  /** Backend key of the entry. */
+  readonly key: string;
+  /** Fencing token of the term won with this entry (see ORDER and TOKEN above). */
+  readonly token: bigint;
+  /** Liveness id that keeps the entry alive. */
+  readonly liveness: string;
+}
+
+/** Stops a watch started by the driver. */
+export type Unwatch = () => void;
+
+/** What a won lead() or tryLead() reports: the leading entry, and how to stop watching it. */
+export interface Won extends Entry {
+  /** Stops the deletion watch that calls `onGone`. */
+  readonly unwatch: Unwatch;
 }
 
 /** The current leader as the backend reports it. */
@@ -42,7 +167,8 @@ export interface LeaderRecord {
   key: string;
   value: string;
   token: bigint;
-  lease: string;
+  /** Liveness id of the session holding the entry. */
+  liveness: string;
 }
 
 /** A leader read that proves contact with the backend. */
@@ -53,29 +179,8 @@ export interface Confirmation {
   at: number;
 }
 
-/** Stops a watch started by the driver. */
-export type Unwatch = () => void;
-
-/** Election primitives for one (election name, lease) pair. */
-export interface ElectionDriver {
-  /** Creates this lease's entry with `value`, or finds the existing one (then sets its value). */
-  join(value: string): Promise<Candidacy>;
-  /**
-   * Resolves once `c` is the oldest entry. Waits only on its predecessor (no herd).
-   * Rejects with EntryDeletedError if `c` vanished, or with the signal's reason when aborted.
-   * After it resolves, `onGone` is called once if the entry is later deleted; call the
-   * returned function to stop watching.
-   */
-  lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Unwatch>;
-  /**
-   * Like lead(), but never waits: resolves to null at once if an older entry exists (the caller
-   * then removes `c`). Used by tryLock().
-   */
-  tryLead(c: Candidacy, onGone: () => void): Promise<Unwatch | null>;
-  /** Replaces the entry's value only while it still has its token; false if it does not. */
-  proclaim(c: Candidacy, value: string): Promise<boolean>;
-  /** Deletes the entry if it still has its token; a missing entry is not an error. */
-  remove(c: Candidacy): Promise<void>;
+/** Read-only primitives of one election: needs no liveness, creates nothing. */
+export interface ElectionView {
   /** Reads the current leader, or null. */
   leader(): Promise<LeaderRecord | null>;
   /** Streams the leader each time it changes (null for none); ends when signal aborts. */
@@ -86,8 +191,33 @@ export interface ElectionDriver {
    * instead of a new one (see SharedRead), so the probe rate does not grow with observers.
    */
   confirm(maxAgeMs: number): Promise<Confirmation>;
-  /** Runs ops atomically, committing only while `c` still exists with its token. */
-  guard(c: Candidacy, ops: readonly GuardOp[]): Promise<GuardResult>;
+}
+
+/** Election primitives for one (election name, liveness id) pair. */
+export interface ElectionDriver extends ElectionView {
+  /** Creates this liveness's entry with `value`, or finds the existing one (then sets its value). */
+  join(value: string): Promise<Candidacy>;
+  /**
+   * Resolves once `c` is the oldest entry, with that entry and its token. Waits only on its
+   * predecessor (no herd). Rejects with EntryDeletedError if `c` vanished, or with the signal's
+   * reason when aborted. After it resolves, `onGone` is called once if the entry is later
+   * deleted, until `unwatch` is called.
+   */
+  lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Won>;
+  /**
+   * Like lead(), but never waits: resolves to null at once if an older entry exists (the caller
+   * then removes `c`). Used by tryLock().
+   */
+  tryLead(c: Candidacy, onGone: () => void): Promise<Won | null>;
+  /** Replaces the entry's value only while it still has its token; false if it does not. */
+  proclaim(e: Entry, value: string): Promise<boolean>;
+  /**
+   * Deletes the entry if it still has its token, or, when the token is not known (lead() never
+   * returned), by its key, which belongs to this liveness. A missing entry is not an error.
+   */
+  remove(e: Candidacy | Entry): Promise<void>;
+  /** Runs ops atomically, committing only while `e` still exists with its token. */
+  guard(e: Entry, ops: readonly GuardOp[]): Promise<GuardResult>;
 }
 
 /** Counters a backend keeps so that herd behaviour can be measured. */
@@ -100,18 +230,22 @@ export interface BackendStats {
 export interface BackendDriver {
   /** Short name for messages: "etcd", "memory". */
   readonly kind: string;
-  /** Time source for deadlines and keepalive timers. */
+  /** Time source for deadlines and renewal timers. */
   readonly clock: Clock;
   /** How long one call may take, in ms; session-less observers turn 'unknown' after this long without contact. */
   readonly callTimeout: number;
-  /** Lease primitives. */
-  readonly lease: LeaseDriver;
+  /** What values and TTLs this backend accepts. */
+  readonly limits: BackendLimits;
+  /** Liveness primitives. */
+  readonly liveness: Liveness;
   /** Checks that the backend is reachable, failing fast with a message that names it. */
   connect(): Promise<void>;
-  /** Election primitives for one name on one lease. */
-  election(name: string, leaseId: string): ElectionDriver;
-  /** Mutex primitives for one name on one lease: an election whose leader holds the lock. */
-  mutex(name: string, leaseId: string): ElectionDriver;
+  /** Election primitives for one name on one liveness. */
+  election(name: string, liveness: string): ElectionDriver;
+  /** Mutex primitives for one name on one liveness: an election whose leader holds the lock. */
+  mutex(name: string, liveness: string): ElectionDriver;
+  /** Read-only view of one election, for reads and observers without a session. */
+  view(name: string): ElectionView;
   /** Reads a plain key, e.g. data written under a guard. */
   get(key: string): Promise<string | undefined>;
   /** Counters for herd measurements. */

@@ -1,15 +1,24 @@
 import type { Clock } from './clock.js';
-import type { Candidacy, ElectionDriver, LeaderRecord, Unwatch } from './contract.js';
+import type {
+  Candidacy,
+  ElectionDriver,
+  ElectionView,
+  Entry,
+  LeaderRecord,
+  Unwatch,
+  Won,
+} from './contract.js';
 import {
   BusyError,
   CampaignCancelledError,
+  EntryDeletedError,
   InternalError,
   NotLeaderError,
   SessionLostError,
 } from './errors.js';
 import { Term, type TermEndReason } from './term.js';
 import { checkStaleAfter, observeWithLiveness } from './liveness.js';
-import { checkValue } from './validate.js';
+import { checkValue, type NamedLimits } from './validate.js';
 
 /** The current leader of an election. */
 export interface Leader {
@@ -19,6 +28,7 @@ export interface Leader {
   key: string;
   /** Fencing token of the leader's term. */
   token: bigint;
+  /** Id of the session holding the entry (named `lease` since etcd came first). */
   lease: string;
 }
 
@@ -77,6 +87,48 @@ export interface SessionLink {
   assertAlive(): void;
 }
 
+/** No entry of ours exists (or it went with the session). */
+interface Idle {
+  kind: 'idle';
+}
+
+/**
+ * A campaign() or tryCampaign() is running. `entry` is what exists on the backend for it right
+ * now (a leftover being removed first, then the joined candidacy), so that a campaign that ends
+ * without a term knows what to remove; `gone` records that the entry was deleted before the term
+ * could start.
+ */
+interface Campaigning {
+  kind: 'campaigning';
+  controller: AbortController;
+  done: Promise<unknown>;
+  entry?: Candidacy | Entry;
+  gone: boolean;
+}
+
+/** This session leads with `entry`; `term` is current until it ends. */
+interface Leading {
+  kind: 'leading';
+  joined: Candidacy;
+  entry: Entry;
+  term: Term;
+  unwatch: Unwatch;
+}
+
+/**
+ * An entry that must go before anything else: a resigned term's (its delete is in flight or
+ * failed) or a failed campaign's. resign() retries the delete; a new campaign finishes it first,
+ * so it never resumes a resigned entry (its term would reuse the resigned term's token).
+ */
+interface Releasing {
+  kind: 'releasing';
+  entry: Candidacy | Entry;
+}
+
+type ElectionState = Idle | Campaigning | Leading | Releasing;
+
+const IDLE: Idle = { kind: 'idle' };
+
 /**
  * One election seen from one session: campaign for it, hold a term, resign, observe.
  * Methods are safe to call concurrently; a second concurrent campaign() is rejected with BUSY.
@@ -87,22 +139,23 @@ export class Election {
   private readonly session: SessionLink;
   private readonly driver: ElectionDriver;
   private readonly clock: Clock;
-  private candidacy?: Candidacy;
-  private term?: Term;
-  private unwatch?: Unwatch;
-  private campaigning?: { controller: AbortController; done: Promise<unknown> };
+  private readonly limits: NamedLimits;
+  private state: ElectionState = IDLE;
 
   /** @internal use session.election(name). */
-  constructor(name: string, session: SessionLink, driver: ElectionDriver, clock: Clock) {
+  constructor(name: string, session: SessionLink, driver: ElectionDriver, clock: Clock, limits: NamedLimits) {
     this.name = name;
     this.session = session;
     this.driver = driver;
     this.clock = clock;
+    this.limits = limits;
   }
 
   /** The current term, if this session leads the election. */
   get currentTerm(): Term | undefined {
-    return this.term?.active ? this.term : undefined;
+    const state = this.state;
+    // Reading `active` checks the session deadline, which may end the term (and change the state).
+    return state.kind === 'leading' && state.term.active ? state.term : undefined;
   }
 
   /** True if this session leads, checked against the session deadline now. */
@@ -116,11 +169,12 @@ export class Election {
    * CampaignCancelledError if the signal aborts; either way the entry is removed.
    */
   async campaign(value: string, options: CampaignOptions = {}): Promise<Term> {
-    checkValue(value);
+    checkValue(value, this.limits);
     this.session.assertAlive();
-    if (this.term?.active) return this.term;
+    const current = this.currentTerm;
+    if (current) return current;
     if (options.signal?.aborted) throw new CampaignCancelledError();
-    return this.exclusive((controller) => this.runCampaign(value, controller, options.signal));
+    return this.exclusive((run) => this.runCampaign(value, run, options.signal));
   }
 
   /**
@@ -128,20 +182,22 @@ export class Election {
    * Used by Mutex.tryLock().
    */
   async tryCampaign(value: string): Promise<Term | null> {
-    checkValue(value);
+    checkValue(value, this.limits);
     this.session.assertAlive();
-    if (this.term?.active) return this.term;
-    return this.exclusive(() => this.runTry(value));
+    const current = this.currentTerm;
+    if (current) return current;
+    return this.exclusive((run) => this.runTry(value, run));
   }
 
   /** Changes the leader's value, guarded by the term's token. Throws NOT_LEADER without a current term. */
   async proclaim(value: string): Promise<void> {
-    checkValue(value, 'proclaim value');
+    checkValue(value, this.limits, 'proclaim value');
     const term = this.currentTerm;
-    const c = this.candidacy;
-    if (!term || !c) throw new NotLeaderError(`cannot proclaim in "${this.name}": not the leader`);
-    if (!(await this.driver.proclaim(c, value))) {
-      this.entryGone(c);
+    const leading = this.state;
+    if (!term || leading.kind !== 'leading')
+      throw new NotLeaderError(`cannot proclaim in "${this.name}": not the leader`);
+    if (!(await this.driver.proclaim(leading.entry, value))) {
+      this.entryGone(leading.joined);
       throw new NotLeaderError(`cannot proclaim in "${this.name}": the leader entry was deleted`);
     }
     term.setValue(value);
@@ -152,16 +208,21 @@ export class Election {
    * running campaign. If the backend call fails, the entry is kept and resign() can be retried.
    */
   async resign(): Promise<void> {
-    const running = this.campaigning;
-    if (running) {
+    const running = this.state;
+    if (running.kind === 'campaigning') {
       running.controller.abort(new CampaignCancelledError('campaign cancelled by resign()'));
       await running.done;
     }
-    const c = this.candidacy;
-    if (!c) return;
-    this.term?.finish('resigned', this.clock.now());
-    await this.driver.remove(c);
-    if (this.candidacy === c) this.forget();
+    const state = this.state;
+    if (state.kind === 'leading') {
+      state.term.finish('resigned', this.clock.now());
+      state.unwatch();
+      this.state = { kind: 'releasing', entry: state.entry };
+    }
+    const releasing = this.state;
+    if (releasing.kind !== 'releasing') return;
+    await this.driver.remove(releasing.entry);
+    if (this.state === releasing) this.state = IDLE;
   }
 
   /** Reads the current leader, or null when there is none. */
@@ -179,102 +240,116 @@ export class Election {
     return observeWithLiveness(this.name, this.driver, this.clock, staleAfter, options.signal);
   }
 
-  /** @internal called by Session when it is lost or closed. */
+  /** @internal called by Session when it is lost or closed: the session's entries went with it. */
   sessionEnded(reason: TermEndReason, at: number, error: SessionLostError): void {
-    this.term?.finish(reason, at);
-    this.campaigning?.controller.abort(error);
-    this.forget();
+    const state = this.state;
+    this.state = IDLE;
+    if (state.kind === 'leading') {
+      state.term.finish(reason, at);
+      state.unwatch();
+    } else if (state.kind === 'campaigning') {
+      state.controller.abort(error);
+    }
   }
 
   /** @internal resolves once no campaign is running. */
   async settle(): Promise<void> {
-    await this.campaigning?.done;
+    const state = this.state;
+    if (state.kind === 'campaigning') await state.done;
   }
 
   /**
    * Runs one campaign at a time: the slot is taken synchronously, before any await, so a second
-   * concurrent campaign() or tryCampaign() is rejected BUSY instead of sharing this entry.
+   * concurrent campaign() or tryCampaign() is rejected BUSY instead of sharing this entry. An entry
+   * left to release is removed first. However the campaign ends, the state leaves 'campaigning':
+   * to 'leading' (set by startTerm), else to 'releasing' if an entry is left, else to 'idle'.
    */
-  private async exclusive<T>(body: (controller: AbortController) => Promise<T>): Promise<T> {
-    if (this.campaigning) throw new BusyError(`a campaign for "${this.name}" is already running`);
-    const controller = new AbortController();
-    const run = (async () => {
-      await this.dropResignedEntry();
-      return body(controller);
+  private async exclusive<T>(body: (run: Campaigning) => Promise<T>): Promise<T> {
+    const before = this.state;
+    if (before.kind === 'campaigning')
+      throw new BusyError(`a campaign for "${this.name}" is already running`);
+    const run: Campaigning = {
+      kind: 'campaigning',
+      controller: new AbortController(),
+      done: Promise.resolve(),
+      gone: false,
+    };
+    if (before.kind === 'releasing') run.entry = before.entry;
+    this.state = run;
+    const result = (async () => {
+      if (run.entry) {
+        await this.driver.remove(run.entry);
+        run.entry = undefined;
+      }
+      return body(run);
     })();
-    this.campaigning = { controller, done: run.catch(() => undefined) };
+    run.done = result.catch(() => undefined);
     try {
-      return await run;
+      return await result;
     } finally {
-      if (this.campaigning?.controller === controller) this.campaigning = undefined;
+      if (this.state === run) this.state = run.entry ? { kind: 'releasing', entry: run.entry } : IDLE;
     }
   }
 
-  private async runTry(value: string): Promise<Term | null> {
+  private async runTry(value: string, run: Campaigning): Promise<Term | null> {
     const c = await this.driver.join(value);
-    this.candidacy = c;
-    let unwatch: Unwatch | null;
+    run.entry = c;
+    let won: Won | null;
     try {
-      unwatch = await this.driver.tryLead(c, () => this.entryGone(c));
+      won = await this.driver.tryLead(c, () => this.entryGone(c));
     } catch (err) {
-      throw await this.failCampaign(err, this.session.lost, undefined, c);
+      throw await this.failCampaign(err, this.session.lost, undefined, run);
     }
-    if (!unwatch) {
+    if (!won) {
       await this.driver.remove(c);
-      if (this.candidacy === c) this.forget();
+      run.entry = undefined;
       return null;
     }
-    return this.startTerm(c, value, unwatch);
+    return this.startTerm(run, c, won, value);
   }
 
-  private async runCampaign(value: string, controller: AbortController, user?: AbortSignal): Promise<Term> {
+  private async runCampaign(value: string, run: Campaigning, user?: AbortSignal): Promise<Term> {
     const signal = AbortSignal.any(
-      user ? [controller.signal, this.session.lost, user] : [controller.signal, this.session.lost],
+      user ? [run.controller.signal, this.session.lost, user] : [run.controller.signal, this.session.lost],
     );
-    let c: Candidacy | undefined;
     try {
-      c = await this.driver.join(value);
-      this.candidacy = c;
+      const c = await this.driver.join(value);
+      run.entry = c;
       signal.throwIfAborted();
-      const joined = c;
-      const unwatch = await this.driver.lead(joined, signal, () => this.entryGone(joined));
+      const won = await this.driver.lead(c, signal, () => this.entryGone(c));
       this.session.checkDeadline();
       if (signal.aborted) {
-        unwatch();
+        won.unwatch();
         signal.throwIfAborted();
       }
-      return this.startTerm(joined, value, unwatch);
+      return this.startTerm(run, c, won, value);
     } catch (err) {
-      throw await this.failCampaign(err, signal, user, c);
+      throw await this.failCampaign(err, signal, user, run);
     }
   }
 
-  /**
-   * A resign whose delete failed keeps its entry so it can be retried. A new campaign must not
-   * resume that entry: its term would reuse the resigned term's token. Finish the delete first.
-   */
-  private async dropResignedEntry(): Promise<void> {
-    const stale = this.candidacy;
-    if (!stale || !this.term || this.term.token !== stale.token || this.term.active) return;
-    await this.driver.remove(stale);
-    if (this.candidacy === stale) this.forget();
-  }
-
-  private startTerm(c: Candidacy, value: string, unwatch: Unwatch): Term {
-    this.unwatch = unwatch;
+  private startTerm(run: Campaigning, joined: Candidacy, won: Won, value: string): Term {
+    const entry: Entry = { key: won.key, token: won.token, liveness: won.liveness };
+    if (run.gone || this.state !== run) {
+      // Deleted (or the session ended) between winning and now: no term may start on it.
+      won.unwatch();
+      run.entry = undefined;
+      throw this.state === run ? new EntryDeletedError(entry.key) : this.session.lost.reason;
+    }
+    run.entry = entry;
     const term = new Term({
       election: this.name,
-      key: c.key,
-      token: c.token,
-      lease: c.lease,
+      key: entry.key,
+      token: entry.token,
+      lease: entry.liveness,
       value,
       startedAt: this.clock.now(),
       host: {
         checkDeadline: () => this.session.checkDeadline(),
-        guard: (builder) => this.driver.guard(c, builder.ops),
+        guard: (builder) => this.driver.guard(entry, builder.ops),
       },
     });
-    this.term = term;
+    this.state = { kind: 'leading', joined, entry, term, unwatch: won.unwatch };
     return term;
   }
 
@@ -283,7 +358,7 @@ export class Election {
     err: unknown,
     signal: AbortSignal,
     user: AbortSignal | undefined,
-    c: Candidacy | undefined,
+    run: Campaigning,
   ): Promise<unknown> {
     const lost = this.session.lost;
     const error = lost.aborted
@@ -293,14 +368,15 @@ export class Election {
         : signal.aborted
           ? signal.reason
           : err;
-    if (c && this.candidacy === c && !lost.aborted) {
-      // A failed or cancelled campaign must not leave its entry behind (unlike Go's, etcd #21128).
-      // If the delete itself fails, the entry stays known so resign() or close() can remove it.
+    const entry = run.entry;
+    if (entry && this.state === run && !lost.aborted) {
+      // A failed or cancelled campaign must not leave its entry behind (unlike some recipes').
+      // If the delete itself fails, the entry is left to release: resign() or close() removes it.
       try {
-        await this.driver.remove(c);
-        if (this.candidacy === c) this.forget();
+        await this.driver.remove(entry);
+        run.entry = undefined;
       } catch {
-        /* kept for a later resign() */
+        /* left to release */
       }
     }
     return error instanceof Error
@@ -308,26 +384,28 @@ export class Election {
       : new InternalError(`campaign failed with a non-Error: ${String(error)}`, { cause: error });
   }
 
+  /** The backend reports the entry joined as `c` deleted by someone else. */
   private entryGone(c: Candidacy): void {
     this.session.checkDeadline();
-    if (this.candidacy !== c) return;
-    this.term?.finish('key-deleted', this.clock.now());
-    this.forget();
-  }
-
-  private forget(): void {
-    this.unwatch?.();
-    this.unwatch = undefined;
-    this.candidacy = undefined;
+    const state = this.state;
+    if (state.kind === 'campaigning' && state.entry === c) {
+      state.gone = true;
+    } else if (state.kind === 'leading' && state.joined === c) {
+      this.state = IDLE;
+      state.unwatch();
+      state.term.finish('key-deleted', this.clock.now());
+    }
   }
 }
 
 /** Reads the leader of `name` through a driver; shared by Election and the session-less Backend view. */
-export async function readLeader(name: string, driver: ElectionDriver): Promise<Leader | null> {
+export async function readLeader(name: string, driver: ElectionView): Promise<Leader | null> {
   const record = await driver.leader();
   return record ? toLeader(name, record) : null;
 }
 
-function toLeader(election: string, record: LeaderRecord): Leader {
-  return { kind: 'leader', election, ...record };
+/** A backend's leader record as the public Leader. */
+export function toLeader(election: string, record: LeaderRecord): Leader {
+  const { key, value, token, liveness } = record;
+  return { kind: 'leader', election, key, value, token, lease: liveness };
 }

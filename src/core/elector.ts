@@ -15,7 +15,7 @@ import { checkMillis, checkName, checkTtl, checkValue } from './validate.js';
 
 /**
  * Codes that no retry can fix: bad input, refused credentials, and a backend closed under the
- * elector. BACKEND is not among them: etcd reports a lease that expired behind our back that way,
+ * elector. BACKEND is not among them: a backend may report a liveness that expired behind our back so,
  * and a new session fixes it. UNAVAILABLE, SESSION_LOST, ENTRY_DELETED are what retrying is for.
  */
 const FATAL_CODES: ReadonlySet<string> = new Set(['INVALID_ARGUMENT', 'AUTH', 'CLOSED']);
@@ -310,7 +310,7 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
       try {
         if (session.isAlive()) await session.election(this.election).resign();
       } catch {
-        // close() revokes the lease, which removes the entry anyway.
+        // close() ends the session's liveness, which removes the entry anyway.
       }
       await session.close();
     }
@@ -327,7 +327,8 @@ function isBackend(backend: unknown): backend is Backend {
     b !== null &&
     typeof b.session === 'function' &&
     typeof b.observe === 'function' &&
-    typeof b.clock?.now === 'function'
+    typeof b.clock?.now === 'function' &&
+    typeof b.limits === 'object'
   );
 }
 
@@ -344,13 +345,14 @@ function checkOptions(options: LeaderElectorOptions): void {
       'LeaderElector option backend must be a ballot Backend: pass etcd({...}) or memory()',
     );
   checkName(options.election);
-  checkValue(options.value);
-  const ttl = options.ttl === undefined ? 10 : checkTtl(options.ttl);
+  const limits = { ...options.backend.limits, backend: options.backend.kind };
+  checkValue(options.value, limits);
+  const ttlMs = checkTtl(options.ttl ?? 10, limits);
   if (options.margin !== undefined) {
     checkMillis(options.margin, 'margin');
-    if (options.margin >= ttl * 1000)
+    if (options.margin >= ttlMs)
       throw new InvalidArgumentError(
-        `margin (${options.margin} ms) must be smaller than the TTL (${ttl} s = ${ttl * 1000} ms)`,
+        `margin (${options.margin} ms) must be smaller than the TTL (${ttlMs / 1000} s = ${ttlMs} ms)`,
       );
   }
   const backoff: unknown = options.backoff;

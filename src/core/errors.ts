@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'ENTRY_DELETED'
   | 'CLOSED'
   | 'BUSY'
+  /** A backend's history no longer reaches what a watcher needed (etcd: CompactedError). */
   | 'COMPACTED'
   | 'FLAPPING'
   | 'INTERNAL';
@@ -53,10 +54,10 @@ export class BackendError extends BallotError {
   }
 }
 
-/** Why a session ended: the server dropped the lease, its deadline passed unacknowledged, or it was closed. */
+/** Why a session ended: the server dropped its liveness, its deadline passed unacknowledged, or it was closed. */
 export type SessionLossCause = 'expired' | 'unreachable' | 'closed';
 
-/** The session's lease is gone (or may be gone): nothing on it holds any longer. */
+/** The session's liveness is gone (or may be gone): nothing on it holds any longer. */
 export class SessionLostError extends BallotError {
   /** What ended the session. */
   readonly why: SessionLossCause;
@@ -101,16 +102,6 @@ export class ClosedError extends BallotError {
 export class BusyError extends BallotError {
   constructor(message: string) {
     super('BUSY', message);
-  }
-}
-
-/** The watched history was compacted past the revision a watcher needed. */
-export class CompactedError extends BallotError {
-  /** The revision the backend compacted to. */
-  readonly compactRevision: bigint;
-  constructor(compactRevision: bigint) {
-    super('COMPACTED', `history compacted up to revision ${compactRevision}`);
-    this.compactRevision = compactRevision;
   }
 }
 

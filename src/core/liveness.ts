@@ -7,8 +7,8 @@
  */
 import { Channel } from './channel.js';
 import { sleep, type Clock } from './clock.js';
-import type { Confirmation, ElectionDriver, LeaderRecord } from './contract.js';
-import type { LeaderChange, UnknownLeader } from './election.js';
+import type { Confirmation, ElectionView, LeaderRecord } from './contract.js';
+import { toLeader, type LeaderChange, type UnknownLeader } from './election.js';
 import { BallotError, InvalidArgumentError, type ErrorCode } from './errors.js';
 
 /** Probe errors that end an observation instead of making it 'unknown'. */
@@ -59,7 +59,7 @@ type Input =
  */
 export async function* observeWithLiveness(
   name: string,
-  driver: ElectionDriver,
+  driver: ElectionView,
   clock: Clock,
   staleAfter: number,
   signal?: AbortSignal,
@@ -112,7 +112,7 @@ export async function* observeWithLiveness(
   let newestToken = -1n;
   const view = (record: LeaderRecord | null): LeaderChange | undefined => {
     if (record && record.token < newestToken) return undefined;
-    const change: LeaderChange = record ? { kind: 'leader', election: name, ...record } : none(name);
+    const change: LeaderChange = record ? toLeader(name, record) : none(name);
     if (!stale && shown && same(shown, change)) return undefined;
     if (record) newestToken = record.token;
     stale = false;

@@ -9,7 +9,7 @@ export type Lock = Term;
 
 /**
  * A distributed mutex on a session: waiters queue in FIFO order and each waits only on the one
- * ahead of it. On etcd it shares its key layout with Go's concurrency.Mutex and `etcdctl lock`.
+ * ahead of it. Backends may share its layout with their native locks (see docs/etcd-modes.md).
  */
 export class Mutex {
   /** Lock name. */

@@ -5,11 +5,14 @@ import { Election } from './election.js';
 import { Mutex } from './mutex.js';
 import { InvalidArgumentError, SessionLostError, type SessionLossCause } from './errors.js';
 import type { TermEndReason } from './term.js';
-import { checkMillis, checkName, checkTtl } from './validate.js';
+import { checkMillis, checkName, checkTtl, type NamedLimits } from './validate.js';
 
 /** Options for backend.session(). */
 export interface SessionOptions {
-  /** Lease TTL in seconds (default 10). The backend may grant more; the granted TTL is used. */
+  /**
+   * TTL in seconds (default 10), within the backend's limits (etcd: whole seconds from 1 to 86400).
+   * The backend may grant more; the granted TTL is used.
+   */
   ttl?: number;
   /**
    * Safety margin in ms subtracted from every deadline, covering clock-rate drift between this
@@ -22,8 +25,20 @@ export interface SessionOptions {
 export interface SessionEvents {
   /** The session ended; every term on it has already ended. */
   lost: [SessionLostError];
-  /** A keepalive was acknowledged; the argument is the new deadline. */
+  /** A renewal was acknowledged; the argument is the new deadline. */
   renewed: [number];
+}
+
+/** What a session holds under one name: an election, or a mutex (an election underneath). */
+type SessionEntry =
+  { kind: 'election'; election: Election } | { kind: 'mutex'; election: Election; mutex: Mutex };
+
+function sharedName(name: string, used: string, wanted: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `"${name}" is already used as ${used === 'mutex' ? 'a mutex' : 'an election'} on this session; ` +
+      `${wanted} and ${used === 'mutex' ? 'a mutex' : 'an election'} of the same name would share one entry: ` +
+      `use another name or another session`,
+  );
 }
 
 const LOSS_TO_TERM_END: Record<SessionLossCause, TermEndReason> = {
@@ -33,51 +48,63 @@ const LOSS_TO_TERM_END: Record<SessionLossCause, TermEndReason> = {
 };
 
 /**
- * One process's liveness toward a backend: a lease and its keepalive, shared by every election
- * opened on it. The session keeps a deadline, `sendTime(last acknowledged keepalive) + TTL - margin`,
- * on the monotonic clock; the server cannot expire the lease before it. When the deadline passes or
- * the server says the lease is gone, the session is lost and every term on it ends at once.
+ * One process's liveness toward a backend (see LIVENESS in core/contract.ts), renewed every TTL/3
+ * and shared by every election opened on it. The session keeps a deadline,
+ * `sendTime(last acknowledged renewal) + TTL - margin`, on the monotonic clock; the server cannot
+ * expire the liveness before it. When the deadline passes or the server says the liveness is gone,
+ * the session is lost and every term on it ends at once.
  */
 export class Session extends EventEmitter<SessionEvents> implements AsyncDisposable {
-  /** Lease id (decimal string). */
+  /** Liveness id: opaque, defined by the backend. */
   readonly id: string;
   /** TTL in seconds as granted by the backend. */
   readonly ttl: number;
+  /** The same TTL in milliseconds. */
+  readonly ttlMs: number;
   /** Safety margin in milliseconds. */
   readonly margin: number;
   private readonly driver: BackendDriver;
   private readonly lostController = new AbortController();
-  private readonly elections = new Map<string, Election>();
-  private readonly mutexes = new Map<string, Mutex>();
-  private readonly lockElections = new Set<Election>();
+  private readonly limits: NamedLimits;
+  /**
+   * One entry per name: an election and a mutex of the same name would share the backend entry
+   * of this session's liveness, so a name is either one or the other here.
+   */
+  private readonly entries = new Map<string, SessionEntry>();
   private deadlineAt: number;
-  private keepAliveTimer?: TimerHandle;
+  private renewTimer?: TimerHandle;
   private deadlineTimer?: TimerHandle;
   private closing?: Promise<void>;
   private loss?: SessionLostError;
 
-  private constructor(driver: BackendDriver, id: string, ttl: number, margin: number, sentAt: number) {
+  private constructor(driver: BackendDriver, id: string, ttlMs: number, margin: number, sentAt: number) {
     super();
     this.driver = driver;
+    this.limits = { ...driver.limits, backend: driver.kind };
     this.id = id;
-    this.ttl = ttl;
+    this.ttl = ttlMs / 1000;
+    this.ttlMs = ttlMs;
     this.margin = margin;
-    this.deadlineAt = sentAt + ttl * 1000 - margin;
+    this.deadlineAt = sentAt + ttlMs - margin;
   }
 
   /** @internal use backend.session(). */
   static async open(driver: BackendDriver, options: SessionOptions = {}): Promise<Session> {
-    const ttl = checkTtl(options.ttl ?? 10);
+    const ttlMs = checkTtl(options.ttl ?? 10, { ...driver.limits, backend: driver.kind });
     const margin =
-      options.margin === undefined ? Math.max(100, ttl * 10) : checkMillis(options.margin, 'session margin');
-    if (margin >= ttl * 1000)
-      throw new InvalidArgumentError(`session margin (${margin} ms) must be smaller than the TTL (${ttl} s)`);
+      options.margin === undefined
+        ? Math.max(100, ttlMs / 100)
+        : checkMillis(options.margin, 'session margin');
+    if (margin >= ttlMs)
+      throw new InvalidArgumentError(
+        `session margin (${margin} ms) must be smaller than the TTL (${ttlMs / 1000} s)`,
+      );
     await driver.connect();
     const sentAt = driver.clock.now();
-    const grant = await driver.lease.grant(ttl);
-    const session = new Session(driver, grant.id, grant.ttl, margin, sentAt);
+    const grant = await driver.liveness.open(ttlMs);
+    const session = new Session(driver, grant.id, grant.ttlMs, margin, sentAt);
     session.armDeadline();
-    session.scheduleKeepAlive(session.keepAliveInterval());
+    session.scheduleRenewal(session.renewInterval());
     return session;
   }
 
@@ -87,12 +114,12 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
     return this.lostController.signal;
   }
 
-  /** Monotonic time (ms) before which the server cannot have expired the lease. */
+  /** Monotonic time (ms) before which the server cannot have expired the liveness. */
   get deadline(): number {
     return this.deadlineAt;
   }
 
-  /** True while the deadline has not passed and the lease is not known to be gone. */
+  /** True while the deadline has not passed and the liveness is not known to be gone. */
   isAlive(): boolean {
     return !this.lost.aborted;
   }
@@ -100,28 +127,39 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   /** The election `name` on this session; the same object for the same name. */
   election(name: string): Election {
     checkName(name);
-    let election = this.elections.get(name);
-    if (!election) {
-      election = new Election(name, this, this.driver.election(name, this.id), this.driver.clock);
-      this.elections.set(name, election);
-    }
+    const entry = this.entries.get(name);
+    if (entry?.kind === 'election') return entry.election;
+    if (entry) throw sharedName(name, 'mutex', 'an election');
+    const election = new Election(
+      name,
+      this,
+      this.driver.election(name, this.id),
+      this.driver.clock,
+      this.limits,
+    );
+    this.entries.set(name, { kind: 'election', election });
     return election;
   }
 
   /** The mutex `name` on this session; the same object for the same name. */
   mutex(name: string): Mutex {
     checkName(name, 'mutex name');
-    let mutex = this.mutexes.get(name);
-    if (!mutex) {
-      const election = new Election(name, this, this.driver.mutex(name, this.id), this.driver.clock);
-      mutex = new Mutex(name, election);
-      this.mutexes.set(name, mutex);
-      this.lockElections.add(election);
-    }
+    const entry = this.entries.get(name);
+    if (entry?.kind === 'mutex') return entry.mutex;
+    if (entry) throw sharedName(name, 'election', 'a mutex');
+    const election = new Election(
+      name,
+      this,
+      this.driver.mutex(name, this.id),
+      this.driver.clock,
+      this.limits,
+    );
+    const mutex = new Mutex(name, election);
+    this.entries.set(name, { kind: 'mutex', election, mutex });
     return mutex;
   }
 
-  /** Ends every term, stops the keepalive and revokes the lease (its entries go with it). */
+  /** Ends every term, stops renewing and ends the liveness (its entries go with it). */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
@@ -136,7 +174,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   checkDeadline(): void {
     if (this.loss) return;
     if (this.driver.clock.now() >= this.deadlineAt) {
-      this.lose('unreachable', `no keepalive acknowledged within the ${this.ttl}s TTL`, this.deadlineAt);
+      this.lose('unreachable', `no renewal acknowledged within the ${this.ttl}s TTL`, this.deadlineAt);
     }
   }
 
@@ -150,43 +188,43 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
     const wasAlive = !this.loss;
     this.lose('closed', 'close() was called', this.driver.clock.now());
     await Promise.all(this.allElections().map((e) => e.settle()));
-    if (wasAlive) await this.driver.lease.revoke(this.id).catch(() => undefined);
+    if (wasAlive) await this.driver.liveness.end(this.id).catch(() => undefined);
   }
 
   private allElections(): Election[] {
-    return [...this.elections.values(), ...this.lockElections];
+    return [...this.entries.values()].map((entry) => entry.election);
   }
 
-  private keepAliveInterval(): number {
-    return Math.max(50, (this.ttl * 1000) / 3);
+  private renewInterval(): number {
+    return Math.max(50, this.ttlMs / 3);
   }
 
-  private scheduleKeepAlive(ms: number): void {
-    this.keepAliveTimer?.cancel();
-    this.keepAliveTimer = this.driver.clock.setTimer(() => this.keepAlive(), ms);
+  private scheduleRenewal(ms: number): void {
+    this.renewTimer?.cancel();
+    this.renewTimer = this.driver.clock.setTimer(() => this.renew(), ms);
   }
 
-  private keepAlive(): void {
+  private renew(): void {
     if (this.loss) return;
     const sentAt = this.driver.clock.now();
-    this.driver.lease.keepAlive(this.id).then(
-      (ttl) => {
+    this.driver.liveness.renew(this.id).then(
+      (ttlMs) => {
         if (this.loss) return;
-        if (ttl <= 0) {
-          this.lose('expired', `the backend reports lease ${this.id} gone`, this.driver.clock.now());
+        if (ttlMs <= 0) {
+          this.lose('expired', `the backend reports session ${this.id} gone`, this.driver.clock.now());
           return;
         }
-        const next = sentAt + ttl * 1000 - this.margin;
+        const next = sentAt + ttlMs - this.margin;
         if (next > this.deadlineAt) {
           this.deadlineAt = next;
           this.armDeadline();
           this.emit('renewed', next);
         }
       },
-      // A failed keepalive is retried soon; the deadline, not the error, decides loss.
-      () => this.scheduleKeepAlive(Math.min(250, this.keepAliveInterval())),
+      // A failed renewal is retried soon; the deadline, not the error, decides loss.
+      () => this.scheduleRenewal(Math.min(250, this.renewInterval())),
     );
-    this.scheduleKeepAlive(this.keepAliveInterval());
+    this.scheduleRenewal(this.renewInterval());
   }
 
   private armDeadline(): void {
@@ -206,12 +244,12 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
     if (this.loss) return;
     const error = new SessionLostError(cause, detail);
     this.loss = error;
-    this.keepAliveTimer?.cancel();
+    this.renewTimer?.cancel();
     this.deadlineTimer?.cancel();
     for (const election of this.allElections()) election.sessionEnded(LOSS_TO_TERM_END[cause], at, error);
     this.lostController.abort(error);
     // Best effort: if the backend is back, drop our entries now rather than after the TTL.
-    if (cause !== 'closed') void this.driver.lease.revoke(this.id).catch(() => undefined);
+    if (cause !== 'closed') void this.driver.liveness.end(this.id).catch(() => undefined);
     this.emit('lost', error);
   }
 }

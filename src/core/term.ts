@@ -5,9 +5,9 @@ import { GuardBuilder, type GuardResult } from './guard.js';
 export type TermEndReason =
   /** This candidate resigned (or conceded). */
   | 'resigned'
-  /** The backend reported the session's lease gone. */
+  /** The backend reported the session's liveness gone. */
   | 'session-lost'
-  /** No keepalive was acknowledged before the session deadline: the lease may have expired. */
+  /** No renewal was acknowledged before the session deadline: the liveness may have expired. */
   | 'unreachable'
   /** Someone else deleted the leader entry (an operator, another tool). */
   | 'key-deleted'
@@ -40,7 +40,7 @@ export class Term {
   readonly key: string;
   /** Fencing token: strictly increases across the terms of one election. */
   readonly token: bigint;
-  /** Lease that keeps the entry alive. */
+  /** Id of the session whose liveness keeps the entry alive (named `lease` since etcd came first). */
   readonly lease: string;
   /** When the term began, in monotonic milliseconds (process.hrtime on real time). */
   readonly startedAt: number;

@@ -1,13 +1,14 @@
+import type { BackendLimits } from './contract.js';
 import { InvalidArgumentError } from './errors.js';
 
-/** Largest campaign value accepted: etcd rejects requests over 1.5 MiB, so leave room for the rest. */
-export const MAX_VALUE_BYTES = 1024 * 1024;
-/** TTL bounds in seconds. etcd raises very short TTLs to its own minimum (usually 2 s). */
-export const MIN_TTL = 1;
-export const MAX_TTL = 86_400;
+/** A backend's limits and its name, which every message about them includes. */
+export interface NamedLimits extends BackendLimits {
+  /** The backend's kind: "etcd", "memory", ... */
+  backend: string;
+}
 
 /**
- * Throws unless `name` can be an election or mutex name. Names become etcd keys, log lines and
+ * Throws unless `name` can be an election or mutex name. Names become backend keys, log lines and
  * command-line arguments, so the ones that cannot be told apart or typed are refused: blank names,
  * control characters (NUL included) and lone surrogates (which do not survive UTF-8 encoding).
  */
@@ -34,25 +35,31 @@ export function checkName(name: unknown, what = 'election name'): string {
   return name;
 }
 
-/** Throws unless `value` is a string small enough for every backend; `what` names it in errors. */
-export function checkValue(value: unknown, what = 'campaign value'): string {
+/** Throws unless `value` is a string the backend can store; `what` names it in errors. */
+export function checkValue(value: unknown, limits: NamedLimits, what = 'campaign value'): string {
   if (typeof value !== 'string')
     throw new InvalidArgumentError(`${what} must be a string, got ${typeof value}`);
   const size = Buffer.byteLength(value);
-  if (size > MAX_VALUE_BYTES)
+  if (size > limits.maxValueBytes)
     throw new InvalidArgumentError(
-      `${what} is ${size} bytes; the limit is ${MAX_VALUE_BYTES}: store large data elsewhere and use a reference to it`,
+      `${what} is ${size} bytes; the limit is ${limits.maxValueBytes} on ${limits.backend}: store large data elsewhere and use a reference to it`,
     );
   return value;
 }
 
-/** Throws unless `ttl` is a whole number of seconds in range. */
-export function checkTtl(ttl: unknown): number {
-  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < MIN_TTL || ttl > MAX_TTL)
-    throw new InvalidArgumentError(
-      `ttl must be a whole number of seconds from ${MIN_TTL} to ${MAX_TTL}, got ${String(ttl)}`,
-    );
-  return ttl;
+/**
+ * Throws unless `ttl` (seconds, as users give it) is a TTL the backend grants; returns it in ms.
+ * The message states the backend's rule, e.g. whole seconds from 1 to 86400 on etcd.
+ */
+export function checkTtl(ttl: unknown, limits: NamedLimits): number {
+  const { minMs, maxMs, granularityMs } = limits.ttl;
+  const ms = typeof ttl === 'number' ? Math.round(ttl * 1000 * 1e6) / 1e6 : NaN;
+  if (Number.isFinite(ms) && ms >= minMs && ms <= maxMs && ms % granularityMs === 0) return ms;
+  const rule =
+    granularityMs === 1000
+      ? `a whole number of seconds from ${minMs / 1000} to ${maxMs / 1000}`
+      : `a number of seconds from ${minMs / 1000} to ${maxMs / 1000} in steps of ${granularityMs} ms`;
+  throw new InvalidArgumentError(`ttl must be ${rule}, got ${String(ttl)} (the limits of ${limits.backend})`);
 }
 
 /** Throws unless `ms` is a non-negative finite number of milliseconds. */

@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
-import { BackendError, CompactedError } from '../core/errors.js';
+import { BackendError } from '../core/errors.js';
+import { CompactedError } from './compacted-error.js';
 import type { Connection } from './connection.js';
 import { isUnauthenticated } from './errors.js';
 import type { WatchCreateRequest, WatchEvent, WatchRequest, WatchResponse } from './messages.js';

@@ -49,6 +49,27 @@ for (const makeHarness of backends) {
       assert.deepEqual(await harness.entries(name), []);
     });
 
+    test('an election and a mutex of the same name on one session are refused, not merged', async () => {
+      const name = fresh();
+      const a = await candidate();
+      const term = await a.session.election(name).campaign('v');
+      // They would share this session's one entry: the lock would return the election's term,
+      // blank its value, and unlock() would end it.
+      assert.throws(
+        () => a.session.mutex(name),
+        (err: Error) =>
+          err instanceof InvalidArgumentError &&
+          err.message.startsWith(`"${name}" is already used as an election on this session; a mutex`),
+      );
+      assert.equal(term.active, true, 'the election term is untouched');
+      assert.equal((await a.session.election(name).leader())?.value, 'v', 'its value is untouched');
+      const other = fresh();
+      await a.session.mutex(other).lock();
+      assert.throws(() => a.session.election(other), InvalidArgumentError);
+      await a.session.mutex(other).unlock();
+      await a.session.election(name).resign();
+    });
+
     test('resign hands over, and the old term ends before the new one begins', async () => {
       const name = fresh();
       const [a, b] = await Promise.all([candidate(), candidate()]);

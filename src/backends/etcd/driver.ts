@@ -1,13 +1,12 @@
 import { systemClock } from '../../core/clock.js';
 import type {
   BackendDriver,
+  BackendLimits,
   BackendStats,
   ElectionDriver,
-  LeaderRecord,
-  LeaseDriver,
+  ElectionView,
+  Liveness,
 } from '../../core/contract.js';
-import { Multicast } from '../../core/multicast.js';
-import type { SharedRead } from '../../core/liveness.js';
 import { BackendUnavailableError, InvalidArgumentError } from '../../core/errors.js';
 import { EtcdClient } from '../../etcd/client.js';
 import { warmCodecs } from '../../etcd/codec.js';
@@ -16,6 +15,17 @@ import { EtcdElection } from './election.js';
 import { KeySpaces } from './keys.js';
 import { ServiceElection } from './service-election.js';
 import { ServiceLock } from './service-lock.js';
+import { EtcdView, type ViewShares } from './view.js';
+
+/**
+ * etcd's limits: requests are capped at 1.5 MiB (--max-request-bytes), so values stop at 1 MiB to
+ * leave room for the rest; leases have whole-second TTLs, and etcd raises very short ones to its
+ * own minimum (usually 2 s).
+ */
+export const ETCD_LIMITS: BackendLimits = {
+  maxValueBytes: 1024 * 1024,
+  ttl: { minMs: 1000, maxMs: 86_400_000, granularityMs: 1000 },
+};
 
 /**
  * Who runs the election and lock recipes: ballot over KV/lease/watch ("client"), or etcd's
@@ -28,12 +38,14 @@ export class EtcdDriver implements BackendDriver {
   readonly kind = 'etcd';
   readonly clock = systemClock;
   readonly client: EtcdClient;
-  /** Confirming reads shared by every observer of an election on this client (see SharedRead). */
-  private readonly probes = new Map<string, SharedRead>();
-  readonly lease: LeaseDriver;
+  readonly limits = ETCD_LIMITS;
+  readonly liveness: Liveness;
   private connected?: Promise<void>;
-  /** Leader streams shared by every observer of an election on this client. */
-  private readonly observers = new Map<string, Multicast<LeaderRecord | null>>();
+  /** Leader streams and confirming reads shared by every observer on this client, per read path. */
+  private readonly shares: { client: ViewShares; service: ViewShares } = {
+    client: { observers: new Map(), probes: new Map() },
+    service: { observers: new Map(), probes: new Map() },
+  };
   /** Key spaces of every election and mutex opened here: guarded writes are refused inside them. */
   private readonly keySpaces = new KeySpaces();
 
@@ -45,10 +57,14 @@ export class EtcdDriver implements BackendDriver {
     this.mode = mode;
     this.client = new EtcdClient(options);
     const client = this.client;
-    this.lease = {
-      grant: (ttl) => client.leaseGrant(ttl),
-      keepAlive: (id) => client.keepAlive(id),
-      revoke: (id) => client.leaseRevoke(id),
+    // Core validated the TTL against ETCD_LIMITS, so it is a whole number of seconds.
+    this.liveness = {
+      open: async (ttlMs) => {
+        const grant = await client.leaseGrant(ttlMs / 1000);
+        return { id: grant.id, ttlMs: grant.ttl * 1000 };
+      },
+      renew: async (id) => (await client.keepAlive(id)) * 1000,
+      end: (id) => client.leaseRevoke(id),
     };
   }
 
@@ -80,19 +96,29 @@ export class EtcdDriver implements BackendDriver {
     return this.connected;
   }
 
-  election(name: string, leaseId: string): ElectionDriver {
+  election(name: string, lease: string): ElectionDriver {
     this.keySpaces.add('election', name);
+    const view = this.view(name);
+    const recipe = new EtcdElection(this.client, name, lease, this.keySpaces, view);
     return this.mode === 'service'
-      ? new ServiceElection(this.client, name, leaseId, this.keySpaces)
-      : new EtcdElection(this.client, name, leaseId, this.keySpaces, this.observers, this.probes);
+      ? new ServiceElection(this.client, name, lease, this.keySpaces, view, recipe)
+      : recipe;
   }
 
-  mutex(name: string, leaseId: string): ElectionDriver {
+  mutex(name: string, lease: string): ElectionDriver {
     this.keySpaces.add('mutex', name);
+    // v3lock has no Leader or Observe call, so a mutex is read through the client path in both modes.
+    const view = new EtcdView(this.client, name, false, this.shares.client);
     // Go's concurrency.Mutex is the election recipe with an empty value, so the client mode reuses it.
+    const recipe = new EtcdElection(this.client, name, lease, this.keySpaces, view);
     return this.mode === 'service'
-      ? new ServiceLock(this.client, name, leaseId, this.keySpaces)
-      : new EtcdElection(this.client, name, leaseId, this.keySpaces);
+      ? new ServiceLock(this.client, name, lease, this.keySpaces, view, recipe)
+      : recipe;
+  }
+
+  view(name: string): ElectionView {
+    const service = this.mode === 'service';
+    return new EtcdView(this.client, name, service, service ? this.shares.service : this.shares.client);
   }
 
   async get(key: string): Promise<string | undefined> {

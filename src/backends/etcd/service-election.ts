@@ -1,60 +1,67 @@
-import { Channel } from '../../core/channel.js';
-import { sleep, systemClock } from '../../core/clock.js';
-import type { Candidacy, LeaderRecord, Unwatch } from '../../core/contract.js';
-import { AuthError, BackendUnavailableError, ClosedError } from '../../core/errors.js';
+import type {
+  Candidacy,
+  Confirmation,
+  ElectionDriver,
+  ElectionView,
+  Entry,
+  LeaderRecord,
+  Won,
+} from '../../core/contract.js';
+import { AuthError } from '../../core/errors.js';
+import type { GuardOp, GuardResult } from '../../core/guard.js';
 import type { EtcdClient } from '../../etcd/client.js';
-import { isInvalidAuthToken, isNotElectionLeader, isServiceError } from '../../etcd/errors.js';
+import { isInvalidAuthToken, isNotElectionLeader } from '../../etcd/errors.js';
 import type { LeaderKey } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
-import { EtcdElection, toRecord } from './election.js';
+import type { EtcdElection } from './election.js';
+import { guardTxn } from './fence.js';
 import { entryKey, escapeName, type KeySpaces } from './keys.js';
 
 /**
  * The same election run by etcd's server-side v3election service: Campaign blocks on the server
  * until we lead, and Proclaim, Leader, Resign and Observe are RPCs. The lease and its deadline stay
  * ours (the server never keeps it alive), and guards are the same create-revision txn as the
- * client-side recipe, so a Term means the same thing in both modes.
+ * client-side recipe (guardTxn), so a Term means the same thing in both modes. Reads and observers
+ * go through the shared `view`; tryLead, which the service lacks, through the client `recipe`.
  */
-export class ServiceElection extends EtcdElection {
-  private readonly values = new WeakMap<Candidacy, string>();
+export class ServiceElection implements ElectionDriver {
   /** The name etcd's service sees: escaped, so that it builds the same prefix as the client recipe. */
   private readonly keyName: string;
 
   constructor(
-    client: EtcdClient,
-    private readonly electionName: string,
-    private readonly leaseId: string,
-    keySpaces: KeySpaces,
+    private readonly client: EtcdClient,
+    private readonly name: string,
+    private readonly lease: string,
+    private readonly keySpaces: KeySpaces,
+    private readonly view: ElectionView,
+    private readonly recipe: EtcdElection,
   ) {
-    super(client, electionName, leaseId, keySpaces);
-    this.keyName = escapeName(electionName);
+    this.keyName = escapeName(name);
   }
 
-  override async join(value: string): Promise<Candidacy> {
+  async join(value: string): Promise<Candidacy> {
     // The server creates the entry inside Campaign; its revision (the token) is known after it.
-    const c: Candidacy = { key: entryKey(this.electionName, this.leaseId), token: 0n, lease: this.leaseId };
-    this.values.set(c, value);
-    return c;
+    return { key: entryKey(this.name, this.lease), value, liveness: this.lease };
   }
 
-  override async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Unwatch> {
+  async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Won> {
     const leader = await campaignThroughTokenExpiry(
-      () => this.services.campaign(this.keyName, this.leaseId, this.values.get(c) ?? '', signal),
+      () => this.client.services.campaign(this.keyName, this.lease, c.value, signal),
       this.client,
     );
-    c.token = BigInt(leader.rev);
-    return watchDeletion(this.client, c.key, c.token, c.token + 1n, onGone);
+    const token = BigInt(leader.rev);
+    const unwatch = watchDeletion(this.client, c.key, token, token + 1n, onGone);
+    return { key: c.key, token, liveness: this.lease, unwatch };
   }
 
   /** v3election cannot try without waiting, so this one step uses the (identical) client-side layout. */
-  override async tryLead(c: Candidacy, onGone: () => void): Promise<Unwatch | null> {
-    c.token = (await super.join(this.values.get(c) ?? '')).token;
-    return super.tryLead(c, onGone);
+  async tryLead(c: Candidacy, onGone: () => void): Promise<Won | null> {
+    return this.recipe.tryLead(await this.recipe.join(c.value), onGone);
   }
 
-  override async proclaim(c: Candidacy, value: string): Promise<boolean> {
+  async proclaim(e: Entry, value: string): Promise<boolean> {
     try {
-      await this.services.proclaim(this.leaderKey(c), value);
+      await this.client.services.proclaim(this.leaderKey(e), value);
       return true;
     } catch (err) {
       if (isNotElectionLeader(err)) return false;
@@ -62,113 +69,34 @@ export class ServiceElection extends EtcdElection {
     }
   }
 
-  override async remove(c: Candidacy): Promise<void> {
+  async remove(e: Candidacy | Entry): Promise<void> {
     // A campaign that never returned has no revision to resign with; the key is this lease's own.
-    if (c.token === 0n) await this.client.deleteRange({ key: Buffer.from(c.key) });
-    else await this.services.resign(this.leaderKey(c));
+    if (e.token === undefined) await this.client.deleteRange({ key: Buffer.from(e.key) });
+    else await this.client.services.resign(this.leaderKey({ key: e.key, token: e.token }));
   }
 
-  override async leader(): Promise<LeaderRecord | null> {
-    const kv = await this.services.leader(this.keyName);
-    return kv ? toRecord(kv) : null;
+  guard(e: Entry, ops: readonly GuardOp[]): Promise<GuardResult> {
+    return guardTxn(this.client, this.keySpaces, e, ops);
   }
 
-  override async *observe(signal: AbortSignal): AsyncGenerator<LeaderRecord | null, void, undefined> {
-    const changes = new Channel<LeaderRecord | null>();
-    void this.follow(changes, signal).finally(() => changes.close());
-    let last: string | undefined;
-    for await (const change of changes) {
-      const id = change ? `${change.key}\0${change.token}\0${change.value}` : '';
-      if (id === last) continue;
-      last = id;
-      yield change;
-    }
+  leader(): Promise<LeaderRecord | null> {
+    return this.view.leader();
   }
 
-  /**
-   * Feeds leader changes from the server's Observe stream. That stream never reports "no leader",
-   * and it falls silent if the member serving it stalls, so the current leader's key is also watched
-   * here: when it goes, the leader is read again. Every view carries the revision it was read at, and
-   * an older view never replaces a newer one. Transient failures are retried; any other error ends
-   * the observation with that error. Never rejects.
-   */
-  private async follow(changes: Channel<LeaderRecord | null>, signal: AbortSignal): Promise<void> {
-    let seen = -1n;
-    let done = false;
-    let stopDeletion: Unwatch | undefined;
-    const track = (record: LeaderRecord | null, revision: bigint) => {
-      if (done || signal.aborted || revision < seen) return;
-      seen = revision;
-      stopDeletion?.();
-      stopDeletion = undefined;
-      changes.push(record);
-      if (record)
-        stopDeletion = watchDeletion(this.client, record.key, record.token, revision + 1n, () => {
-          void reread();
-        });
-    };
-    const reread = async () => {
-      for (let delay = 50; !done && !signal.aborted; delay = Math.min(delay * 2, 1000)) {
-        try {
-          const read = await this.readLeader();
-          return track(read.record, read.revision);
-        } catch {
-          await sleep(systemClock, delay, signal);
-        }
-      }
-    };
-    let backoff = 50;
-    try {
-      while (!signal.aborted) {
-        let index: number | undefined;
-        try {
-          // The first view is read at a known revision; the server's stream reports the changes.
-          const read = await this.readLeader();
-          track(read.record, read.revision);
-          const opened = await this.services.observe(this.keyName, signal);
-          index = opened.index;
-          for await (const response of opened.stream) {
-            backoff = 50;
-            const kv = response.kv;
-            if (kv) track(toRecord(kv), BigInt(response.header?.revision ?? kv.mod_revision));
-          }
-        } catch (err) {
-          if (signal.aborted) return;
-          const error = this.classify(err, index);
-          if (error) return changes.close(error);
-        }
-        await sleep(systemClock, backoff, signal);
-        backoff = Math.min(backoff * 2, 1000);
-      }
-    } finally {
-      done = true;
-      stopDeletion?.();
-    }
+  observe(signal: AbortSignal): AsyncIterable<LeaderRecord | null> {
+    return this.view.observe(signal);
   }
 
-  /** Decides whether the observer retries after `err` (undefined) or ends with the returned error. */
-  private classify(err: unknown, index: number | undefined): Error | undefined {
-    const connection = this.client.connection;
-    const error = isServiceError(err) ? connection.translate('Observe', err) : err;
-    if (error instanceof BackendUnavailableError) {
-      if (index !== undefined) connection.failover(index);
-      return undefined;
-    }
-    if (error instanceof AuthError && isInvalidAuthToken(error)) {
-      connection.invalidateToken();
-      return undefined;
-    }
-    if (error instanceof AuthError || error instanceof ClosedError) return error;
-    // Anything else (a reset stream, an odd server reply) is worth another try after the backoff.
-    return undefined;
+  confirm(maxAgeMs: number): Promise<Confirmation> {
+    return this.view.confirm(maxAgeMs);
   }
 
-  private leaderKey(c: Candidacy): LeaderKey {
+  private leaderKey(e: Pick<Entry, 'key' | 'token'>): LeaderKey {
     return {
       name: Buffer.from(this.keyName),
-      key: Buffer.from(c.key),
-      rev: c.token.toString(),
-      lease: this.leaseId,
+      key: Buffer.from(e.key),
+      rev: e.token.toString(),
+      lease: this.lease,
     };
   }
 }

@@ -1,4 +1,11 @@
-import type { Candidacy, Confirmation, ElectionDriver, LeaderRecord, Unwatch } from '../../core/contract.js';
+import type {
+  Candidacy,
+  Confirmation,
+  ElectionDriver,
+  Entry,
+  LeaderRecord,
+  Won,
+} from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
 import type { GuardOp, GuardResult } from '../../core/guard.js';
 import { electionPrefix, entryKey, type KeySpaces } from '../etcd/keys.js';
@@ -6,21 +13,24 @@ import type { MemoryStore } from './store.js';
 
 /** Reachability of one lease's client: lets tests cut a session off from the store. */
 export interface Link {
-  /** Throws BackendUnavailableError while the session is partitioned. */
-  check(lease: string): void;
+  /** Throws BackendUnavailableError while the session is partitioned (never without a session). */
+  check(lease: string | undefined): void;
   /** Runs fn now, or when the partition heals. */
-  deliver(lease: string, fn: () => void): void;
+  deliver(lease: string | undefined, fn: () => void): void;
 }
 
-/** The election recipe on the in-process store: same key layout, order and no-herd waiting as etcd. */
+/**
+ * The election recipe on the in-process store: same key layout, order and no-herd waiting as etcd.
+ * Without a lease it is a session-less view: reads and observers only.
+ */
 export class MemoryElection implements ElectionDriver {
   private readonly store: MemoryStore;
   private readonly link: Link;
   private readonly name: string;
-  private readonly lease: string;
+  private readonly lease: string | undefined;
   private readonly keySpaces: KeySpaces;
 
-  constructor(store: MemoryStore, link: Link, name: string, lease: string, keySpaces: KeySpaces) {
+  constructor(store: MemoryStore, link: Link, name: string, lease: string | undefined, keySpaces: KeySpaces) {
     this.store = store;
     this.link = link;
     this.name = name;
@@ -29,14 +39,16 @@ export class MemoryElection implements ElectionDriver {
   }
 
   async join(value: string): Promise<Candidacy> {
-    this.link.check(this.lease);
-    const key = entryKey(this.name, this.lease);
-    const stored = this.store.get(key) ?? this.store.put(key, value, this.lease);
-    if (stored.value !== value) this.store.put(key, value, this.lease);
-    return { key, token: stored.createRevision, lease: this.lease };
+    const lease = this.ownLease();
+    this.link.check(lease);
+    const key = entryKey(this.name, lease);
+    const stored = this.store.get(key) ?? this.store.put(key, value, lease);
+    if (stored.value !== value) this.store.put(key, value, lease);
+    return { key, value, liveness: lease, token: stored.createRevision };
   }
 
-  async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Unwatch> {
+  async lead(joined: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Won> {
+    const c = entryOf(joined);
     for (;;) {
       signal.throwIfAborted();
       this.link.check(this.lease);
@@ -72,26 +84,27 @@ export class MemoryElection implements ElectionDriver {
         signal.addEventListener('abort', onAbort, { once: true });
       });
     }
-    return this.store.onKey(c.key, (_, deleted) => deleted && this.link.deliver(this.lease, onGone));
+    return { ...c, unwatch: this.watchGone(c, onGone) };
   }
 
-  async tryLead(c: Candidacy, onGone: () => void): Promise<Unwatch | null> {
+  async tryLead(joined: Candidacy, onGone: () => void): Promise<Won | null> {
+    const c = entryOf(joined);
     this.link.check(this.lease);
     if (!this.owns(c)) throw new EntryDeletedError(c.key);
     if (this.current()?.key !== c.key) return null;
-    return this.store.onKey(c.key, (_, deleted) => deleted && this.link.deliver(this.lease, onGone));
+    return { ...c, unwatch: this.watchGone(c, onGone) };
   }
 
-  async proclaim(c: Candidacy, value: string): Promise<boolean> {
+  async proclaim(c: Entry, value: string): Promise<boolean> {
     this.link.check(this.lease);
     if (!this.owns(c)) return false;
-    this.store.put(c.key, value, c.lease);
+    this.store.put(c.key, value, c.liveness);
     return true;
   }
 
-  async remove(c: Candidacy): Promise<void> {
+  async remove(c: Candidacy | Entry): Promise<void> {
     this.link.check(this.lease);
-    if (this.owns(c)) this.store.delete(c.key);
+    if (c.token === undefined || this.owns({ key: c.key, token: c.token })) this.store.delete(c.key);
   }
 
   async leader(): Promise<LeaderRecord | null> {
@@ -137,7 +150,7 @@ export class MemoryElection implements ElectionDriver {
     }
   }
 
-  async guard(c: Candidacy, ops: readonly GuardOp[]): Promise<GuardResult> {
+  async guard(c: Entry, ops: readonly GuardOp[]): Promise<GuardResult> {
     this.keySpaces.check(ops);
     this.link.check(this.lease);
     if (!this.owns(c)) return { committed: false, values: [] };
@@ -150,7 +163,16 @@ export class MemoryElection implements ElectionDriver {
     return { committed: true, values };
   }
 
-  private owns(c: Candidacy): boolean {
+  private ownLease(): string {
+    if (this.lease === undefined) throw new TypeError('a session-less memory view cannot join');
+    return this.lease;
+  }
+
+  private watchGone(c: Entry, onGone: () => void): () => void {
+    return this.store.onKey(c.key, (_, deleted) => deleted && this.link.deliver(this.lease, onGone));
+  }
+
+  private owns(c: Pick<Entry, 'key' | 'token'>): boolean {
     return this.store.get(c.key)?.createRevision === c.token;
   }
 
@@ -158,6 +180,11 @@ export class MemoryElection implements ElectionDriver {
     const first = this.store.list(electionPrefix(this.name))[0];
     if (!first) return null;
     const [key, stored] = first;
-    return { key, value: stored.value, token: stored.createRevision, lease: stored.lease ?? '0' };
+    return { key, value: stored.value, token: stored.createRevision, liveness: stored.lease ?? '' };
   }
+}
+
+function entryOf(c: Candidacy): Entry {
+  if (c.token === undefined) throw new TypeError(`candidacy ${c.key} has no create revision`);
+  return { key: c.key, token: c.token, liveness: c.liveness };
 }

@@ -1,6 +1,13 @@
 import { Backend } from '../../core/backend.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import type { BackendDriver, BackendStats, ElectionDriver, LeaseDriver } from '../../core/contract.js';
+import type {
+  BackendDriver,
+  BackendLimits,
+  BackendStats,
+  ElectionDriver,
+  ElectionView,
+  Liveness,
+} from '../../core/contract.js';
 import { BackendUnavailableError } from '../../core/errors.js';
 import type { Session } from '../../core/session.js';
 import { KeySpaces } from '../etcd/keys.js';
@@ -19,7 +26,12 @@ class MemoryDriver implements BackendDriver, Link {
   /** Nothing in memory is slow; this only bounds session-less observers' staleness. */
   readonly callTimeout = 5000;
   readonly store: MemoryStore;
-  readonly lease: LeaseDriver;
+  /** The same bounds as etcd, so that code tested on memory runs on etcd unchanged. */
+  readonly limits: BackendLimits = {
+    maxValueBytes: 1024 * 1024,
+    ttl: { minMs: 1000, maxMs: 86_400_000, granularityMs: 1000 },
+  };
+  readonly liveness: Liveness;
   readonly partitioned = new Map<string, (() => void)[]>();
   /** Key spaces of every election and mutex opened here: guarded writes are refused inside them. */
   private readonly keySpaces = new KeySpaces();
@@ -27,26 +39,26 @@ class MemoryDriver implements BackendDriver, Link {
   constructor(clock: Clock) {
     this.clock = clock;
     this.store = new MemoryStore(clock);
-    this.lease = {
-      grant: async (ttl) => ({ id: this.store.grant(ttl), ttl }),
-      keepAlive: async (id) => {
+    this.liveness = {
+      open: async (ttlMs) => ({ id: this.store.grant(ttlMs), ttlMs }),
+      renew: async (id) => {
         this.check(id);
         return this.store.renew(id);
       },
-      revoke: async (id) => {
+      end: async (id) => {
         this.check(id);
         this.store.revoke(id);
       },
     };
   }
 
-  check(lease: string): void {
-    if (this.partitioned.has(lease))
+  check(lease: string | undefined): void {
+    if (lease !== undefined && this.partitioned.has(lease))
       throw new BackendUnavailableError(`memory backend: session ${lease} is partitioned (simulated fault)`);
   }
 
-  deliver(lease: string, fn: () => void): void {
-    const queued = this.partitioned.get(lease);
+  deliver(lease: string | undefined, fn: () => void): void {
+    const queued = lease === undefined ? undefined : this.partitioned.get(lease);
     if (queued) queued.push(fn);
     else fn();
   }
@@ -61,6 +73,10 @@ class MemoryDriver implements BackendDriver, Link {
   mutex(name: string, leaseId: string): ElectionDriver {
     this.keySpaces.add('mutex', name);
     return new MemoryElection(this.store, this, name, leaseId, this.keySpaces);
+  }
+
+  view(name: string): ElectionView {
+    return new MemoryElection(this.store, this, name, undefined, this.keySpaces);
   }
 
   async get(key: string): Promise<string | undefined> {

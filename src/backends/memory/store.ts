@@ -9,7 +9,7 @@ export interface StoredKey {
 }
 
 interface StoredLease {
-  ttl: number;
+  ttlMs: number;
   keys: Set<string>;
   expiry: TimerHandle;
 }
@@ -36,20 +36,20 @@ export class MemoryStore {
     this.clock = clock;
   }
 
-  /** Creates a lease that expires after ttl seconds unless renewed. */
-  grant(ttl: number): string {
+  /** Creates a lease that expires after ttlMs unless renewed. */
+  grant(ttlMs: number): string {
     const id = (this.nextLease++).toString();
-    this.leases.set(id, { ttl, keys: new Set(), expiry: this.expireLater(id, ttl) });
+    this.leases.set(id, { ttlMs, keys: new Set(), expiry: this.expireLater(id, ttlMs) });
     return id;
   }
 
-  /** Renews a lease; returns its TTL, or 0 if it no longer exists. */
+  /** Renews a lease; returns its TTL in ms, or 0 if it no longer exists. */
   renew(id: string): number {
     const lease = this.leases.get(id);
     if (!lease) return 0;
     lease.expiry.cancel();
-    lease.expiry = this.expireLater(id, lease.ttl);
-    return lease.ttl;
+    lease.expiry = this.expireLater(id, lease.ttlMs);
+    return lease.ttlMs;
   }
 
   /** Deletes a lease and its keys. */
@@ -109,8 +109,8 @@ export class MemoryStore {
     return subscribe(this.prefixListeners, prefix, listener);
   }
 
-  private expireLater(id: string, ttl: number): TimerHandle {
-    return this.clock.setTimer(() => this.revoke(id), ttl * 1000);
+  private expireLater(id: string, ttlMs: number): TimerHandle {
+    return this.clock.setTimer(() => this.revoke(id), ttlMs);
   }
 
   private notify(key: string, deleted: boolean): void {
