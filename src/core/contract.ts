@@ -45,6 +45,27 @@ export interface LeaderRecord {
   lease: string;
 }
 
+/** One entry in an election's line as the backend reports it (participants()). */
+export interface ParticipantRecord {
+  key: string;
+  value: string;
+  /** Fencing token the entry's term has or will have; the line is in token order. */
+  token: bigint;
+  /** Liveness (lease, session) id that keeps the entry alive; null for an entry tied to none. */
+  lease: string | null;
+  /**
+   * Whole seconds of liveness left as the backend reports it, -1 when the liveness is already gone
+   * (the entry is about to go too), null when the entry has none or the backend cannot tell.
+   */
+  ttl: number | null;
+}
+
+/** What depose() did: removed the leader it read, found none, or found the leader changed. */
+export type DeposeRecord =
+  | { outcome: 'deposed'; leader: LeaderRecord }
+  | { outcome: 'none' }
+  | { outcome: 'changed'; leader: LeaderRecord };
+
 /** A leader read that proves contact with the backend. */
 export interface Confirmation {
   /** The leader the read found, or null. */
@@ -88,6 +109,13 @@ export interface ElectionDriver {
   confirm(maxAgeMs: number): Promise<Confirmation>;
   /** Runs ops atomically, committing only while `c` still exists with its token. */
   guard(c: Candidacy, ops: readonly GuardOp[]): Promise<GuardResult>;
+  /** Every entry in line order (the leader first), with the liveness each has left. */
+  participants(): Promise<ParticipantRecord[]>;
+  /**
+   * Deletes the leader's entry only while it still has the token read (and that token is
+   * `expectedToken`, when given): 'changed' when the leader changed first, never removing a newer one.
+   */
+  depose(expectedToken?: bigint): Promise<DeposeRecord>;
 }
 
 /** Counters a backend keeps so that herd behaviour can be measured. */
@@ -114,6 +142,11 @@ export interface BackendDriver {
   mutex(name: string, leaseId: string): ElectionDriver;
   /** Reads a plain key, e.g. data written under a guard. */
   get(key: string): Promise<string | undefined>;
+  /**
+   * Names of the elections (and mutexes) whose name starts with `namePrefix` and that hold at least
+   * one candidate's entry, in no particular order, each once.
+   */
+  elections(namePrefix: string): AsyncIterable<string>;
   /** Counters for herd measurements. */
   stats(): BackendStats;
   /** Releases connections and timers. */

@@ -1,4 +1,12 @@
-import type { Candidacy, Confirmation, ElectionDriver, LeaderRecord, Unwatch } from '../../core/contract.js';
+import type {
+  Candidacy,
+  Confirmation,
+  DeposeRecord,
+  ElectionDriver,
+  LeaderRecord,
+  ParticipantRecord,
+  Unwatch,
+} from '../../core/contract.js';
 import { SharedRead } from '../../core/liveness.js';
 import { BackendUnavailableError, EntryDeletedError } from '../../core/errors.js';
 import { Multicast } from '../../core/multicast.js';
@@ -9,6 +17,7 @@ import type { Compare, KeyValue, RangeRequest, RequestOp, TxnResponse } from '..
 import { watchDeletion } from './deletion.js';
 import { watchEvents } from './events.js';
 import { electionPrefix, entryKey, prefixEnd, type KeySpaces } from './keys.js';
+import { deposeLeader, readParticipants } from './participants.js';
 
 /**
  * The client-side election recipe over KV, lease and watch, laid out like Go's
@@ -249,6 +258,14 @@ export class EtcdElection implements ElectionDriver {
       if (op.op === 'get') values.push(response.responses[i]?.response_range?.kvs[0]?.value.toString());
     });
     return { committed: true, values };
+  }
+
+  participants(): Promise<ParticipantRecord[]> {
+    return readParticipants(this.client, this.prefix);
+  }
+
+  async depose(expectedToken?: bigint): Promise<DeposeRecord> {
+    return deposeLeader(this.client, (await this.readLeader()).record, expectedToken);
   }
 
   /** The newest entry created before `c`: its predecessor in line. */

@@ -11,6 +11,8 @@ interface StoredLease {
   ttl: number;
   keys: Set<string>;
   expiry: TimerHandle;
+  /** When the lease expires unless renewed, on the clock. */
+  expiresAt: number;
 }
 
 /** Called after a key changes; `deleted` tells which kind of change. */
@@ -38,7 +40,12 @@ export class MemoryStore {
   /** Creates a lease that expires after ttl seconds unless renewed. */
   grant(ttl: number): string {
     const id = (this.nextLease++).toString();
-    this.leases.set(id, { ttl, keys: new Set(), expiry: this.expireLater(id, ttl) });
+    this.leases.set(id, {
+      ttl,
+      keys: new Set(),
+      expiry: this.expireLater(id, ttl),
+      expiresAt: this.clock.now() + ttl * 1000,
+    });
     return id;
   }
 
@@ -48,7 +55,15 @@ export class MemoryStore {
     if (!lease) return 0;
     lease.expiry.cancel();
     lease.expiry = this.expireLater(id, lease.ttl);
+    lease.expiresAt = this.clock.now() + lease.ttl * 1000;
     return lease.ttl;
+  }
+
+  /** Whole seconds left on a lease (rounded down, as etcd reports them), or -1 if it is gone. */
+  timeToLive(id: string): number {
+    const lease = this.leases.get(id);
+    if (!lease) return -1;
+    return Math.max(0, Math.floor((lease.expiresAt - this.clock.now()) / 1000));
   }
 
   /** Deletes a lease and its keys. */

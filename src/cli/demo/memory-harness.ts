@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { electionPrefix } from '../../backends/etcd/keys.js';
 import { memory, type LeaderChange, type MemoryBackend, type Session } from '../../index.js';
 import { DemoCandidate, type StaleWrite } from './candidate.js';
 import type { CandidateView, Harness, HarnessEvents } from './harness.js';
@@ -91,7 +90,7 @@ export class MemoryHarness extends EventEmitter<HarnessEvents> implements Harnes
   }
 
   async queue(): Promise<string[]> {
-    return this.backend.list(electionPrefix(this.election)).map((entry) => entry.value);
+    return (await this.backend.participants(this.election)).map((entry) => entry.value);
   }
 
   async *observe(signal: AbortSignal): AsyncGenerator<LeaderChange, void, undefined> {
