@@ -95,13 +95,14 @@ export class Backend implements AsyncDisposable {
   /**
    * Names of the elections (and mutexes) whose name starts with `prefix` and that have at least one
    * candidate, sorted. The prefix is plain text: "team" lists "team", "team/sub" and "teams".
+   * Names no election could have (e.g. a foreign key with a control character) are left out.
    */
   async elections(prefix = ''): Promise<string[]> {
     if (typeof prefix !== 'string')
       throw new InvalidArgumentError(`election prefix must be a string, got ${typeof prefix}`);
     await this.driver.connect();
     const names: string[] = [];
-    for await (const name of this.driver.elections(prefix)) names.push(name);
+    for await (const name of this.driver.elections(prefix)) if (isName(name)) names.push(name);
     return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
@@ -126,5 +127,14 @@ export class Backend implements AsyncDisposable {
   /** Same as close(), for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+function isName(name: string): boolean {
+  try {
+    checkName(name);
+    return true;
+  } catch {
+    return false;
   }
 }
