@@ -130,6 +130,7 @@ export class Backend implements AsyncDisposable {
   }
 }
 
+/** Whether ballot accepts `name`: a key written by another tool may start with one it refuses. */
 function isName(name: string): boolean {
   try {
     checkName(name);

@@ -109,11 +109,18 @@ export interface ElectionDriver {
   confirm(maxAgeMs: number): Promise<Confirmation>;
   /** Runs ops atomically, committing only while `c` still exists with its token. */
   guard(c: Candidacy, ops: readonly GuardOp[]): Promise<GuardResult>;
-  /** Every entry in line order (the leader first), with the liveness each has left. */
+  /**
+   * Every entry in line order (the leader first), with the liveness each has left. etcd: a range of
+   * the prefix sorted by create revision, plus LeaseTimeToLive once per lease; ZooKeeper: the
+   * children by sequence number (another client's session time left is not visible: ttl null);
+   * PostgreSQL: the rows by sequence with `expires_at - now()`.
+   */
   participants(): Promise<ParticipantRecord[]>;
   /**
    * Deletes the leader's entry only while it still has the token read (and that token is
    * `expectedToken`, when given): 'changed' when the leader changed first, never removing a newer one.
+   * etcd: a txn comparing the create revision; ZooKeeper: a multi of check(czxid) and delete;
+   * PostgreSQL: DELETE ... WHERE seq = token.
    */
   depose(expectedToken?: bigint): Promise<DeposeRecord>;
 }
@@ -144,7 +151,8 @@ export interface BackendDriver {
   get(key: string): Promise<string | undefined>;
   /**
    * Names of the elections (and mutexes) whose name starts with `namePrefix` and that hold at least
-   * one candidate's entry, in no particular order, each once.
+   * one candidate's entry, in no particular order, each once. etcd: a keys-only scan of the escaped
+   * prefix; ZooKeeper: the children of the elections' root; PostgreSQL: SELECT DISTINCT name.
    */
   elections(namePrefix: string): AsyncIterable<string>;
   /** Counters for herd measurements. */

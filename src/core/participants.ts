@@ -3,7 +3,7 @@
  * backend answers these from its contract (ElectionDriver.participants/depose), so `ballot list`
  * and `ballot resign` work the same on each.
  */
-import type { DeposeRecord, ElectionDriver, ParticipantRecord } from './contract.js';
+import type { DeposeRecord, ElectionDriver } from './contract.js';
 import type { Leader } from './election.js';
 
 /** One entry in an election's line: participants()[0] leads, the rest wait in this order. */
@@ -40,7 +40,7 @@ export interface DeposeOptions {
 /** Reads the line of `election` through a driver; shared by Election and the session-less Backend view. */
 export async function readParticipants(election: string, driver: ElectionDriver): Promise<Participant[]> {
   const records = await driver.participants();
-  return records.map((record: ParticipantRecord) => ({ election, ...record }));
+  return records.map((record) => ({ election, ...record }));
 }
 
 /** Deposes the leader of `election` through a driver, as a public result. */

@@ -17,7 +17,7 @@ import type { Compare, KeyValue, RangeRequest, RequestOp, TxnResponse } from '..
 import { watchDeletion } from './deletion.js';
 import { watchEvents } from './events.js';
 import { electionPrefix, entryKey, prefixEnd, type KeySpaces } from './keys.js';
-import { deposeLeader, readParticipants } from './participants.js';
+import { deleteLeaderEntry, readLine } from './participants.js';
 
 /**
  * The client-side election recipe over KV, lease and watch, laid out like Go's
@@ -261,11 +261,11 @@ export class EtcdElection implements ElectionDriver {
   }
 
   participants(): Promise<ParticipantRecord[]> {
-    return readParticipants(this.client, this.prefix);
+    return readLine(this.client, this.prefix);
   }
 
   async depose(expectedToken?: bigint): Promise<DeposeRecord> {
-    return deposeLeader(this.client, (await this.readLeader()).record, expectedToken);
+    return deleteLeaderEntry(this.client, (await this.readLeader()).record, expectedToken);
   }
 
   /** The newest entry created before `c`: its predecessor in line. */

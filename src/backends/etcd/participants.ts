@@ -14,7 +14,7 @@ const PAGE = 1000;
  * Every key under `prefix` in create order (one snapshot, paged), with each lease's seconds left,
  * asked once per lease. A key without a lease stands in line too: the leader is the oldest key.
  */
-export async function readParticipants(client: EtcdClient, prefix: string): Promise<ParticipantRecord[]> {
+export async function readLine(client: EtcdClient, prefix: string): Promise<ParticipantRecord[]> {
   const kvs: KeyValue[] = [];
   let revision: string | undefined;
   let after: bigint | undefined;
@@ -53,7 +53,7 @@ export async function readParticipants(client: EtcdClient, prefix: string): Prom
  * Deletes the key of `leader` (as just read) in one txn guarded by its create revision, so that a
  * leader elected after the read is never removed.
  */
-export async function deposeLeader(
+export async function deleteLeaderEntry(
   client: EtcdClient,
   leader: LeaderRecord | null,
   expectedToken: bigint | undefined,

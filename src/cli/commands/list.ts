@@ -24,7 +24,7 @@ export async function list(prefix: string, { backend, out }: CommandContext): Pr
         token: p.token,
         // A key without a lease never expires: null, not -1 ("expired").
         lease: p.lease === null ? null : leaseLabel(p.lease),
-        ttl: p.lease === null ? null : (p.ttl ?? -1),
+        ttl: p.lease === null ? null : p.ttl,
       }));
       out.event({ event: 'election', election, leader: first ?? null, queue }, '');
     }
