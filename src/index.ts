@@ -18,6 +18,7 @@ export * from './core/errors.js';
 export { CompactedError } from './etcd/compacted-error.js';
 export { GuardBuilder, type GuardOp, type GuardResult } from './core/guard.js';
 export { Mutex, type Lock } from './core/mutex.js';
+export type { DeposeOptions, DeposeResult, Participant } from './core/participants.js';
 export { Session, type SessionEvents, type SessionOptions } from './core/session.js';
 export { Term, TermEndedError, type TermEndReason } from './core/term.js';
 export type { TlsOptions } from './etcd/connection.js';

@@ -15,13 +15,17 @@ describe('LeaderElector (memory backend)', () => {
     a.on('leader', (c) => leaders.push(c));
     await eventually(() => a.isLeader(), 5000, 'a to lead');
     const b = new LeaderElector({ backend, election: 'jobs', value: 'b', ttl: 5 });
-    await eventually(() => backend.list('jobs/').length === 2, 5000, 'b to queue');
+    await eventually(async () => (await backend.participants('jobs')).length === 2, 5000, 'b to queue');
     assert.equal(b.isLeader(), false);
 
     await a.concede();
     await eventually(() => b.isLeader(), 5000, 'b to lead after a conceded');
-    await eventually(() => backend.list('jobs/').length === 2, 5000, 'a to queue again at the back');
-    assert.equal(backend.list('jobs/')[0]?.value, 'b');
+    await eventually(
+      async () => (await backend.participants('jobs')).length === 2,
+      5000,
+      'a to queue again at the back',
+    );
+    assert.equal((await backend.participants('jobs'))[0]?.value, 'b');
     assert.equal(a.isLeader(), false);
     assert.deepEqual(deposed, ['resigned']);
 
@@ -32,7 +36,7 @@ describe('LeaderElector (memory backend)', () => {
 
     await a.stop();
     assert.equal(a.isLeader(), false);
-    assert.deepEqual(backend.list('jobs/'), [], 'nothing left behind');
+    assert.deepEqual(await backend.participants('jobs'), [], 'nothing left behind');
     await backend.close();
   });
 
@@ -73,7 +77,7 @@ describe('LeaderElector (memory backend)', () => {
     assert.ok(errors[0] instanceof FlappingError);
     await elector.stop();
     assert.equal(elector.isLeader(), false);
-    assert.deepEqual(backend.list('flappy/'), []);
+    assert.deepEqual(await backend.participants('flappy'), []);
     await backend.close();
   });
 

@@ -1,7 +1,9 @@
 import { BackendUnavailableError, etcd, type Backend } from '../index.js';
 import { EtcdClient } from '../etcd/client.js';
+import type { CommandContext } from './context.js';
 import { UsageError } from './errors.js';
 import { etcdOptions, type GlobalOptions } from './options.js';
+import { Output } from './output.js';
 
 /**
  * The backend for a command that campaigns or observes across processes. The embedded backend
@@ -13,6 +15,23 @@ export function openBackend(options: GlobalOptions, command: string): Backend {
       `\`ballot ${command}\` needs --backend etcd: the memory backend lives inside one process (only \`ballot demo\` uses it)`,
     );
   return etcd(etcdOptions(options));
+}
+
+/**
+ * Runs a backend-neutral command on the backend the flags name, writing to this process's stdout
+ * and stderr, and closes the backend afterwards.
+ */
+export async function withBackend(
+  options: GlobalOptions,
+  command: string,
+  body: (context: CommandContext) => Promise<number>,
+): Promise<number> {
+  const backend = openBackend(options, command);
+  try {
+    return await body({ backend, out: new Output(options.json), stderr: process.stderr });
+  } finally {
+    await backend.close();
+  }
 }
 
 /**

@@ -7,10 +7,12 @@ import { list } from './commands/list.js';
 import { observe } from './commands/observe.js';
 import { resign } from './commands/resign.js';
 import { run } from './commands/run.js';
+import { withBackend } from './connect.js';
 import { parseDuration } from './duration.js';
-import { checkElectionName } from './elections.js';
 import { UsageError, describeError, exitCodeFor } from './errors.js';
 import { ExitCode } from './exit-codes.js';
+import { watchInterrupts } from './interrupt.js';
+import { checkElectionName } from './names.js';
 import { addGlobalOptions, resolveGlobals, type GlobalDefaults } from './options.js';
 
 const ETCD: GlobalDefaults = { backend: 'etcd', ttl: 10 };
@@ -81,7 +83,11 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
     .argument('<election>', 'election name')
     .argument('<value>', "this candidate's value, e.g. its address")
     .action(async (election: string, value: string, _o: unknown, cmd: Command) => {
-      result.code = await campaign(checkElectionName(election), value, resolveGlobals(cmd, ETCD));
+      const name = checkElectionName(election);
+      const options = resolveGlobals(cmd, ETCD);
+      result.code = await interruptible((signal) =>
+        withBackend(options, 'campaign', (ctx) => campaign(name, value, { ttl: options.ttl, signal }, ctx)),
+      );
     });
 
   program
@@ -89,7 +95,11 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
     .description('print the leader and every change of it, "none" included, until interrupted')
     .argument('<election>', 'election name')
     .action(async (election: string, _o: unknown, cmd: Command) => {
-      result.code = await observe(checkElectionName(election), resolveGlobals(cmd, ETCD));
+      const name = checkElectionName(election);
+      const options = resolveGlobals(cmd, ETCD);
+      result.code = await interruptible((signal) =>
+        withBackend(options, 'observe', (ctx) => observe(name, signal, ctx)),
+      );
     });
 
   program
@@ -97,7 +107,8 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
     .description('print the current leader once (exit 3 when there is none)')
     .argument('<election>', 'election name')
     .action(async (election: string, _o: unknown, cmd: Command) => {
-      result.code = await leader(checkElectionName(election), resolveGlobals(cmd, ETCD));
+      const name = checkElectionName(election);
+      result.code = await withBackend(resolveGlobals(cmd, ETCD), 'leader', (ctx) => leader(name, ctx));
     });
 
   program
@@ -178,7 +189,7 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
     )
     .argument('[prefix]', 'list the elections whose name starts with this (default: all)')
     .action(async (prefix: string | undefined, _o: unknown, cmd: Command) => {
-      result.code = await list(prefix ?? '', resolveGlobals(cmd, ETCD));
+      result.code = await withBackend(resolveGlobals(cmd, ETCD), 'list', (ctx) => list(prefix ?? '', ctx));
     });
 
   program
@@ -191,7 +202,8 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
     )
     .argument('<election>', 'election name')
     .action(async (election: string, _o: unknown, cmd: Command) => {
-      result.code = await resign(checkElectionName(election), resolveGlobals(cmd, ETCD));
+      const name = checkElectionName(election);
+      result.code = await withBackend(resolveGlobals(cmd, ETCD), 'resign', (ctx) => resign(name, ctx));
     });
 
   program
@@ -218,6 +230,16 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
     });
 
   return program;
+}
+
+/** Runs `body` with a signal that aborts on the first SIGINT/SIGTERM/SIGHUP (see watchInterrupts). */
+async function interruptible(body: (signal: AbortSignal) => Promise<number>): Promise<number> {
+  const interrupts = watchInterrupts();
+  try {
+    return await body(interrupts.signal);
+  } finally {
+    interrupts.dispose();
+  }
 }
 
 function argumentTerm(name: string, required: boolean, variadic: boolean): string {

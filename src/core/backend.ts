@@ -1,8 +1,15 @@
 import type { Clock } from './clock.js';
 import type { BackendDriver, BackendLimits, BackendStats } from './contract.js';
 import { readLeader, type Leader, type LeaderChange, type ObserveOptions } from './election.js';
-import { ClosedError } from './errors.js';
+import { ClosedError, InvalidArgumentError } from './errors.js';
 import { checkStaleAfter, observeWithLiveness } from './liveness.js';
+import {
+  deposeLeader,
+  readParticipants,
+  type DeposeOptions,
+  type DeposeResult,
+  type Participant,
+} from './participants.js';
 import { checkName } from './validate.js';
 import { Session, type SessionOptions } from './session.js';
 
@@ -63,6 +70,44 @@ export class Backend implements AsyncDisposable {
     yield* observeWithLiveness(election, driver, this.driver.clock, staleAfter, options.signal);
   }
 
+  /**
+   * Reads an election's line without a session: the leader first, then the waiting candidates in
+   * the order they will lead, each with its value, token and lease seconds left. [] when nobody campaigns.
+   */
+  async participants(election: string): Promise<Participant[]> {
+    const driver = this.driver.view(checkName(election));
+    await this.driver.connect();
+    return readParticipants(election, driver);
+  }
+
+  /**
+   * The operator's lever: makes the current leader step down by deleting its entry, guarded by its
+   * token so that a newer leader is never removed. The next candidate takes over, and the old
+   * leader's term ends with reason 'key-deleted'. With `token`, only the leader holding it is deposed.
+   */
+  async depose(election: string, options: DeposeOptions = {}): Promise<DeposeResult> {
+    const { token } = options;
+    if (token !== undefined && typeof token !== 'bigint')
+      throw new InvalidArgumentError(`depose token must be a bigint (e.g. term.token), got ${typeof token}`);
+    const driver = this.driver.view(checkName(election));
+    await this.driver.connect();
+    return deposeLeader(election, driver, token);
+  }
+
+  /**
+   * Names of the elections (and mutexes) whose name starts with `prefix` and that have at least one
+   * candidate, sorted. The prefix is plain text: "team" lists "team", "team/sub" and "teams".
+   * Names no election could have (e.g. a foreign key with a control character) are left out.
+   */
+  async elections(prefix = ''): Promise<string[]> {
+    if (typeof prefix !== 'string')
+      throw new InvalidArgumentError(`election prefix must be a string, got ${typeof prefix}`);
+    await this.driver.connect();
+    const names: string[] = [];
+    for await (const name of this.driver.elections(prefix)) if (isName(name)) names.push(name);
+    return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
   /** Reads a plain key, e.g. one written by term.guard(). */
   get(key: string): Promise<string | undefined> {
     return this.driver.get(key);
@@ -84,5 +129,15 @@ export class Backend implements AsyncDisposable {
   /** Same as close(), for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+/** Whether ballot accepts `name`: a key written by another tool may start with one it refuses. */
+function isName(name: string): boolean {
+  try {
+    checkName(name);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -171,6 +171,27 @@ export interface LeaderRecord {
   liveness: string;
 }
 
+/** One entry in an election's line as the backend reports it (participants()). */
+export interface ParticipantRecord {
+  key: string;
+  value: string;
+  /** Fencing token the entry's term has or will have; the line is in token order. */
+  token: bigint;
+  /** Liveness (lease, session) id that keeps the entry alive; null for an entry tied to none. */
+  lease: string | null;
+  /**
+   * Whole seconds of liveness left as the backend reports it, -1 when the liveness is already gone
+   * (the entry is about to go too), null when the entry has none or the backend cannot tell.
+   */
+  ttl: number | null;
+}
+
+/** What depose() did: removed the leader it read, found none, or found the leader changed. */
+export type DeposeRecord =
+  | { outcome: 'deposed'; leader: LeaderRecord }
+  | { outcome: 'none' }
+  | { outcome: 'changed'; leader: LeaderRecord };
+
 /** A leader read that proves contact with the backend. */
 export interface Confirmation {
   /** The leader the read found, or null. */
@@ -191,6 +212,20 @@ export interface ElectionView {
    * instead of a new one (see SharedRead), so the probe rate does not grow with observers.
    */
   confirm(maxAgeMs: number): Promise<Confirmation>;
+  /**
+   * Every entry in line order (the leader first), with the liveness each has left. etcd: a range of
+   * the prefix sorted by create revision, plus LeaseTimeToLive once per lease; ZooKeeper: the
+   * children by sequence number (another client's session time left is not visible: ttl null);
+   * PostgreSQL: the rows by sequence with `expires_at - now()`.
+   */
+  participants(): Promise<ParticipantRecord[]>;
+  /**
+   * Deletes the leader's entry only while it still has the token read (and that token is
+   * `expectedToken`, when given): 'changed' when the leader changed first, never removing a newer one.
+   * etcd: a txn comparing the create revision; ZooKeeper: a multi of check(czxid) and delete;
+   * PostgreSQL: DELETE ... WHERE seq = token.
+   */
+  depose(expectedToken?: bigint): Promise<DeposeRecord>;
 }
 
 /** Election primitives for one (election name, liveness id) pair. */
@@ -248,6 +283,12 @@ export interface BackendDriver {
   view(name: string): ElectionView;
   /** Reads a plain key, e.g. data written under a guard. */
   get(key: string): Promise<string | undefined>;
+  /**
+   * Names of the elections (and mutexes) whose name starts with `namePrefix` and that hold at least
+   * one candidate's entry, in no particular order, each once. etcd: a keys-only scan of the escaped
+   * prefix; ZooKeeper: the children of the elections' root; PostgreSQL: SELECT DISTINCT name.
+   */
+  elections(namePrefix: string): AsyncIterable<string>;
   /** Counters for herd measurements. */
   stats(): BackendStats;
   /** Releases connections and timers. */

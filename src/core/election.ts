@@ -18,6 +18,7 @@ import {
 } from './errors.js';
 import { Term, type TermEndReason } from './term.js';
 import { checkStaleAfter, observeWithLiveness } from './liveness.js';
+import { readParticipants, type Participant } from './participants.js';
 import { checkValue, type NamedLimits } from './validate.js';
 
 /** The current leader of an election. */
@@ -228,6 +229,11 @@ export class Election {
   /** Reads the current leader, or null when there is none. */
   leader(): Promise<Leader | null> {
     return readLeader(this.name, this.driver);
+  }
+
+  /** Reads the election's line: the leader first, then the waiting candidates in order ([] for none). */
+  participants(): Promise<Participant[]> {
+    return readParticipants(this.name, this.driver);
   }
 
   /**

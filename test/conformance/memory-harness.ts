@@ -1,4 +1,3 @@
-import { electionPrefix } from '../../src/backends/etcd/keys.js';
 import { memory, type MemoryBackend } from '../../src/index.js';
 import type { BackendHarness, Candidate } from './harness.js';
 
@@ -26,7 +25,7 @@ export function memoryHarness(): BackendHarness {
     },
     sharedBackend: () => backend,
     async entries(election) {
-      return backend.list(electionPrefix(election)).map((e) => e.key);
+      return (await backend.participants(election)).map((e) => e.key);
     },
     async deleteKey(key) {
       await backend.deleteKey(key);

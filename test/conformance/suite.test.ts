@@ -330,6 +330,119 @@ for (const makeHarness of backends) {
       assert.equal(a.election(name).isLeader(), false);
     });
 
+    test('participants: the leader first, then the queue in join order, with values and lease left', async () => {
+      const name = fresh();
+      const operator = harness.sharedBackend();
+      const [a, b, c] = await Promise.all([candidate(), candidate(), candidate()]);
+      const ta = await a!.election(name).campaign('a');
+      const pb = b!.election(name).campaign('b');
+      await eventually(async () => (await harness.entries(name)).length === 2, 5000, 'b to join');
+      const pc = c!.election(name).campaign('c');
+      await eventually(async () => (await harness.entries(name)).length === 3, 5000, 'c to join');
+      const line = await operator.participants(name);
+      assert.deepEqual(
+        line.map((p) => [p.election, p.value, p.lease]),
+        [a, b, c].map((x, i) => [name, 'abc'[i], x!.session.id]),
+      );
+      assert.deepEqual([line[0]!.key, line[0]!.token], [ta.key, ta.token]);
+      assert.deepEqual(
+        line.map((p) => p.key),
+        await harness.entries(name),
+      );
+      assert.ok(line[0]!.token < line[1]!.token && line[1]!.token < line[2]!.token, 'line in token order');
+      for (const p of line)
+        assert.ok(p.ttl !== null && p.ttl > 0 && p.ttl <= a!.session.ttl, `${p.value}: ttl ${p.ttl}`);
+      // A session's own view reads the same line.
+      assert.deepEqual(
+        (await c!.election(name).participants()).map((p) => [p.key, p.value, p.token]),
+        line.map((p) => [p.key, p.value, p.token]),
+      );
+      await a!.election(name).resign();
+      const tb = await within(pb, 5000, 'b to lead');
+      assert.deepEqual(
+        (await operator.participants(name)).map((p) => [p.value, p.token]),
+        [
+          ['b', tb.token],
+          ['c', line[2]!.token],
+        ],
+      );
+      await b!.election(name).resign();
+      await within(pc, 5000, 'c to lead');
+      await c!.election(name).resign();
+      assert.deepEqual(await operator.participants(name), []);
+    });
+
+    test('depose hands over to the next candidate; the old term ends with "key-deleted"', async () => {
+      const name = fresh();
+      const operator = harness.sharedBackend();
+      const [a, b] = await Promise.all([candidate(), candidate()]);
+      const ta = await a!.election(name).campaign('a');
+      const pb = b!.election(name).campaign('b');
+      await eventually(async () => (await harness.entries(name)).length === 2, 5000, 'b to join');
+      const result = await operator.depose(name);
+      assert.equal(result.outcome, 'deposed');
+      assert.deepEqual(
+        result.outcome === 'deposed' && [result.leader.value, result.leader.key, result.leader.token],
+        ['a', ta.key, ta.token],
+      );
+      const ended = await within(ta.whenEnded(), 5000, "a's term to end");
+      assert.equal(ended.reason, 'key-deleted');
+      const tb = await within(pb, 5000, 'b to lead');
+      assert.ok(tb.token > ta.token);
+      // The deposed leader may hear of it after b is elected (a different client's watch); its
+      // token is what keeps it out: a guard is refused, by the backend or before it is sent.
+      const late = await ta
+        .guard((tx) => tx.put(`${name}-data`, 'from-a'))
+        .then(
+          (r) => r,
+          (err: unknown) => err,
+        );
+      if (late instanceof Error) assert.equal((late as { code?: string }).code, 'NOT_LEADER');
+      else assert.deepEqual(late, { committed: false, values: [] });
+      assert.equal(await operator.get(`${name}-data`), undefined);
+      assert.deepEqual(
+        (await operator.participants(name)).map((p) => p.value),
+        ['b'],
+      );
+      await b!.election(name).resign();
+    });
+
+    test('depose with a stale token removes nothing ("changed"); with no leader it is "none"', async () => {
+      const name = fresh();
+      const operator = harness.sharedBackend();
+      const [a, b] = await Promise.all([candidate(), candidate()]);
+      const ta = await a!.election(name).campaign('a');
+      await a!.election(name).resign();
+      const tb = await b!.election(name).campaign('b');
+      const stale = await operator.depose(name, { token: ta.token });
+      assert.equal(stale.outcome, 'changed');
+      assert.deepEqual(stale.outcome === 'changed' && [stale.leader.value, stale.leader.token], [
+        'b',
+        tb.token,
+      ]);
+      assert.equal(tb.active, true, "b's term goes on");
+      assert.deepEqual(await harness.entries(name), [tb.key], 'nothing was deleted');
+      await b!.election(name).resign();
+      assert.deepEqual(await operator.depose(name), { outcome: 'none' });
+      assert.deepEqual(await operator.depose(name, { token: tb.token }), { outcome: 'none' });
+    });
+
+    test('elections(prefix) lists names with "/" and "%" by name, only while they have candidates', async () => {
+      const team = fresh();
+      const names = [team, `${team}/sub`, `${team}/sub/deeper`, `${team}-x`, `${team}%2F`];
+      const operator = harness.sharedBackend();
+      const a = await candidate();
+      for (const name of names) await a.election(name).campaign(name);
+      assert.deepEqual(await operator.elections(team), [...names].sort());
+      assert.deepEqual(await operator.elections(`${team}/`), [`${team}/sub`, `${team}/sub/deeper`]);
+      assert.deepEqual(await operator.elections(`${team}/sub/`), [`${team}/sub/deeper`]);
+      assert.deepEqual(await operator.elections(`${team}%`), [`${team}%2F`]);
+      assert.deepEqual(await operator.elections(fresh()), []);
+      assert.ok((await operator.elections()).includes(`${team}/sub`), 'no prefix lists every election');
+      for (const name of names) await a.election(name).resign();
+      assert.deepEqual(await operator.elections(team), []);
+    });
+
     test('200 candidates: a handover wakes only the next one', async () => {
       const name = fresh();
       const backend = harness.sharedBackend();

@@ -13,6 +13,7 @@ import { warmCodecs } from '../../etcd/codec.js';
 import type { ConnectionOptions } from '../../etcd/connection.js';
 import { EtcdElection } from './election.js';
 import { KeySpaces } from './keys.js';
+import { electionNames } from './participants.js';
 import { ServiceElection } from './service-election.js';
 import { ServiceLock } from './service-lock.js';
 import { EtcdView, type ViewShares } from './view.js';
@@ -124,6 +125,10 @@ export class EtcdDriver implements BackendDriver {
   async get(key: string): Promise<string | undefined> {
     const response = await this.client.range({ key: Buffer.from(key) });
     return response.kvs[0]?.value.toString();
+  }
+
+  elections(namePrefix: string): AsyncIterable<string> {
+    return electionNames(this.client, namePrefix);
   }
 
   get callTimeout(): number {

@@ -1,10 +1,12 @@
 import type {
   Candidacy,
   Confirmation,
+  DeposeRecord,
   ElectionDriver,
   ElectionView,
   Entry,
   LeaderRecord,
+  ParticipantRecord,
   Won,
 } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
@@ -137,6 +139,14 @@ export class EtcdElection implements ElectionDriver {
     const older = response.responses[0]?.response_range;
     if (!response.succeeded || !older) throw new EntryDeletedError(e.key);
     return { older, revision: BigInt(response.header.revision) };
+  }
+
+  participants(): Promise<ParticipantRecord[]> {
+    return this.view.participants();
+  }
+
+  depose(expectedToken?: bigint): Promise<DeposeRecord> {
+    return this.view.depose(expectedToken);
   }
 
   /** Resolves when `predecessor` is deleted or our own entry is; rejects when `signal` aborts. */

@@ -36,6 +36,24 @@ export function electionPrefix(election: string): string {
   return `${escapeName(election)}/`;
 }
 
+/**
+ * The election a key belongs to (its first segment, unescaped) and whether it is a candidate's own
+ * entry: its last segment is the hex id of the lease it is attached to (`lease`, "0" or undefined
+ * for none). Undefined for a key of no election.
+ */
+export function parseEntryKey(
+  key: string,
+  lease: string | undefined,
+): { election: string; candidate: boolean } | undefined {
+  const slash = key.indexOf('/');
+  if (slash <= 0) return undefined;
+  const election = unescapeName(key.slice(0, slash));
+  if (election === undefined) return undefined;
+  const candidate =
+    lease !== undefined && lease !== '0' && key.slice(slash + 1) === BigInt(lease).toString(16);
+  return { election, candidate };
+}
+
 /** The smallest key after every key that starts with `prefix` (etcd's range_end for a prefix). */
 export function prefixEnd(prefix: string): Buffer {
   const end = Buffer.from(prefix);

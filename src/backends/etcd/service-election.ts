@@ -1,10 +1,12 @@
 import type {
   Candidacy,
   Confirmation,
+  DeposeRecord,
   ElectionDriver,
   ElectionView,
   Entry,
   LeaderRecord,
+  ParticipantRecord,
   Won,
 } from '../../core/contract.js';
 import { AuthError } from '../../core/errors.js';
@@ -89,6 +91,14 @@ export class ServiceElection implements ElectionDriver {
 
   confirm(maxAgeMs: number): Promise<Confirmation> {
     return this.view.confirm(maxAgeMs);
+  }
+
+  participants(): Promise<ParticipantRecord[]> {
+    return this.view.participants();
+  }
+
+  depose(expectedToken?: bigint): Promise<DeposeRecord> {
+    return this.view.depose(expectedToken);
   }
 
   private leaderKey(e: Pick<Entry, 'key' | 'token'>): LeaderKey {

@@ -1,10 +1,12 @@
 import type {
   Candidacy,
   Confirmation,
+  DeposeRecord,
   ElectionDriver,
   ElectionView,
   Entry,
   LeaderRecord,
+  ParticipantRecord,
   Won,
 } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
@@ -76,5 +78,13 @@ export class ServiceLock implements ElectionDriver {
 
   confirm(maxAgeMs: number): Promise<Confirmation> {
     return this.view.confirm(maxAgeMs);
+  }
+
+  participants(): Promise<ParticipantRecord[]> {
+    return this.view.participants();
+  }
+
+  depose(expectedToken?: bigint): Promise<DeposeRecord> {
+    return this.view.depose(expectedToken);
   }
 }

@@ -1,11 +1,18 @@
 import { systemClock } from '../../core/clock.js';
-import type { Confirmation, ElectionView, LeaderRecord } from '../../core/contract.js';
+import type {
+  Confirmation,
+  DeposeRecord,
+  ElectionView,
+  LeaderRecord,
+  ParticipantRecord,
+} from '../../core/contract.js';
 import { SharedRead } from '../../core/liveness.js';
 import { Multicast } from '../../core/multicast.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import { followLeader } from './client-observe.js';
 import { electionPrefix, escapeName } from './keys.js';
 import { readLeader, toRecord } from './leader-read.js';
+import { deleteLeaderEntry, readLine } from './participants.js';
 import { observeService } from './service-observe.js';
 
 /** What every view of an election on one client shares, keyed by the election's key prefix. */
@@ -66,5 +73,15 @@ export class EtcdView implements ElectionView {
       this.shares.probes.set(this.prefix, shared);
     }
     return shared.confirm(maxAgeMs);
+  }
+
+  /** The whole line, read with the client recipe's calls: both modes share the keys. */
+  participants(): Promise<ParticipantRecord[]> {
+    return readLine(this.client, this.prefix);
+  }
+
+  /** Deletes the leader's entry, guarded by its create revision (the same in both modes). */
+  async depose(expectedToken?: bigint): Promise<DeposeRecord> {
+    return deleteLeaderEntry(this.client, (await readLeader(this.client, this.prefix)).record, expectedToken);
   }
 }

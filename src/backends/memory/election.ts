@@ -1,9 +1,11 @@
 import type {
   Candidacy,
   Confirmation,
+  DeposeRecord,
   ElectionDriver,
   Entry,
   LeaderRecord,
+  ParticipantRecord,
   Won,
 } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
@@ -161,6 +163,27 @@ export class MemoryElection implements ElectionDriver {
       else values.push(this.store.get(op.key)?.value);
     }
     return { committed: true, values };
+  }
+
+  async participants(): Promise<ParticipantRecord[]> {
+    this.link.check(this.lease);
+    return this.store.list(electionPrefix(this.name)).map(([key, stored]) => ({
+      key,
+      value: stored.value,
+      token: stored.createRevision,
+      lease: stored.lease ?? null,
+      ttl: stored.lease === undefined ? null : this.store.timeToLive(stored.lease),
+    }));
+  }
+
+  async depose(expectedToken?: bigint): Promise<DeposeRecord> {
+    this.link.check(this.lease);
+    // Read and delete run in one turn of the event loop, so no newer leader can come in between.
+    const leader = this.current();
+    if (!leader) return { outcome: 'none' };
+    if (expectedToken !== undefined && leader.token !== expectedToken) return { outcome: 'changed', leader };
+    this.store.delete(leader.key);
+    return { outcome: 'deposed', leader };
   }
 
   private ownLease(): string {

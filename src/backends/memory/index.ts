@@ -10,7 +10,7 @@ import type {
 } from '../../core/contract.js';
 import { BackendUnavailableError } from '../../core/errors.js';
 import type { Session } from '../../core/session.js';
-import { KeySpaces } from '../etcd/keys.js';
+import { KeySpaces, escapeName, parseEntryKey } from '../etcd/keys.js';
 import { MemoryElection, type Link } from './election.js';
 import { MemoryStore } from './store.js';
 
@@ -83,6 +83,15 @@ class MemoryDriver implements BackendDriver, Link {
     return this.store.get(key)?.value;
   }
 
+  async *elections(namePrefix: string): AsyncGenerator<string> {
+    const names = new Set<string>();
+    for (const [key, stored] of this.store.list(escapeName(namePrefix))) {
+      const parsed = parseEntryKey(key, stored.lease);
+      if (parsed?.candidate && parsed.election.startsWith(namePrefix)) names.add(parsed.election);
+    }
+    yield* names;
+  }
+
   stats(): BackendStats {
     return { events: this.store.events };
   }
@@ -119,11 +128,6 @@ export class MemoryBackend extends Backend {
   /** Deletes a key as an operator would (e.g. another tool removing a leader entry). */
   async deleteKey(key: string): Promise<boolean> {
     return this.memory.store.delete(key);
-  }
-
-  /** Keys under a prefix with their create revisions, oldest first. */
-  list(prefix: string): { key: string; value: string; createRevision: bigint; lease?: string }[] {
-    return this.memory.store.list(prefix).map(([key, stored]) => ({ key, ...stored }));
   }
 }
 

@@ -12,6 +12,8 @@ interface StoredLease {
   ttlMs: number;
   keys: Set<string>;
   expiry: TimerHandle;
+  /** When the lease expires unless renewed, on the clock. */
+  expiresAt: number;
 }
 
 /** Called after a key changes; `deleted` tells which kind of change. */
@@ -39,7 +41,12 @@ export class MemoryStore {
   /** Creates a lease that expires after ttlMs unless renewed. */
   grant(ttlMs: number): string {
     const id = (this.nextLease++).toString();
-    this.leases.set(id, { ttlMs, keys: new Set(), expiry: this.expireLater(id, ttlMs) });
+    this.leases.set(id, {
+      ttlMs,
+      keys: new Set(),
+      expiry: this.expireLater(id, ttlMs),
+      expiresAt: this.clock.now() + ttlMs,
+    });
     return id;
   }
 
@@ -49,7 +56,15 @@ export class MemoryStore {
     if (!lease) return 0;
     lease.expiry.cancel();
     lease.expiry = this.expireLater(id, lease.ttlMs);
+    lease.expiresAt = this.clock.now() + lease.ttlMs;
     return lease.ttlMs;
+  }
+
+  /** Whole seconds left on a lease (rounded down, as etcd reports them), or -1 if it is gone. */
+  timeToLive(id: string): number {
+    const lease = this.leases.get(id);
+    if (!lease) return -1;
+    return Math.max(0, Math.floor((lease.expiresAt - this.clock.now()) / 1000));
   }
 
   /** Deletes a lease and its keys. */

@@ -1,37 +1,46 @@
 import type { Term } from '../../index.js';
-import { openBackend } from '../connect.js';
+import type { CommandContext } from '../context.js';
 import { whileQueued } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
-import { watchInterrupts, whenAborted } from '../interrupt.js';
-import type { GlobalOptions } from '../options.js';
-import { Output, describeEnd } from '../output.js';
+import { whenAborted } from '../interrupt.js';
+import { describeEnd } from '../output.js';
+
+/** Flags of `ballot campaign`. */
+export interface CampaignFlags {
+  /** Session TTL in whole seconds. */
+  ttl: number;
+  /** Aborts on SIGINT/SIGTERM: leave the line, or resign the term, and exit 0. */
+  signal: AbortSignal;
+}
 
 /**
  * `ballot campaign <election> <value>`: waits in line, reports `elected`, holds the term until
- * SIGINT/SIGTERM, then resigns and exits 0. A term that ends any other way is reported as
+ * the signal aborts, then resigns and exits 0. A term that ends any other way is reported as
  * `deposed` with its reason and exits DEPOSED.
  */
-export async function campaign(election: string, value: string, options: GlobalOptions): Promise<number> {
-  const out = new Output(options.json);
-  const interrupts = watchInterrupts();
-  const backend = openBackend(options, 'campaign');
+export async function campaign(
+  election: string,
+  value: string,
+  { ttl, signal }: CampaignFlags,
+  { backend, out, stderr }: CommandContext,
+): Promise<number> {
+  const session = await backend.session({ ttl });
   try {
-    const session = await backend.session({ ttl: options.ttl });
     const race = session.election(election);
-    if (!options.json) process.stderr.write(`campaigning for ${election} as ${value}\n`);
+    if (!out.json) stderr.write(`campaigning for ${election} as ${value}\n`);
     let term: Term;
     try {
-      term = await race.campaign(value, { signal: interrupts.signal });
+      term = await race.campaign(value, { signal });
     } catch (err) {
       // Interrupted while queued: the library already removed our entry, which is all we owe.
-      if (interrupts.signal.aborted) return ExitCode.OK;
+      if (signal.aborted) return ExitCode.OK;
       throw whileQueued(election, err);
     }
     out.elected({ election, value: term.value, key: term.key, token: term.token });
-    const ended = await Promise.race([term.whenEnded(), whenAborted(interrupts.signal)]);
+    const ended = await Promise.race([term.whenEnded(), whenAborted(signal)]);
     if (ended) {
       out.deposed(election, ended.reason);
-      process.stderr.write(`ballot: ${describeEnd(election, term.token, ended.reason)}\n`);
+      stderr.write(`ballot: ${describeEnd(election, term.token, ended.reason)}\n`);
       return ExitCode.DEPOSED;
     }
     try {
@@ -43,7 +52,6 @@ export async function campaign(election: string, value: string, options: GlobalO
     }
     return ExitCode.OK;
   } finally {
-    await backend.close();
-    interrupts.dispose();
+    await session.close();
   }
 }

@@ -1,24 +1,16 @@
 import { electionPrefix } from '../../backends/etcd/keys.js';
-import { openBackend } from '../connect.js';
+import type { CommandContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
-import type { GlobalOptions } from '../options.js';
-import { Output } from '../output.js';
 
 /** `ballot leader <election>`: prints the current leader once; exits NO_LEADER when there is none. */
-export async function leader(election: string, options: GlobalOptions): Promise<number> {
-  const out = new Output(options.json);
-  const backend = openBackend(options, 'leader');
-  try {
-    const current = await backend.leader(election);
-    out.leader(current ?? { kind: 'none', election, value: null, key: null, token: null, lease: null });
-    // The oldest key leads, whoever wrote it (see listElections); one without a lease never goes away.
-    if (current?.lease === '0')
-      process.stderr.write(
-        `ballot: warning: the oldest key under "${electionPrefix(election)}", ${current.key}, has no lease: ` +
-          `no candidate can be elected until it is deleted (ballot resign ${election})\n`,
-      );
-    return current ? ExitCode.OK : ExitCode.NO_LEADER;
-  } finally {
-    await backend.close();
-  }
+export async function leader(election: string, { backend, out, stderr }: CommandContext): Promise<number> {
+  const current = await backend.leader(election);
+  out.leader(current ?? { kind: 'none', election, value: null, key: null, token: null, lease: null });
+  // The oldest key leads, whoever wrote it (see `ballot list`); one without a lease never goes away.
+  if (current?.lease === '0')
+    stderr.write(
+      `ballot: warning: the oldest key under "${electionPrefix(election)}", ${current.key}, has no lease: ` +
+        `no candidate can be elected until it is deleted (ballot resign ${election})\n`,
+    );
+  return current ? ExitCode.OK : ExitCode.NO_LEADER;
 }

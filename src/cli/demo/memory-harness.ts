@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { electionPrefix } from '../../backends/etcd/keys.js';
 import {
   InternalError,
   memory,
@@ -111,7 +110,7 @@ export class MemoryHarness extends EventEmitter<HarnessEvents> implements Harnes
   }
 
   async queue(): Promise<string[]> {
-    return this.backend.list(electionPrefix(this.election)).map((entry) => entry.value);
+    return (await this.backend.participants(this.election)).map((entry) => entry.value);
   }
 
   async *observe(signal: AbortSignal): AsyncGenerator<LeaderChange, void, undefined> {
