@@ -173,6 +173,8 @@ abstract class Candidate {
   }
 
   protected observedChange(change: LeaderChange): void {
+    // 'unknown' says the observer is cut off, not that nobody leads: it is no observation.
+    if (change.kind === 'unknown') return;
     const token = leaderToken(change);
     this.observed = token ?? 'none';
     say({ ev: 'leader', trial: this.ctx.cmd.trial, cand: this.id, token, at: now() });
@@ -372,8 +374,13 @@ class ElectionCandidate extends Candidate {
     const signal = AbortSignal.any([controller.signal, session.lost, this.quit.signal]);
     void (async () => {
       try {
-        for await (const change of session.election(this.ctx.cmd.election).observe({ signal }))
-          this.observedChange(change);
+        // Session-less: a mutex candidate may not also open an election of the same name on its
+        // session (they would share one entry), so every candidate observes the same way.
+        const changes = this.backend.observe(this.ctx.cmd.election, {
+          signal,
+          staleAfter: session.ttl * 1000,
+        });
+        for await (const change of changes) this.observedChange(change);
       } catch (err) {
         if (!signal.aborted) this.report('error', err);
       }
