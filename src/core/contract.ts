@@ -167,7 +167,7 @@ export interface LeaderRecord {
   key: string;
   value: string;
   token: bigint;
-  /** Liveness id of the session holding the entry. */
+  /** Liveness id of the session holding the entry; '' for a key no liveness keeps (written by another tool). */
   liveness: string;
 }
 

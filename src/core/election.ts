@@ -29,7 +29,7 @@ export interface Leader {
   key: string;
   /** Fencing token of the leader's term. */
   token: bigint;
-  /** Id of the session holding the entry (named `lease` since etcd came first). */
+  /** Id of the session holding the entry (named `lease` since etcd came first); '' for a key no session keeps. */
   lease: string;
 }
 

@@ -28,7 +28,8 @@ export function toRecord(kv: KeyValue): LeaderRecord {
     key: kv.key.toString(),
     value: kv.value.toString(),
     token: BigInt(kv.create_revision),
-    liveness: kv.lease,
+    // etcd says "no lease" with id 0; the contract says it with ''.
+    liveness: kv.lease && kv.lease !== '0' ? kv.lease : '',
   };
 }
 

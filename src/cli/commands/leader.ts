@@ -7,7 +7,7 @@ export async function leader(election: string, { backend, out, stderr }: Command
   const current = await backend.leader(election);
   out.leader(current ?? { kind: 'none', election, value: null, key: null, token: null, lease: null });
   // The oldest key leads, whoever wrote it (see `ballot list`); one without a lease never goes away.
-  if (current?.lease === '0')
+  if (current?.lease === '')
     stderr.write(
       `ballot: warning: the oldest key under "${electionPrefix(election)}", ${current.key}, has no lease: ` +
         `no candidate can be elected until it is deleted (ballot resign ${election})\n`,
