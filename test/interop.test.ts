@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { etcd, type Backend, type LeaderChange } from '../src/index.js';
+import { etcd, type Backend, type EtcdMode, type LeaderChange } from '../src/index.js';
 import { entryKeys, startEtcd, type EtcdNode } from './fixtures/etcd.js';
-import { eventually, within } from './helpers.js';
+import { eventually, isPending, within } from './helpers.js';
 
 /** `etcdctl elect` (Go's concurrency.Election) as a long-running process whose stdout we read. */
 function etcdctlElect(
@@ -101,4 +101,53 @@ describe('interop with etcdctl elect (Go concurrency.Election)', () => {
     await exited(go.child);
     await session.close();
   });
+  test('a ballot mutex and `etcdctl lock` exclude each other', async () => {
+    const session = await backend.session({ ttl: 5 });
+    const held = await session.mutex('shared-lock').lock();
+    const child = spawn(
+      'etcdctl',
+      [`--endpoints=${node.endpoint}`, 'lock', 'shared-lock', 'echo', 'got-it'],
+      {
+        env: { ...process.env, ETCDCTL_API: '3' },
+      },
+    );
+    children.push(child);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const done = exited(child);
+    await eventually(
+      async () => (await entryKeys(node, 'shared-lock')).length === 2,
+      10_000,
+      'etcdctl to queue',
+    );
+    assert.equal(out, '', 'etcdctl waits while ballot holds the lock');
+    await session.mutex('shared-lock').unlock();
+    assert.equal(await within(done, 10_000, 'etcdctl lock to run'), 0);
+    assert.match(out, /got-it/);
+    assert.equal(held.active, false);
+    await session.close();
+  });
+
+  for (const mode of ['client', 'service'] as EtcdMode[]) {
+    test(`${mode} mode: an entry deleted with \`etcdctl del\` ends the term with "key-deleted"`, async () => {
+      const name = `interop-del-${mode}`;
+      const moded = etcd({ endpoints: [node.endpoint], mode });
+      try {
+        const [a, b] = await Promise.all([moded.session({ ttl: 5 }), moded.session({ ttl: 5 })]);
+        const ta = await a.election(name).campaign('a');
+        const pb = b.election(name).campaign('b');
+        await eventually(async () => (await entryKeys(node, name)).length === 2, 10_000, 'b to queue');
+        assert.ok(await isPending(pb), 'b waits behind a');
+        await node.etcdctl(['del', ta.key]);
+        const ended = await within(ta.whenEnded(), 5000, "a's term to end");
+        assert.equal(ended.reason, 'key-deleted');
+        const tb = await within(pb, 5000, 'b to lead');
+        assert.ok(tb.token > ta.token);
+        assert.deepEqual(await entryKeys(node, name), [tb.key]);
+        await b.election(name).resign();
+      } finally {
+        await moded.close();
+      }
+    });
+  }
 });

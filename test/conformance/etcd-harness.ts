@@ -1,5 +1,5 @@
 import { etcd, type Backend, type EtcdMode } from '../../src/index.js';
-import { entryKeys, startEtcd, type EtcdNode } from '../fixtures/etcd.js';
+import { startEtcd, type EtcdNode } from '../fixtures/etcd.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import type { BackendHarness, Candidate } from './harness.js';
 
@@ -45,10 +45,6 @@ export function etcdHarness(mode: EtcdMode = 'client'): BackendHarness {
     sharedBackend() {
       shared ??= etcd({ endpoints: [server().endpoint], mode });
       return shared;
-    },
-    entries: (election) => entryKeys(server(), election),
-    async deleteKey(key) {
-      await server().etcdctl(['del', key]);
     },
   };
 }

@@ -13,7 +13,10 @@ export interface Candidate {
   close(): Promise<void>;
 }
 
-/** How the conformance suite drives one backend. */
+/**
+ * How the conformance suite drives one backend: create its server and clients, and cut one off.
+ * Everything else the suite reads or does goes through the public API, the same on every backend.
+ */
 export interface BackendHarness {
   readonly name: string;
   /** Starts servers. */
@@ -22,10 +25,6 @@ export interface BackendHarness {
   teardown(): Promise<void>;
   /** A candidate with its own partitionable client. */
   candidate(ttl: number): Promise<Candidate>;
-  /** One client shared by many sessions, for the herd case. */
+  /** One client shared by many sessions (the herd case), also the operator's: participants, depose. */
   sharedBackend(): Backend;
-  /** Keys under an election, oldest first. */
-  entries(election: string): Promise<string[]>;
-  /** Deletes a key as an operator would. */
-  deleteKey(key: string): Promise<void>;
 }

@@ -24,11 +24,5 @@ export function memoryHarness(): BackendHarness {
       };
     },
     sharedBackend: () => backend,
-    async entries(election) {
-      return (await backend.participants(election)).map((e) => e.key);
-    },
-    async deleteKey(key) {
-      await backend.deleteKey(key);
-    },
   };
 }

@@ -18,6 +18,9 @@ for (const makeHarness of backends) {
     const open: Candidate[] = [];
     let n = 0;
     const fresh = () => `conf-${harness.name}-${process.pid}-${++n}`;
+    /** An election's entry keys, the leader's first: read through the public API, as an operator would. */
+    const entries = async (name: string) =>
+      (await harness.sharedBackend().participants(name)).map((p) => p.key);
     const candidate = async (ttl = 5) => {
       const c = await harness.candidate(ttl);
       open.push(c);
@@ -35,9 +38,9 @@ for (const makeHarness of backends) {
       const [a, b, c] = await Promise.all([candidate(), candidate(), candidate()]);
       const ta = await a!.election(name).campaign('a');
       const pb = b!.election(name).campaign('b');
-      await eventually(async () => (await harness.entries(name)).length === 2, 5000, 'b to join');
+      await eventually(async () => (await entries(name)).length === 2, 5000, 'b to join');
       const pc = c!.election(name).campaign('c');
-      await eventually(async () => (await harness.entries(name)).length === 3, 5000, 'c to join');
+      await eventually(async () => (await entries(name)).length === 3, 5000, 'c to join');
       assert.equal(ta.value, 'a');
       await a!.election(name).resign();
       const tb = await within(pb, 5000, 'b to lead');
@@ -46,7 +49,34 @@ for (const makeHarness of backends) {
       const tc = await within(pc, 5000, 'c to lead');
       assert.ok(ta.token < tb.token && tb.token < tc.token, 'tokens strictly increase');
       await c!.election(name).resign();
-      assert.deepEqual(await harness.entries(name), []);
+      assert.deepEqual(await entries(name), []);
+    });
+
+    test('mutex: FIFO, tryLock, fencing and loss', async () => {
+      const name = fresh();
+      const [a, b, c] = await Promise.all([candidate(), candidate(), candidate()]);
+      const la = await a!.session.mutex(name).lock();
+      assert.equal(await b!.session.mutex(name).tryLock(), null, 'tryLock does not wait while held');
+      const pb = b!.session.mutex(name).lock();
+      await eventually(async () => (await entries(name)).length === 2, 5000, 'b to queue');
+      const pc = c!.session.mutex(name).lock();
+      await eventually(async () => (await entries(name)).length === 3, 5000, 'c to queue');
+      assert.equal((await la.guard((tx) => tx.put(`${name}-data`, 'a'))).committed, true);
+      await a!.session.mutex(name).unlock();
+      assert.equal(la.active, false);
+      const lb = await within(pb, 5000, 'b to get the lock');
+      assert.ok(await isPending(pc), 'c still waits behind b');
+      assert.ok(lb.token > la.token);
+      await assert.rejects(
+        la.guard((tx) => tx.put(`${name}-data`, 'stale')),
+        { code: 'NOT_LEADER' },
+      );
+      assert.equal(b!.session.mutex(name).isLocked(), true);
+      await b!.session.mutex(name).unlock();
+      const lc = await within(pc, 5000, 'c to get the lock');
+      await c!.session.close();
+      assert.equal(lc.active, false, 'closing the session releases the lock and ends it');
+      assert.deepEqual(await entries(name), []);
     });
 
     test('an election and a mutex of the same name on one session are refused, not merged', async () => {
@@ -75,7 +105,7 @@ for (const makeHarness of backends) {
       const [a, b] = await Promise.all([candidate(), candidate()]);
       const ta = await a!.election(name).campaign('a');
       const pb = b!.election(name).campaign('b');
-      await eventually(async () => (await harness.entries(name)).length === 2, 5000, 'b to join');
+      await eventually(async () => (await entries(name)).length === 2, 5000, 'b to join');
       await a!.election(name).resign();
       assert.equal(ta.active, false);
       assert.equal((ta.signal.reason as TermEndedError).reason, 'resigned');
@@ -92,7 +122,7 @@ for (const makeHarness of backends) {
       const b = await candidate(2);
       const ta = await a.election(name).campaign('a');
       const pb = b.election(name).campaign('b');
-      await eventually(async () => (await harness.entries(name)).length === 2, 5000, 'b to join');
+      await eventually(async () => (await entries(name)).length === 2, 5000, 'b to join');
       a.partition();
       const tb = await within(pb, 10_000, 'b to lead after a crash');
       assert.equal(ta.active, false, 'the crashed leader sees its term ended');
@@ -109,10 +139,10 @@ for (const makeHarness of backends) {
       const ta = await a!.election(name).campaign('a');
       const controller = new AbortController();
       const pb = b!.election(name).campaign('b', { signal: controller.signal });
-      await eventually(async () => (await harness.entries(name)).length === 2, 5000, 'b to join');
+      await eventually(async () => (await entries(name)).length === 2, 5000, 'b to join');
       controller.abort();
       await assert.rejects(pb, CampaignCancelledError);
-      assert.deepEqual(await harness.entries(name), [ta.key]);
+      assert.deepEqual(await entries(name), [ta.key]);
       await a!.election(name).resign();
     });
 
@@ -154,10 +184,10 @@ for (const makeHarness of backends) {
       a.partition();
       await assert.rejects(a.election(name).resign(), { code: 'UNAVAILABLE' });
       assert.equal(ta.active, false, 'the term ended before the backend was asked');
-      assert.deepEqual(await harness.entries(name), [ta.key], 'the entry is still there');
+      assert.deepEqual(await entries(name), [ta.key], 'the entry is still there');
       a.heal();
       await within(a.election(name).resign(), 5000, 'the retried resign');
-      assert.deepEqual(await harness.entries(name), []);
+      assert.deepEqual(await entries(name), []);
     });
 
     test('a guarded write with a stale token is rejected by the backend', async () => {
@@ -167,7 +197,7 @@ for (const makeHarness of backends) {
       const ta = await a!.election(name).campaign('a');
       assert.equal((await ta.guard((tx) => tx.put(dataKey, 'from-a'))).committed, true);
       const pb = b!.election(name).campaign('b');
-      await eventually(async () => (await harness.entries(name)).length === 2, 5000, 'b to join');
+      await eventually(async () => (await entries(name)).length === 2, 5000, 'b to join');
       await a!.election(name).resign();
       const tb = await within(pb, 5000, 'b to lead');
       // The term is known to have ended here, so the guard is not even sent.
@@ -180,7 +210,8 @@ for (const makeHarness of backends) {
       assert.equal(await b!.backend.get(dataKey), 'from-b');
       // An entry deleted behind b's back: a guard sent before b hears of it is refused by the
       // backend (committed: false), one after is not sent (NOT_LEADER); neither may commit.
-      await harness.deleteKey(tb.key);
+      const deposed = await harness.sharedBackend().depose(name, { token: tb.token });
+      assert.equal(deposed.outcome, 'deposed');
       const outcome = await tb
         .guard((tx) => tx.put(dataKey, 'after-delete'))
         .then(
@@ -204,11 +235,11 @@ for (const makeHarness of backends) {
       assert.equal((await a!.election(sub).leader())?.value, 'a');
       assert.equal((await c!.election(team).leader())?.key, tb.key);
       assert.equal((await c!.election(sub).leader())?.key, ta.key);
-      assert.deepEqual(await harness.entries(team), [tb.key]);
-      assert.deepEqual(await harness.entries(sub), [ta.key]);
+      assert.deepEqual(await entries(team), [tb.key]);
+      assert.deepEqual(await entries(sub), [ta.key]);
       // A waiter in one is not blocked by, nor woken by, the other.
       const pc = c!.election(sub).campaign('c');
-      await eventually(async () => (await harness.entries(sub)).length === 2, 5000, 'c to join');
+      await eventually(async () => (await entries(sub)).length === 2, 5000, 'c to join');
       await b!.election(team).resign();
       assert.ok(await isPending(pc, 200), 'c waits for a, not for b');
       await a!.election(sub).resign();
@@ -255,7 +286,7 @@ for (const makeHarness of backends) {
         'a txn with one bad op sends none of them',
       );
       assert.equal(await a.backend.get(`${name}-data/ok`), undefined);
-      assert.deepEqual(await harness.entries(name), [ta.key]);
+      assert.deepEqual(await entries(name), [ta.key]);
       assert.equal(ta.active, true);
       // A key outside every key space commits, and reads anywhere are allowed.
       const ok = await ta.guard((tx) => tx.put(`${name}-data/last-run`, 'v').get(ta.key));
@@ -307,7 +338,7 @@ for (const makeHarness of backends) {
       const t1 = await a.election(one).campaign('a1');
       const t2 = await a.election(two).campaign('a2');
       const pb = b.election(one).campaign('b');
-      await eventually(async () => (await harness.entries(one)).length === 2, 5000, 'b to join');
+      await eventually(async () => (await entries(one)).length === 2, 5000, 'b to join');
       a.partition();
       await within(t1.whenEnded(), 5000, 'term 1 to end');
       assert.equal(t2.active, false);
@@ -320,11 +351,11 @@ for (const makeHarness of backends) {
       await b.election(one).resign();
     });
 
-    test('a deleted leader entry ends the term with "key-deleted"', async () => {
+    test('a leader entry deleted by an operator ends the term with "key-deleted"', async () => {
       const name = fresh();
       const a = await candidate();
       const ta = await a.election(name).campaign('a');
-      await harness.deleteKey(ta.key);
+      assert.equal((await harness.sharedBackend().depose(name, { token: ta.token })).outcome, 'deposed');
       const ended = await within(ta.whenEnded(), 5000, 'the term to end');
       assert.equal(ended.reason, 'key-deleted');
       assert.equal(a.election(name).isLeader(), false);
@@ -336,9 +367,9 @@ for (const makeHarness of backends) {
       const [a, b, c] = await Promise.all([candidate(), candidate(), candidate()]);
       const ta = await a!.election(name).campaign('a');
       const pb = b!.election(name).campaign('b');
-      await eventually(async () => (await harness.entries(name)).length === 2, 5000, 'b to join');
+      await eventually(async () => (await entries(name)).length === 2, 5000, 'b to join');
       const pc = c!.election(name).campaign('c');
-      await eventually(async () => (await harness.entries(name)).length === 3, 5000, 'c to join');
+      await eventually(async () => (await entries(name)).length === 3, 5000, 'c to join');
       const line = await operator.participants(name);
       assert.deepEqual(
         line.map((p) => [p.election, p.value, p.lease]),
@@ -347,7 +378,7 @@ for (const makeHarness of backends) {
       assert.deepEqual([line[0]!.key, line[0]!.token], [ta.key, ta.token]);
       assert.deepEqual(
         line.map((p) => p.key),
-        await harness.entries(name),
+        await entries(name),
       );
       assert.ok(line[0]!.token < line[1]!.token && line[1]!.token < line[2]!.token, 'line in token order');
       for (const p of line)
@@ -378,7 +409,7 @@ for (const makeHarness of backends) {
       const [a, b] = await Promise.all([candidate(), candidate()]);
       const ta = await a!.election(name).campaign('a');
       const pb = b!.election(name).campaign('b');
-      await eventually(async () => (await harness.entries(name)).length === 2, 5000, 'b to join');
+      await eventually(async () => (await entries(name)).length === 2, 5000, 'b to join');
       const result = await operator.depose(name);
       assert.equal(result.outcome, 'deposed');
       assert.deepEqual(
@@ -421,7 +452,7 @@ for (const makeHarness of backends) {
         tb.token,
       ]);
       assert.equal(tb.active, true, "b's term goes on");
-      assert.deepEqual(await harness.entries(name), [tb.key], 'nothing was deleted');
+      assert.deepEqual(await entries(name), [tb.key], 'nothing was deleted');
       await b!.election(name).resign();
       assert.deepEqual(await operator.depose(name), { outcome: 'none' });
       assert.deepEqual(await operator.depose(name, { token: tb.token }), { outcome: 'none' });
@@ -455,10 +486,11 @@ for (const makeHarness of backends) {
           campaign.catch(() => undefined); // the ones still waiting are cancelled by close() below
           pending.set(session.id, campaign);
         }
-        await eventually(async () => (await harness.entries(name)).length === 200, 20_000, 'all to join');
+        await eventually(async () => (await entries(name)).length === 200, 20_000, 'all to join');
         // Campaigns started together join in whatever order the backend applied them: read that order.
-        const byKey = new Map(sessions.map((s) => [`${name}/${BigInt(s.id).toString(16)}`, s]));
-        const queue = (await harness.entries(name)).map((key) => byKey.get(key)!);
+        const bySession = new Map(sessions.map((s) => [s.id, s]));
+        const queue = (await backend.participants(name)).map((p) => bySession.get(p.lease!)!);
+        assert.equal(queue.length, 200);
         assert.equal(queue[0], sessions[0]);
         await sleep(200);
         for (let i = 0; i < 3; i++) {
@@ -475,7 +507,7 @@ for (const makeHarness of backends) {
       } finally {
         await Promise.all(sessions.map((s) => s.close()));
       }
-      assert.deepEqual(await harness.entries(name), []);
+      assert.deepEqual(await entries(name), []);
     });
   });
 }

@@ -10,7 +10,9 @@ import type {
 } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
 import type { GuardOp, GuardResult } from '../../core/guard.js';
-import { electionPrefix, entryKey, type KeySpaces } from '../etcd/keys.js';
+import type { KeySpaces } from '../shared/key-spaces.js';
+import { electionPrefix } from '../shared/names.js';
+import { entryKey } from './keys.js';
 import type { MemoryStore } from './store.js';
 
 /** Reachability of one lease's client: lets tests cut a session off from the store. */

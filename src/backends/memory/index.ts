@@ -10,7 +10,9 @@ import type {
 } from '../../core/contract.js';
 import { BackendUnavailableError } from '../../core/errors.js';
 import type { Session } from '../../core/session.js';
-import { KeySpaces, escapeName, parseEntryKey } from '../etcd/keys.js';
+import { KeySpaces } from '../shared/key-spaces.js';
+import { escapeName } from '../shared/names.js';
+import { parseEntryKey } from './keys.js';
 import { MemoryElection, type Link } from './election.js';
 import { MemoryStore } from './store.js';
 
