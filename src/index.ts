@@ -1,6 +1,6 @@
 /** ballot: leader election with fenced terms for Node.js, on etcd or in process. */
-export { etcd, type EtcdMode, type EtcdOptions } from './backends/etcd/index.js';
-export { memory, MemoryBackend, type MemoryOptions } from './backends/memory/index.js';
+export { etcd, EtcdTxn, type EtcdMode, type EtcdOptions } from './backends/etcd/index.js';
+export { memory, MemoryBackend, MemoryTxn, type MemoryOptions } from './backends/memory/index.js';
 export { Backend } from './core/backend.js';
 export { ManualClock, systemClock, type Clock, type TimerHandle } from './core/clock.js';
 export type { BackendLimits, BackendStats } from './core/contract.js';
@@ -16,7 +16,14 @@ export {
 export { LeaderElector, type LeaderElectorEvents, type LeaderElectorOptions } from './core/elector.js';
 export * from './core/errors.js';
 export { CompactedError } from './etcd/compacted-error.js';
-export { GuardBuilder, type GuardOp, type GuardResult } from './core/guard.js';
+export {
+  GuardBuilder,
+  KvTxn,
+  type GuardBody,
+  type GuardOp,
+  type GuardResult,
+  type GuardReturn,
+} from './core/guard.js';
 export { Mutex, type Lock } from './core/mutex.js';
 export type { DeposeOptions, DeposeResult, Participant } from './core/participants.js';
 export { Session, type SessionEvents, type SessionOptions } from './core/session.js';

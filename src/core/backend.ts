@@ -2,6 +2,7 @@ import type { Clock } from './clock.js';
 import type { BackendDriver, BackendLimits, BackendStats } from './contract.js';
 import { readLeader, type Leader, type LeaderChange, type ObserveOptions } from './election.js';
 import { ClosedError, InvalidArgumentError } from './errors.js';
+import type { KvTxn } from './guard.js';
 import { checkStaleAfter, observeWithLiveness } from './liveness.js';
 import {
   deposeLeader,
@@ -13,15 +14,18 @@ import {
 import { checkName } from './validate.js';
 import { Session, type SessionOptions } from './session.js';
 
-/** A connection to one coordination service; opens sessions. Create it with etcd() or memory(). */
-export class Backend implements AsyncDisposable {
+/**
+ * A connection to one coordination service; opens sessions. Create it with etcd() or memory().
+ * `Tx` is what its guards hand the body of term.guard() (etcd: EtcdTxn; memory: MemoryTxn).
+ */
+export class Backend<Tx = KvTxn> implements AsyncDisposable {
   /** @internal */
-  protected readonly driver: BackendDriver;
-  private readonly sessions = new Set<Session>();
+  protected readonly driver: BackendDriver<Tx>;
+  private readonly sessions = new Set<Session<Tx>>();
   private closed = false;
 
   /** @internal use etcd() or memory(). */
-  constructor(driver: BackendDriver) {
+  constructor(driver: BackendDriver<Tx>) {
     this.driver = driver;
   }
 
@@ -41,7 +45,7 @@ export class Backend implements AsyncDisposable {
   }
 
   /** Opens a session: creates its liveness (on etcd, a lease) and starts renewing it. */
-  async session(options: SessionOptions = {}): Promise<Session> {
+  async session(options: SessionOptions = {}): Promise<Session<Tx>> {
     if (this.closed) throw new ClosedError(`${this.kind} backend`);
     const session = await Session.open(this.driver, options);
     this.sessions.add(session);

@@ -53,14 +53,18 @@
  *             trigger, plus a timer at the predecessor's expires_at: expiry sends nothing, so
  *             the successor reaps the expired row itself (DELETE ... WHERE expires_at < now).
  *
- * FENCE (guard): the user's writes commit only while the entry still holds its token.
- *   etcd      one txn: compare create_revision(entry) = token, then the user's ops; sent once.
+ * FENCE (guard): the user's body, given the backend's transaction type (ElectionDriver<Tx>),
+ * commits only while the entry still holds its token. Outcome everywhere: GuardResult (committed
+ * or not; `result` = what the body returned). A body that throws commits nothing.
+ *   etcd      Tx = EtcdTxn (put/delete/get): the body runs first and collects ops, then one txn:
+ *             compare create_revision(entry) = token, then those ops; sent once, never resent.
  *   etcd-svc  the same txn (the lease and the key are the same).
- *   memory    check and apply in one synchronous step.
- *   ZooKeeper multi: check(entry path, version -1) + the user's ops; the uuid in the path means
- *             it exists only while this entry does.
- *   Postgres  a transaction: SELECT the entry row FOR SHARE, checking that its session has not
- *             expired and that no older entry exists, then the user's SQL, then COMMIT, under
+ *   memory    Tx = MemoryTxn (the same methods): check and apply in one synchronous step.
+ *   ZooKeeper Tx collects multi ops: multi(check(entry path, version -1), ...the user's ops); the
+ *             uuid in the path means it exists only while this entry does.
+ *   Postgres  Tx runs SQL: a transaction: SELECT the entry row FOR SHARE, checking that its
+ *             session has not expired and that no older entry exists, then the body (the user's
+ *             SQL, its return value becomes `result`), then COMMIT, under
  *             lock/statement timeouts. Leadership passes only by deleting the row, and that
  *             DELETE waits for the share lock, so a successor cannot lead mid-transaction.
  *
@@ -97,7 +101,7 @@
  *   Postgres  TTL in ms (interval resolution is 1 us); value size chosen by ballot (1 MiB).
  */
 import type { Clock } from './clock.js';
-import type { GuardOp, GuardResult } from './guard.js';
+import type { GuardBody, GuardResult } from './guard.js';
 
 /** What the backend granted for a new liveness (see LIVENESS above). */
 export interface LivenessGrant {
@@ -228,8 +232,8 @@ export interface ElectionView {
   depose(expectedToken?: bigint): Promise<DeposeRecord>;
 }
 
-/** Election primitives for one (election name, liveness id) pair. */
-export interface ElectionDriver extends ElectionView {
+/** Election primitives for one (election name, liveness id) pair; `Tx` is the backend's guard transaction. */
+export interface ElectionDriver<Tx = unknown> extends ElectionView {
   /** Creates this liveness's entry with `value`, or finds the existing one (then sets its value). */
   join(value: string): Promise<Candidacy>;
   /**
@@ -251,8 +255,13 @@ export interface ElectionDriver extends ElectionView {
    * returned), by its key, which belongs to this liveness. A missing entry is not an error.
    */
   remove(e: Candidacy | Entry): Promise<void>;
-  /** Runs ops atomically, committing only while `e` still exists with its token. */
-  guard(e: Entry, ops: readonly GuardOp[]): Promise<GuardResult>;
+  /**
+   * Runs the user's body as one guarded operation that commits only while `e` still exists with its
+   * token (see FENCE above): the backend decides what `Tx` is and when the body runs (etcd, memory:
+   * before sending, to collect ops; SQL: inside the fenced transaction). If the body throws, nothing
+   * commits and guard() rejects with that error.
+   */
+  guard(e: Entry, body: GuardBody<Tx>): Promise<GuardResult>;
 }
 
 /** Counters a backend keeps so that herd behaviour can be measured. */
@@ -261,8 +270,8 @@ export interface BackendStats {
   events: number;
 }
 
-/** Everything core needs from a backend. */
-export interface BackendDriver {
+/** Everything core needs from a backend; `Tx` is what its guards hand the user's body. */
+export interface BackendDriver<Tx = unknown> {
   /** Short name for messages: "etcd", "memory". */
   readonly kind: string;
   /** Time source for deadlines and renewal timers. */
@@ -276,9 +285,9 @@ export interface BackendDriver {
   /** Checks that the backend is reachable, failing fast with a message that names it. */
   connect(): Promise<void>;
   /** Election primitives for one name on one liveness. */
-  election(name: string, liveness: string): ElectionDriver;
+  election(name: string, liveness: string): ElectionDriver<Tx>;
   /** Mutex primitives for one name on one liveness: an election whose leader holds the lock. */
-  mutex(name: string, liveness: string): ElectionDriver;
+  mutex(name: string, liveness: string): ElectionDriver<Tx>;
   /** Read-only view of one election, for reads and observers without a session. */
   view(name: string): ElectionView;
   /** Reads a plain key, e.g. data written under a guard. */

@@ -16,6 +16,7 @@ import {
   NotLeaderError,
   SessionLostError,
 } from './errors.js';
+import type { KvTxn } from './guard.js';
 import { Term, type TermEndReason } from './term.js';
 import { checkStaleAfter, observeWithLiveness } from './liveness.js';
 import { readParticipants, type Participant } from './participants.js';
@@ -108,11 +109,11 @@ interface Campaigning {
 }
 
 /** This session leads with `entry`; `term` is current until it ends. */
-interface Leading {
+interface Leading<Tx> {
   kind: 'leading';
   joined: Candidacy;
   entry: Entry;
-  term: Term;
+  term: Term<Tx>;
   unwatch: Unwatch;
 }
 
@@ -126,25 +127,32 @@ interface Releasing {
   entry: Candidacy | Entry;
 }
 
-type ElectionState = Idle | Campaigning | Leading | Releasing;
+type ElectionState<Tx> = Idle | Campaigning | Leading<Tx> | Releasing;
 
 const IDLE: Idle = { kind: 'idle' };
 
 /**
  * One election seen from one session: campaign for it, hold a term, resign, observe.
  * Methods are safe to call concurrently; a second concurrent campaign() is rejected with BUSY.
+ * `Tx` is the backend's guard transaction, handed to term.guard()'s body.
  */
-export class Election {
+export class Election<Tx = KvTxn> {
   /** Election name. */
   readonly name: string;
   private readonly session: SessionLink;
-  private readonly driver: ElectionDriver;
+  private readonly driver: ElectionDriver<Tx>;
   private readonly clock: Clock;
   private readonly limits: NamedLimits;
-  private state: ElectionState = IDLE;
+  private state: ElectionState<Tx> = IDLE;
 
   /** @internal use session.election(name). */
-  constructor(name: string, session: SessionLink, driver: ElectionDriver, clock: Clock, limits: NamedLimits) {
+  constructor(
+    name: string,
+    session: SessionLink,
+    driver: ElectionDriver<Tx>,
+    clock: Clock,
+    limits: NamedLimits,
+  ) {
     this.name = name;
     this.session = session;
     this.driver = driver;
@@ -153,7 +161,7 @@ export class Election {
   }
 
   /** The current term, if this session leads the election. */
-  get currentTerm(): Term | undefined {
+  get currentTerm(): Term<Tx> | undefined {
     const state = this.state;
     // Reading `active` checks the session deadline, which may end the term (and change the state).
     return state.kind === 'leading' && state.term.active ? state.term : undefined;
@@ -169,7 +177,7 @@ export class Election {
    * candidates in creation order. Rejects with SessionLostError if the session ends first, with
    * CampaignCancelledError if the signal aborts; either way the entry is removed.
    */
-  async campaign(value: string, options: CampaignOptions = {}): Promise<Term> {
+  async campaign(value: string, options: CampaignOptions = {}): Promise<Term<Tx>> {
     checkValue(value, this.limits);
     this.session.assertAlive();
     const current = this.currentTerm;
@@ -182,7 +190,7 @@ export class Election {
    * Leads at once if nobody is ahead, else leaves the queue and resolves to null. Never waits.
    * Used by Mutex.tryLock().
    */
-  async tryCampaign(value: string): Promise<Term | null> {
+  async tryCampaign(value: string): Promise<Term<Tx> | null> {
     checkValue(value, this.limits);
     this.session.assertAlive();
     const current = this.currentTerm;
@@ -297,7 +305,7 @@ export class Election {
     }
   }
 
-  private async runTry(value: string, run: Campaigning): Promise<Term | null> {
+  private async runTry(value: string, run: Campaigning): Promise<Term<Tx> | null> {
     const c = await this.driver.join(value);
     run.entry = c;
     let won: Won | null;
@@ -314,7 +322,7 @@ export class Election {
     return this.startTerm(run, c, won, value);
   }
 
-  private async runCampaign(value: string, run: Campaigning, user?: AbortSignal): Promise<Term> {
+  private async runCampaign(value: string, run: Campaigning, user?: AbortSignal): Promise<Term<Tx>> {
     const signal = AbortSignal.any(
       user ? [run.controller.signal, this.session.lost, user] : [run.controller.signal, this.session.lost],
     );
@@ -334,7 +342,7 @@ export class Election {
     }
   }
 
-  private startTerm(run: Campaigning, joined: Candidacy, won: Won, value: string): Term {
+  private startTerm(run: Campaigning, joined: Candidacy, won: Won, value: string): Term<Tx> {
     const entry: Entry = { key: won.key, token: won.token, liveness: won.liveness };
     if (run.gone || this.state !== run) {
       // Deleted (or the session ended) between winning and now: no term may start on it.
@@ -343,7 +351,7 @@ export class Election {
       throw this.state === run ? new EntryDeletedError(entry.key) : this.session.lost.reason;
     }
     run.entry = entry;
-    const term = new Term({
+    const term = new Term<Tx>({
       election: this.name,
       key: entry.key,
       token: entry.token,
@@ -352,7 +360,7 @@ export class Election {
       startedAt: this.clock.now(),
       host: {
         checkDeadline: () => this.session.checkDeadline(),
-        guard: (builder) => this.driver.guard(entry, builder.ops),
+        guard: (body) => this.driver.guard(entry, body),
       },
     });
     this.state = { kind: 'leading', joined, entry, term, unwatch: won.unwatch };

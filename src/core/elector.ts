@@ -10,6 +10,7 @@ import {
   InvalidArgumentError,
 } from './errors.js';
 import type { Session } from './session.js';
+import type { KvTxn } from './guard.js';
 import type { Term, TermEndReason } from './term.js';
 import { checkMillis, checkName, checkTtl, checkValue } from './validate.js';
 
@@ -20,10 +21,10 @@ import { checkMillis, checkName, checkTtl, checkValue } from './validate.js';
  */
 const FATAL_CODES: ReadonlySet<string> = new Set(['INVALID_ARGUMENT', 'AUTH', 'CLOSED']);
 
-/** Options of a LeaderElector. */
-export interface LeaderElectorOptions {
+/** Options of a LeaderElector; `Tx` (the backend's guard transaction) is inferred from `backend`. */
+export interface LeaderElectorOptions<Tx = KvTxn> {
   /** Where to campaign: etcd(...) or memory(). */
-  backend: Backend;
+  backend: Backend<Tx>;
   /** Election name. */
   election: string;
   /** This candidate's value (e.g. its address); observers see it while it leads. */
@@ -39,11 +40,11 @@ export interface LeaderElectorOptions {
 }
 
 /** Events of a LeaderElector. Listeners run synchronously on the event loop, in registration order. */
-export interface LeaderElectorEvents {
+export interface LeaderElectorEvents<Tx = KvTxn> {
   /** This candidate became leader. */
-  elected: [Term];
+  elected: [Term<Tx>];
   /** This candidate's term ended; the reason says why. */
-  deposed: [Term, TermEndReason];
+  deposed: [Term<Tx>, TermEndReason];
   /**
    * The election's leader changed (any candidate, or none), or it became unknown: the elector lost
    * contact with the backend for a session TTL. After contact is back, the leader is reported again.
@@ -68,15 +69,18 @@ export interface LeaderElectorEvents {
  * and reports everything as events. `isLeader()` is computed against the session deadline at
  * call time, never read from a stale flag.
  */
-export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements AsyncDisposable {
+export class LeaderElector<Tx = KvTxn>
+  extends EventEmitter<LeaderElectorEvents<Tx>>
+  implements AsyncDisposable
+{
   /** Election name. */
   readonly election: string;
-  private readonly options: LeaderElectorOptions;
+  private readonly options: LeaderElectorOptions<Tx>;
   private readonly stopController = new AbortController();
   private readonly termStarts: number[] = [];
   private readonly waiters = new Set<() => void>();
-  private session?: Session;
-  private current?: Term;
+  private session?: Session<Tx>;
+  private current?: Term<Tx>;
   private observing?: AbortController;
   private conceding = false;
   private readonly loop: Promise<void>;
@@ -84,7 +88,7 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
   private consumers = 0;
   private warned = false;
 
-  constructor(options: LeaderElectorOptions) {
+  constructor(options: LeaderElectorOptions<Tx>) {
     super();
     checkOptions(options);
     this.election = checkName(options.election);
@@ -99,12 +103,12 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
   }
 
   /** The session the elector campaigns on now (it opens a new one after a loss). */
-  get currentSession(): Session | undefined {
+  get currentSession(): Session<Tx> | undefined {
     return this.session;
   }
 
   /** The current term, if leading. */
-  get term(): Term | undefined {
+  get term(): Term<Tx> | undefined {
     return this.current?.active ? this.current : undefined;
   }
 
@@ -133,8 +137,8 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
   }
 
   /** Yields each term as it is won, until the elector stops. Throws FlappingError if the flap guard tripped. */
-  async *terms(): AsyncGenerator<Term, void, undefined> {
-    let seen: Term | undefined;
+  async *terms(): AsyncGenerator<Term<Tx>, void, undefined> {
+    let seen: Term<Tx> | undefined;
     // While a loop runs here, a fatal error reaches it as a rejection instead of an uncaught exception.
     this.consumers++;
     try {
@@ -194,7 +198,7 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
     const initial = this.options.backoff?.initial ?? 100;
     const max = this.options.backoff?.max ?? 5000;
     let delay = initial;
-    let held: Term | undefined;
+    let held: Term<Tx> | undefined;
     while (!stop.aborted) {
       try {
         const election = await this.ensureSession();
@@ -234,7 +238,7 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
     while (this.conceding) await new Promise((resolve) => setImmediate(resolve));
   }
 
-  private async ensureSession(): Promise<Election> {
+  private async ensureSession(): Promise<Election<Tx>> {
     if (this.session && !this.session.isAlive()) {
       // The old observer keeps watching until the next session's takes over, so that an outage that
       // also prevents a new session is still reported (as 'unknown') through the leader event.
@@ -255,7 +259,7 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
    * Relays leader changes until the next session starts its own observer. An observer that fails
    * is reported like a failed campaign: fatal errors stop the elector, others are retried.
    */
-  private observe(session: Session): void {
+  private observe(session: Session<Tx>): void {
     const previous = this.observing;
     const controller = new AbortController();
     this.observing = controller;
@@ -302,7 +306,7 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
   }
 
   /** Resigns the held term (if any) and closes the session; `held` is a term the stop interrupted. */
-  private async shutdown(held: Term | undefined): Promise<void> {
+  private async shutdown(held: Term<Tx> | undefined): Promise<void> {
     this.observing?.abort();
     const session = this.session;
     this.session = undefined;
@@ -320,8 +324,8 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> implements 
 }
 
 /** Shape, not instanceof: an ESM and a CommonJS copy of ballot in one program have distinct classes. */
-function isBackend(backend: unknown): backend is Backend {
-  const b = backend as Partial<Backend> | null;
+function isBackend(backend: unknown): backend is Backend<unknown> {
+  const b = backend as Partial<Backend<unknown>> | null;
   return (
     typeof b === 'object' &&
     b !== null &&
@@ -337,7 +341,7 @@ function isFatal(error: Error): boolean {
 }
 
 /** Throws InvalidArgumentError for the first option no campaign could ever accept. */
-function checkOptions(options: LeaderElectorOptions): void {
+function checkOptions(options: LeaderElectorOptions<unknown>): void {
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError('LeaderElector needs an options object: { backend, election, value }');
   if (!isBackend(options.backend))

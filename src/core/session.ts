@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { TimerHandle } from './clock.js';
 import type { BackendDriver } from './contract.js';
 import { Election } from './election.js';
+import type { KvTxn } from './guard.js';
 import { Mutex } from './mutex.js';
 import { InvalidArgumentError, SessionLostError, type SessionLossCause } from './errors.js';
 import type { TermEndReason } from './term.js';
@@ -30,8 +31,8 @@ export interface SessionEvents {
 }
 
 /** What a session holds under one name: an election, or a mutex (an election underneath). */
-type SessionEntry =
-  { kind: 'election'; election: Election } | { kind: 'mutex'; election: Election; mutex: Mutex };
+type SessionEntry<Tx> =
+  { kind: 'election'; election: Election<Tx> } | { kind: 'mutex'; election: Election<Tx>; mutex: Mutex<Tx> };
 
 function sharedName(name: string, used: string, wanted: string): InvalidArgumentError {
   return new InvalidArgumentError(
@@ -52,9 +53,9 @@ const LOSS_TO_TERM_END: Record<SessionLossCause, TermEndReason> = {
  * and shared by every election opened on it. The session keeps a deadline,
  * `sendTime(last acknowledged renewal) + TTL - margin`, on the monotonic clock; the server cannot
  * expire the liveness before it. When the deadline passes or the server says the liveness is gone,
- * the session is lost and every term on it ends at once.
+ * the session is lost and every term on it ends at once. `Tx` is the backend's guard transaction.
  */
-export class Session extends EventEmitter<SessionEvents> implements AsyncDisposable {
+export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements AsyncDisposable {
   /** Liveness id: opaque, defined by the backend. */
   readonly id: string;
   /** TTL in seconds as granted by the backend. */
@@ -63,21 +64,21 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   readonly ttlMs: number;
   /** Safety margin in milliseconds. */
   readonly margin: number;
-  private readonly driver: BackendDriver;
+  private readonly driver: BackendDriver<Tx>;
   private readonly lostController = new AbortController();
   private readonly limits: NamedLimits;
   /**
    * One entry per name: an election and a mutex of the same name would share the backend entry
    * of this session's liveness, so a name is either one or the other here.
    */
-  private readonly entries = new Map<string, SessionEntry>();
+  private readonly entries = new Map<string, SessionEntry<Tx>>();
   private deadlineAt: number;
   private renewTimer?: TimerHandle;
   private deadlineTimer?: TimerHandle;
   private closing?: Promise<void>;
   private loss?: SessionLostError;
 
-  private constructor(driver: BackendDriver, id: string, ttlMs: number, margin: number, sentAt: number) {
+  private constructor(driver: BackendDriver<Tx>, id: string, ttlMs: number, margin: number, sentAt: number) {
     super();
     this.driver = driver;
     this.limits = { ...driver.limits, backend: driver.kind };
@@ -89,7 +90,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   }
 
   /** @internal use backend.session(). */
-  static async open(driver: BackendDriver, options: SessionOptions = {}): Promise<Session> {
+  static async open<Tx>(driver: BackendDriver<Tx>, options: SessionOptions = {}): Promise<Session<Tx>> {
     const ttlMs = checkTtl(options.ttl ?? 10, { ...driver.limits, backend: driver.kind });
     const margin =
       options.margin === undefined
@@ -125,7 +126,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   }
 
   /** The election `name` on this session; the same object for the same name. */
-  election(name: string): Election {
+  election(name: string): Election<Tx> {
     checkName(name);
     const entry = this.entries.get(name);
     if (entry?.kind === 'election') return entry.election;
@@ -142,7 +143,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
   }
 
   /** The mutex `name` on this session; the same object for the same name. */
-  mutex(name: string): Mutex {
+  mutex(name: string): Mutex<Tx> {
     checkName(name, 'mutex name');
     const entry = this.entries.get(name);
     if (entry?.kind === 'mutex') return entry.mutex;
@@ -191,7 +192,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncDisposa
     if (wasAlive) await this.driver.liveness.end(this.id).catch(() => undefined);
   }
 
-  private allElections(): Election[] {
+  private allElections(): Election<Tx>[] {
     return [...this.entries.values()].map((entry) => entry.election);
   }
 

@@ -1,5 +1,5 @@
 import { BallotError, NotLeaderError } from './errors.js';
-import { GuardBuilder, type GuardResult } from './guard.js';
+import type { GuardBody, GuardResult, GuardReturn, KvTxn } from './guard.js';
 
 /** Why a term ended. */
 export type TermEndReason =
@@ -25,15 +25,18 @@ export class TermEndedError extends BallotError {
 }
 
 /** What a Term needs from its owner: a deadline check and the backend guard. */
-export interface TermHost {
+export interface TermHost<Tx> {
   /** Ends every term of the session if its deadline has passed. */
   checkDeadline(): void;
-  /** Runs the ops under the backend's guard for this term's entry. */
-  guard(builder: GuardBuilder): Promise<GuardResult>;
+  /** Runs the body under the backend's guard for this term's entry. */
+  guard(body: GuardBody<Tx>): Promise<GuardResult>;
 }
 
-/** One stretch of leadership, with its fencing token and an AbortSignal that fires when it ends. */
-export class Term {
+/**
+ * One stretch of leadership, with its fencing token and an AbortSignal that fires when it ends.
+ * `Tx` is the backend's guard transaction (etcd: EtcdTxn; memory: MemoryTxn).
+ */
+export class Term<Tx = KvTxn> {
   /** Election name. */
   readonly election: string;
   /** Backend key of the leader entry. */
@@ -46,7 +49,7 @@ export class Term {
   readonly startedAt: number;
   private currentValue: string;
   private readonly controller = new AbortController();
-  private readonly host: TermHost;
+  private readonly host: TermHost<Tx>;
   private end?: { at: number; reason: TermEndReason };
 
   /** @internal created by Election when a campaign wins. */
@@ -57,7 +60,7 @@ export class Term {
     lease: string;
     value: string;
     startedAt: number;
-    host: TermHost;
+    host: TermHost<Tx>;
   }) {
     this.election = init.election;
     this.key = init.key;
@@ -91,24 +94,33 @@ export class Term {
   }
 
   /**
-   * Runs backend writes that commit only while this term is current. A guard called after the term
-   * ended (`signal` aborted, the session deadline included) rejects with NotLeaderError and sends
-   * nothing, on every backend. A guard sent while the term was current may still be refused by the
-   * backend, which decides, not this process: then it resolves `committed: false`. Keys inside an
-   * election's or mutex's key space are refused with InvalidArgumentError (they would become entries).
+   * Runs `body` as one backend operation that commits only while this term is current; the
+   * backend decides what its `tx` is (etcd, memory: put/delete/get collected into one atomic
+   * step). A guard called after the term ended (`signal` aborted, the session deadline included)
+   * rejects with NotLeaderError and runs nothing, on every backend; so does one whose term ended
+   * while an async body ran. A guard sent while the term was current may still be refused by the
+   * backend, which decides, not this process: then it resolves `committed: false`. If the body
+   * throws, nothing is sent and guard() rejects with that error. Keys inside an election's or
+   * mutex's key space are refused with InvalidArgumentError (they would become entries).
    */
-  async guard(build: (tx: GuardBuilder) => unknown): Promise<GuardResult> {
+  async guard<T>(body: (tx: Tx) => T | Promise<T>): Promise<GuardResult<GuardReturn<T>>> {
+    this.assertCurrent('not sent');
+    const outcome = await this.host.guard(async (tx) => {
+      const returned = await body(tx);
+      this.assertCurrent('not committed');
+      return returned;
+    });
+    return outcome as GuardResult<GuardReturn<T>>;
+  }
+
+  private assertCurrent(what: string): void {
     const signal = this.signal;
-    if (signal.aborted) {
-      const ended = signal.reason as TermEndedError;
-      throw new NotLeaderError(
-        `guard not sent: term ${this.token} of election "${this.election}" already ended (${ended.reason})`,
-        { cause: ended },
-      );
-    }
-    const builder = new GuardBuilder();
-    build(builder);
-    return this.host.guard(builder);
+    if (!signal.aborted) return;
+    const ended = signal.reason as TermEndedError;
+    throw new NotLeaderError(
+      `guard ${what}: term ${this.token} of election "${this.election}" already ended (${ended.reason})`,
+      { cause: ended },
+    );
   }
 
   /** Resolves when the term ends (never rejects). */

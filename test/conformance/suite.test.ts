@@ -224,6 +224,54 @@ for (const makeHarness of backends) {
       await within(tb.whenEnded(), 5000, "b's term to end");
     });
 
+    test('a guard body may be async; one that throws sends nothing and rejects with its error', async () => {
+      const name = fresh();
+      const dataKey = `${name}-data`;
+      const a = await candidate();
+      const ta = await a.election(name).campaign('a');
+      // An async body: its ops count once it resolves, and what it returns comes back as `result`.
+      let held: { put(key: string, value: string): unknown } | undefined;
+      const done = await ta.guard(async (tx) => {
+        held = tx;
+        await sleep(10);
+        tx.put(dataKey, 'async').get(dataKey);
+        return 42;
+      });
+      assert.deepEqual(done, { committed: true, values: ['async'], result: 42 });
+      assert.equal(await a.backend.get(dataKey), 'async');
+      // An op added after the body returned would be lost: refused instead.
+      assert.throws(() => held?.put(dataKey, 'late'), { code: 'INVALID_ARGUMENT' });
+      // A body that throws, before or after adding ops, synchronously or not: nothing is sent.
+      const boom = new Error('body failed');
+      await assert.rejects(
+        ta.guard((tx) => {
+          tx.put(dataKey, 'thrown-sync');
+          throw boom;
+        }),
+        (err) => err === boom,
+      );
+      await assert.rejects(
+        ta.guard(async (tx) => {
+          tx.put(dataKey, 'thrown-async');
+          await sleep(10);
+          throw boom;
+        }),
+        (err) => err === boom,
+      );
+      assert.equal(await a.backend.get(dataKey), 'async', 'no op of a throwing body was applied');
+      // The term ends while an async body runs: nothing is sent (NOT_LEADER), on every backend.
+      await assert.rejects(
+        ta.guard(async (tx) => {
+          await a.election(name).resign();
+          tx.put(dataKey, 'after-its-term');
+        }),
+        (err: unknown) =>
+          err instanceof NotLeaderError && /not committed: .* already ended \(resigned\)/.test(err.message),
+      );
+      assert.equal(await a.backend.get(dataKey), 'async');
+      assert.equal(ta.active, false);
+    });
+
     test('a nested name is an election of its own: "x" and "x/sub" never share entries', async () => {
       const team = fresh();
       const sub = `${team}/sub`;

@@ -16,6 +16,7 @@ import { KeySpaces } from './keys.js';
 import { electionNames } from './participants.js';
 import { ServiceElection } from './service-election.js';
 import { ServiceLock } from './service-lock.js';
+import type { EtcdTxn } from './txn.js';
 import { EtcdView, type ViewShares } from './view.js';
 
 /**
@@ -35,7 +36,7 @@ export const ETCD_LIMITS: BackendLimits = {
 export type EtcdMode = 'client' | 'service';
 
 /** Runs ballot's core on etcd through the client-side recipe. */
-export class EtcdDriver implements BackendDriver {
+export class EtcdDriver implements BackendDriver<EtcdTxn> {
   readonly kind = 'etcd';
   readonly clock = systemClock;
   readonly client: EtcdClient;
@@ -97,7 +98,7 @@ export class EtcdDriver implements BackendDriver {
     return this.connected;
   }
 
-  election(name: string, lease: string): ElectionDriver {
+  election(name: string, lease: string): ElectionDriver<EtcdTxn> {
     this.keySpaces.add('election', name);
     const view = this.view(name);
     const recipe = new EtcdElection(this.client, name, lease, this.keySpaces, view);
@@ -106,7 +107,7 @@ export class EtcdDriver implements BackendDriver {
       : recipe;
   }
 
-  mutex(name: string, lease: string): ElectionDriver {
+  mutex(name: string, lease: string): ElectionDriver<EtcdTxn> {
     this.keySpaces.add('mutex', name);
     // v3lock has no Leader or Observe call, so a mutex is read through the client path in both modes.
     const view = new EtcdView(this.client, name, false, this.shares.client);

@@ -10,10 +10,11 @@ import type {
   Won,
 } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
-import type { GuardOp, GuardResult } from '../../core/guard.js';
+import type { GuardBody, GuardResult } from '../../core/guard.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import type { KeyValue, RangeRequest, RangeResponse } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
+import type { EtcdTxn } from './txn.js';
 import { guardTxn, ownedBy } from './fence.js';
 import { electionPrefix, entryKey, prefixEnd, type KeySpaces } from './keys.js';
 
@@ -24,7 +25,7 @@ import { electionPrefix, entryKey, prefixEnd, type KeySpaces } from './keys.js';
  * each candidate watches only its predecessor. Reads and observers go through `view`, the fence
  * through guardTxn: both are shared with service mode.
  */
-export class EtcdElection implements ElectionDriver {
+export class EtcdElection implements ElectionDriver<EtcdTxn> {
   private readonly prefix: string;
 
   constructor(
@@ -113,8 +114,8 @@ export class EtcdElection implements ElectionDriver {
     });
   }
 
-  guard(e: Entry, ops: readonly GuardOp[]): Promise<GuardResult> {
-    return guardTxn(this.client, this.keySpaces, e, ops);
+  guard(e: Entry, body: GuardBody<EtcdTxn>): Promise<GuardResult> {
+    return guardTxn(this.client, this.keySpaces, e, body);
   }
 
   leader(): Promise<LeaderRecord | null> {

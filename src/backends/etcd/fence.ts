@@ -1,9 +1,10 @@
 import type { Entry } from '../../core/contract.js';
 import { BackendUnavailableError } from '../../core/errors.js';
-import type { GuardOp, GuardResult } from '../../core/guard.js';
+import { committed, type GuardBody, type GuardOp, type GuardResult } from '../../core/guard.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import type { Compare, RequestOp, TxnResponse } from '../../etcd/messages.js';
 import type { KeySpaces } from './keys.js';
+import { EtcdTxn } from './txn.js';
 
 /** The compare that makes an operation conditional on the term: the entry still has its create revision. */
 export function ownedBy(e: Pick<Entry, 'key' | 'token'>): Compare {
@@ -11,22 +12,25 @@ export function ownedBy(e: Pick<Entry, 'key' | 'token'>): Compare {
 }
 
 /**
- * The guard of both modes: the user's ops in one txn that commits only while `e` still has its
- * create revision. The lease and key layout are the same in both modes, so a Term fences alike.
+ * The guard of both modes: the body collects ops into an EtcdTxn, then one txn applies them only
+ * while `e` still has its create revision. The lease and key layout are the same in both modes,
+ * so a Term fences alike. A body that throws, or an op in an election's key space, sends nothing.
  */
 export async function guardTxn(
   client: EtcdClient,
   keySpaces: KeySpaces,
   e: Entry,
-  ops: readonly GuardOp[],
+  body: GuardBody<EtcdTxn>,
 ): Promise<GuardResult> {
-  keySpaces.check(ops);
+  const tx = new EtcdTxn();
+  const returned = await tx.run(body);
+  keySpaces.check(tx.ops);
   let response: TxnResponse;
   try {
     // Never resent: if the first attempt was applied but its reply lost, a second one would fail
     // its compare and report an applied write as refused.
     response = await client.txn(
-      { compare: [ownedBy(e)], success: ops.map(toRequestOp), failure: [] },
+      { compare: [ownedBy(e)], success: tx.ops.map(toRequestOp), failure: [] },
       { retry: false },
     );
   } catch (err) {
@@ -38,10 +42,10 @@ export async function guardTxn(
   }
   if (!response.succeeded) return { committed: false, values: [] };
   const values: (string | undefined)[] = [];
-  ops.forEach((op, i) => {
+  tx.ops.forEach((op, i) => {
     if (op.op === 'get') values.push(response.responses[i]?.response_range?.kvs[0]?.value.toString());
   });
-  return { committed: true, values };
+  return committed(values, returned, tx);
 }
 
 function toRequestOp(op: GuardOp): RequestOp {

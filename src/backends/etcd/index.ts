@@ -2,8 +2,10 @@ import { Backend } from '../../core/backend.js';
 import type { ConnectionOptions } from '../../etcd/connection.js';
 import { EtcdDriver, type EtcdMode } from './driver.js';
 import { withEnvironment } from './env.js';
+import type { EtcdTxn } from './txn.js';
 
 export type { EtcdMode };
+export { EtcdTxn } from './txn.js';
 
 /**
  * Options of the etcd backend. Each connection setting left out is taken from etcdctl's
@@ -21,7 +23,7 @@ export interface EtcdOptions extends Partial<ConnectionOptions> {
  * Connects ballot to etcd (v3.4+): `etcd()` as etcdctl would connect, or
  * `etcd({ endpoints: ['127.0.0.1:2379'] })`. Connects lazily.
  */
-export function etcd(options: EtcdOptions = {}): Backend {
+export function etcd(options: EtcdOptions = {}): Backend<EtcdTxn> {
   const { mode, env = process.env, ...connection } = options;
   return new Backend(new EtcdDriver(withEnvironment(connection, env), mode));
 }

@@ -10,12 +10,13 @@ import type {
   Won,
 } from '../../core/contract.js';
 import { AuthError } from '../../core/errors.js';
-import type { GuardOp, GuardResult } from '../../core/guard.js';
+import type { GuardBody, GuardResult } from '../../core/guard.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import { isInvalidAuthToken, isNotElectionLeader } from '../../etcd/errors.js';
 import type { LeaderKey } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
 import type { EtcdElection } from './election.js';
+import type { EtcdTxn } from './txn.js';
 import { guardTxn } from './fence.js';
 import { entryKey, escapeName, type KeySpaces } from './keys.js';
 
@@ -26,7 +27,7 @@ import { entryKey, escapeName, type KeySpaces } from './keys.js';
  * client-side recipe (guardTxn), so a Term means the same thing in both modes. Reads and observers
  * go through the shared `view`; tryLead, which the service lacks, through the client `recipe`.
  */
-export class ServiceElection implements ElectionDriver {
+export class ServiceElection implements ElectionDriver<EtcdTxn> {
   /** The name etcd's service sees: escaped, so that it builds the same prefix as the client recipe. */
   private readonly keyName: string;
 
@@ -77,8 +78,8 @@ export class ServiceElection implements ElectionDriver {
     else await this.client.services.resign(this.leaderKey({ key: e.key, token: e.token }));
   }
 
-  guard(e: Entry, ops: readonly GuardOp[]): Promise<GuardResult> {
-    return guardTxn(this.client, this.keySpaces, e, ops);
+  guard(e: Entry, body: GuardBody<EtcdTxn>): Promise<GuardResult> {
+    return guardTxn(this.client, this.keySpaces, e, body);
   }
 
   leader(): Promise<LeaderRecord | null> {

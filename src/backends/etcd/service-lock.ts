@@ -10,10 +10,11 @@ import type {
   Won,
 } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
-import type { GuardOp, GuardResult } from '../../core/guard.js';
+import type { GuardBody, GuardResult } from '../../core/guard.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import { watchDeletion } from './deletion.js';
 import type { EtcdElection } from './election.js';
+import type { EtcdTxn } from './txn.js';
 import { guardTxn } from './fence.js';
 import { entryKey, escapeName, type KeySpaces } from './keys.js';
 import { campaignThroughTokenExpiry } from './service-election.js';
@@ -24,7 +25,7 @@ import { campaignThroughTokenExpiry } from './service-election.js';
  * Same key layout as Go's concurrency.Mutex, so client-side holders and `etcdctl lock` queue with it.
  * Reads, observers and the fence are the shared ones; tryLead goes through the client `recipe`.
  */
-export class ServiceLock implements ElectionDriver {
+export class ServiceLock implements ElectionDriver<EtcdTxn> {
   constructor(
     private readonly client: EtcdClient,
     private readonly name: string,
@@ -64,8 +65,8 @@ export class ServiceLock implements ElectionDriver {
     else await this.client.services.unlock(e.key);
   }
 
-  guard(e: Entry, ops: readonly GuardOp[]): Promise<GuardResult> {
-    return guardTxn(this.client, this.keySpaces, e, ops);
+  guard(e: Entry, body: GuardBody<EtcdTxn>): Promise<GuardResult> {
+    return guardTxn(this.client, this.keySpaces, e, body);
   }
 
   leader(): Promise<LeaderRecord | null> {

@@ -9,11 +9,12 @@ import type {
   Won,
 } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
-import type { GuardOp, GuardResult } from '../../core/guard.js';
+import { committed, type GuardBody, type GuardResult } from '../../core/guard.js';
 import type { KeySpaces } from '../shared/key-spaces.js';
 import { electionPrefix } from '../shared/names.js';
 import { entryKey } from './keys.js';
 import type { MemoryStore } from './store.js';
+import { MemoryTxn } from './txn.js';
 
 /** Reachability of one lease's client: lets tests cut a session off from the store. */
 export interface Link {
@@ -27,7 +28,7 @@ export interface Link {
  * The election recipe on the in-process store: same key layout, order and no-herd waiting as etcd.
  * Without a lease it is a session-less view: reads and observers only.
  */
-export class MemoryElection implements ElectionDriver {
+export class MemoryElection implements ElectionDriver<MemoryTxn> {
   private readonly store: MemoryStore;
   private readonly link: Link;
   private readonly name: string;
@@ -154,17 +155,19 @@ export class MemoryElection implements ElectionDriver {
     }
   }
 
-  async guard(c: Entry, ops: readonly GuardOp[]): Promise<GuardResult> {
-    this.keySpaces.check(ops);
+  async guard(c: Entry, body: GuardBody<MemoryTxn>): Promise<GuardResult> {
+    const tx = new MemoryTxn();
+    const returned = await tx.run(body);
+    this.keySpaces.check(tx.ops);
     this.link.check(this.lease);
     if (!this.owns(c)) return { committed: false, values: [] };
     const values: (string | undefined)[] = [];
-    for (const op of ops) {
+    for (const op of tx.ops) {
       if (op.op === 'put') this.store.put(op.key, op.value);
       else if (op.op === 'delete') this.store.delete(op.key);
       else values.push(this.store.get(op.key)?.value);
     }
-    return { committed: true, values };
+    return committed(values, returned, tx);
   }
 
   async participants(): Promise<ParticipantRecord[]> {

@@ -15,6 +15,9 @@ import { escapeName } from '../shared/names.js';
 import { parseEntryKey } from './keys.js';
 import { MemoryElection, type Link } from './election.js';
 import { MemoryStore } from './store.js';
+import type { MemoryTxn } from './txn.js';
+
+export { MemoryTxn } from './txn.js';
 
 /** Options of the memory backend. */
 export interface MemoryOptions {
@@ -22,7 +25,7 @@ export interface MemoryOptions {
   clock?: Clock;
 }
 
-class MemoryDriver implements BackendDriver, Link {
+class MemoryDriver implements BackendDriver<MemoryTxn>, Link {
   readonly kind = 'memory';
   readonly clock: Clock;
   /** Nothing in memory is slow; this only bounds session-less observers' staleness. */
@@ -67,12 +70,12 @@ class MemoryDriver implements BackendDriver, Link {
 
   async connect(): Promise<void> {}
 
-  election(name: string, leaseId: string): ElectionDriver {
+  election(name: string, leaseId: string): ElectionDriver<MemoryTxn> {
     this.keySpaces.add('election', name);
     return new MemoryElection(this.store, this, name, leaseId, this.keySpaces);
   }
 
-  mutex(name: string, leaseId: string): ElectionDriver {
+  mutex(name: string, leaseId: string): ElectionDriver<MemoryTxn> {
     this.keySpaces.add('mutex', name);
     return new MemoryElection(this.store, this, name, leaseId, this.keySpaces);
   }
@@ -104,8 +107,9 @@ class MemoryDriver implements BackendDriver, Link {
 /**
  * The embedded backend: ballot's semantics in one process, for single-process services and for
  * testing leader logic. Its fault methods simulate what a network does to a real session.
+ * Guards hand their body a MemoryTxn (the same put/delete/get as etcd's EtcdTxn).
  */
-export class MemoryBackend extends Backend {
+export class MemoryBackend extends Backend<MemoryTxn> {
   private readonly memory: MemoryDriver;
 
   /** @internal use memory(). */
