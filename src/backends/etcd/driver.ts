@@ -11,7 +11,9 @@ import { BackendUnavailableError, InvalidArgumentError } from '../../core/errors
 import { EtcdClient } from '../../etcd/client.js';
 import { warmCodecs } from '../../etcd/codec.js';
 import type { ConnectionOptions } from '../../etcd/connection.js';
+import { composeDriver, type Fence } from './compose.js';
 import { EtcdElection } from './election.js';
+import { guardTxn } from './fence.js';
 import { KeySpaces } from './keys.js';
 import { electionNames } from './participants.js';
 import { ServiceElection } from './service-election.js';
@@ -50,6 +52,8 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
   };
   /** Key spaces of every election and mutex opened here: guarded writes are refused inside them. */
   private readonly keySpaces = new KeySpaces();
+  /** The guarded write of every election and mutex of this client: one txn fenced by the entry's revision. */
+  private readonly fence: Fence = (e, body) => guardTxn(this.client, this.keySpaces, e, body);
 
   readonly mode: EtcdMode;
 
@@ -100,11 +104,12 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
 
   election(name: string, lease: string): ElectionDriver<EtcdTxn> {
     this.keySpaces.add('election', name);
-    const view = this.view(name);
-    const recipe = new EtcdElection(this.client, name, lease, this.keySpaces, view);
-    return this.mode === 'service'
-      ? new ServiceElection(this.client, name, lease, this.keySpaces, view, recipe)
-      : recipe;
+    const recipe = new EtcdElection(this.client, name, lease);
+    return composeDriver(
+      this.mode === 'service' ? new ServiceElection(this.client, name, lease, recipe) : recipe,
+      this.view(name),
+      this.fence,
+    );
   }
 
   mutex(name: string, lease: string): ElectionDriver<EtcdTxn> {
@@ -112,10 +117,12 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
     // v3lock has no Leader or Observe call, so a mutex is read through the client path in both modes.
     const view = new EtcdView(this.client, name, false, this.shares.client);
     // Go's concurrency.Mutex is the election recipe with an empty value, so the client mode reuses it.
-    const recipe = new EtcdElection(this.client, name, lease, this.keySpaces, view);
-    return this.mode === 'service'
-      ? new ServiceLock(this.client, name, lease, this.keySpaces, view, recipe)
-      : recipe;
+    const recipe = new EtcdElection(this.client, name, lease);
+    return composeDriver(
+      this.mode === 'service' ? new ServiceLock(this.client, name, lease, recipe) : recipe,
+      view,
+      this.fence,
+    );
   }
 
   view(name: string): ElectionView {

@@ -1,40 +1,26 @@
-import type {
-  Candidacy,
-  Confirmation,
-  DeposeRecord,
-  ElectionDriver,
-  ElectionView,
-  Entry,
-  LeaderRecord,
-  ParticipantRecord,
-  Won,
-} from '../../core/contract.js';
+import type { Candidacy, Entry, Won } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
-import type { GuardBody, GuardResult } from '../../core/guard.js';
+import type { EntryRecipe } from './compose.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import type { KeyValue, RangeRequest, RangeResponse } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
-import type { EtcdTxn } from './txn.js';
-import { guardTxn, ownedBy } from './fence.js';
-import { electionPrefix, entryKey, prefixEnd, type KeySpaces } from './keys.js';
+import { ownedBy } from './fence.js';
+import { electionPrefix, entryKey, prefixEnd } from './keys.js';
 
 /**
  * The client-side election recipe over KV, lease and watch, laid out like Go's
  * concurrency.Election so that Go services and `etcdctl elect` share elections with ballot:
  * entries are `<escaped name>/<lease hex>` (see keys.ts), the oldest create revision leads, and
- * each candidate watches only its predecessor. Reads and observers go through `view`, the fence
- * through guardTxn: both are shared with service mode.
+ * each candidate watches only its predecessor. Reads, observers and the fence are not here:
+ * composeDriver (compose.ts) adds the ones every mode shares.
  */
-export class EtcdElection implements ElectionDriver<EtcdTxn> {
+export class EtcdElection implements EntryRecipe {
   private readonly prefix: string;
 
   constructor(
     private readonly client: EtcdClient,
     private readonly name: string,
     private readonly lease: string,
-    /** Every election's and mutex's key space on this backend, which guarded writes must stay out of. */
-    private readonly keySpaces: KeySpaces,
-    private readonly view: ElectionView,
   ) {
     this.prefix = electionPrefix(name);
   }
@@ -114,22 +100,6 @@ export class EtcdElection implements ElectionDriver<EtcdTxn> {
     });
   }
 
-  guard(e: Entry, body: GuardBody<EtcdTxn>): Promise<GuardResult> {
-    return guardTxn(this.client, this.keySpaces, e, body);
-  }
-
-  leader(): Promise<LeaderRecord | null> {
-    return this.view.leader();
-  }
-
-  observe(signal: AbortSignal): AsyncIterable<LeaderRecord | null> {
-    return this.view.observe(signal);
-  }
-
-  confirm(maxAgeMs: number): Promise<Confirmation> {
-    return this.view.confirm(maxAgeMs);
-  }
-
   /** One round trip checks that our entry still exists and finds the newest older entry. */
   private async checkAndFindOlder(e: Entry): Promise<{ older: RangeResponse; revision: bigint }> {
     const response = await this.client.txn({
@@ -140,14 +110,6 @@ export class EtcdElection implements ElectionDriver<EtcdTxn> {
     const older = response.responses[0]?.response_range;
     if (!response.succeeded || !older) throw new EntryDeletedError(e.key);
     return { older, revision: BigInt(response.header.revision) };
-  }
-
-  participants(): Promise<ParticipantRecord[]> {
-    return this.view.participants();
-  }
-
-  depose(expectedToken?: bigint): Promise<DeposeRecord> {
-    return this.view.depose(expectedToken);
   }
 
   /** Resolves when `predecessor` is deleted or our own entry is; rejects when `signal` aborts. */

@@ -1,33 +1,22 @@
-import type {
-  Candidacy,
-  Confirmation,
-  DeposeRecord,
-  ElectionDriver,
-  ElectionView,
-  Entry,
-  LeaderRecord,
-  ParticipantRecord,
-  Won,
-} from '../../core/contract.js';
+import type { Candidacy, Entry, Won } from '../../core/contract.js';
 import { AuthError } from '../../core/errors.js';
-import type { GuardBody, GuardResult } from '../../core/guard.js';
+import type { EntryRecipe } from './compose.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import { isInvalidAuthToken, isNotElectionLeader } from '../../etcd/errors.js';
 import type { LeaderKey } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
 import type { EtcdElection } from './election.js';
-import type { EtcdTxn } from './txn.js';
-import { guardTxn } from './fence.js';
-import { entryKey, escapeName, type KeySpaces } from './keys.js';
+import { entryKey, escapeName } from './keys.js';
 
 /**
  * The same election run by etcd's server-side v3election service: Campaign blocks on the server
  * until we lead, and Proclaim, Leader, Resign and Observe are RPCs. The lease and its deadline stay
  * ours (the server never keeps it alive), and guards are the same create-revision txn as the
- * client-side recipe (guardTxn), so a Term means the same thing in both modes. Reads and observers
- * go through the shared `view`; tryLead, which the service lacks, through the client `recipe`.
+ * client-side recipe (guardTxn), so a Term means the same thing in both modes. Reads, observers
+ * and the fence come from composeDriver; tryLead, which the service lacks, goes through the client
+ * `recipe`.
  */
-export class ServiceElection implements ElectionDriver<EtcdTxn> {
+export class ServiceElection implements EntryRecipe {
   /** The name etcd's service sees: escaped, so that it builds the same prefix as the client recipe. */
   private readonly keyName: string;
 
@@ -35,8 +24,6 @@ export class ServiceElection implements ElectionDriver<EtcdTxn> {
     private readonly client: EtcdClient,
     private readonly name: string,
     private readonly lease: string,
-    private readonly keySpaces: KeySpaces,
-    private readonly view: ElectionView,
     private readonly recipe: EtcdElection,
   ) {
     this.keyName = escapeName(name);
@@ -76,30 +63,6 @@ export class ServiceElection implements ElectionDriver<EtcdTxn> {
     // A campaign that never returned has no revision to resign with; the key is this lease's own.
     if (e.token === undefined) await this.client.deleteRange({ key: Buffer.from(e.key) });
     else await this.client.services.resign(this.leaderKey({ key: e.key, token: e.token }));
-  }
-
-  guard(e: Entry, body: GuardBody<EtcdTxn>): Promise<GuardResult> {
-    return guardTxn(this.client, this.keySpaces, e, body);
-  }
-
-  leader(): Promise<LeaderRecord | null> {
-    return this.view.leader();
-  }
-
-  observe(signal: AbortSignal): AsyncIterable<LeaderRecord | null> {
-    return this.view.observe(signal);
-  }
-
-  confirm(maxAgeMs: number): Promise<Confirmation> {
-    return this.view.confirm(maxAgeMs);
-  }
-
-  participants(): Promise<ParticipantRecord[]> {
-    return this.view.participants();
-  }
-
-  depose(expectedToken?: bigint): Promise<DeposeRecord> {
-    return this.view.depose(expectedToken);
   }
 
   private leaderKey(e: Pick<Entry, 'key' | 'token'>): LeaderKey {
