@@ -9,10 +9,10 @@ import {
   InternalError,
   InvalidArgumentError,
 } from './errors.js';
-import type { Session } from './session.js';
+import { checkSessionOptions, type Session, type SessionOptions } from './session.js';
 import type { KvTxn } from './guard.js';
 import type { Term, TermEndReason } from './term.js';
-import { checkMillis, checkName, checkTtl, checkValue } from './validate.js';
+import { checkMillis, checkName, checkValue } from './validate.js';
 
 /**
  * Codes that no retry can fix: bad input, refused credentials, and a backend closed under the
@@ -351,14 +351,9 @@ function checkOptions(options: LeaderElectorOptions<unknown>): void {
   checkName(options.election);
   const limits = { ...options.backend.limits, backend: options.backend.kind };
   checkValue(options.value, limits);
-  const ttlMs = checkTtl(options.ttl ?? 10, limits);
-  if (options.margin !== undefined) {
-    checkMillis(options.margin, 'margin');
-    if (options.margin >= ttlMs)
-      throw new InvalidArgumentError(
-        `margin (${options.margin} ms) must be smaller than the TTL (${ttlMs / 1000} s = ${ttlMs} ms)`,
-      );
-  }
+  const session: SessionOptions = { ttl: options.ttl ?? 10 };
+  if (options.margin !== undefined) session.margin = options.margin;
+  checkSessionOptions(session, limits);
   const backoff: unknown = options.backoff;
   if (backoff !== undefined) {
     if (typeof backoff !== 'object' || backoff === null)

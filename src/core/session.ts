@@ -22,6 +22,25 @@ export interface SessionOptions {
   margin?: number;
 }
 
+/**
+ * Throws unless `options` can open a session on a backend with these limits; returns the TTL and
+ * the margin in ms (default margin: 1% of the TTL, at least 100 ms). LeaderElector checks its
+ * options with it too, so a bad TTL fails in its constructor, not in every campaign after.
+ */
+export function checkSessionOptions(
+  options: SessionOptions,
+  limits: NamedLimits,
+): { ttlMs: number; margin: number } {
+  const ttlMs = checkTtl(options.ttl ?? 10, limits);
+  const margin =
+    options.margin === undefined ? Math.max(100, ttlMs / 100) : checkMillis(options.margin, 'session margin');
+  if (margin >= ttlMs)
+    throw new InvalidArgumentError(
+      `session margin (${margin} ms) must be smaller than the TTL (${ttlMs / 1000} s)`,
+    );
+  return { ttlMs, margin };
+}
+
 /** Events a Session emits. Listeners run synchronously on the event loop, in registration order. */
 export interface SessionEvents {
   /** The session ended; every term on it has already ended. */
@@ -91,15 +110,7 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
 
   /** @internal use backend.session(). */
   static async open<Tx>(driver: BackendDriver<Tx>, options: SessionOptions = {}): Promise<Session<Tx>> {
-    const ttlMs = checkTtl(options.ttl ?? 10, { ...driver.limits, backend: driver.kind });
-    const margin =
-      options.margin === undefined
-        ? Math.max(100, ttlMs / 100)
-        : checkMillis(options.margin, 'session margin');
-    if (margin >= ttlMs)
-      throw new InvalidArgumentError(
-        `session margin (${margin} ms) must be smaller than the TTL (${ttlMs / 1000} s)`,
-      );
+    const { ttlMs, margin } = checkSessionOptions(options, { ...driver.limits, backend: driver.kind });
     await driver.connect();
     const sentAt = driver.clock.now();
     const grant = await driver.liveness.open(ttlMs);
