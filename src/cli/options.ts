@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { envAuth, envDialTimeout, envFile, variable, type Environment } from '../backends/etcd/env.js';
+import {
+  DEFAULT_ENDPOINT,
+  envAuth,
+  envDialTimeout,
+  envFile,
+  splitEndpoints,
+  variable,
+  type Environment,
+} from '../backends/etcd/env.js';
 import type { EtcdMode, EtcdOptions } from '../index.js';
 import { isPort } from '../etcd/connection.js';
 import { parseDuration, parseTtl } from './duration.js';
@@ -94,7 +102,8 @@ export function resolveGlobals(command: Command, defaults: GlobalDefaults): Glob
   const env: Environment = backend === 'etcd' ? process.env : {};
   const options: GlobalOptions = {
     backend,
-    endpoints: resolveEndpoints(raw.endpoints),
+    // Read even for the memory backend, as before: a malformed list is a usage error either way.
+    endpoints: resolveEndpoints(raw.endpoints, process.env),
     ttl: raw.ttl === undefined ? defaults.ttl : parseTtl(raw.ttl),
     dialTimeout:
       raw.dialTimeout === undefined
@@ -125,14 +134,10 @@ export function etcdOptions(options: GlobalOptions): EtcdOptions & { endpoints: 
   return result;
 }
 
-function resolveEndpoints(flag: string | undefined): string[] {
-  // An empty variable counts as unset, as in etcdctl.
+function resolveEndpoints(flag: string | undefined, env: Environment): string[] {
   const text =
-    flag ?? (process.env['BALLOT_ENDPOINTS'] || process.env['ETCDCTL_ENDPOINTS'] || '127.0.0.1:2379');
-  const endpoints = text
-    .split(',')
-    .map((e) => e.trim())
-    .filter((e) => e !== '');
+    flag ?? variable(env, 'BALLOT_ENDPOINTS') ?? variable(env, 'ETCDCTL_ENDPOINTS') ?? DEFAULT_ENDPOINT;
+  const endpoints = splitEndpoints(text);
   if (endpoints.length === 0) throw new UsageError('--endpoints is empty: give host:port[,host:port...]');
   for (const endpoint of endpoints) {
     const port = /^(?:(?:https?|unix):\/\/)?[^/\s]+:(\d+)\/?$/.exec(endpoint)?.[1];

@@ -14,13 +14,19 @@ export function variable(env: Environment, name: string): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
-/** ETCDCTL_ENDPOINTS ("host:port,host:port") as a list. */
-export function envEndpoints(env: Environment): string[] | undefined {
-  const endpoints = variable(env, 'ETCDCTL_ENDPOINTS')
-    ?.split(',')
+/** A comma-separated endpoint list ("host:port, host:port") as its non-empty, trimmed entries. */
+export function splitEndpoints(text: string): string[] {
+  return text
+    .split(',')
     .map((e) => e.trim())
     .filter((e) => e !== '');
-  return endpoints?.length ? endpoints : undefined;
+}
+
+/** ETCDCTL_ENDPOINTS ("host:port,host:port") as a list. */
+export function envEndpoints(env: Environment): string[] | undefined {
+  const text = variable(env, 'ETCDCTL_ENDPOINTS');
+  const endpoints = text === undefined ? [] : splitEndpoints(text);
+  return endpoints.length ? endpoints : undefined;
 }
 
 /**
