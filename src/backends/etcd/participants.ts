@@ -92,7 +92,7 @@ export async function* electionNames(client: EtcdClient, namePrefix: string): As
       limit: PAGE,
     });
     for (const kv of response.kvs) {
-      const parsed = parseEntryKey(kv.key.toString(), kv.lease);
+      const parsed = parseEntryKey(kv.key.toString(), kv.lease === '0' ? undefined : kv.lease);
       if (!parsed?.candidate || parsed.election === last || !parsed.election.startsWith(namePrefix)) continue;
       // Keys of one election share its prefix, so they come together: a name never comes back.
       last = parsed.election;

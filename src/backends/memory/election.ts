@@ -12,7 +12,7 @@ import { EntryDeletedError } from '../../core/errors.js';
 import { committed, type GuardBody, type GuardResult } from '../../core/guard.js';
 import type { KeySpaces } from '../shared/key-spaces.js';
 import { electionPrefix } from '../shared/names.js';
-import { entryKey } from './keys.js';
+import { entryKey } from '../shared/lease-entries.js';
 import type { MemoryStore } from './store.js';
 import { MemoryTxn } from './txn.js';
 

@@ -12,7 +12,7 @@ import { BackendUnavailableError } from '../../core/errors.js';
 import type { Session } from '../../core/session.js';
 import { KeySpaces } from '../shared/key-spaces.js';
 import { escapeName } from '../shared/names.js';
-import { parseEntryKey } from './keys.js';
+import { parseEntryKey } from '../shared/lease-entries.js';
 import { MemoryElection, type Link } from './election.js';
 import { MemoryStore } from './store.js';
 import type { MemoryTxn } from './txn.js';
