@@ -12,37 +12,25 @@ import { sleep } from './helpers.js';
 /** Makes a throwaway CA, a server certificate for 127.0.0.1 and a client certificate, with openssl. */
 function makeCertificates(dir: string): void {
   const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=ballot-test-ca',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-  );
+  const ca = (name: string, cn: string) =>
+    ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${cn}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+    );
+  ca('ca', 'ballot-test-ca');
   // A second CA that signed nothing the server has: the "wrong --cacert" case.
-  ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=ballot-other-ca',
-    '-keyout',
-    'other-ca.key',
-    '-out',
-    'other-ca.crt',
-  );
+  ca('other-ca', 'ballot-other-ca');
   writeFileSync(
     join(dir, 'server.ext'),
     'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n',
