@@ -45,27 +45,37 @@ function recorded(code: grpc.status, details: string): grpc.ServiceError {
   });
 }
 
+/** One unary call with grpc-js itself, so a test sees etcd's own ServiceError, untranslated. */
+function rawCall(
+  raw: grpc.Client,
+  path: string,
+  request: unknown,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<grpc.ServiceError | { ok: unknown }> {
+  return new Promise((resolve) => {
+    const metadata = new grpc.Metadata();
+    for (const [name, value] of Object.entries(headers)) metadata.set(name, value);
+    const codec = codecFor(path);
+    raw.makeUnaryRequest(
+      path,
+      codec.serialize,
+      codec.deserialize,
+      request,
+      metadata,
+      { deadline: Date.now() + timeoutMs },
+      (err, value) => resolve(err ?? { ok: value }),
+    );
+  });
+}
+
 describe('etcd errors: shapes a real etcd sends, and what they become', () => {
   let node: EtcdNode;
   let raw: grpc.Client;
   let client: EtcdClient;
 
-  /** One call with grpc-js itself, so the test sees etcd's own ServiceError, untranslated. */
   const call = (path: string, request: unknown, token?: string) =>
-    new Promise<grpc.ServiceError | { ok: unknown }>((resolve) => {
-      const metadata = new grpc.Metadata();
-      if (token !== undefined) metadata.set('token', token);
-      const codec = codecFor(path);
-      raw.makeUnaryRequest(
-        path,
-        codec.serialize,
-        codec.deserialize,
-        request,
-        metadata,
-        { deadline: Date.now() + 5000 },
-        (err, value) => resolve(err ?? { ok: value }),
-      );
-    });
+    rawCall(raw, path, request, token === undefined ? {} : { token }, 5000);
   const failure = async (path: string, request: unknown, token?: string): Promise<grpc.ServiceError> => {
     const result = await call(path, request, token);
     assert.ok(!('ok' in result), `${path} should have failed`);
@@ -268,22 +278,11 @@ describe('etcd errors: a member that lost its quorum', () => {
     const cluster = await startEtcdCluster(3);
     const survivor = cluster.nodes[2]!;
     const raw = new grpc.Client(survivor.endpoint, grpc.credentials.createInsecure());
-    const call = (path: string, request: unknown, requireLeader: boolean) =>
-      new Promise<grpc.ServiceError | null>((resolve) => {
-        const metadata = new grpc.Metadata();
-        // etcd's clientv3.WithRequireLeader: a member without a leader refuses at once.
-        if (requireLeader) metadata.set('hasleader', 'true');
-        const codec = codecFor(path);
-        raw.makeUnaryRequest(
-          path,
-          codec.serialize,
-          codec.deserialize,
-          request,
-          metadata,
-          { deadline: Date.now() + 20_000 },
-          (err) => resolve(err),
-        );
-      });
+    // hasleader is etcd's clientv3.WithRequireLeader: a member without a leader refuses at once.
+    const call = async (path: string, request: unknown, requireLeader: boolean) => {
+      const result = await rawCall(raw, path, request, requireLeader ? { hasleader: 'true' } : {}, 20_000);
+      return 'ok' in result ? null : result;
+    };
     try {
       await cluster.nodes[0]!.kill();
       await cluster.nodes[1]!.kill();
