@@ -1,11 +1,30 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { BackendError, BackendUnavailableError, etcd, type LeaderChange } from '../src/index.js';
+import {
+  BackendError,
+  BackendUnavailableError,
+  etcd,
+  type Election,
+  type LeaderChange,
+} from '../src/index.js';
 import { Connection } from '../src/etcd/connection.js';
 import { startEtcd, startEtcdCluster, type EtcdCluster, type EtcdNode } from './fixtures/etcd.js';
 import { startFaultProxy } from './fixtures/fault-proxy.js';
 import { eventually, sleep, within } from './helpers.js';
+
+/** Starts 50 observers of `election` and waits until each has seen its first value. */
+async function fiftyObservers(
+  election: Election,
+  signal: AbortSignal,
+): Promise<{ seen: (string | null)[][]; loops: Promise<void>[] }> {
+  const seen = Array.from({ length: 50 }, () => [] as (string | null)[]);
+  const loops = seen.map(async (values) => {
+    for await (const change of election.observe({ signal })) values.push(change.value);
+  });
+  await eventually(() => seen.every((v) => v.length === 1), 5000, 'every observer to see v0');
+  return { seen, loops };
+}
 
 describe('etcd client: watch resume, compaction, failover and auth', () => {
   let node: EtcdNode;
@@ -70,11 +89,7 @@ describe('etcd client: watch resume, compaction, failover and auth', () => {
     try {
       const election = (await backend.session({ ttl: 10 })).election('shared-observe');
       await election.campaign('v0');
-      const seen = Array.from({ length: 50 }, () => [] as (string | null)[]);
-      const loops = seen.map(async (values) => {
-        for await (const change of election.observe({ signal: controller.signal })) values.push(change.value);
-      });
-      await eventually(() => seen.every((v) => v.length === 1), 5000, 'every observer to see v0');
+      const { seen, loops } = await fiftyObservers(election, controller.signal);
       await election.proclaim('v1');
       await eventually(() => seen.every((v) => v.at(-1) === 'v1'), 5000, 'every observer to see v1');
       assert.equal(opened, 1, 'one Observe stream served all 50 observers');
@@ -93,11 +108,7 @@ describe('etcd client: watch resume, compaction, failover and auth', () => {
     try {
       const election = (await backend.session({ ttl: 10 })).election('shared-watch');
       await election.campaign('v0');
-      const seen = Array.from({ length: 50 }, () => [] as (string | null)[]);
-      const loops = seen.map(async (values) => {
-        for await (const change of election.observe({ signal: controller.signal })) values.push(change.value);
-      });
-      await eventually(() => seen.every((v) => v.length === 1), 5000, 'every observer to see v0');
+      const { seen, loops } = await fiftyObservers(election, controller.signal);
       const before = backend.stats().events;
       await election.proclaim('v1');
       await eventually(() => seen.every((v) => v.at(-1) === 'v1'), 5000, 'every observer to see v1');
