@@ -27,6 +27,17 @@ for (const makeHarness of backends) {
       return c;
     };
 
+    /** Candidates a, b, c in line for `name`, joined in that order: a leads, b and c wait. */
+    const lineOfThree = async (name: string) => {
+      const [a, b, c] = await Promise.all([candidate(), candidate(), candidate()]);
+      const ta = await a!.election(name).campaign('a');
+      const pb = b!.election(name).campaign('b');
+      await eventually(async () => (await entries(name)).length === 2, 5000, 'b to join');
+      const pc = c!.election(name).campaign('c');
+      await eventually(async () => (await entries(name)).length === 3, 5000, 'c to join');
+      return { a: a!, b: b!, c: c!, ta, pb, pc };
+    };
+
     before(() => harness.setup());
     after(async () => {
       await Promise.all(open.map((c) => c.close()));
@@ -35,12 +46,7 @@ for (const makeHarness of backends) {
 
     test('candidates lead in the order they joined (FIFO)', async () => {
       const name = fresh();
-      const [a, b, c] = await Promise.all([candidate(), candidate(), candidate()]);
-      const ta = await a!.election(name).campaign('a');
-      const pb = b!.election(name).campaign('b');
-      await eventually(async () => (await entries(name)).length === 2, 5000, 'b to join');
-      const pc = c!.election(name).campaign('c');
-      await eventually(async () => (await entries(name)).length === 3, 5000, 'c to join');
+      const { a, b, c, ta, pb, pc } = await lineOfThree(name);
       assert.equal(ta.value, 'a');
       await a!.election(name).resign();
       const tb = await within(pb, 5000, 'b to lead');
@@ -412,12 +418,7 @@ for (const makeHarness of backends) {
     test('participants: the leader first, then the queue in join order, with values and lease left', async () => {
       const name = fresh();
       const operator = harness.sharedBackend();
-      const [a, b, c] = await Promise.all([candidate(), candidate(), candidate()]);
-      const ta = await a!.election(name).campaign('a');
-      const pb = b!.election(name).campaign('b');
-      await eventually(async () => (await entries(name)).length === 2, 5000, 'b to join');
-      const pc = c!.election(name).campaign('c');
-      await eventually(async () => (await entries(name)).length === 3, 5000, 'c to join');
+      const { a, b, c, ta, pb, pc } = await lineOfThree(name);
       const line = await operator.participants(name);
       assert.deepEqual(
         line.map((p) => [p.election, p.value, p.lease]),
