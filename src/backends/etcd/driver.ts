@@ -11,7 +11,7 @@ import { BackendUnavailableError, InvalidArgumentError } from '../../core/errors
 import { EtcdClient } from '../../etcd/client.js';
 import { warmCodecs } from '../../etcd/codec.js';
 import type { ConnectionOptions } from '../../etcd/connection.js';
-import { composeDriver, type Fence } from './compose.js';
+import { composeDriver, type Fence } from '../shared/compose.js';
 import { EtcdElection } from './election.js';
 import { guardTxn } from './fence.js';
 import { KeySpaces } from './keys.js';
@@ -53,7 +53,7 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
   /** Key spaces of every election and mutex opened here: guarded writes are refused inside them. */
   private readonly keySpaces = new KeySpaces();
   /** The guarded write of every election and mutex of this client: one txn fenced by the entry's revision. */
-  private readonly fence: Fence = (e, body) => guardTxn(this.client, this.keySpaces, e, body);
+  private readonly fence: Fence<EtcdTxn> = (e, body) => guardTxn(this.client, this.keySpaces, e, body);
 
   readonly mode: EtcdMode;
 

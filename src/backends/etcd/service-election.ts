@@ -1,6 +1,6 @@
 import type { Candidacy, Entry, Won } from '../../core/contract.js';
 import { AuthError } from '../../core/errors.js';
-import type { EntryRecipe } from './compose.js';
+import type { EntryRecipe } from '../shared/compose.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import { isInvalidAuthToken, isNotElectionLeader } from '../../etcd/errors.js';
 import type { LeaderKey } from '../../etcd/messages.js';

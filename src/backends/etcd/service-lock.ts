@@ -1,6 +1,6 @@
 import type { Candidacy, Entry, Won } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
-import type { EntryRecipe } from './compose.js';
+import type { EntryRecipe } from '../shared/compose.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import { watchDeletion } from './deletion.js';
 import type { EtcdElection } from './election.js';

@@ -1,26 +1,21 @@
 import type { ElectionDriver, ElectionView, Entry } from '../../core/contract.js';
 import type { GuardBody, GuardResult } from '../../core/guard.js';
-import type { EtcdTxn } from './txn.js';
 
 /**
- * What differs between etcd's three ways to run an entry (the client-side recipe, v3election,
- * v3lock): how it joins, waits to lead, changes its value and leaves.
+ * How a backend runs an entry: joins, waits to lead, changes its value and leaves. etcd has three
+ * (the client-side recipe, v3election, v3lock); PostgreSQL has one.
  */
-export type EntryRecipe = Pick<ElectionDriver<EtcdTxn>, 'join' | 'lead' | 'tryLead' | 'proclaim' | 'remove'>;
+export type EntryRecipe = Pick<ElectionDriver, 'join' | 'lead' | 'tryLead' | 'proclaim' | 'remove'>;
 
-/** The guarded write every mode shares (see fence.ts). */
-export type Fence = (e: Entry, body: GuardBody<EtcdTxn>) => Promise<GuardResult>;
+/** A backend's guarded write (etcd: fence.ts; PostgreSQL: its fenced transaction). */
+export type Fence<Tx> = (e: Entry, body: GuardBody<Tx>) => Promise<GuardResult>;
 
 /**
  * An election driver from its parts: an entry recipe, the read side (leader, observe, confirm,
- * participants, depose) and the fence, which are the same in every mode. Composed here so that
+ * participants, depose) and the fence, which etcd shares across its modes. Composed here so that
  * no recipe has to forward the shared parts itself.
  */
-export function composeDriver(
-  recipe: EntryRecipe,
-  view: ElectionView,
-  fence: Fence,
-): ElectionDriver<EtcdTxn> {
+export function composeDriver<Tx>(recipe: EntryRecipe, view: ElectionView, fence: Fence<Tx>): ElectionDriver<Tx> {
   return {
     join: (value) => recipe.join(value),
     lead: (c, signal, onGone) => recipe.lead(c, signal, onGone),
