@@ -1,6 +1,16 @@
-/** ballot: leader election with fenced terms for Node.js, on etcd or in process. */
+/** ballot: leader election with fenced terms for Node.js, on etcd, PostgreSQL or in process. */
 export { etcd, EtcdTxn, type EtcdMode, type EtcdOptions } from './backends/etcd/index.js';
 export { memory, MemoryBackend, MemoryTxn, type MemoryOptions } from './backends/memory/index.js';
+export {
+  migrationSql,
+  postgres,
+  PgTxn,
+  type PgRows,
+  type PostgresJsQuery,
+  type PostgresJsRows,
+  type PostgresJsSql,
+  type PostgresOptions,
+} from './backends/postgres/index.js';
 export { Backend } from './core/backend.js';
 export { ManualClock, systemClock, type Clock, type TimerHandle } from './core/clock.js';
 export type { BackendLimits, BackendStats } from './core/contract.js';

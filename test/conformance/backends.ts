@@ -1,6 +1,7 @@
 import { etcdHarness } from './etcd-harness.js';
 import type { BackendHarness } from './harness.js';
 import { memoryHarness } from './memory-harness.js';
+import { postgresHarness } from './postgres-harness.js';
 
 /**
  * Every backend the conformance suite runs against, and the only test/conformance file that names one.
@@ -21,4 +22,5 @@ export const backends: (() => BackendHarness)[] = [
   memoryHarness,
   () => etcdHarness(),
   () => etcdHarness('service'),
+  postgresHarness,
 ];
