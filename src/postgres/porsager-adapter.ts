@@ -1,5 +1,7 @@
 import {
   CommitUnknownError,
+  RolledBackError,
+  TimeoutError,
   sqlState,
   withTimeout,
   type Listener,
@@ -13,20 +15,27 @@ import {
 export interface PostgresJsRows extends ReadonlyArray<Record<string, unknown>> {
   /** Rows affected or returned. */
   readonly count: number | null;
+  /** The command tag: "COMMIT", or "ROLLBACK" for a COMMIT of a failed transaction. */
+  readonly command: string;
 }
 
-/** A statement in flight on porsager's `postgres`: awaitable and cancellable. */
-export interface PostgresJsQuery extends PromiseLike<PostgresJsRows> {
-  /** Asks the server to cancel the statement. */
-  cancel(): void;
+/** A statement in flight on porsager's `postgres`. */
+export type PostgresJsQuery = PromiseLike<PostgresJsRows>;
+
+/** A connection of porsager's `postgres` reserved by `sql.reserve()`, as ballot uses it. */
+export interface PostgresJsReserved {
+  /** Runs a statement with `$1`-style parameters on this connection. */
+  unsafe(query: string, parameters?: unknown[]): PostgresJsQuery;
+  /** Hands the connection back. */
+  release(): void;
 }
 
 /** The part of porsager's `postgres` instance (the `sql` function) that ballot uses. */
 export interface PostgresJsSql {
   /** Runs a statement with `$1`-style parameters. */
   unsafe(query: string, parameters?: unknown[]): PostgresJsQuery;
-  /** Runs `cb` in a transaction on one connection. */
-  begin(cb: (sql: PostgresJsSql) => Promise<unknown>): Promise<unknown>;
+  /** Reserves one connection (ballot runs its guards' transactions on one). */
+  reserve(): Promise<PostgresJsReserved>;
   /** LISTENs on a channel; `onlisten` runs after every (re)LISTEN, reconnects included. */
   listen(
     channel: string,
@@ -37,9 +46,8 @@ export interface PostgresJsSql {
 
 /**
  * porsager's `postgres` behind ballot's adapter interface, on an `sql` instance the user created
- * (ballot never ends it). It cannot drop a single connection, so a statement that times out is
- * cancelled, and a transaction past its limit is ended by the server's timeouts, which ballot sets
- * at the start of every guard.
+ * (ballot never ends it). It cannot drop a single connection: a statement that times out is left
+ * to the server (whose timeouts ballot sets in every guard).
  */
 export class PostgresJsAdapter implements SqlAdapter {
   readonly driver = 'postgres';
@@ -53,27 +61,54 @@ export class PostgresJsAdapter implements SqlAdapter {
   }
 
   async query(text: string, params: readonly unknown[], timeoutMs: number): Promise<SqlResult> {
+    // No cancel on timeout: porsager's cancel() drops the promise of its cancel request, whose
+    // failure (the server being unreachable, the usual reason for a timeout) would go unhandled.
     const pending = this.sql.unsafe(text, [...params]);
-    return toResult(
-      await withTimeout(Promise.resolve(pending), timeoutMs, this.where, () => pending.cancel()),
-    );
+    return toResult(await withTimeout(Promise.resolve(pending), timeoutMs, this.where, () => undefined));
   }
 
-  async transaction<T>(body: (run: RunSql) => Promise<T>, limitMs: number): Promise<T> {
-    let result: T | undefined;
-    let bodyDone = false;
-    const work = this.sql.begin(async (tx) => {
-      result = await body(async (text, params) => toResult(await tx.unsafe(text, params ? [...params] : [])));
-      bodyDone = true;
-    });
+  /**
+   * BEGIN/COMMIT on a reserved connection rather than sql.begin(), so that ballot can abandon a
+   * transaction: it sends ROLLBACK at once (queued behind any statement in flight), which frees the
+   * entry's lock, and refuses the body's later statements. The connection is never killed: porsager
+   * reuses a reserved connection that the server closed and then fails outside any promise.
+   */
+  async transaction<T>(body: (run: RunSql) => Promise<T>, limitMs: number, signal?: AbortSignal): Promise<T> {
+    const reserved = await withTimeout(this.sql.reserve(), limitMs, this.where, () => undefined);
+    let abandoned = false;
+    const abandon = () => {
+      if (abandoned) return;
+      abandoned = true;
+      Promise.resolve(reserved.unsafe('ROLLBACK')).catch(() => undefined);
+    };
+    const timer = setTimeout(abandon, limitMs);
+    signal?.addEventListener('abort', abandon, { once: true });
+    const run: RunSql = async (text, params) => {
+      if (abandoned) throw new TimeoutError(this.where, limitMs);
+      return toResult(await reserved.unsafe(text, params ? [...params] : []));
+    };
     try {
-      await withTimeout(Promise.resolve(work), limitMs, this.where, () => undefined);
+      await run('BEGIN');
+      const result = await body(run);
+      if (abandoned) throw new TimeoutError(this.where, limitMs);
+      let commit: PostgresJsRows;
+      try {
+        commit = await reserved.unsafe('COMMIT');
+      } catch (err) {
+        if (sqlState(err) === undefined) throw new CommitUnknownError(err);
+        throw err;
+      }
+      if (commit.command === 'ROLLBACK') throw new RolledBackError();
+      return result;
     } catch (err) {
-      // porsager sends COMMIT itself once the callback returns: a failure then leaves the outcome open.
-      if (bodyDone && sqlState(err) === undefined) throw new CommitUnknownError(err);
+      if (!abandoned && !(err instanceof CommitUnknownError))
+        await Promise.resolve(reserved.unsafe('ROLLBACK')).catch(() => undefined);
       throw err;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', abandon);
+      reserved.release();
     }
-    return result as T;
   }
 
   listener(events: ListenerEvents): Listener {

@@ -22,5 +22,6 @@ export const backends: (() => BackendHarness)[] = [
   memoryHarness,
   () => etcdHarness(),
   () => etcdHarness('service'),
-  postgresHarness,
+  () => postgresHarness(),
+  () => postgresHarness('postgres.js'),
 ];

@@ -59,8 +59,9 @@ export async function guardTransaction(
       abort.signal,
     );
   } catch (err) {
-    // The body's own error (including its SQL's) is the user's: hand it back as it is.
-    if (bodyError && err === bodyError.error) throw err;
+    // The body threw, so COMMIT was never sent: its error (its SQL's included) is the answer, even
+    // when the driver reports the abandoned connection instead.
+    if (bodyError) throw bodyError.error;
     throw translate(err, ctx.adapter.where, `running a guard in "${election}"`);
   } finally {
     inflight.delete(abort);
