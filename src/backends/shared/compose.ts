@@ -15,7 +15,11 @@ export type Fence<Tx> = (e: Entry, body: GuardBody<Tx>) => Promise<GuardResult>;
  * participants, depose) and the fence, which etcd shares across its modes. Composed here so that
  * no recipe has to forward the shared parts itself.
  */
-export function composeDriver<Tx>(recipe: EntryRecipe, view: ElectionView, fence: Fence<Tx>): ElectionDriver<Tx> {
+export function composeDriver<Tx>(
+  recipe: EntryRecipe,
+  view: ElectionView,
+  fence: Fence<Tx>,
+): ElectionDriver<Tx> {
   return {
     join: (value) => recipe.join(value),
     lead: (c, signal, onGone) => recipe.lead(c, signal, onGone),
