@@ -68,11 +68,10 @@ export interface GlobalDefaults {
 export function addGlobalOptions(program: Command): Command {
   return program
     .addOption(
-      new Option('--backend <kind>', 'coordination service (default: etcd; demo: memory)').choices([
-        'etcd',
-        'memory',
-        'postgres',
-      ]),
+      new Option(
+        '--backend <kind>',
+        'coordination service (default: etcd; demo: memory; migrate: postgres)',
+      ).choices(['etcd', 'memory', 'postgres']),
     )
     .option(
       '--endpoints <list>',
