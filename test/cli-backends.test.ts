@@ -215,7 +215,10 @@ for (const [index, makeHarness] of backends.entries()) {
       assert.deepEqual(await backend.participants(e), [], 'nothing left behind');
     });
 
-    test('nested names are separate elections; a key without a lease stands in line', async () => {
+    // A key written by another tool under an election's prefix exists only where guards' keys and
+    // entries share one key space (etcd, memory); PostgreSQL keeps its kv table apart from entries.
+    const withForeignKeys = harness.name === 'postgres' ? test.skip : test;
+    withForeignKeys('nested names are separate elections; a key without a lease stands in line', async () => {
       const team = fresh('team');
       const sub = `${team}/sub`;
       // Another tool's key under the election, written before anyone opens it here (ballot's

@@ -1,8 +1,8 @@
-import { BackendUnavailableError, etcd, type Backend } from '../index.js';
+import { BackendUnavailableError, etcd, postgres, type Backend } from '../index.js';
 import { EtcdClient } from '../etcd/client.js';
 import type { CommandContext } from './context.js';
 import { UsageError } from './errors.js';
-import { etcdOptions, type GlobalOptions } from './options.js';
+import { etcdOptions, postgresOptions, type GlobalOptions } from './options.js';
 import { Output } from './output.js';
 
 /**
@@ -10,11 +10,27 @@ import { Output } from './output.js';
  * lives inside one process, so only the demo can use it.
  */
 export function openBackend(options: GlobalOptions, command: string): Backend {
+  if (options.backend === 'postgres') return postgres(postgresOptions(options));
   if (options.backend !== 'etcd')
     throw new UsageError(
-      `\`ballot ${command}\` needs --backend etcd: the memory backend lives inside one process (only \`ballot demo\` uses it)`,
+      `\`ballot ${command}\` needs --backend etcd or --backend postgres: the memory backend lives inside one process (only \`ballot demo\` uses it)`,
     );
   return etcd(etcdOptions(options));
+}
+
+/** Where PostgreSQL's connection settings come from, for messages that say what to change. */
+const PG_SOURCES = '--dsn (default: $DATABASE_URL, else $PGHOST, $PGPORT, $PGDATABASE)';
+
+/**
+ * A postgres backend that could not be reached says which settings to check; the backend's own
+ * message names the host, port and database it tried. Other errors, and etcd's, pass unchanged.
+ */
+export function explainUnavailable(err: unknown, options: GlobalOptions): unknown {
+  if (options.backend !== 'postgres' || !(err instanceof BackendUnavailableError)) return err;
+  return new BackendUnavailableError(
+    `${err.message}: check ${PG_SOURCES} and that PostgreSQL is running there`,
+    { cause: err },
+  );
 }
 
 /**
@@ -29,6 +45,8 @@ export async function withBackend(
   const backend = openBackend(options, command);
   try {
     return await body({ backend, out: new Output(options.json), stderr: process.stderr });
+  } catch (err) {
+    throw explainUnavailable(err, options);
   } finally {
     await backend.close();
   }

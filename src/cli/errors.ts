@@ -61,11 +61,11 @@ export function describeError(err: unknown): string {
  * session goes only when its keepalives could not reach the backend for a TTL, so it exits
  * UNAVAILABLE (5), and says it was still waiting.
  */
-export function whileQueued(name: string, err: unknown): unknown {
+export function whileQueued(name: string, err: unknown, kind = 'etcd'): unknown {
   if (!(err instanceof SessionLostError) || err.why === 'closed') return err;
   return new CliError(
     `lost the session while still waiting in line for ${name} (never elected): ${err.message}; ` +
-      'check that etcd is reachable, or raise --ttl',
+      `check that ${kind === 'postgres' ? 'PostgreSQL' : 'etcd'} is reachable, or raise --ttl`,
     ExitCode.UNAVAILABLE,
   );
 }

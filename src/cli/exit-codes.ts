@@ -13,7 +13,8 @@
  * |      |             | also a candidate whose session was lost while it still waited in line         |
  * | 6    | AUTH        | the backend refused the credentials or the permission (or none were given to  |
  * |      |             | an etcd with auth); TLS: the server certificate failed verification, or a     |
- * |      |             | plain connection went to a server that expects TLS                            |
+ * |      |             | plain connection went to a server that expects TLS; PostgreSQL: a wrong       |
+ * |      |             | password, or a role without rights on (or to create) ballot's tables          |
  * | 7    | BACKEND     | the backend answered with an error that retrying will not fix                 |
  * | 8    | INVARIANT   | `demo`: an invariant was violated                                             |
  * | 9    | CONFLICT    | `resign`: the leader changed while we resigned it; nothing was deleted        |

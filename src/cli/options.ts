@@ -9,13 +9,14 @@ import {
   variable,
   type Environment,
 } from '../backends/etcd/env.js';
-import type { EtcdMode, EtcdOptions } from '../index.js';
+import { checkSchemaName } from '../backends/postgres/schema.js';
+import { InvalidArgumentError, type EtcdMode, type EtcdOptions, type PostgresOptions } from '../index.js';
 import { isPort } from '../etcd/connection.js';
 import { parseDuration, parseTtl } from './duration.js';
 import { UsageError } from './errors.js';
 
 /** Which coordination service a command talks to. */
-export type BackendKind = 'etcd' | 'memory';
+export type BackendKind = 'etcd' | 'memory' | 'postgres';
 
 /** The global flags, validated and with their defaults applied. */
 export interface GlobalOptions {
@@ -34,6 +35,10 @@ export interface GlobalOptions {
   json: boolean;
   /** etcd: who runs the election and lock recipes (ballot, or etcd's v3election/v3lock services). */
   mode: EtcdMode;
+  /** postgres: the connection string from --dsn; without it the backend reads $DATABASE_URL, else PG*. */
+  dsn?: string;
+  /** postgres: the schema of ballot's tables (--schema, default "ballot"); unset for other backends. */
+  schema?: string;
 }
 
 /** The flags as commander hands them over, before validation. */
@@ -49,6 +54,8 @@ interface RawGlobals {
   password?: string;
   json?: boolean;
   mode?: EtcdMode;
+  dsn?: string;
+  schema?: string;
 }
 
 /** Per-command defaults: the demo runs on the embedded backend with a short TTL, the rest on etcd. */
@@ -61,10 +68,10 @@ export interface GlobalDefaults {
 export function addGlobalOptions(program: Command): Command {
   return program
     .addOption(
-      new Option('--backend <kind>', 'coordination service (default: etcd; demo: memory)').choices([
-        'etcd',
-        'memory',
-      ]),
+      new Option(
+        '--backend <kind>',
+        'coordination service (default: etcd; demo: memory; migrate: postgres)',
+      ).choices(['etcd', 'memory', 'postgres']),
     )
     .option(
       '--endpoints <list>',
@@ -89,8 +96,25 @@ export function addGlobalOptions(program: Command): Command {
         '--mode <mode>',
         "etcd: who runs the recipe, ballot or etcd's election/lock services",
       ).choices(['client', 'service']),
-    );
+    )
+    .option(
+      '--dsn <url>',
+      'postgres connection string, postgres://user:password@host:port/db (default: ' +
+        '$DATABASE_URL, else $PGHOST, $PGPORT, $PGUSER, $PGPASSWORD, $PGDATABASE)',
+    )
+    .option('--schema <name>', "postgres: schema of ballot's tables (default: ballot)");
 }
+
+/** Flags that only etcd reads: given with --backend postgres, they are a mistake worth naming. */
+const ETCD_FLAGS = [
+  ['endpoints', '--endpoints'],
+  ['cacert', '--cacert'],
+  ['cert', '--cert'],
+  ['key', '--key'],
+  ['user', '--user'],
+  ['password', '--password'],
+  ['mode', '--mode'],
+] as const;
 
 /**
  * Validates the global flags of `command` (wherever they were written) and applies defaults. Each
@@ -99,6 +123,13 @@ export function addGlobalOptions(program: Command): Command {
 export function resolveGlobals(command: Command, defaults: GlobalDefaults): GlobalOptions {
   const raw = command.optsWithGlobals<RawGlobals>();
   const backend = raw.backend ?? defaults.backend;
+  if (backend === 'postgres') return resolvePostgres(raw, defaults);
+  for (const [name, flag] of [
+    ['dsn', '--dsn'],
+    ['schema', '--schema'],
+  ] as const)
+    if (raw[name] !== undefined)
+      throw new UsageError(`${flag} is for PostgreSQL: add --backend postgres, or leave ${flag} out`);
   const env: Environment = backend === 'etcd' ? process.env : {};
   const options: GlobalOptions = {
     backend,
@@ -131,6 +162,57 @@ export function etcdOptions(options: GlobalOptions): EtcdOptions & { endpoints: 
   };
   if (options.tls) result.tls = options.tls;
   if (options.auth) result.auth = options.auth;
+  return result;
+}
+
+/**
+ * The flags of --backend postgres. The connection comes from --dsn, else from the environment as
+ * psql reads it ($DATABASE_URL, then PG*), which the backend itself applies; etcd's flags and
+ * ETCDCTL_* variables play no part.
+ */
+function resolvePostgres(raw: RawGlobals, defaults: GlobalDefaults): GlobalOptions {
+  for (const [name, flag] of ETCD_FLAGS)
+    if (raw[name] !== undefined)
+      throw new UsageError(
+        `${flag} is for etcd: with --backend postgres give the server with --dsn postgres://user:password@host:port/db`,
+      );
+  if (raw.dsn !== undefined && raw.dsn.trim() === '')
+    throw new UsageError('--dsn is empty: give postgres://user:password@host:port/db');
+  const options: GlobalOptions = {
+    backend: 'postgres',
+    endpoints: [],
+    ttl: raw.ttl === undefined ? defaults.ttl : parseTtl(raw.ttl),
+    dialTimeout: raw.dialTimeout === undefined ? 5000 : parseDuration(raw.dialTimeout, '--dial-timeout'),
+    json: raw.json ?? false,
+    mode: 'client',
+    schema: checkSchema(raw.schema ?? 'ballot'),
+  };
+  if (options.dialTimeout <= 0) throw new UsageError('--dial-timeout must be more than 0');
+  if (raw.dsn !== undefined) options.dsn = raw.dsn;
+  return options;
+}
+
+function checkSchema(schema: string): string {
+  try {
+    return checkSchemaName(schema);
+  } catch (err) {
+    if (err instanceof InvalidArgumentError)
+      throw new UsageError(`--schema: ${err.message.replace(/^postgres schema/, 'the schema')}`);
+    throw err;
+  }
+}
+
+/**
+ * The options of the postgres backend for these flags. --dial-timeout bounds each call (connecting
+ * included). Without --dsn the backend reads $DATABASE_URL, else the PG* variables, from `env`.
+ */
+export function postgresOptions(options: GlobalOptions): PostgresOptions {
+  const result: PostgresOptions = {
+    schema: options.schema ?? 'ballot',
+    callTimeout: options.dialTimeout,
+    env: process.env,
+  };
+  if (options.dsn !== undefined) result.connectionString = options.dsn;
   return result;
 }
 

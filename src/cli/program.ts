@@ -4,6 +4,7 @@ import { campaign } from './commands/campaign.js';
 import { demo, demoWorker } from './commands/demo.js';
 import { leader } from './commands/leader.js';
 import { list } from './commands/list.js';
+import { migrate } from './commands/migrate.js';
 import { observe } from './commands/observe.js';
 import { resign } from './commands/resign.js';
 import { run } from './commands/run.js';
@@ -17,6 +18,7 @@ import { addGlobalOptions, resolveGlobals, type GlobalDefaults } from './options
 
 const ETCD: GlobalDefaults = { backend: 'etcd', ttl: 10 };
 const DEMO: GlobalDefaults = { backend: 'memory', ttl: 2 };
+const MIGRATE: GlobalDefaults = { backend: 'postgres', ttl: 10 };
 
 const EXAMPLES = `
 Examples:
@@ -28,6 +30,8 @@ Examples:
   $ ballot lock nightly -- ./job.sh   # run job.sh holding the "nightly" mutex
   $ ballot list                       # every election, its leader and its queue
   $ ballot resign jobs                # operator: make the leader step down
+  $ ballot leader jobs --backend postgres --dsn postgres://app@db:5432/app
+  $ ballot migrate --print-sql --grant app   # DDL for a DBA to apply
 
 Exit codes: 0 ok, 2 usage, 3 no leader, 4 deposed, 5 unavailable, 6 auth,
 7 backend error, 8 demo invariant violated, 9 conflict; \`run\` and \`lock\`
@@ -52,7 +56,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 export function buildProgram(result: { code: number }, argv: readonly string[]): Command {
   const program = new Command('ballot')
     .description(
-      'Leader election with fenced terms, from the shell. Runs on etcd; `ballot demo` needs nothing.',
+      'Leader election with fenced terms, from the shell. Runs on etcd or PostgreSQL ' +
+        '(--backend postgres); `ballot demo` needs nothing.',
     )
     .version(packageVersion(), '--version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
@@ -213,14 +218,35 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
       'Start 5 candidates and inject a resign, a crash, a pause longer than the TTL and a ' +
         'concede; show the leader, the line-up, tokens and session deadlines live; measure each ' +
         'handover; check no-overlap and fencing as it goes; exit 0 only if every invariant held. ' +
-        'Runs on the embedded backend by default; --backend etcd runs each candidate in its own ' +
-        'process, so that the crash is a real SIGKILL and the pause a real SIGSTOP.',
+        'Runs on the embedded backend by default; --backend etcd or --backend postgres runs each ' +
+        'candidate in its own process, so that the crash is a real SIGKILL and the pause a real SIGSTOP.',
     )
     .action(async (_o: unknown, cmd: Command) => {
       result.code = await demo(resolveGlobals(cmd, DEMO));
     });
 
-  // One candidate of `ballot demo --backend etcd`, in its own process; not for people.
+  program
+    .command('migrate')
+    .summary("PostgreSQL: create ballot's tables, or print their SQL for a DBA")
+    .description(
+      "Create ballot's tables in the --schema on PostgreSQL (--backend postgres is implied) as the " +
+        'role of --dsn, and grant their use to --grant <role>; safe to run again. Other commands ' +
+        'create the tables on first use when their role may. With --print-sql, print the script ' +
+        '(and the GRANTs for --grant, else for app_user) without connecting: for a role without ' +
+        'DDL rights, have the database owner apply it with psql.',
+    )
+    .option('--print-sql', 'print the SQL instead of running it; needs no server')
+    .option('--grant <role>', 'grant this role the use of the tables')
+    .action(async (flags: { printSql?: boolean; grant?: string }, cmd: Command) => {
+      const options = resolveGlobals(cmd, MIGRATE);
+      const migrateFlags = { printSql: flags.printSql ?? false };
+      result.code = await migrate(
+        flags.grant === undefined ? migrateFlags : { ...migrateFlags, grant: flags.grant },
+        options,
+      );
+    });
+
+  // One candidate of `ballot demo --backend etcd|postgres`, in its own process; not for people.
   program
     .command('__demo-worker', { hidden: true })
     .requiredOption('--name <name>')

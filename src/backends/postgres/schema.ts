@@ -13,10 +13,11 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Throws unless `schema` is a plain lower-case SQL identifier; returns it. */
 export function checkSchemaName(schema: unknown): string {
-  if (typeof schema === 'string' && SCHEMA_NAME.test(schema)) return schema;
+  // PostgreSQL reserves pg_* for system schemas: CREATE SCHEMA refuses them (42939).
+  if (typeof schema === 'string' && SCHEMA_NAME.test(schema) && !schema.startsWith('pg_')) return schema;
   throw new InvalidArgumentError(
-    `postgres schema must be a lower-case SQL identifier (letters, digits, _; not starting with a digit; ` +
-      `at most 63 characters), e.g. "ballot", got ${JSON.stringify(schema)}`,
+    `postgres schema must be a lower-case SQL identifier (letters, digits, _; not starting with a digit ` +
+      `or pg_; at most 63 characters), e.g. "ballot", got ${JSON.stringify(schema)}`,
   );
 }
 
@@ -81,14 +82,22 @@ export function migrationSql(schema: string, appRole?: string): string {
     ...migrationStatements(schema).map((statement) => `${statement};`),
     'COMMIT;',
   ];
-  const grantee = appRole ? `"${appRole.replaceAll('"', '""')}"` : 'app_user';
   lines.push(
     `-- ${appRole ? 'Rights' : 'Then, for an application role without DDL rights (replace app_user)'}:`,
-    `GRANT USAGE ON SCHEMA ${s} TO ${grantee};`,
-    `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${grantee};`,
-    `GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${s} TO ${grantee};`,
+    ...grantStatements(schema, appRole).map((statement) => `${statement};`),
   );
   return lines.join('\n') + '\n';
+}
+
+/** The GRANTs that let `appRole` (default: the placeholder app_user) use ballot's tables in `schema`. */
+export function grantStatements(schema: string, appRole?: string): string[] {
+  const s = `"${checkSchemaName(schema)}"`;
+  const grantee = appRole ? `"${appRole.replaceAll('"', '""')}"` : 'app_user';
+  return [
+    `GRANT USAGE ON SCHEMA ${s} TO ${grantee}`,
+    `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${grantee}`,
+    `GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${s} TO ${grantee}`,
+  ];
 }
 
 /**

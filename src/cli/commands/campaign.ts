@@ -34,7 +34,7 @@ export async function campaign(
     } catch (err) {
       // Interrupted while queued: the library already removed our entry, which is all we owe.
       if (signal.aborted) return ExitCode.OK;
-      throw whileQueued(election, err);
+      throw whileQueued(election, err, backend.kind);
     }
     out.elected({ election, value: term.value, key: term.key, token: term.token });
     const ended = await Promise.race([term.whenEnded(), whenAborted(signal)]);

@@ -8,10 +8,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { systemClock } from '../../index.js';
-import { EtcdHarness } from '../demo/etcd-harness.js';
+import { openEtcdHarness } from '../demo/etcd-harness.js';
 import type { Harness } from '../demo/harness.js';
 import { Ledger } from '../demo/ledger.js';
 import { MemoryHarness } from '../demo/memory-harness.js';
+import { openPostgresHarness } from '../demo/postgres-harness.js';
 import { runScenario } from '../demo/scenario.js';
 import { exitCode, judge, renderSummary, summaryJson } from '../demo/summary.js';
 import { createView } from '../demo/view.js';
@@ -31,7 +32,9 @@ export async function demo(options: GlobalOptions): Promise<number> {
   const harness: Harness =
     options.backend === 'memory'
       ? new MemoryHarness(election, options.ttl, dataKey)
-      : await EtcdHarness.open(options, election, dataKey);
+      : options.backend === 'postgres'
+        ? await openPostgresHarness(options, election, dataKey)
+        : await openEtcdHarness(options, election, dataKey);
   const interrupts = watchInterrupts();
   const began = systemClock.now();
   const ledger = new Ledger((v) =>
@@ -55,7 +58,7 @@ export async function demo(options: GlobalOptions): Promise<number> {
   return exitCode(summary, result);
 }
 
-/** The hidden `__demo-worker` command: one candidate of the etcd demo, in its own process. */
+/** The hidden `__demo-worker` command: one candidate of the etcd or postgres demo, in its own process. */
 export function demoWorker(name: string, election: string): Promise<number> {
   return runWorker(name, election);
 }

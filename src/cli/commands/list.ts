@@ -23,7 +23,7 @@ export async function list(prefix: string, { backend, out }: CommandContext): Pr
         key: p.key,
         token: p.token,
         // A key without a lease never expires: null, not -1 ("expired").
-        lease: p.lease === null ? null : leaseLabel(p.lease),
+        lease: p.lease === null ? null : leaseLabel(p.lease, backend.kind),
         ttl: p.lease === null ? null : p.ttl,
       }));
       out.event({ event: 'election', election, leader: first ?? null, queue }, '');
@@ -50,7 +50,10 @@ export async function list(prefix: string, { backend, out }: CommandContext): Pr
   return ExitCode.OK;
 }
 
-/** A lease id as etcdctl prints it (hex) when it is numeric, else as the backend names it. */
-function leaseLabel(lease: string): string {
-  return /^\d+$/.test(lease) ? BigInt(lease).toString(16) : lease;
+/**
+ * A lease id as etcdctl prints it (hex) when it is numeric, else as the backend names it. On
+ * PostgreSQL it is the session's id as sessions.id and the entry's key show it, in decimal.
+ */
+function leaseLabel(lease: string, kind: string): string {
+  return kind !== 'postgres' && /^\d+$/.test(lease) ? BigInt(lease).toString(16) : lease;
 }

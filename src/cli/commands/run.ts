@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Session, Term } from '../../index.js';
 import { exitStatus, signalGroup, spawnGroup, stopGroup, type ChildExit, type GroupChild } from '../child.js';
-import { openBackend } from '../connect.js';
+import { explainUnavailable, openBackend } from '../connect.js';
 import { UsageError, whileQueued } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { watchInterrupts, whenAborted } from '../interrupt.js';
@@ -90,7 +90,7 @@ export async function run(
         term = await race.acquire(interrupts.signal);
       } catch (err) {
         if (interrupts.signal.aborted) return ExitCode.OK;
-        throw whileQueued(election, err);
+        throw whileQueued(election, err, backend.kind);
       }
       out.elected({ election, value, key: term.key, token: term.token });
       const startedAt = Date.now();
@@ -139,6 +139,8 @@ export async function run(
       }
       return exitStatus(exit);
     }
+  } catch (err) {
+    throw explainUnavailable(err, options);
   } finally {
     if (child) await stopGroup(child, flags.grace, false);
     await backend.close();

@@ -1,10 +1,12 @@
-import type { EtcdMode, EtcdOptions } from '../../index.js';
+import type { EtcdMode, EtcdOptions, PostgresOptions } from '../../index.js';
 import type { GlobalOptions } from '../options.js';
 import type { JsonField } from '../output.js';
 
-/** Connection settings the etcd demo hands each worker on its stdin (kept off argv and env). */
+/** Connection settings the demo hands each worker on its stdin (kept off argv and env). */
 export interface WorkerConfig {
   cmd: 'config';
+  /** Which server the worker campaigns on; etcd when absent. */
+  backend?: 'etcd' | 'postgres';
   endpoints: string[];
   dialTimeout: number;
   mode: EtcdMode;
@@ -13,6 +15,10 @@ export interface WorkerConfig {
   /** PEM files' contents, base64. */
   tls?: { ca?: string; cert?: string; key?: string };
   auth?: { username: string; password: string };
+  /** postgres: --dsn; without it the worker reads $DATABASE_URL or PG* from the environment it inherits. */
+  dsn?: string;
+  /** postgres: the schema of ballot's tables. */
+  schema?: string;
 }
 
 const PEMS = ['ca', 'cert', 'key'] as const;
@@ -26,6 +32,11 @@ export function workerConfig(o: GlobalOptions, dataKey: string): WorkerConfig {
       PEMS.flatMap((k) => (o.tls?.[k] ? [[k, o.tls[k].toString('base64')]] : [])),
     );
   if (auth) config.auth = auth;
+  if (o.backend === 'postgres') {
+    config.backend = 'postgres';
+    config.schema = o.schema ?? 'ballot';
+    if (o.dsn !== undefined) config.dsn = o.dsn;
+  }
   return config;
 }
 
@@ -41,7 +52,21 @@ export function workerEtcdOptions(config: WorkerConfig): EtcdOptions {
   return options;
 }
 
-/** What the etcd demo asks of a worker, one JSON object per stdin line. */
+/**
+ * The postgres() options a worker connects with. The environment is the demo's (inherited), so
+ * $DATABASE_URL and PG* pick the same server; the demo has created the tables already.
+ */
+export function workerPostgresOptions(config: WorkerConfig): PostgresOptions {
+  const options: PostgresOptions = {
+    schema: config.schema ?? 'ballot',
+    callTimeout: config.dialTimeout,
+    env: process.env,
+  };
+  if (config.dsn !== undefined) options.connectionString = config.dsn;
+  return options;
+}
+
+/** What the demo asks of a worker, one JSON object per stdin line. */
 export type WorkerCommand = WorkerConfig | { cmd: 'concede' } | { cmd: 'stale-write' } | { cmd: 'leave' };
 
 /** What a worker reports, one JSON object per stdout line; tokens are decimal strings. */

@@ -1,18 +1,19 @@
 import { createInterface } from 'node:readline';
-import { etcd } from '../../index.js';
+import { etcd, postgres } from '../../index.js';
 import { ExitCode } from '../exit-codes.js';
 import { toJson } from '../output.js';
 import { DemoCandidate, leaseLabel } from './candidate.js';
 import {
   parseLine,
   workerEtcdOptions,
+  workerPostgresOptions,
   type WorkerCommand,
   type WorkerConfig,
   type WorkerMessage,
 } from './protocol.js';
 
 /**
- * One candidate of `ballot demo --backend etcd`, in its own process so that the demo's crash and
+ * One candidate of `ballot demo --backend etcd|postgres`, in its own process so that the demo's crash and
  * pause are a real SIGKILL and SIGSTOP. Reads commands on stdin, reports on stdout; when stdin
  * closes (the demo is gone) it leaves the election.
  */
@@ -22,9 +23,12 @@ export async function runWorker(name: string, election: string): Promise<number>
   const first = await lines.next();
   const config = first.done ? undefined : parseLine<WorkerConfig>(first.value);
   if (config?.cmd !== 'config') return ExitCode.USAGE;
-  const backend = etcd(workerEtcdOptions(config));
+  const onPostgres = config.backend === 'postgres';
+  const backend = onPostgres ? postgres(workerPostgresOptions(config)) : etcd(workerEtcdOptions(config));
+  // A postgres session id is shown as its row's id, in decimal; etcd leases in hex, as etcdctl does.
+  const lease = (id: string) => (onPostgres ? id : leaseLabel(id));
   const candidate = new DemoCandidate(backend, election, name, config.ttl, config.dataKey);
-  candidate.on('session', (s) => send({ ev: 'session', lease: leaseLabel(s.lease), deadline: s.deadline }));
+  candidate.on('session', (s) => send({ ev: 'session', lease: lease(s.lease), deadline: s.deadline }));
   candidate.on('elected', (t) => send({ ev: 'elected', ...t }));
   candidate.on('deposed', (t) => send({ ev: 'deposed', ...t }));
   candidate.on('write', (w) => send({ ev: 'write', ...w }));
