@@ -2,12 +2,15 @@
 // Run two copies; stop the leader with Ctrl-C and watch the other take over at once.
 //   node --import tsx examples/elector-service.ts                        (etcd at 127.0.0.1:2379)
 //   BALLOT_BACKEND=memory node --import tsx examples/elector-service.ts  (no server, one process)
+//   BALLOT_BACKEND=postgres DATABASE_URL=postgres://... node --import tsx examples/elector-service.ts
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BallotError, etcd, LeaderElector, memory, type Term } from 'ballot';
+import { BallotError, etcd, LeaderElector, memory, postgres, type Backend, type Term } from 'ballot';
 
-// etcd() connects as etcdctl would: $ETCDCTL_ENDPOINTS (and the other ETCDCTL_* variables), or 127.0.0.1:2379.
-const backend = process.env.BALLOT_BACKEND === 'memory' ? memory() : etcd();
+// etcd() connects as etcdctl would: $ETCDCTL_ENDPOINTS (and the other ETCDCTL_* variables), or 127.0.0.1:2379;
+// postgres() as psql would: $DATABASE_URL, or PGHOST, PGUSER, PGPASSWORD, PGDATABASE.
+const kind = process.env.BALLOT_BACKEND;
+const backend: Backend = kind === 'memory' ? memory() : kind === 'postgres' ? postgres() : etcd();
 const elector = new LeaderElector({
   backend,
   election: 'scheduler',

@@ -216,83 +216,86 @@ for (const [index, makeHarness] of backends.entries()) {
     });
 
     // A key written by another tool under an election's prefix exists only where guards' keys and
-    // entries share one key space (etcd, memory); PostgreSQL keeps its kv table apart from entries.
-    const withForeignKeys = harness.name === 'postgres' ? test.skip : test;
-    withForeignKeys('nested names are separate elections; a key without a lease stands in line', async () => {
-      const team = fresh('team');
-      const sub = `${team}/sub`;
-      // Another tool's key under the election, written before anyone opens it here (ballot's
-      // guards refuse writes into key spaces they know): the oldest key, so it leads.
-      const writer = await harness.candidate(5);
-      const held = await writer.election(`${team}-writer`).campaign('w');
-      assert.equal((await held.guard((tx) => tx.put(`${team}/last-run`, 'ts'))).committed, true);
-      await writer.close();
+    // entries share one key space (etcd, memory); PostgreSQL keeps its kv table apart from entries,
+    // so the case cannot arise there and the test is not defined for it (nested names are covered
+    // on every backend by the conformance suite).
+    const keyValue = harness.name !== 'postgres';
+    if (keyValue)
+      test('nested names are separate elections; a key without a lease stands in line', async () => {
+        const team = fresh('team');
+        const sub = `${team}/sub`;
+        // Another tool's key under the election, written before anyone opens it here (ballot's
+        // guards refuse writes into key spaces they know): the oldest key, so it leads.
+        const writer = await harness.candidate(5);
+        const held = await writer.election(`${team}-writer`).campaign('w');
+        assert.equal((await held.guard((tx) => tx.put(`${team}/last-run`, 'ts'))).committed, true);
+        await writer.close();
 
-      const stopA = stopper();
-      const a = start(backend, true, (ctx) => campaign(sub, 'a', { ttl: 5, signal: stopA.signal }, ctx));
-      await a.stdout.event({ event: 'elected', election: sub, value: 'a' });
-      const stopC = stopper();
-      const c = start(backend, true, (ctx) => campaign(team, 'c', { ttl: 5, signal: stopC.signal }, ctx));
-      await eventually(async () => (await backend.participants(team)).length === 2, 10_000, 'c to queue');
+        const stopA = stopper();
+        const a = start(backend, true, (ctx) => campaign(sub, 'a', { ttl: 5, signal: stopA.signal }, ctx));
+        await a.stdout.event({ event: 'elected', election: sub, value: 'a' });
+        const stopC = stopper();
+        const c = start(backend, true, (ctx) => campaign(team, 'c', { ttl: 5, signal: stopC.signal }, ctx));
+        await eventually(async () => (await backend.participants(team)).length === 2, 10_000, 'c to queue');
 
-      const blocked = await exec(backend, true, (ctx) => leader(team, ctx));
-      assert.equal(blocked.code, 0);
-      assert.deepEqual(
-        blocked.stdout.events().map((l) => [l['value'], l['key']]),
-        [['ts', `${team}/last-run`]],
-      );
-      assert.match(blocked.stderr.text, /has no lease: no candidate can be elected until it is deleted/);
+        const blocked = await exec(backend, true, (ctx) => leader(team, ctx));
+        assert.equal(blocked.code, 0);
+        assert.deepEqual(
+          blocked.stdout.events().map((l) => [l['value'], l['key']]),
+          [['ts', `${team}/last-run`]],
+        );
+        assert.match(blocked.stderr.text, /has no lease: no candidate can be elected until it is deleted/);
 
-      const listed = await exec(backend, true, (ctx) => list(team, ctx));
-      assert.equal(listed.code, 0, listed.stderr.text);
-      const elections = listed.stdout.events() as {
-        election: string;
-        leader: { value: string; key: string; lease: string | null; ttl: number | null };
-        queue: { value: string }[];
-      }[];
-      assert.deepEqual(
-        elections.map((l) => [
-          l.election,
-          l.leader.value,
-          l.leader.lease,
-          l.leader.ttl,
-          l.queue.map((q) => q.value),
-        ]),
-        [
-          [team, 'ts', null, null, ['c']],
-          [sub, 'a', elections[1]?.leader.lease, elections[1]?.leader.ttl, []],
-        ],
-      );
-      const onlySub = await exec(backend, true, (ctx) => list(`${team}/`, ctx));
-      assert.deepEqual(
-        onlySub.stdout.events().map((l) => l['election']),
-        [sub],
-        'the prefix filters by election name',
-      );
-      const table = await exec(backend, false, (ctx) => list(team, ctx));
-      assert.match(
-        table.stdout.text,
-        new RegExp(`${team}\\s+leader\\s+ts\\s+\\d+\\s+${team}/last-run\\s+no lease`),
-      );
-      assert.equal(c.stdout.lines.length, 0, 'c waits behind the foreign key');
+        const listed = await exec(backend, true, (ctx) => list(team, ctx));
+        assert.equal(listed.code, 0, listed.stderr.text);
+        const elections = listed.stdout.events() as {
+          election: string;
+          leader: { value: string; key: string; lease: string | null; ttl: number | null };
+          queue: { value: string }[];
+        }[];
+        assert.deepEqual(
+          elections.map((l) => [
+            l.election,
+            l.leader.value,
+            l.leader.lease,
+            l.leader.ttl,
+            l.queue.map((q) => q.value),
+          ]),
+          [
+            [team, 'ts', null, null, ['c']],
+            [sub, 'a', elections[1]?.leader.lease, elections[1]?.leader.ttl, []],
+          ],
+        );
+        const onlySub = await exec(backend, true, (ctx) => list(`${team}/`, ctx));
+        assert.deepEqual(
+          onlySub.stdout.events().map((l) => l['election']),
+          [sub],
+          'the prefix filters by election name',
+        );
+        const table = await exec(backend, false, (ctx) => list(team, ctx));
+        assert.match(
+          table.stdout.text,
+          new RegExp(`${team}\\s+leader\\s+ts\\s+\\d+\\s+${team}/last-run\\s+no lease`),
+        );
+        assert.equal(c.stdout.lines.length, 0, 'c waits behind the foreign key');
 
-      // The operator's lever removes it, and c is elected.
-      const resigned = await exec(backend, false, (ctx) => resign(team, ctx));
-      assert.equal(resigned.code, 0, resigned.stderr.text);
-      assert.match(
-        resigned.stdout.text,
-        new RegExp(`^resigned ${team}: removed ts \\(token \\d+, key ${team}/last-run\\)$`),
-      );
-      await c.stdout.event({ event: 'elected', election: team, value: 'c' });
-      const now = await exec(backend, true, (ctx) => leader(team, ctx));
-      assert.equal(now.stdout.events()[0]?.['value'], 'c');
-      assert.equal(now.stderr.text, '', 'no warning for a leased leader');
+        // The operator's lever removes it, and c is elected.
+        const resigned = await exec(backend, false, (ctx) => resign(team, ctx));
+        assert.equal(resigned.code, 0, resigned.stderr.text);
+        assert.match(
+          resigned.stdout.text,
+          new RegExp(`^resigned ${team}: removed ts \\(token \\d+, key ${team}/last-run\\)$`),
+        );
+        await c.stdout.event({ event: 'elected', election: team, value: 'c' });
+        const now = await exec(backend, true, (ctx) => leader(team, ctx));
+        assert.equal(now.stdout.events()[0]?.['value'], 'c');
+        assert.equal(now.stderr.text, '', 'no warning for a leased leader');
 
-      stopA.abort('SIGINT');
-      stopC.abort('SIGINT');
-      assert.deepEqual(await Promise.all([a.code, c.code]), [0, 0]);
-      assert.deepEqual(await backend.elections(team), []);
-    });
+        stopA.abort('SIGINT');
+        stopC.abort('SIGINT');
+        assert.deepEqual(await Promise.all([a.code, c.code]), [0, 0]);
+        assert.deepEqual(await backend.elections(team), []);
+      });
 
     test('list with nothing under the prefix says so, and prints no JSON line', async () => {
       const prefix = fresh('empty');

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { postgres, type Backend } from '../src/index.js';
 import { entryKeys, startEtcd, type EtcdNode } from './fixtures/etcd.js';
+import { startPostgres, type PostgresServer } from './fixtures/postgres.js';
 import { killExamples, REPO_ROOT, runExample, type ExampleProcess } from './fixtures/example-process.js';
 import { within } from './helpers.js';
 
@@ -29,16 +31,32 @@ async function stopService(child: ExampleProcess, signal: NodeJS.Signals): Promi
   assert.equal(child.stderr(), '', child.output());
 }
 
-for (const kind of ['etcd', 'memory'] as const) {
+for (const kind of ['etcd', 'memory', 'postgres'] as const) {
   describe(`examples on ${kind}`, () => {
     let node: EtcdNode | undefined;
+    let pg: { server: PostgresServer; backend: Backend } | undefined;
     let env: Record<string, string> = { BALLOT_BACKEND: kind };
     before(async () => {
-      if (kind !== 'etcd') return;
-      node = await startEtcd();
-      env = { BALLOT_BACKEND: kind, ETCDCTL_ENDPOINTS: node.endpoint };
+      if (kind === 'etcd') {
+        node = await startEtcd();
+        env = { BALLOT_BACKEND: kind, ETCDCTL_ENDPOINTS: node.endpoint };
+      } else if (kind === 'postgres') {
+        const server = await startPostgres();
+        pg = { server, backend: postgres({ connectionString: server.url(), env: {} }) };
+        env = { BALLOT_BACKEND: kind, DATABASE_URL: server.url() };
+      }
     });
-    after(() => node?.stop());
+    after(async () => {
+      await node?.stop();
+      await pg?.backend.close();
+      await pg?.server.stop();
+    });
+
+    /** The entries of an election in line order, read from the server the example runs on. */
+    async function entries(election: string): Promise<string[]> {
+      if (pg) return (await pg.backend.participants(election)).map((p) => p.key);
+      return entryKeys(node!, election);
+    }
 
     /** A key's value as etcdctl sees it (the tests' independent view of etcd). */
     async function etcdValue(key: string): Promise<string | undefined> {
@@ -54,14 +72,15 @@ for (const kind of ['etcd', 'memory'] as const) {
 
       // Only the leader's entry: the guarded write must land outside the election's keys, or it
       // would become the oldest entry once the leader leaves and block the election for good.
-      const [firstKey, ...rest] = await entryKeys(node!, 'scheduler');
+      const [firstKey, ...rest] = await entries('scheduler');
       assert.ok(firstKey && rest.length === 0, `one entry, the leader's: ${[firstKey, ...rest].join(' ')}`);
-      assert.match((await etcdValue('state/scheduler/last-run')) ?? '', /^\d{4}-\d\d-\d\dT/);
+      if (kind === 'etcd')
+        assert.match((await etcdValue('state/scheduler/last-run')) ?? '', /^\d{4}-\d\d-\d\dT/);
+      else assert.match((await pg!.backend.get('state/scheduler/last-run')) ?? '', /^\d{4}-\d\d-\d\dT/);
       const second = runExample(['examples/elector-service.ts'], env);
       await within(
         (async () => {
-          while ((await entryKeys(node!, 'scheduler')).length < 2)
-            await new Promise((r) => setTimeout(r, 50));
+          while ((await entries('scheduler')).length < 2) await new Promise((r) => setTimeout(r, 50));
         })(),
         30_000,
         'the second copy to queue',
@@ -70,7 +89,7 @@ for (const kind of ['etcd', 'memory'] as const) {
 
       await stopService(first, 'SIGINT');
       // Right after exit, not after the 5 s TTL: the service resigned and revoked its lease.
-      assert.ok(!(await entryKeys(node!, 'scheduler')).includes(firstKey), 'the first entry is gone');
+      assert.ok(!(await entries('scheduler')).includes(firstKey), 'the first entry is gone');
       assert.ok(
         first.lines.some((l) => /^deposed: term \d+ ended \(resigned\)$/.test(l)),
         first.output(),
@@ -79,7 +98,7 @@ for (const kind of ['etcd', 'memory'] as const) {
       await second.waitForLine(/^wrote /);
 
       await stopService(second, 'SIGTERM');
-      assert.deepEqual(await entryKeys(node!, 'scheduler'), [], 'nothing left behind');
+      assert.deepEqual(await entries('scheduler'), [], 'nothing left behind');
     });
 
     test('guarded-write.ts: the write lands; the stale term after handover does not', async () => {
@@ -93,9 +112,9 @@ for (const kind of ['etcd', 'memory'] as const) {
       assert.match(text, /^state\/reports\/latest = report by b$/m);
       const tokens = [...text.matchAll(/leads with token (\d+)/g)].map((m) => BigInt(m[1]!));
       assert.ok(tokens[1]! > tokens[0]!, 'b has the greater token');
-      if (kind !== 'etcd') return;
-      assert.equal(await etcdValue('state/reports/latest'), 'report by b');
-      assert.deepEqual(await entryKeys(node!, 'reports'), [], 'both sessions closed');
+      if (kind === 'memory') return;
+      if (kind === 'etcd') assert.equal(await etcdValue('state/reports/latest'), 'report by b');
+      assert.deepEqual(await entries('reports'), [], 'both sessions closed');
     });
 
     test('mutex.ts: locks, writes fenced, excludes others, unlocks', async () => {
@@ -108,9 +127,10 @@ for (const kind of ['etcd', 'memory'] as const) {
         "after unlock, the other session's tryLock: acquired",
       ]);
       assert.match(child.lines[0] ?? '', /^locked "nightly-backup" with token \d+$/);
-      if (kind !== 'etcd') return;
-      assert.match((await etcdValue('state/nightly-backup/last-run')) ?? '', /^\d{4}-/);
-      assert.deepEqual(await entryKeys(node!, 'nightly-backup'), [], 'the lock is released');
+      if (kind === 'memory') return;
+      if (kind === 'etcd') assert.match((await etcdValue('state/nightly-backup/last-run')) ?? '', /^\d{4}-/);
+      else assert.match((await pg!.backend.get('state/nightly-backup/last-run')) ?? '', /^\d{4}-/);
+      assert.deepEqual(await entries('nightly-backup'), [], 'the lock is released');
     });
 
     test('lower-level.ts: campaign, proclaim, resign, close', async () => {
@@ -121,8 +141,27 @@ for (const kind of ['etcd', 'memory'] as const) {
       assert.equal(steps.length, 3, child.output());
       assert.match(steps[0]!, /^leader with token \d+$/);
       assert.deepEqual(steps.slice(1), ['leader now: pod-1:v2', 'term ended: resigned']);
-      if (kind === 'etcd') assert.deepEqual(await entryKeys(node!, 'scheduler'), []);
+      if (kind !== 'memory') assert.deepEqual(await entries('scheduler'), []);
     });
+
+    if (kind === 'postgres')
+      test('postgres-jobs.ts: SQL under a guard lands while leading; the old term writes nothing', async () => {
+        const child = runExample(['examples/postgres-jobs.ts'], env);
+        await finished(child, 'postgres-jobs.ts');
+        const text = child.lines.join('\n');
+        const [a, b] = [...text.matchAll(/ran invoices with token (\d+)/g)].map((m) => BigInt(m[1]!));
+        assert.ok(a !== undefined && b !== undefined && b > a, text);
+        assert.match(text, /runs so far: pod-a, pod-b$/m);
+        assert.match(text, /^pod-a's late write: refused \(NOT_LEADER\)$/m);
+        const { rows } = await pg!.server.query<{ token: string; runner: string }>(
+          'SELECT token::text AS token, runner FROM invoice_runs ORDER BY invoice_runs.token',
+        );
+        assert.deepEqual(rows, [
+          { token: String(a), runner: 'pod-a' },
+          { token: String(b), runner: 'pod-b' },
+        ]);
+        assert.deepEqual(await entries('billing'), [], 'both sessions closed');
+      });
   });
 }
 
