@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { postgres } from '../src/index.js';
+import { postgres, type Backend, type PgTxn } from '../src/index.js';
 import { startPostgres, type PostgresServer } from './fixtures/postgres.js';
 import { spawnWorker, type JsonObject, type Worker } from './fixtures/processes.js';
 import { eventually, sleep, within } from './helpers.js';
@@ -333,5 +333,71 @@ describe('postgres faults across processes (real server, real signals)', () => {
     await a.exited;
     await within(elected(b), TAKEOVER_WITHIN, 'b to take over');
     await closes(b);
+  });
+  describe('guards past their time or failing (in process)', () => {
+    const GUARD_TIMEOUT = 500;
+    const backends: Backend<PgTxn>[] = [];
+    const open = (app: string) => {
+      const b = postgres({
+        connectionString: server.url('app'),
+        applicationName: app,
+        guardTimeout: GUARD_TIMEOUT,
+        env: {},
+      });
+      backends.push(b);
+      return b;
+    };
+    after(() => Promise.all(backends.map((b) => b.close())));
+    const insert = (tx: PgTxn, election: string, token: bigint, value: string) =>
+      tx.query('INSERT INTO public.fault_writes (election, token, value) VALUES ($1, $2, $3)', [
+        election,
+        token.toString(),
+        value,
+      ]);
+
+    test('a guard body sleeping past guardTimeout commits nothing and holds up no takeover', async (t) => {
+      const election = newElection('slow-guard');
+      const a = await (await open(`${election}-a`).session({ ttl: TTL })).election(election).campaign('a');
+      const other = open(`${election}-b`);
+      const bWins = (await other.session({ ttl: TTL })).election(election).campaign('b');
+      await queued(election, 2);
+      const guard = a.guard(async (tx) => {
+        await insert(tx, election, a.token, 'a');
+        await sleep(GUARD_TIMEOUT * 3);
+      });
+      const outcome = guard.then(
+        (r) => `committed: ${String(r.committed)}`,
+        (err: Error & { code?: string }) => String(err.code),
+      );
+      await sleep(GUARD_TIMEOUT + 200);
+      // The guard's transaction holds a share lock on a's entry until the server ends it.
+      const deposing = Date.now();
+      const deposed = await other.depose(election, { token: a.token });
+      const deposeMs = Date.now() - deposing;
+      assert.equal(deposed.outcome, 'deposed');
+      assert.ok(deposeMs < GUARD_TIMEOUT * 2, `the depose waited ${deposeMs} ms for the guard's lock`);
+      const b = await within(bWins, TAKEOVER_WITHIN, 'b to take over');
+      assert.ok(b.token > a.token);
+      assert.ok(['NOT_LEADER', 'UNAVAILABLE', 'committed: false'].includes(await outcome), await outcome);
+      assert.deepEqual(await writes(election), [], 'the slow guard committed nothing');
+      t.diagnostic(`slow guard: ${await outcome}; depose took ${deposeMs} ms`);
+    });
+
+    test('a guard whose SQL fails rejects with that error, commits nothing, and the next guard commits', async () => {
+      const election = newElection('failing-guard');
+      const term = await (await open(`${election}-a`).session({ ttl: TTL })).election(election).campaign('a');
+      await assert.rejects(
+        term.guard(async (tx) => {
+          await insert(tx, election, term.token, 'first');
+          await tx.query('SELECT 1 / 0');
+        }),
+        { code: '22012', message: /division by zero/ },
+      );
+      assert.deepEqual(await writes(election), [], 'the failed guard committed nothing');
+      assert.ok(term.active, 'the term holds');
+      const r = await term.guard((tx) => insert(tx, election, term.token, 'second'));
+      assert.equal(r.committed, true);
+      assert.deepEqual(await writes(election), ['second']);
+    });
   });
 });
