@@ -387,6 +387,21 @@ describe('postgres faults across processes (real server, real signals)', () => {
       t.diagnostic(`slow guard: ${await outcome}; depose took ${deposeMs} ms`);
     });
 
+    test('a guard body idle past guardTimeout while the term holds: rolled back for certain, and said so', async () => {
+      const election = newElection('idle-guard');
+      const term = await (await open(`${election}-a`).session({ ttl: TTL })).election(election).campaign('a');
+      await assert.rejects(
+        term.guard(async (tx) => {
+          await insert(tx, election, term.token, 'late');
+          await sleep(GUARD_TIMEOUT * 2);
+        }),
+        { code: 'UNAVAILABLE', message: /sat idle past its time limit, so the server rolled it back/ },
+      );
+      assert.deepEqual(await writes(election), [], 'nothing was committed');
+      assert.ok(term.active, 'the term holds');
+      assert.equal((await term.guard((tx) => insert(tx, election, term.token, 'next'))).committed, true);
+    });
+
     test('a guard whose SQL fails rejects with that error, commits nothing, and the next guard commits', async () => {
       const election = newElection('failing-guard');
       const term = await (await open(`${election}-a`).session({ ttl: TTL })).election(election).campaign('a');

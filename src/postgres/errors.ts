@@ -43,6 +43,11 @@ export function translate(err: unknown, where: string, doing: string): BallotErr
     return new BackendUnavailableError(`${at}: the statement ran past its time limit (${detail})`, {
       cause: err,
     });
+  if (state === '25P03')
+    return new BackendUnavailableError(
+      `${at}: the transaction sat idle past its time limit, so the server rolled it back (${detail})`,
+      { cause: err },
+    );
   if (state === '55P03') return new BackendUnavailableError(`${at}: ${detail}`, { cause: err });
   if (state?.startsWith('08') || state?.startsWith('57P') || state === '53300')
     return new BackendUnavailableError(`${at}: ${detail}`, { cause: err });
