@@ -235,7 +235,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
     await Promise.all([closes(a), closes(b)]);
   });
 
-  test('the server paused past the TTL: terms end by their deadline, then one leader with a larger token', async () => {
+  test('the server paused past the TTL: terms end by their deadline, then one leader with a larger token', async (t) => {
     const election = newElection('srvpause');
     const a = spawn(election, 'a', true);
     await elected(a);
@@ -266,6 +266,9 @@ describe('postgres faults across processes (real server, real signals)', () => {
     assert.equal(open.length, 1, 'exactly one leader');
     assert.ok(open[0]!.token > maxBefore, 'with a larger token than before the pause');
     assert.equal((await dbLeader(election))?.seq, open[0]!.token.toString(), 'the database agrees');
+    const seen = (w: Worker) =>
+      w.messages.map((m) => `${String(m['event'])}${m['reason'] ? `(${String(m['reason'])})` : ''}`);
+    t.diagnostic(`server paused: a saw ${seen(a).join(', ')}; b saw ${seen(b).join(', ')}`);
     await Promise.all([closes(a), closes(b)]);
   });
 

@@ -51,6 +51,12 @@ export function translate(err: unknown, where: string, doing: string): BallotErr
   if (state === '55P03') return new BackendUnavailableError(`${at}: ${detail}`, { cause: err });
   if (state?.startsWith('08') || state?.startsWith('57P') || state === '53300')
     return new BackendUnavailableError(`${at}: ${detail}`, { cause: err });
+  if (state === undefined && /ECONNREFUSED|ENOTFOUND/.test(detail))
+    return new BackendUnavailableError(
+      `${at}: ${detail} (is PostgreSQL running and accepting TCP connections there? check the host and port ` +
+        `in the connection string, or PGHOST/PGPORT)`,
+      { cause: err },
+    );
   if (state === undefined && UNREACHABLE.test(detail))
     return new BackendUnavailableError(`${at}: ${detail}`, { cause: err });
   if (state === '22023' || state === '22P02') return new InvalidArgumentError(`${at}: ${detail}`);
