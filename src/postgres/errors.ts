@@ -43,9 +43,20 @@ export function translate(err: unknown, where: string, doing: string): BallotErr
     return new BackendUnavailableError(`${at}: the statement ran past its time limit (${detail})`, {
       cause: err,
     });
+  if (state === '25P03')
+    return new BackendUnavailableError(
+      `${at}: the transaction sat idle past its time limit, so the server rolled it back (${detail})`,
+      { cause: err },
+    );
   if (state === '55P03') return new BackendUnavailableError(`${at}: ${detail}`, { cause: err });
   if (state?.startsWith('08') || state?.startsWith('57P') || state === '53300')
     return new BackendUnavailableError(`${at}: ${detail}`, { cause: err });
+  if (state === undefined && /ECONNREFUSED|ENOTFOUND/.test(detail))
+    return new BackendUnavailableError(
+      `${at}: ${detail} (is PostgreSQL running and accepting TCP connections there? check the host and port ` +
+        `in the connection string, or PGHOST/PGPORT)`,
+      { cause: err },
+    );
   if (state === undefined && UNREACHABLE.test(detail))
     return new BackendUnavailableError(`${at}: ${detail}`, { cause: err });
   if (state === '22023' || state === '22P02') return new InvalidArgumentError(`${at}: ${detail}`);

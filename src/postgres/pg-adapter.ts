@@ -107,11 +107,17 @@ export class PgAdapter implements SqlAdapter {
     );
     const abandon = () => destroy(client);
     signal?.addEventListener('abort', abandon, { once: true });
+    // The server ends a transaction that sat idle past its bound with a FATAL (25P03), which reaches
+    // an idle client only as an 'error' event: COMMIT would then fail unsent and read as unknown.
+    let ended: unknown;
+    const onError = (err: unknown) => (ended ??= err);
+    client.on('error', onError);
     const run: RunSql = async (text, params) =>
       toResult(await client.query(text, params as unknown[] | undefined));
     try {
       await run('BEGIN');
       const result = await body(run);
+      if (ended !== undefined) throw ended;
       let commit: pg.QueryResult;
       try {
         commit = await client.query('COMMIT');
@@ -128,6 +134,7 @@ export class PgAdapter implements SqlAdapter {
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', abandon);
+      client.off('error', onError);
       release(broken as Error | undefined);
     }
   }
