@@ -4,8 +4,9 @@
  * each primitive maps onto its store. A new backend is a new folder that implements this file.
  *
  * What each backend does for each primitive. "etcd" is the client-side recipe over KV, lease and
- * watch; "etcd-svc" is etcd's v3election/v3lock services; ZooKeeper and PostgreSQL are planned
- * and written here first so that the contract does not lean on any one store.
+ * watch; "etcd-svc" is etcd's v3election/v3lock services; PostgreSQL is built on ballot's own
+ * tables (src/backends/postgres); ZooKeeper is planned and written here first so that the
+ * contract does not lean on any one store.
  *
  * LIVENESS: an opaque id, a granted TTL in ms, renew -> TTL left (0 = gone), end.
  *   etcd      a lease: LeaseGrant (whole seconds), one LeaseKeepAlive per renewal on a stream
@@ -51,7 +52,8 @@
  *             already gone is seen at once), then getChildren again.
  *   Postgres  LISTEN on a channel named after the predecessor's seq, NOTIFY from a delete
  *             trigger, plus a timer at the predecessor's expires_at: expiry sends nothing, so
- *             the successor reaps the expired row itself (DELETE ... WHERE expires_at < now).
+ *             the successor reaps the expired session itself (DELETE ... WHERE expires_at <=
+ *             clock_timestamp(), its entries going with it) in the statement that looks again.
  *
  * FENCE (guard): the user's body, given the backend's transaction type (ElectionDriver<Tx>),
  * commits only while the entry still holds its token. Outcome everywhere: GuardResult (committed
@@ -62,11 +64,12 @@
  *   memory    Tx = MemoryTxn (the same methods): check and apply in one synchronous step.
  *   ZooKeeper Tx collects multi ops: multi(check(entry path, version -1), ...the user's ops); the
  *             uuid in the path means it exists only while this entry does.
- *   Postgres  Tx runs SQL: a transaction: SELECT the entry row FOR SHARE, checking that its
+ *   Postgres  Tx = PgTxn: a transaction: SELECT the entry row FOR SHARE, checking that its
  *             session has not expired and that no older entry exists, then the body (the user's
- *             SQL, its return value becomes `result`), then COMMIT, under
- *             lock/statement timeouts. Leadership passes only by deleting the row, and that
- *             DELETE waits for the share lock, so a successor cannot lead mid-transaction.
+ *             SQL through tx.query; its return value becomes `result`), then its put/delete/get
+ *             on ballot's kv table, then COMMIT, under statement, lock and idle-in-transaction
+ *             timeouts. Leadership passes only by deleting the row, and that DELETE waits for
+ *             the share lock, so a successor cannot lead mid-transaction.
  *
  * LEADER READ and OBSERVE: the leader now, and a stream of changes; confirm() proves contact.
  *   etcd      Range of the prefix sorted by create revision, limit 1; observe = that read plus
