@@ -135,7 +135,7 @@ export async function pgHandoverScenario(opts: RunOptions): Promise<Outcome> {
           why:
             ratio <= TARGET_RATIO
               ? 'the delete, the NOTIFY it commits, and the waiter’s one confirming read'
-              : 'a handover is the leader’s delete, then the NOTIFY reaching the waiter’s LISTEN connection, then the waiter’s read confirming nobody older is left: two idle round trips and a wake-up against the floor’s one. Leading on the notification alone, when the entry ahead was the leader, would take one round trip off',
+              : 'a handover is the leader’s delete, then the NOTIFY reaching the waiter’s LISTEN connection, then the waiter’s read confirming nobody older is left: two round trips on connections idle for the wait, and a wake-up, against the floor’s one round trip',
         });
       }
       return { results, targets };
