@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { postgresVersion } from './pg-common.js';
 import type { Summary } from './stats.js';
 
 /** One measured series of a scenario: what every scenario returns, so run.ts can print them alike. */
@@ -29,8 +30,8 @@ export interface Fact {
 
 /** One target from the issue, and whether this run met it. */
 export interface TargetCheck {
-  /** Scenario number as the issue numbers them. */
-  scenario: number;
+  /** Scenario number as the issue numbers them; "pg 1" and so on for the PostgreSQL sections (issue 12). */
+  scenario: number | string;
   target: string;
   /** What this run measured, in the target's terms. */
   measured: string;
@@ -74,6 +75,7 @@ export interface Environment {
   cpus: string;
   cpuModel: string;
   etcd: string;
+  postgres: string;
   node: string;
   /** The ballot commit measured, marked when the working tree differs from it. */
   commit: string;
@@ -144,6 +146,7 @@ export function environment(): Environment {
     cpus: tryRun('nproc', []) ?? 'unknown',
     cpuModel: cpuModel(),
     etcd: etcdVersion(),
+    postgres: postgresVersion(),
     node: process.version,
     commit: commit(),
     date: new Date().toISOString(),

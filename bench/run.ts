@@ -1,6 +1,7 @@
 /**
- * `npm run bench [-- --quick] [-- --rounds N]`: runs every scenario and writes docs/benchmarks.md
- * and the chart it shows, docs/benchmarks.svg.
+ * `npm run bench [-- --quick] [-- --rounds N] [-- --only etcd|postgres]`: runs every scenario and
+ * writes docs/benchmarks.md and the chart it shows, docs/benchmarks.svg. With --only, just that
+ * backend's scenarios run and their tables go to stdout; the page, which shows both, is left as it is.
  * A new scenario is a new file exporting a scenario function and a method text, plus one entry below.
  */
 import { writeFile } from 'node:fs/promises';
@@ -15,6 +16,12 @@ import { HANDOVER_METHOD, handoverScenario } from './handover.js';
 import { HERD_METHOD, herdScenario } from './herd.js';
 import { MANY_METHOD, manyScenario } from './many.js';
 import { PARTITION_METHOD, partitionScenario } from './partition.js';
+import { FIXTURE_NOTE } from './pg-common.js';
+import { PG_FAILOVER_METHOD, pgFailoverScenario } from './pg-failover.js';
+import { PG_HANDOVER_METHOD, pgHandoverScenario } from './pg-handover.js';
+import { PG_HERD_METHOD, pgHerdScenario } from './pg-herd.js';
+import { PG_MANY_METHOD, pgManyScenario } from './pg-many.js';
+import { PG_PARTITION_METHOD, pgPartitionScenario } from './pg-partition.js';
 import {
   environment,
   renderFacts,
@@ -30,6 +37,8 @@ import {
 interface Scenario {
   /** The issue's scenario number, e.g. "2". */
   number: string;
+  /** Which server the scenario runs against, for --only. */
+  backend: 'etcd' | 'postgres';
   title: string;
   /** Markdown: what is measured and how to read it; printed above the table. */
   method: string;
@@ -49,7 +58,43 @@ const SCENARIOS: Scenario[] = [
   { number: '4', title: 'Herd: 1,000 candidates', method: HERD_METHOD, run: herdScenario },
   { number: '5', title: 'Many elections: 10,000 on one session', method: MANY_METHOD, run: manyScenario },
   { number: '6', title: 'Observer fan-out: 1,000 observers', method: FANOUT_METHOD, run: fanoutScenario },
-];
+].map((s) => ({ ...s, backend: 'etcd' as const }));
+
+// Issue 12: the same questions asked of the PostgreSQL backend, each section on a fresh server.
+SCENARIOS.push(
+  ...[
+    {
+      number: 'PG 1',
+      title: 'PostgreSQL: handover on resign',
+      method: PG_HANDOVER_METHOD,
+      run: pgHandoverScenario,
+    },
+    {
+      number: 'PG 2',
+      title: 'PostgreSQL: crash failover',
+      method: PG_FAILOVER_METHOD,
+      run: pgFailoverScenario,
+    },
+    {
+      number: 'PG 3',
+      title: 'PostgreSQL: partition step-down',
+      method: PG_PARTITION_METHOD,
+      run: pgPartitionScenario,
+    },
+    {
+      number: 'PG 4',
+      title: 'PostgreSQL: herd of 1,000 candidates',
+      method: PG_HERD_METHOD,
+      run: pgHerdScenario,
+    },
+    {
+      number: 'PG 5',
+      title: 'PostgreSQL: 1,000 elections on one session',
+      method: PG_MANY_METHOD,
+      run: pgManyScenario,
+    },
+  ].map((s) => ({ ...s, backend: 'postgres' as const })),
+);
 
 const FULL_ROUNDS = 200;
 const QUICK_ROUNDS = 50;
@@ -58,8 +103,15 @@ const CHART = new URL('../docs/benchmarks.svg', import.meta.url);
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, rounds: { type: 'string' } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      only: { type: 'string' },
+    },
   });
+  const only = values.only;
+  if (only !== undefined && only !== 'etcd' && only !== 'postgres')
+    throw new Error(`--only must be etcd or postgres, got ${only}`);
   const quick = values.quick ?? false;
   const rounds = values.rounds === undefined ? (quick ? QUICK_ROUNDS : FULL_ROUNDS) : Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < QUICK_ROUNDS)
@@ -73,7 +125,7 @@ async function main(): Promise<void> {
   const sections: string[] = [];
   const targets: TargetCheck[] = [];
   const bars: Bar[] = [];
-  for (const scenario of SCENARIOS) {
+  for (const scenario of SCENARIOS.filter((s) => only === undefined || s.backend === only)) {
     const heading = `${scenario.number}. ${scenario.title}`;
     const t0 = performance.now();
     console.error(`bench: ${heading}...`);
@@ -90,6 +142,11 @@ async function main(): Promise<void> {
     sections.push(`## ${heading}\n\n${scenario.method.trim()}\n\n${tables.join('\n\n')}\n`);
   }
   console.log(`\n## Targets\n\n${renderTargets(targets)}\n`);
+  if (only !== undefined) {
+    // The page compares both backends side by side; half a run must not replace it.
+    console.error(`bench: --only ${only}: docs/benchmarks.md left as it is; the tables are above`);
+    return;
+  }
 
   const minutes = ((performance.now() - started) / 60_000).toFixed(1);
   const subtitle = `${command}, ${env.date.slice(0, 10)}; ${env.cpus} cores; etcd ${env.etcd}; Node.js ${env.node}`;
@@ -103,6 +160,7 @@ async function main(): Promise<void> {
     '',
     `- Machine: ${env.cpus} cores, ${env.cpuModel}`,
     `- etcd: ${env.etcd}, one fresh single-node member per scenario on loopback, data dir in the OS temp dir`,
+    `- PostgreSQL: ${env.postgres} (from \`PG_BIN\`, default the newest under /usr/lib/postgresql), ${FIXTURE_NOTE}`,
     `- Node.js: ${env.node}`,
     `- ballot: ${env.commit}`,
     '',
@@ -116,7 +174,7 @@ async function main(): Promise<void> {
     '',
     '## Targets',
     '',
-    `The targets of issue 5, checked against this run: ${targets.length - missed} met, ${missed} missed.`,
+    `The targets of issue 5 (etcd) and issue 12 (rows "pg …", PostgreSQL), checked against this run: ${targets.length - missed} met, ${missed} missed.`,
     'Where ballot misses one, the last column says why.',
     '',
     renderTargets(targets),

@@ -1,0 +1,85 @@
+/**
+ * PostgreSQL crash failover: SIGKILL the leader process and time how long until the waiting candidate
+ * process leads, at TTL 2 s and 5 s (issue 12).
+ */
+import { startPostgres } from '../test/fixtures/postgres.js';
+import { FIXTURE_NOTE, openProbe } from './pg-common.js';
+import { pgFaultTrials, type PgTrial } from './pg-candidates.js';
+import { seconds, type Outcome, type Result, type RunOptions } from './report.js';
+import { summarize } from './stats.js';
+
+const SCENARIO = 'pg crash failover';
+const TTLS = [2, 5] as const;
+
+/** What the PostgreSQL crash-failover table measures, for docs/benchmarks.md. */
+export const PG_FAILOVER_METHOD = `
+As the etcd crash failover above, on one fresh PostgreSQL (${FIXTURE_NOTE}): each candidate is its own
+Node.js process (bench/workers/pg-candidate.ts, \`postgres()\` with library defaults); the bench sends
+SIGKILL to the leader and measures, on CLOCK_MONOTONIC, from just before the kill to the waiter's
+\`term.startedAt\`. The waiter then leads, a new process queues behind it, and the next trial starts.
+Each kill comes at a random point of the leader's renewal cycle (a third of the TTL).
+
+A killed process's connections close at once on loopback, but ballot does not take a closed
+connection as the end of a session (a pooled connection closing says nothing about the process), so
+the waiter leads once the session's \`expires_at\` has passed by the server's clock: "Session
+expired" is the leader's last acknowledged renewal plus the TTL, as a time after the kill.
+"Detection" is failover minus that expiry. An expiry changes no row and sends no NOTIFY, so a waiter
+reads, with the entry ahead of it, how long that entry's session has left, sets a timer for then, and
+when it fires deletes the expired session itself and leads: detection is that timer's slack, the
+delete and a read, with no polling in between.
+`;
+
+/** Runs the PostgreSQL crash failover on a fresh server. */
+export async function pgFailoverScenario(opts: RunOptions): Promise<Outcome> {
+  const server = await startPostgres();
+  try {
+    const probe = await openProbe(server);
+    try {
+      const trialsAt = (ttl: number) => (opts.quick ? (ttl <= 2 ? 3 : 2) : ttl <= 2 ? 20 : 10);
+      const results: Result[] = [];
+      for (const ttl of TTLS) {
+        const trials = await pgFaultTrials({
+          library: 'ballot',
+          fault: 'kill',
+          ttl,
+          trials: trialsAt(ttl),
+          server,
+          probe,
+          election: `bench-pg-failover-${ttl}`,
+          electCapMs: ttl * 3000 + 10_000,
+          endCapMs: 0,
+        });
+        results.push(failoverRow(ttl, trials));
+      }
+      return { results, targets: [] };
+    } finally {
+      await probe.close();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+function failoverRow(ttl: number, trials: PgTrial[]): Result {
+  const ttlMs = ttl * 1000;
+  const led = trials.filter((t) => Number.isFinite(t.electedAt));
+  const failover = summarize(led.map((t) => t.electedAt - t.faultAt));
+  const expiry = led.map((t) => (t.expiresAt ?? Number.NaN) - t.faultAt);
+  const detection = summarize(led.map((t) => t.electedAt - (t.expiresAt ?? Number.NaN)));
+  return {
+    scenario: SCENARIO,
+    name: `ballot postgres(), TTL ${ttl} s`,
+    ...failover,
+    extra: {
+      'session expired after kill, p50 (min–max)': `${seconds(summarize(expiry).p50)} (${seconds(Math.min(...expiry))}–${seconds(Math.max(...expiry))})`,
+      'detection p50 / max': `${Math.round(detection.p50)} / ${Math.round(detection.max)} ms`,
+      'p99 − TTL': `${signed(failover.p99 - ttlMs)} ms`,
+    },
+    note: led.length < trials.length ? `${trials.length - led.length} waiter(s) never led` : undefined,
+  };
+}
+
+function signed(value: number): string {
+  const rounded = Math.round(value);
+  return rounded >= 0 ? `+${rounded}` : `−${Math.abs(rounded)}`;
+}
