@@ -14,8 +14,8 @@ export type RunSql = (text: string, params?: readonly unknown[]) => Promise<SqlR
 
 /** What the notification connection reports to its owner. */
 export interface ListenerEvents {
-  /** A NOTIFY arrived on a channel this connection listens on. */
-  notification(channel: string): void;
+  /** A NOTIFY arrived on a channel this connection listens on, with its payload. */
+  notification(channel: string, payload: string): void;
   /**
    * The connection was lost and is back, listening again: notifications sent in between are lost,
    * so every subscriber must read the state afresh.

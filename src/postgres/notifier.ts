@@ -1,8 +1,13 @@
 import type { Listener, ListenerEvents, SqlAdapter } from './adapter.js';
 import { PollingListener } from './polling-listener.js';
 
-/** Why a subscriber is called: a NOTIFY on its channel, or a reconnect after which it must read again. */
-export type Wake = 'notify' | 'resync';
+/**
+ * Why a subscriber is called: a NOTIFY on its channel (with its payload), or a reconnect (or a
+ * poll) after which it must read again.
+ */
+export type Wake = { kind: 'notify'; payload: string } | { kind: 'resync' };
+
+const RESYNC: Wake = { kind: 'resync' };
 
 /**
  * Shares one LISTEN connection among every election of a backend object: channels are listened
@@ -54,12 +59,13 @@ export class Notifier {
 
   private connection(): Listener {
     const events: ListenerEvents = {
-      notification: (channel) => {
+      notification: (channel, payload) => {
         this.delivered++;
-        for (const fn of [...(this.subscribers.get(channel) ?? [])]) fn('notify');
+        const wake: Wake = { kind: 'notify', payload };
+        for (const fn of [...(this.subscribers.get(channel) ?? [])]) fn(wake);
       },
       resync: () => {
-        for (const set of [...this.subscribers.values()]) for (const fn of [...set]) fn('resync');
+        for (const set of [...this.subscribers.values()]) for (const fn of [...set]) fn(RESYNC);
       },
     };
     this.listener ??= this.pollMs ? new PollingListener(this.pollMs, events) : this.adapter.listener(events);

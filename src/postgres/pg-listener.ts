@@ -22,6 +22,8 @@ export class PgListener implements Listener {
   private pingTimer?: NodeJS.Timeout;
   /** Set once a connection has been up: the next one is a reconnect, so subscribers must resync. */
   private everConnected = false;
+  /** The statements sent on the connection, one at a time (pg 9 will refuse overlapping queries). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly config: pg.ClientConfig,
@@ -32,13 +34,13 @@ export class PgListener implements Listener {
     this.channels.add(channel);
     const client = await this.connection();
     // Down now: the reconnect LISTENs on every channel in the set, then resyncs.
-    if (client) await client.query(`LISTEN ${quote(channel)}`).catch(() => undefined);
+    if (client) await this.send(client, `LISTEN ${quote(channel)}`).catch(() => undefined);
   }
 
   async unlisten(channel: string): Promise<void> {
     this.channels.delete(channel);
     const client = this.client;
-    if (client) await client.query(`UNLISTEN ${quote(channel)}`).catch(() => undefined);
+    if (client) await this.send(client, `UNLISTEN ${quote(channel)}`).catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -48,6 +50,13 @@ export class PgListener implements Listener {
     const client = this.client ?? (await this.connecting);
     this.client = undefined;
     if (client) await client.end().catch(() => undefined);
+  }
+
+  /** Sends one statement after every earlier one has finished. */
+  private send(client: pg.Client, text: string): Promise<unknown> {
+    const sent = this.queue.then(() => client.query(text));
+    this.queue = sent.catch(() => undefined);
+    return sent;
   }
 
   /** The live connection, connecting first if there is none; undefined while the server is unreachable. */
@@ -62,10 +71,10 @@ export class PgListener implements Listener {
     const client = new pg.Client({ ...this.config, connectionTimeoutMillis: PING_TIMEOUT_MS });
     client.on('error', () => this.drop(client));
     client.on('end', () => this.drop(client));
-    client.on('notification', (n) => this.events.notification(n.channel));
+    client.on('notification', (n) => this.events.notification(n.channel, n.payload ?? ''));
     try {
       await client.connect();
-      for (const channel of this.channels) await client.query(`LISTEN ${quote(channel)}`);
+      for (const channel of this.channels) await this.send(client, `LISTEN ${quote(channel)}`);
     } catch {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);
@@ -105,7 +114,7 @@ export class PgListener implements Listener {
   private schedulePing(client: pg.Client): void {
     this.pingTimer = setTimeout(() => {
       const timeout = setTimeout(() => this.drop(client), PING_TIMEOUT_MS);
-      client.query('SELECT 1').then(
+      this.send(client, 'SELECT 1').then(
         () => {
           clearTimeout(timeout);
           if (this.client === client) this.schedulePing(client);

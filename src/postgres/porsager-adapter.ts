@@ -131,7 +131,7 @@ class PostgresJsListener implements Listener {
     let listened = false;
     const handle = this.sql.listen(
       channel,
-      () => this.events.notification(channel),
+      (payload) => this.events.notification(channel, payload),
       () => {
         if (listened) this.events.resync();
         listened = true;

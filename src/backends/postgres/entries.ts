@@ -48,10 +48,13 @@ export class PgEntries implements EntryRecipe {
     const e = entryOf(c);
     const bell = new Bell();
     const own = await this.watchOwn(e, bell.ring);
-    let pred: { seq: bigint; unsubscribe: () => void } | undefined;
+    let pred: { seq: bigint; unsubscribe: () => void; led: boolean } | undefined;
     try {
       for (;;) {
         signal.throwIfAborted();
+        // The entry just ahead was deleted while it led: nothing is ahead of this one now (joins
+        // only come after it), so it leads without reading again: one round trip, the delete's.
+        if (pred?.led) break;
         let step: Step;
         try {
           step = await this.step(e);
@@ -64,8 +67,12 @@ export class PgEntries implements EntryRecipe {
         if (step.kind === 'leads') break;
         if (pred?.seq !== step.pred) {
           pred?.unsubscribe();
-          const unsubscribe = await this.ctx.notifier.subscribe(this.channelOf(step.pred), bell.ring);
-          pred = { seq: step.pred, unsubscribe };
+          const next = { seq: step.pred, unsubscribe: () => {}, led: false };
+          next.unsubscribe = await this.ctx.notifier.subscribe(this.channelOf(step.pred), (wake) => {
+            if (wake.kind === 'notify' && wake.payload === 'led') next.led = true;
+            bell.ring();
+          });
+          pred = next;
           // It may have gone between the read and the LISTEN: look again before waiting.
           continue;
         }
@@ -155,7 +162,7 @@ export class PgEntries implements EntryRecipe {
             (r) => r.rowCount === 0 && gone(),
             () => undefined, // unreachable: the session's deadline decides, as for any lost contact
           );
-        react = (w) => (w === 'notify' ? gone() : check());
+        react = (w) => (w.kind === 'notify' ? gone() : check());
         if (missed) check();
         return () => {
           done = true;

@@ -49,10 +49,14 @@ export function migrationStatements(schema: string): string[] {
     `CREATE INDEX IF NOT EXISTS entries_session ON ${s}.entries (session_id)`,
     `CREATE TABLE IF NOT EXISTS ${s}.kv (key text PRIMARY KEY, value text NOT NULL)`,
     `CREATE OR REPLACE FUNCTION ${s}.entries_notify() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  led boolean;
 BEGIN
   IF TG_OP = 'DELETE' THEN
-    PERFORM pg_notify(OLD.channel || '_' || OLD.seq, '');
-    IF NOT EXISTS (SELECT 1 FROM ${s}.entries o WHERE o.election = OLD.election AND o.seq < OLD.seq) THEN
+    led := NOT EXISTS (SELECT 1 FROM ${s}.entries o WHERE o.election = OLD.election AND o.seq < OLD.seq);
+    -- 'led': nothing was ahead of the deleted entry, so the one waiting on it now leads.
+    PERFORM pg_notify(OLD.channel || '_' || OLD.seq, CASE WHEN led THEN 'led' ELSE '' END);
+    IF led THEN
       PERFORM pg_notify(OLD.channel, '');
     END IF;
   ELSIF TG_OP = 'INSERT' OR NEW.value IS DISTINCT FROM OLD.value THEN
