@@ -67,7 +67,8 @@ export async function preparePostgres(server: PostgresServer): Promise<void> {
   await server.query(CHAOS_DDL);
 }
 
-interface LogRow {
+/** One row of chaos.log as the history query returns it (numbers as text). */
+export interface PgLogRow {
   n: string;
   xid: string;
   kind: 'put' | 'del' | 'write';
@@ -77,50 +78,31 @@ interface LogRow {
   seq: number | null;
 }
 
+/** An etcd-style event; `created` marks an entry's insert (its token is not a log position). */
+export type PgEvent = KvEvent & { created: boolean };
+
 /**
- * One trial's slice of the log as etcd-style events: an entry is a PUT (insert) or DELETE of
+ * Turns log rows into etcd-style events: an entry is a PUT (insert) or DELETE of
  * `<entryPrefix><session id>` with createRevision = its seq (the token); a guarded write is a PUT
  * of `writeKey` whose value names its term, as the etcd candidates write it. Every event of one
  * transaction shares a modRevision (the log number of its first row), as an etcd txn does.
  */
-export class PgHistory {
-  readonly events: (KvEvent & { created?: boolean })[] = [];
-  #after: bigint;
+export class PgLogEvents {
+  readonly events: PgEvent[] = [];
   #revision = 0n;
   #lastXid = '';
 
   constructor(
-    private readonly server: PostgresServer,
-    private readonly trial: string,
-    private readonly election: string,
     private readonly entryPrefix: string,
     private readonly writeKey: string,
-    after: bigint,
-  ) {
-    this.#after = after;
-  }
+  ) {}
 
-  /** The log's last number now: a trial's history starts after it. */
-  static async position(server: PostgresServer): Promise<bigint> {
-    const { rows } = await server.query<{ n: string }>('SELECT n::text AS n FROM chaos.counter WHERE id = 1');
-    return BigInt(rows[0]?.n ?? '0');
-  }
-
-  /** Reads what was logged since the last call; returns the last log number read. */
-  async sync(): Promise<bigint> {
-    const { rows } = await this.server.query<LogRow>(
-      // Ordered by the column, not by its text output (which would put 10 before 9).
-      `SELECT l.n::text AS n, l.xid::text AS xid, l.kind, l.session_id::text AS session_id,
-         l.token::text AS token, l.candidate, l.seq
-       FROM chaos.log l WHERE l.n > $1 AND (l.election = $2 OR l.trial = $3) ORDER BY l.n`,
-      [this.#after.toString(), this.election, this.trial],
-    );
+  /** Appends rows, which must come in log order. */
+  add(rows: readonly PgLogRow[]): void {
     for (const r of rows) {
-      const n = BigInt(r.n);
-      this.#after = n;
       if (r.xid !== this.#lastXid) {
         this.#lastXid = r.xid;
-        this.#revision = n;
+        this.#revision = BigInt(r.n);
       }
       const base = { modRevision: this.#revision, lease: '0' };
       if (r.kind === 'write')
@@ -130,6 +112,7 @@ export class PgHistory {
           key: this.writeKey,
           value: JSON.stringify({ t: r.token, c: r.candidate, s: r.seq }),
           createRevision: this.#revision,
+          created: false,
         });
       else
         this.events.push({
@@ -141,6 +124,49 @@ export class PgHistory {
           created: r.kind === 'put',
         });
     }
+  }
+}
+
+/** One trial's slice of the log, read from the server as it grows. */
+export class PgHistory {
+  readonly #log: PgLogEvents;
+  #after: bigint;
+
+  constructor(
+    private readonly server: PostgresServer,
+    private readonly trial: string,
+    private readonly election: string,
+    entryPrefix: string,
+    writeKey: string,
+    after: bigint,
+  ) {
+    this.#log = new PgLogEvents(entryPrefix, writeKey);
+    this.#after = after;
+  }
+
+  /** The log's last number now: a trial's history starts after it. */
+  static async position(server: PostgresServer): Promise<bigint> {
+    const { rows } = await server.query<{ n: string }>('SELECT n::text AS n FROM chaos.counter WHERE id = 1');
+    return BigInt(rows[0]?.n ?? '0');
+  }
+
+  /** Everything read so far, as etcd-style events. */
+  get events(): PgEvent[] {
+    return this.#log.events;
+  }
+
+  /** Reads what was logged since the last call; returns the last log number read. */
+  async sync(): Promise<bigint> {
+    const { rows } = await this.server.query<PgLogRow>(
+      // Ordered by the column, not by its text output (which would put 10 before 9).
+      `SELECT l.n::text AS n, l.xid::text AS xid, l.kind, l.session_id::text AS session_id,
+         l.token::text AS token, l.candidate, l.seq
+       FROM chaos.log l WHERE l.n > $1 AND (l.election = $2 OR l.trial = $3) ORDER BY l.n`,
+      [this.#after.toString(), this.election, this.trial],
+    );
+    this.#log.add(rows);
+    const last = rows[rows.length - 1];
+    if (last) this.#after = BigInt(last.n);
     return this.#after;
   }
 }
