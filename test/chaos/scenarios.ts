@@ -239,9 +239,9 @@ const burst: Scenario = {
   },
 };
 
-/** A scenario of the etcd list run against PostgreSQL, under a name of its own. */
-function onPostgres(scenario: Scenario): Scenario {
-  return { ...scenario, name: `pg-${scenario.name}` };
+/** A scenario of the etcd list run against PostgreSQL, under a name (and summary) of its own. */
+function onPostgres(scenario: Scenario, summary: string): Scenario {
+  return { ...scenario, name: `pg-${scenario.name}`, summary };
 }
 
 const serverPause: Scenario = {
@@ -336,9 +336,18 @@ export const PG_SCENARIOS: readonly Scenario[] = [
   serverPause,
   serverRestart,
   backendTerminate,
-  onPostgres(leaderSigstop),
-  onPostgres(leaderSigkill),
-  onPostgres(leaderPartition),
+  onPostgres(
+    leaderSigstop,
+    'the leader process is frozen with SIGSTOP (mostly past the TTL), keeping its connections, then continued',
+  ),
+  onPostgres(
+    leaderSigkill,
+    'the leader process is killed with SIGKILL; the next candidate leads after the TTL',
+  ),
+  onPostgres(
+    leaderPartition,
+    "the leader's link to PostgreSQL (its own TCP proxy) is blackholed or slowed, then healed",
+  ),
   resignChurn,
 ];
 
