@@ -28,16 +28,15 @@ const PG_BUDGET_MS = 150_000;
 /** deriveSeed index of the PostgreSQL pass's stream, so one CHAOS_SEED replays both passes. */
 const PG_STREAM = 0x9a5;
 
-function masterSeed(): number {
-  return process.env['CHAOS_SEED'] ? parseSeed(process.env['CHAOS_SEED']) : randomSeed();
-}
+/** One master seed for the whole file, so CHAOS_SEED replays both passes of a run. */
+const MASTER = process.env['CHAOS_SEED'] ? parseSeed(process.env['CHAOS_SEED']) : randomSeed();
 
 describe('chaos: bounded pass over every scenario (3-member etcd, candidate processes, faults)', () => {
   test(
     `every scenario ${ROUNDS} times and the regression schedules, with 0 violations`,
     { timeout: BUDGET_MS },
     async (t) => {
-      const master = masterSeed();
+      const master = MASTER;
       t.diagnostic(
         `master seed ${formatSeed(master)} (replay the whole pass with CHAOS_SEED=${formatSeed(master)})`,
       );
@@ -91,7 +90,7 @@ describe('chaos: postgres: bounded pass over every PostgreSQL scenario (one serv
     `every PostgreSQL scenario ${PG_ROUNDS} times, with 0 violations (the same checker, no allowance)`,
     { timeout: PG_BUDGET_MS },
     async (t) => {
-      const master = masterSeed();
+      const master = MASTER;
       t.diagnostic(
         `master seed ${formatSeed(master)} (replay the whole pass with CHAOS_SEED=${formatSeed(master)})`,
       );
