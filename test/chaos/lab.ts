@@ -626,8 +626,13 @@ export class Trial {
   /** pg_terminate_backend on every connection of the candidate (its pool and its LISTEN connection). */
   async terminateBackends(cand: string): Promise<number> {
     const app = applicationNameOf(this.name, cand);
+    // Idle connections show their last statement: the LISTEN connection's is a LISTEN.
+    const { rows } = await this.lab.pg.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'listen%'",
+      [app],
+    );
     const n = await this.lab.pg.terminate(`application_name = '${app.replaceAll("'", "''")}'`);
-    this.mark(`pg_terminate_backend: ${n} connection(s) of ${cand}`);
+    this.mark(`pg_terminate_backend: ${n} connection(s) of ${cand}, ${rows[0]?.n ?? 0} of them LISTENing`);
     return n;
   }
 
