@@ -1,8 +1,10 @@
 /**
  * The bounded chaos pass for CI: every scenario of test/chaos at least 5 times against a real
  * 3-member etcd cluster and real candidate processes, within 5 minutes, plus the schedules that
- * found bugs before. Set CHAOS_SEED to replay a whole pass; each failure prints its own replay
- * command. The checker's self-tests are in test/checker.test.ts.
+ * found bugs before; then every PostgreSQL scenario twice against one real server, within about
+ * a minute and a half (select it alone with --test-name-pattern postgres). Set CHAOS_SEED to
+ * replay a whole pass; each failure prints its own replay command. The checker's self-tests are
+ * in test/checker.test.ts.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -17,17 +19,24 @@ import {
   type TrialResult,
 } from './chaos/runner.js';
 import { REGRESSION_SCHEDULES } from './chaos/regressions.js';
-import { SCENARIOS, scenarioNamed } from './chaos/scenarios.js';
+import { PG_SCENARIOS, SCENARIOS, scenarioNamed } from './chaos/scenarios.js';
 
 const ROUNDS = 5;
 const BUDGET_MS = 5 * 60_000;
+const PG_ROUNDS = 2;
+const PG_BUDGET_MS = 150_000;
+/** deriveSeed index of the PostgreSQL pass's stream, so one CHAOS_SEED replays both passes. */
+const PG_STREAM = 0x9a5;
+
+/** One master seed for the whole file, so CHAOS_SEED replays both passes of a run. */
+const MASTER = process.env['CHAOS_SEED'] ? parseSeed(process.env['CHAOS_SEED']) : randomSeed();
 
 describe('chaos: bounded pass over every scenario (3-member etcd, candidate processes, faults)', () => {
   test(
     `every scenario ${ROUNDS} times and the regression schedules, with 0 violations`,
     { timeout: BUDGET_MS },
     async (t) => {
-      const master = process.env['CHAOS_SEED'] ? parseSeed(process.env['CHAOS_SEED']) : randomSeed();
+      const master = MASTER;
       t.diagnostic(
         `master seed ${formatSeed(master)} (replay the whole pass with CHAOS_SEED=${formatSeed(master)})`,
       );
@@ -71,6 +80,54 @@ describe('chaos: bounded pass over every scenario (3-member etcd, candidate proc
         failed.length,
         0,
         `violations found (master seed ${formatSeed(master)}):\n\n${failed.map(failureReport).join('\n\n')}`,
+      );
+    },
+  );
+});
+
+describe('chaos: postgres: bounded pass over every PostgreSQL scenario (one server, candidate processes, faults)', () => {
+  test(
+    `every PostgreSQL scenario ${PG_ROUNDS} times, with 0 violations (the same checker, no allowance)`,
+    { timeout: PG_BUDGET_MS },
+    async (t) => {
+      const master = MASTER;
+      t.diagnostic(
+        `master seed ${formatSeed(master)} (replay the whole pass with CHAOS_SEED=${formatSeed(master)})`,
+      );
+      const stream = deriveSeed(master, PG_STREAM);
+      const started = Date.now();
+      const results: TrialResult[] = [];
+      const lab = await Lab.start({ backend: 'postgres', ttl: 2, callTimeout: 1_000, writeEveryMs: 50 });
+      try {
+        const order = new Rng(stream);
+        let index = 0;
+        for (let round = 0; round < PG_ROUNDS; round++) {
+          for (const scenario of order.shuffle(PG_SCENARIOS)) {
+            const result = await runTrial(lab, scenario, deriveSeed(stream, index++));
+            results.push(result);
+            t.diagnostic(summaryLine(result));
+          }
+        }
+      } finally {
+        await lab.close();
+      }
+      const failed = results.filter((r) => r.verdict.violations.length > 0);
+      const counts = PG_SCENARIOS.map((s) => results.filter((r) => r.scenario === s.name).length);
+      t.diagnostic(
+        `postgres: ${results.length} trials in ${((Date.now() - started) / 1000).toFixed(0)} s, ` +
+          `${failed.length} with violations (master seed ${formatSeed(master)})`,
+      );
+      const byApi = termsByApi(results);
+      t.diagnostic(`postgres: terms by API: ${describeApis(byApi)}`);
+      assert.ok(
+        Math.min(...counts) >= PG_ROUNDS,
+        `every PostgreSQL scenario ran at least ${PG_ROUNDS} times (${counts.join(', ')})`,
+      );
+      assert.ok(byApi['elector/client'] > 0, 'no LeaderElector candidate ever led on PostgreSQL');
+      assert.equal(
+        failed.length,
+        0,
+        `violations found on PostgreSQL (master seed ${formatSeed(master)}):\n\n${failed.map(failureReport).join('\n\n')}`,
       );
     },
   );

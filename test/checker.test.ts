@@ -1,7 +1,7 @@
 /**
  * Self-tests of the invariant checker (src/check/checker.ts), which the chaos harness and the demo
- * share: a checker that cannot see a violation proves nothing. The chaos harness's etcd-history
- * replay (test/chaos/checker.ts) is tested with it, on synthetic histories.
+ * share: a checker that cannot see a violation proves nothing. The chaos harness's history replay
+ * (test/chaos/checker.ts) is tested with it, on synthetic etcd histories and PostgreSQL log rows.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -12,6 +12,7 @@ import type { ScenarioResult } from '../src/cli/demo/scenario.js';
 import { exitCode, judge } from '../src/cli/demo/summary.js';
 import { ExitCode } from '../src/cli/exit-codes.js';
 import { check, type Check, type TermRecord, type TrialRecord } from './chaos/checker.js';
+import { PgLogEvents, type PgLogRow } from './chaos/pg-store.js';
 
 describe('chaos checker catches each kind of violation (synthetic histories)', () => {
   const prefix = 'chaos/x/t/e/';
@@ -301,5 +302,105 @@ describe("the demo's ledger judges with the shared checker", () => {
       ledger.closed(2n, 300, KILLED, false);
     });
     assert.equal(killed.code, 0);
+  });
+});
+
+describe("chaos checker on PostgreSQL's commit-ordered log (synthetic rows)", () => {
+  const prefix = 'chaos/x/t/e/';
+  const writeKey = 'chaos/x/t/fenced';
+  type Row = PgLogRow;
+  const put = (n: number, xid: number, session: number, seq: number): Row => ({
+    n: String(n),
+    xid: String(xid),
+    kind: 'put',
+    session_id: String(session),
+    token: String(seq),
+    candidate: null,
+    seq: null,
+  });
+  const del = (n: number, xid: number, session: number, seq: number): Row => ({
+    ...put(n, xid, session, seq),
+    kind: 'del',
+  });
+  const write = (n: number, xid: number, token: number, cand: string, seq: number): Row => ({
+    n: String(n),
+    xid: String(xid),
+    kind: 'write',
+    session_id: null,
+    token: String(token),
+    candidate: cand,
+    seq,
+  });
+  const term = (cand: string, session: number, token: number, start: number, end: number): TermRecord => ({
+    cand,
+    token: BigInt(token),
+    key: `${prefix}${session}`,
+    startedAt: start,
+    announced: true,
+    reason: 'resigned',
+    endedAt: end,
+    lastActive: end - 1,
+    killedAt: null,
+  });
+  /** c0 (session 7, seq 40) hands over to c1 (session 8, seq 41); the log numbers are not the seqs. */
+  const record = (rows: Row[]): TrialRecord => {
+    const log = new PgLogEvents(prefix, writeKey);
+    log.add(rows);
+    return {
+      scenario: 'synthetic-pg',
+      ttlMs: 2_000,
+      livenessBoundMs: 4_000,
+      entryPrefix: prefix,
+      writeKey,
+      store: 'postgres',
+      terms: [term('c0', 7, 40, 1_000, 1_500), term('c1', 8, 41, 1_510, 2_000)],
+      writes: [
+        { cand: 'c0', token: 40n, seq: 0, committed: true, stale: false, sentAt: 1_100 },
+        { cand: 'c1', token: 41n, seq: 0, committed: true, stale: false, sentAt: 1_600 },
+      ],
+      history: log.events,
+      heals: [{ at: 900, label: 'start', exclude: [] }],
+      triggers: [],
+      settle: { ok: true, detail: '' },
+      orphans: [],
+      failures: [],
+    };
+  };
+  const checksOf = (r: TrialRecord): Check[] => [...new Set(check(r).violations.map((v) => v.check))];
+
+  test('a clean log passes, the rows of one transaction judged together', () => {
+    // The resign deletes entry 40 (xid 4); 41 then leads.
+    const rows = [put(1, 1, 7, 40), put(2, 2, 8, 41), write(3, 3, 40, 'c0', 0), del(4, 4, 7, 40)];
+    rows.push(write(5, 5, 41, 'c1', 0), del(6, 6, 8, 41));
+    assert.deepEqual(check(record(rows)).violations, []);
+  });
+
+  test("a write committed after its entry's delete fails fencing", () => {
+    const rows = [put(1, 1, 7, 40), put(2, 2, 8, 41), del(3, 3, 7, 40), write(4, 4, 40, 'c0', 0)];
+    rows.push(write(5, 5, 41, 'c1', 0));
+    const r = record(rows);
+    assert.deepEqual(checksOf(r), ['fencing']);
+    assert.match(check(r).violations[0]?.message ?? '', /leader's token was 41/);
+  });
+
+  test('a write reported committed that the log lacks fails fencing, naming PostgreSQL', () => {
+    const rows = [put(1, 1, 7, 40), put(2, 2, 8, 41), del(3, 3, 7, 40), write(4, 4, 41, 'c1', 0)];
+    const r = record(rows);
+    assert.deepEqual(checksOf(r), ['fencing']);
+    assert.match(check(r).violations[0]?.message ?? '', /postgres never applied it/);
+  });
+
+  test('a term on an entry of another session fails tokens', () => {
+    const rows = [put(1, 1, 9, 40), put(2, 2, 8, 41), write(3, 3, 40, 'c0', 0), del(4, 4, 9, 40)];
+    rows.push(write(5, 5, 41, 'c1', 0));
+    assert.deepEqual(checksOf(record(rows)), ['tokens']);
+  });
+
+  test('a term whose entry never was the oldest fails tokens', () => {
+    // Entry 39 of another session stays ahead of 40 the whole time, yet c0 believed it led.
+    const rows = [put(1, 1, 5, 39), put(2, 2, 7, 40), del(3, 3, 7, 40), put(4, 4, 8, 41), del(5, 5, 5, 39)];
+    const r = record(rows);
+    r.writes = [];
+    assert.ok(checksOf(r).includes('tokens'));
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The chaos harness's checker: the shared invariant checker (src/check/checker.ts, which the demo
- * uses too) on what the candidates reported, plus what only etcd's own history of the trial's keys
+ * uses too) on what the candidates reported, plus what only the store's own history of the trial's keys
  * can show, read through an independent client: which entry led at each applied write.
  */
 import {
@@ -32,11 +32,17 @@ export interface TrialRecord extends History {
   /** Entries of the election live under this prefix ("<election>/"). */
   entryPrefix: string;
   writeKey: string;
-  /** etcd's history of the trial's keys, from before the first candidate joined. */
-  history: KvEvent[];
+  /**
+   * The store's history of the trial's keys, from before the first candidate joined: etcd's own, or
+   * PostgreSQL's commit-ordered log of entries and writes in the same form (pg-store.ts), where
+   * `created` marks an entry's insert.
+   */
+  history: (KvEvent & { created?: boolean })[];
+  /** Which store the history is from, for messages (default etcd). */
+  store?: 'etcd' | 'postgres';
 }
 
-/** Judges one trial: the candidates' reports, then etcd's history against them. */
+/** Judges one trial: the candidates' reports, then the store's history against them. */
 export function check(record: TrialRecord): Verdict {
   const verdict = checkHistory(record);
   verdict.violations.push(...replayEtcd(record));
@@ -44,8 +50,9 @@ export function check(record: TrialRecord): Verdict {
 }
 
 /**
- * Fencing judged on etcd's own history: replay the entries, and at every applied write find the
- * leader (oldest entry) at that revision; the write's token must be its create revision.
+ * Fencing judged on the store's own history: replay the entries, and at every applied write find
+ * the leader (oldest entry) at that revision; the write's token must be its create revision (on
+ * PostgreSQL, its seq). No allowance of any kind here: every write must match.
  */
 function replayEtcd(record: TrialRecord): Violation[] {
   const violations: Violation[] = [];
@@ -64,12 +71,13 @@ function replayEtcd(record: TrialRecord): Violation[] {
     return min;
   };
   const history = record.history;
+  const store = record.store ?? 'etcd';
   for (let i = 0; i < history.length; i++) {
-    const e = history[i] as KvEvent;
+    const e = history[i] as KvEvent & { created?: boolean };
     if (e.key.startsWith(record.entryPrefix)) {
       if (e.type === 'PUT') {
         entries.set(e.key, e.createRevision);
-        if (e.createRevision === e.modRevision) created.set(e.createRevision, e.key);
+        if (e.created ?? e.createRevision === e.modRevision) created.set(e.createRevision, e.key);
       } else entries.delete(e.key);
     } else if (e.key === record.writeKey && e.type === 'PUT') {
       writesSeen++;
@@ -98,7 +106,10 @@ function replayEtcd(record: TrialRecord): Violation[] {
   }
   for (const t of record.terms) {
     if (!everLed.has(t.token))
-      add('tokens', `${describeTerm(t)} believed it led, but etcd never had entry ${t.token} as the oldest`);
+      add(
+        'tokens',
+        `${describeTerm(t)} believed it led, but ${store} never had entry ${t.token} as the oldest`,
+      );
     // Keys carry the session's lease, so a term paired with another candidate's entry shows here.
     const key = created.get(t.token);
     if (key !== undefined && key !== t.key)
@@ -107,9 +118,12 @@ function replayEtcd(record: TrialRecord): Violation[] {
   for (const w of record.writes) {
     const inHistory = applied.has(`${w.token}/${w.cand}/${w.seq}`);
     if (w.committed === true && !inHistory)
-      add('fencing', `write ${w.cand}#${w.token} seq ${w.seq} reported committed but etcd never applied it`);
+      add(
+        'fencing',
+        `write ${w.cand}#${w.token} seq ${w.seq} reported committed but ${store} never applied it`,
+      );
     else if (w.committed === false && inHistory)
-      add('fencing', `write ${w.cand}#${w.token} seq ${w.seq} reported refused but etcd applied it`);
+      add('fencing', `write ${w.cand}#${w.token} seq ${w.seq} reported refused but ${store} applied it`);
   }
   if (writesSeen > 0 && record.terms.length === 0)
     add('fencing', `${writesSeen} guarded writes applied although no candidate reported a term`);

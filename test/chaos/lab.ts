@@ -1,7 +1,7 @@
 /**
- * The chaos lab: a 3-member etcd cluster on loopback, a pool of recorder workers (each behind its
- * own fault proxies), and Trial, the handle a scenario uses to join candidates, inject faults and
- * mark heals. A trial's record is what the checker judges.
+ * The chaos lab: a 3-member etcd cluster on loopback (or one PostgreSQL server), a pool of recorder
+ * workers (each behind its own fault proxies), and Trial, the handle a scenario uses to join
+ * candidates, inject faults and mark heals. A trial's record is what the checker judges.
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { electionPrefix, escapeName } from '../../src/backends/etcd/keys.js';
 import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
 import { EtcdHttp, KeyHistory, type Kv } from '../fixtures/etcd-history.js';
+import { startPostgres, type PostgresServer, type ShutdownMode } from '../fixtures/postgres.js';
 import { spawnIsolatedWorker, type IsolatedWorker } from '../fixtures/isolated-worker.js';
 import type { JsonObject } from '../fixtures/processes.js';
 import { deriveSeed, Rng, type Seed } from '../fixtures/rng.js';
@@ -21,8 +22,11 @@ import {
   type Trigger,
   type WriteRecord,
 } from './checker.js';
+import { PgHistory, pgCleanup, pgLine, preparePostgres } from './pg-store.js';
 import {
+  applicationNameOf,
   monotonicNow as now,
+  type Backend as StoreKind,
   type CandidateMode,
   type CandidateSpec,
   type CandidateStatus,
@@ -51,15 +55,19 @@ export interface LabOptions {
   writeEveryMs?: number;
   /** Share of candidates cast on etcd's v3election/v3lock services (mode 'service'); default 0. */
   serviceShare?: number;
+  /** What the candidates elect on: a 3-member etcd cluster (default) or one PostgreSQL server. */
+  backend?: StoreKind;
 }
 
 /** A scenario step that did not happen in time: a liveness failure, or the harness's own. */
 export class StepTimeout extends Error {}
 
-/** The cluster and the worker pool, shared by every trial of a run. */
+/** The cluster (or server) and the worker pool, shared by every trial of a run. */
 export class Lab {
-  readonly cluster: EtcdCluster;
-  readonly http: EtcdHttp;
+  readonly backend: StoreKind;
+  readonly #cluster: EtcdCluster | undefined;
+  readonly #http: EtcdHttp | undefined;
+  readonly #pg: PostgresServer | undefined;
   readonly ttl: number;
   readonly callTimeout: number;
   readonly writeEveryMs: number;
@@ -69,9 +77,12 @@ export class Lab {
   readonly #slots: Promise<IsolatedWorker>[];
   #trials = 0;
 
-  private constructor(cluster: EtcdCluster, options: LabOptions) {
-    this.cluster = cluster;
-    this.http = new EtcdHttp(cluster.endpoints);
+  private constructor(store: EtcdCluster | PostgresServer, options: LabOptions) {
+    this.backend = options.backend ?? 'etcd';
+    if ('nodes' in store) {
+      this.#cluster = store;
+      this.#http = new EtcdHttp(store.endpoints);
+    } else this.#pg = store;
     this.ttl = options.ttl ?? 2;
     this.callTimeout = options.callTimeout ?? 1_000;
     this.writeEveryMs = options.writeEveryMs ?? 50;
@@ -79,10 +90,24 @@ export class Lab {
     this.#slots = Array.from({ length: Math.max(3, options.workers ?? 4) }, () => this.#spawn());
   }
 
-  /** Starts the cluster and the workers; everything is stopped again if any of it fails. */
+  /** Starts the cluster (or server) and the workers; everything is stopped again if any of it fails. */
   static async start(options: LabOptions = {}): Promise<Lab> {
-    const cluster = await startEtcdCluster(3);
-    const lab = new Lab(cluster, options);
+    let store: EtcdCluster | PostgresServer;
+    if (options.backend === 'postgres') {
+      // The fixture's default, synchronous_commit = off, acknowledges commits whose WAL an immediate
+      // shutdown then loses: a term (or a guarded write) a candidate was told it holds would vanish,
+      // which no election can survive (nor promises to). fsync stays off: the lab crashes processes,
+      // not the machine, and the kernel keeps what was written.
+      const server = await startPostgres({ settings: { synchronous_commit: 'on' } });
+      try {
+        await preparePostgres(server);
+      } catch (err) {
+        await server.stop();
+        throw err;
+      }
+      store = server;
+    } else store = await startEtcdCluster(3);
+    const lab = new Lab(store, options);
     try {
       await Promise.all(lab.#slots);
     } catch (err) {
@@ -90,6 +115,29 @@ export class Lab {
       throw err;
     }
     return lab;
+  }
+
+  /** The etcd cluster; only in an etcd lab. */
+  get cluster(): EtcdCluster {
+    if (!this.#cluster) throw new Error('this lab runs PostgreSQL, not etcd');
+    return this.#cluster;
+  }
+
+  /** etcd's JSON gateway, read apart from ballot; only in an etcd lab. */
+  get http(): EtcdHttp {
+    if (!this.#http) throw new Error('this lab runs PostgreSQL, not etcd');
+    return this.#http;
+  }
+
+  /** The PostgreSQL server; only in a PostgreSQL lab. */
+  get pg(): PostgresServer {
+    if (!this.#pg) throw new Error('this lab runs etcd, not PostgreSQL');
+    return this.#pg;
+  }
+
+  /** How many endpoints a worker can be given (etcd members; one PostgreSQL server). */
+  get members(): number {
+    return this.#cluster ? this.#cluster.nodes.length : 1;
   }
 
   /** Number of worker slots. */
@@ -123,6 +171,7 @@ export class Lab {
 
   /** Members back up and unpaused; used between trials so a failed one cannot poison the next. */
   async restoreCluster(): Promise<boolean> {
+    if (this.#pg) return this.#restorePostgres(this.#pg);
     let changed = false;
     const down = this.cluster.nodes.filter((n) => !n.running);
     for (const node of this.cluster.nodes) {
@@ -142,14 +191,41 @@ export class Lab {
     return changed;
   }
 
-  /** Closes every worker and stops the cluster. */
+  /** Closes every worker and stops the cluster (or server). */
   async close(): Promise<void> {
     await Promise.all(this.#slots.map((s) => s.then((w) => w.close()).catch(() => undefined)));
-    await this.cluster.stop();
+    await this.#cluster?.stop();
+    await this.#pg?.stop();
+  }
+
+  /** The server running and unpaused; a restart if it is down. Waits until it answers. */
+  async #restorePostgres(server: PostgresServer): Promise<boolean> {
+    let changed = false;
+    if (server.running) server.resume();
+    else {
+      await server.restart('fast');
+      changed = true;
+    }
+    const end = now() + 15_000;
+    for (;;) {
+      try {
+        await server.query('SELECT 1');
+        return changed;
+      } catch (err) {
+        if (now() > end) throw err;
+        await sleep(100);
+      }
+    }
   }
 
   async #spawn(): Promise<IsolatedWorker> {
-    const iw = await spawnIsolatedWorker(RECORDER, this.cluster.endpoints);
+    const pg = this.#pg;
+    const iw = pg
+      ? await spawnIsolatedWorker(RECORDER, [`${pg.host}:${pg.port}`], {
+          BACKEND: 'postgres',
+          PG_URL: pg.url('app'),
+        })
+      : await spawnIsolatedWorker(RECORDER, this.cluster.endpoints);
     try {
       await iw.worker.waitFor((m) => m['ev'] === 'ready', 30_000);
     } catch (err) {
@@ -193,13 +269,19 @@ export class Trial {
   readonly triggers: Trigger[] = [];
   readonly failures: { check: Check; message: string }[] = [];
   readonly #participants = new Map<number, Participant>();
-  readonly #history: KeyHistory;
+  readonly #history: KeyHistory | PgHistory;
   #statusReq = 0;
   readonly #specs = new Map<string, CandidateSpec>();
   /** Draws the cast (which etcd mode each candidate runs), apart from the scenario's rng. */
   readonly #cast: Rng;
 
-  private constructor(lab: Lab, scenario: string, history: KeyHistory, name: string, seed: Seed) {
+  private constructor(
+    lab: Lab,
+    scenario: string,
+    history: (t: Trial) => KeyHistory | PgHistory,
+    name: string,
+    seed: Seed,
+  ) {
     this.lab = lab;
     // A stream of its own, so seeds recorded before service-mode candidates joined replay the same faults.
     this.#cast = new Rng(deriveSeed(seed, CAST_STREAM));
@@ -211,15 +293,25 @@ export class Trial {
     this.election = `chaos/${lab.runId}/${name}/e`;
     this.entryPrefix = electionPrefix(this.election);
     this.writeKey = `${this.prefix}fenced`;
-    this.#history = history;
+    this.#history = history(this);
   }
 
   /** Opens a trial; its history starts at the current revision, before any candidate exists. */
   static async open(lab: Lab, scenario: string, seed: Seed): Promise<Trial> {
     const name = lab.nextTrialName(scenario);
+    if (lab.backend === 'postgres') {
+      const after = await PgHistory.position(lab.pg);
+      return new Trial(
+        lab,
+        scenario,
+        (t) => new PgHistory(lab.pg, name, t.election, t.entryPrefix, t.writeKey, after),
+        name,
+        seed,
+      );
+    }
     const from = (await lab.http.revision()) + 1n;
     const history = new KeyHistory(lab.http, trialPrefix(lab.runId, name), from);
-    return new Trial(lab, scenario, history, name, seed);
+    return new Trial(lab, scenario, () => history, name, seed);
   }
 
   /** Liveness bound: TTL + 2 s. */
@@ -255,7 +347,7 @@ export class Trial {
     opts: { order?: number[]; rng?: Rng } = {},
   ): Promise<void> {
     const iw = await this.lab.worker(slot);
-    const members = this.lab.cluster.nodes.map((_, i) => i);
+    const members = Array.from({ length: this.lab.members }, (_, i) => i);
     const order = opts.order ?? (opts.rng ? opts.rng.shuffle(members) : members);
     const existing = this.#participants.get(slot);
     const p: Participant = existing ?? {
@@ -291,7 +383,8 @@ export class Trial {
   async joinEach(n: number, rng: Rng, opts: { order?: number[] } = {}): Promise<string[]> {
     const ids = Array.from({ length: n }, (_, i) => `c${i}`);
     const specs = ids.map((id, i) => this.cast(id, i, rng));
-    const orders = ids.map(() => opts.order ?? rng.shuffle(this.lab.cluster.nodes.map((_, i) => i)));
+    const members = Array.from({ length: this.lab.members }, (_, i) => i);
+    const orders = ids.map(() => opts.order ?? rng.shuffle(members));
     await Promise.all(
       ids.map((id, i) => this.join(i, [specs[i] as CandidateSpec], { order: orders[i] as number[] })),
     );
@@ -378,6 +471,7 @@ export class Trial {
 
   /** Candidates in line, oldest entry first, as etcd has them. */
   async line(): Promise<Kv[]> {
+    if (this.lab.backend === 'postgres') return pgLine(this.lab.pg, this.election, this.entryPrefix);
     return (await this.lab.http.range(this.entryPrefix)).kvs;
   }
 
@@ -508,6 +602,38 @@ export class Trial {
     this.mark('restart the whole etcd cluster');
     await this.lab.cluster.restartAll();
     this.mark('etcd cluster healthy');
+  }
+
+  /** Freezes every PostgreSQL process with SIGSTOP. */
+  pauseServer(): void {
+    this.lab.pg.pause();
+    this.mark('SIGSTOP the PostgreSQL server (every process)');
+  }
+
+  /** SIGCONT to what pauseServer() froze. */
+  resumeServer(): void {
+    this.lab.pg.resume();
+    this.mark('SIGCONT the PostgreSQL server');
+  }
+
+  /** Shuts PostgreSQL down (fast: clean; immediate: crash-like) and starts it again on its data. */
+  async restartServer(mode: ShutdownMode): Promise<void> {
+    this.mark(`restart PostgreSQL (${mode} shutdown)`);
+    await this.lab.pg.restart(mode);
+    this.mark('PostgreSQL accepts connections again');
+  }
+
+  /** pg_terminate_backend on every connection of the candidate (its pool and its LISTEN connection). */
+  async terminateBackends(cand: string): Promise<number> {
+    const app = applicationNameOf(this.name, cand);
+    // Idle connections show their last statement: the LISTEN connection's is a LISTEN.
+    const { rows } = await this.lab.pg.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'listen%'",
+      [app],
+    );
+    const n = await this.lab.pg.terminate(`application_name = '${app.replaceAll("'", "''")}'`);
+    this.mark(`pg_terminate_backend: ${n} connection(s) of ${cand}, ${rows[0]?.n ?? 0} of them LISTENing`);
+    return n;
   }
 
   /** Reads history so far (it must survive the compaction), then compacts everything before now. */
@@ -656,6 +782,7 @@ export class Trial {
       livenessBoundMs: this.boundMs,
       entryPrefix: this.entryPrefix,
       writeKey: this.writeKey,
+      store: this.lab.backend,
       terms,
       writes,
       history: this.#history.events,
@@ -667,8 +794,12 @@ export class Trial {
     };
   }
 
-  /** Removes the trial's keys so the cluster does not grow across a long soak. */
+  /** Removes the trial's keys (or rows) so the store does not grow across a long soak. */
   async cleanup(): Promise<void> {
+    if (this.lab.backend === 'postgres') {
+      await pgCleanup(this.lab.pg, this.name, this.election).catch(() => undefined);
+      return;
+    }
     await this.lab.http.deletePrefix(this.prefix).catch(() => undefined);
   }
 
@@ -708,7 +839,9 @@ export class Trial {
       } else if (s.leader)
         problems.push(`${s.cand} believes it leads (token ${s.token}) but the oldest entry is ${token}`);
       if (s.observed !== token)
-        problems.push(`${s.cand} observes leader ${s.observed ?? 'nothing yet'}, etcd says ${token}`);
+        problems.push(
+          `${s.cand} observes leader ${s.observed ?? 'nothing yet'}, ${this.lab.backend} says ${token}`,
+        );
     }
     // Long lists (the burst) are summarized: the first few problems say enough.
     return problems.length > 4

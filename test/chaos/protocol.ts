@@ -10,6 +10,17 @@
  */
 export type CandidateMode = 'elector' | 'election' | 'mutex';
 
+/** What a lab's candidates elect on. */
+export type Backend = 'etcd' | 'postgres';
+
+/**
+ * The application_name of a PostgreSQL candidate's connections (pool and LISTEN), by which the
+ * harness terminates them; unique per trial and at most 63 bytes, PostgreSQL's limit.
+ */
+export function applicationNameOf(trial: string, cand: string): string {
+  return `${trial}/${cand}`.slice(0, 63);
+}
+
 /** Which etcd mode the candidate's backend runs: ballot's client-side recipe or etcd's v3election/v3lock. */
 export type EtcdMode = 'client' | 'service';
 
@@ -73,7 +84,10 @@ export interface CandidateStatus {
   leader: boolean;
   /** Token of the term it holds, if any. */
   token: string | null;
-  /** Lease of its current session in lowercase hex (the suffix of its entry key), if it has one. */
+  /**
+   * Its current session as its entry key ends (etcd: the lease in lowercase hex; PostgreSQL: the
+   * session id), if it has one.
+   */
   lease: string | null;
   /** The last leader its observer reported: a token, 'none', or null before the first report. */
   observed: string | null;

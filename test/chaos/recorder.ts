@@ -1,21 +1,26 @@
 /**
  * The chaos recorder: a worker process hosting the candidates of one or more trials. It talks to
- * etcd only through its own fault proxies (ENDPOINTS), so the harness can partition it alone.
- * Each candidate campaigns (LeaderElector, or its own loop over Election), makes guarded writes to
- * a shared key while it leads, samples its own belief every few milliseconds, and reports all of
+ * etcd (or, with BACKEND=postgres, to PostgreSQL at PG_URL) only through its own fault proxies
+ * (ENDPOINTS), so the harness can partition it alone. Each candidate campaigns (LeaderElector, or
+ * its own loop over Election), makes guarded writes while it leads (a shared key on etcd, a row of
+ * chaos.writes on PostgreSQL), samples its own belief every few milliseconds, and reports all of
  * it as JSON lines on the shared monotonic clock. See protocol.ts for the messages.
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   etcd,
+  postgres,
   LeaderElector,
+  type PgTxn,
   type Backend,
   type LeaderChange,
   type Session,
   type Term,
 } from '../../src/index.js';
+import { CHAOS_WRITE_SQL } from './pg-store.js';
 import {
+  applicationNameOf,
   monotonicNow as now,
   type CandidateSpec,
   type CandidateStatus,
@@ -27,6 +32,16 @@ import {
 } from './protocol.js';
 
 const ENDPOINTS = (process.env['ENDPOINTS'] ?? '').split(',').filter(Boolean);
+const ON_POSTGRES = process.env['BACKEND'] === 'postgres';
+
+/** PG_URL with its host and port replaced by this worker's proxy, so faults can cut it off alone. */
+function proxiedPgUrl(): string {
+  const url = new URL(process.env['PG_URL'] ?? '');
+  const [host, port] = (ENDPOINTS[0] ?? '').split(':');
+  url.hostname = host ?? '';
+  url.port = port ?? '';
+  return url.toString();
+}
 const SAMPLE_EVERY_MS = 5;
 
 function say(event: WorkerEvent): void {
@@ -62,24 +77,39 @@ function leaderToken(change: LeaderChange): string | null {
   return change.kind === 'leader' ? change.token.toString() : null;
 }
 
-/** The candidates of one trial in this process, sharing one backend (one connection) per etcd mode. */
+/**
+ * The candidates of one trial in this process, sharing one backend (one connection) per etcd mode;
+ * on PostgreSQL one backend per candidate, named after it, so the harness can terminate exactly
+ * that candidate's connections.
+ */
 class TrialContext {
   readonly cmd: JoinCommand;
   readonly cands = new Map<string, Candidate>();
-  readonly backends = new Map<EtcdMode, Backend>();
+  readonly backends = new Map<string, Backend>();
   closing = false;
 
   constructor(cmd: JoinCommand) {
     this.cmd = cmd;
   }
 
-  /** The backend in `mode`, opened on first use. */
-  backend(mode: EtcdMode): Backend {
-    let backend = this.backends.get(mode);
+  /** The backend for candidate `cand` in `mode`, opened on first use. */
+  backend(mode: EtcdMode, cand: string): Backend {
+    const slot = ON_POSTGRES ? cand : mode;
+    let backend = this.backends.get(slot);
     if (!backend) {
-      const endpoints = this.cmd.order.map((i) => ENDPOINTS[i] as string);
-      backend = etcd({ endpoints, mode, callTimeout: this.cmd.callTimeout });
-      this.backends.set(mode, backend);
+      if (ON_POSTGRES) {
+        backend = postgres({
+          connectionString: proxiedPgUrl(),
+          applicationName: applicationNameOf(this.cmd.trial, cand),
+          callTimeout: this.cmd.callTimeout,
+          // The harness created the tables; a candidate needs no DDL.
+          migrate: false,
+        });
+      } else {
+        const endpoints = this.cmd.order.map((i) => ENDPOINTS[i] as string);
+        backend = etcd({ endpoints, mode, callTimeout: this.cmd.callTimeout });
+      }
+      this.backends.set(slot, backend);
     }
     return backend;
   }
@@ -103,7 +133,7 @@ abstract class Candidate {
   constructor(spec: CandidateSpec, ctx: TrialContext) {
     this.id = spec.id;
     this.ctx = ctx;
-    this.backend = ctx.backend(spec.etcd);
+    this.backend = ctx.backend(spec.etcd, spec.id);
   }
 
   /** Whether this candidate believes, right now, that it leads with `term`. */
@@ -124,7 +154,7 @@ abstract class Candidate {
       cand: this.id,
       leader: token !== null,
       token,
-      lease: session ? BigInt(session.id).toString(16) : null,
+      lease: session ? (ON_POSTGRES ? session.id : BigInt(session.id).toString(16)) : null,
       observed: this.observed,
       stopping: this.stopping,
     };
@@ -212,7 +242,13 @@ abstract class Candidate {
       sentAt,
     } as const;
     try {
-      const result = await term.guard((tx) => tx.put(this.ctx.cmd.writeKey, JSON.stringify(value)));
+      const { trial, writeKey } = this.ctx.cmd;
+      // On PostgreSQL the guard writes a real table; its commit-ordered log is the fencing record.
+      const result = ON_POSTGRES
+        ? await term.guard(async (tx) => {
+            await (tx as PgTxn).query(CHAOS_WRITE_SQL, [trial, value.t, value.c, value.s]);
+          })
+        : await term.guard((tx) => tx.put(writeKey, JSON.stringify(value)));
       say({ ...base, committed: result.committed, at: now() });
     } catch (err) {
       // NOT_LEADER is a refusal before sending: certain, unlike an unknown outcome.

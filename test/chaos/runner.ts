@@ -7,7 +7,7 @@ import { formatSeed, Rng, type Seed } from '../fixtures/rng.js';
 import { check, type Verdict } from './checker.js';
 import { StepTimeout, Trial, type Lab } from './lab.js';
 import { monotonicNow as now, type CandidateMode, type EtcdMode } from './protocol.js';
-import type { Scenario } from './scenarios.js';
+import { backendOf, type Scenario } from './scenarios.js';
 
 /** What one trial found. */
 export interface TrialResult {
@@ -31,7 +31,8 @@ export interface Planned {
 
 /** How to replay a trial: the command that runs exactly this scenario with this seed. */
 export function replayCommand(scenario: string, seed: Seed): string {
-  return `npm run chaos -- --trial ${scenario}:${formatSeed(seed)}`;
+  const backend = backendOf(scenario) === 'postgres' ? '--backend postgres ' : '';
+  return `npm run chaos -- ${backend}--trial ${scenario}:${formatSeed(seed)}`;
 }
 
 /** Runs one scenario with one seed and judges it. Never throws for a failure of the library. */

@@ -1,5 +1,5 @@
 /**
- * The fault scenarios of issue 4. Each takes its every choice (who, when, how long) from the
+ * The fault scenarios of issue 4 (etcd) and of issue 12 (PostgreSQL, named pg-*). Each takes its every choice (who, when, how long) from the
  * trial's seeded Rng, so a printed seed replays the schedule. A scenario only builds up the
  * situation and marks heal points; the runner then restores anything left broken, waits for the
  * trial to settle, stops everyone and hands the record to the checker.
@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Rng } from '../fixtures/rng.js';
 import type { Trial } from './lab.js';
+import type { Backend } from './protocol.js';
 
 /** One scenario. */
 export interface Scenario {
@@ -238,6 +239,118 @@ const burst: Scenario = {
   },
 };
 
+/** A scenario of the etcd list run against PostgreSQL, under a name (and summary) of its own. */
+function onPostgres(scenario: Scenario, summary: string): Scenario {
+  return { ...scenario, name: `pg-${scenario.name}`, summary };
+}
+
+const serverPause: Scenario = {
+  name: 'pg-server-pause',
+  summary:
+    'every PostgreSQL process is frozen with SIGSTOP (mostly past the TTL), sometimes with a resign sent meanwhile, then continued',
+  async run(trial, rng) {
+    const { leader } = await threeInLine(trial, rng);
+    const ttlMs = trial.lab.ttl * 1000;
+    // Past the TTL the leader must stop on its own deadline; under it, it may keep its term.
+    const pauseMs = rng.chance(0.8) ? rng.int(ttlMs + 200, ttlMs + 2_000) : rng.int(200, ttlMs);
+    trial.trigger('server SIGSTOP', leader.cand);
+    trial.pauseServer();
+    const frozenAt = Date.now();
+    let conceding: Promise<void> | undefined;
+    if (rng.chance(0.3)) {
+      // A resign that cannot reach the server: it must fail or wait, and never leave two leaders.
+      await sleep(rng.int(0, pauseMs));
+      conceding = trial.concede(leader.cand);
+    }
+    await sleep(Math.max(0, frozenAt + pauseMs - Date.now()));
+    trial.resumeServer();
+    trial.healed('PostgreSQL continued');
+    await conceding;
+    await sleep(rng.int(0, 500));
+  },
+};
+
+const serverRestart: Scenario = {
+  name: 'pg-server-restart',
+  summary:
+    'PostgreSQL is shut down (fast or immediate, at random) and started again while a leader holds its term',
+  async run(trial, rng) {
+    const { leader } = await threeInLine(trial, rng);
+    const mode = rng.chance(0.5) ? 'fast' : 'immediate';
+    const restarting = trial.restartServer(mode);
+    if (rng.chance(0.4)) {
+      await sleep(rng.int(0, 300));
+      trial.trigger(`resign while PostgreSQL restarts (${mode})`, leader.cand);
+      await trial.concede(leader.cand);
+    }
+    await restarting;
+    trial.healed(`PostgreSQL back after a ${mode} shutdown`);
+    await sleep(rng.int(0, 500));
+  },
+};
+
+const backendTerminate: Scenario = {
+  name: 'pg-backend-terminate',
+  summary:
+    "pg_terminate_backend on every connection (pool and LISTEN) of the leader or of the next in line, 1-3 times, sometimes followed by the leader's resign",
+  async run(trial, rng) {
+    const { leader } = await threeInLine(trial, rng);
+    const next = (await trial.lineOwners())[1];
+    const victim = rng.chance(0.5) || !next ? leader.cand : next;
+    const times = rng.int(1, 3);
+    for (let i = 0; i < times; i++) {
+      const n = await trial.terminateBackends(victim);
+      // The first round must hit something, or the fault was never injected.
+      if (i === 0 && n === 0) throw new Error(`no connection of ${victim} to terminate`);
+      await sleep(rng.int(0, 400));
+    }
+    trial.healed(`connections of ${victim} terminated`);
+    if (rng.chance(0.5)) {
+      // A waiter whose LISTEN connection was cut must still take over (its timer, a re-LISTEN).
+      const now = trial.currentLeader() ?? leader;
+      trial.trigger('resign after a candidate lost its connections', now.cand);
+      await trial.concede(now.cand);
+    }
+    await sleep(rng.int(0, 500));
+  },
+};
+
+const resignChurn: Scenario = {
+  name: 'pg-resign-churn',
+  summary: 'leaders resign and campaign again 3-6 times in a row, the next resign soon after each handover',
+  async run(trial, rng) {
+    let { leader: current } = await threeInLine(trial, rng);
+    trial.healed('churn begins');
+    const changes = rng.int(3, 6);
+    for (let i = 0; i < changes; i++) {
+      await sleep(rng.int(0, 150));
+      trial.trigger('resign (churn)', current.cand);
+      await trial.concede(current.cand);
+      current = await trial.waitLeader({ above: current.token, what: 'no leader after a resign' });
+    }
+  },
+};
+
+/** The PostgreSQL scenarios: server faults, connection kills, candidate faults, churn. */
+export const PG_SCENARIOS: readonly Scenario[] = [
+  serverPause,
+  serverRestart,
+  backendTerminate,
+  onPostgres(
+    leaderSigstop,
+    'the leader process is frozen with SIGSTOP (mostly past the TTL), keeping its connections, then continued',
+  ),
+  onPostgres(
+    leaderSigkill,
+    'the leader process is killed with SIGKILL; the next candidate leads after the TTL',
+  ),
+  onPostgres(
+    leaderPartition,
+    "the leader's link to PostgreSQL (its own TCP proxy) is blackholed or slowed, then healed",
+  ),
+  resignChurn,
+];
+
 /** Every scenario, in the order of the issue. */
 export const SCENARIOS: readonly Scenario[] = [
   leaderSigkill,
@@ -251,9 +364,20 @@ export const SCENARIOS: readonly Scenario[] = [
   burst,
 ];
 
-/** Looks a scenario up by name. */
+/** The scenarios of one backend. */
+export function scenariosFor(backend: Backend): readonly Scenario[] {
+  return backend === 'postgres' ? PG_SCENARIOS : SCENARIOS;
+}
+
+/** Which backend a scenario runs on (PostgreSQL scenarios are named pg-*). */
+export function backendOf(scenario: string): Backend {
+  return PG_SCENARIOS.some((s) => s.name === scenario) ? 'postgres' : 'etcd';
+}
+
+/** Looks a scenario up by name, among both backends' scenarios. */
 export function scenarioNamed(name: string): Scenario {
-  const found = SCENARIOS.find((s) => s.name === name);
-  if (!found) throw new Error(`no scenario "${name}"; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  const all = [...SCENARIOS, ...PG_SCENARIOS];
+  const found = all.find((s) => s.name === name);
+  if (!found) throw new Error(`no scenario "${name}"; known: ${all.map((s) => s.name).join(', ')}`);
   return found;
 }

@@ -1,19 +1,21 @@
 /**
- * `npm run chaos -- [--minutes N] [--seed S] [--scenarios a,b] [--trial scenario:seed ...] [--service SHARE] [--no-report] [--verbose]`
+ * `npm run chaos -- [--backend etcd|postgres] [--minutes N] [--trials N] [--seed S] [--scenarios a,b] [--trial scenario:seed ...] [--service SHARE] [--no-report] [--verbose]`
  * `--service 0.33` casts that share of candidates on etcd's v3election/v3lock services (default 0).
  *
- * The soak: runs randomized trials of every scenario for N minutes (default 5) against a fresh
- * 3-member etcd cluster, prints one line per trial (and the full story of any failure), and writes
- * docs/reliability.md. `--trial name:seed` replays exact trials instead (no report is written);
- * `--verbose` prints every trial's timeline, not only failed ones.
- * Exits 1 if any trial found a violation.
+ * The soak: runs randomized trials of every scenario of one backend (etcd by default; one backend
+ * per run, so each has its own report) for N minutes (default 5), or until N trials with --trials,
+ * against a fresh 3-member etcd cluster or PostgreSQL server, prints one line per trial (and the
+ * full story of any failure), and writes docs/reliability.md (etcd) or
+ * docs/reliability-postgres.md. `--trial name:seed` replays exact trials instead (no report is
+ * written; the backend follows from the scenario names); `--verbose` prints every trial's
+ * timeline, not only failed ones. Exits 1 if any trial found a violation.
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { format, resolveConfig } from 'prettier';
 import { deriveSeed, formatSeed, parseSeed, randomSeed, Rng } from '../fixtures/rng.js';
 import { Lab } from './lab.js';
-import { monotonicNow as now } from './protocol.js';
+import { monotonicNow as now, type Backend } from './protocol.js';
 import { renderReport, aggregate, quantile } from './report.js';
 import {
   describeApis,
@@ -24,9 +26,12 @@ import {
   type Planned,
   type TrialResult,
 } from './runner.js';
-import { SCENARIOS, scenarioNamed, type Scenario } from './scenarios.js';
+import { backendOf, scenarioNamed, scenariosFor, type Scenario } from './scenarios.js';
 
-const REPORT = new URL('../../docs/reliability.md', import.meta.url);
+const REPORTS: Record<Backend, URL> = {
+  etcd: new URL('../../docs/reliability.md', import.meta.url),
+  postgres: new URL('../../docs/reliability-postgres.md', import.meta.url),
+};
 const TTL = 2;
 const CALL_TIMEOUT = 1_000;
 const WRITE_EVERY_MS = 50;
@@ -34,7 +39,9 @@ const WRITE_EVERY_MS = 50;
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
+      backend: { type: 'string' },
       minutes: { type: 'string', default: '5' },
+      trials: { type: 'string' },
       seed: { type: 'string' },
       scenarios: { type: 'string' },
       trial: { type: 'string', multiple: true },
@@ -45,22 +52,30 @@ async function main(): Promise<number> {
   });
   const minutes = Number(values.minutes);
   if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${values.minutes}`);
+  const maxTrials = values.trials === undefined ? Number.POSITIVE_INFINITY : Number(values.trials);
+  if (!(maxTrials > 0)) throw new Error(`--trials must be a positive number, got ${values.trials}`);
   const masterSeed = values.seed === undefined ? randomSeed() : parseSeed(values.seed);
-  const pool: readonly Scenario[] = values.scenarios
-    ? values.scenarios.split(',').map(scenarioNamed)
-    : SCENARIOS;
   const replays: Planned[] = (values.trial ?? []).map((spec) => {
     const at = spec.lastIndexOf(':');
     if (at <= 0) throw new Error(`--trial takes scenario:seed, got ${JSON.stringify(spec)}`);
     return { scenario: scenarioNamed(spec.slice(0, at)), seed: parseSeed(spec.slice(at + 1)) };
   });
+  const named = [
+    ...replays.map((p) => p.scenario),
+    ...(values.scenarios?.split(',').map(scenarioNamed) ?? []),
+  ];
+  const backend = chooseBackend(values.backend, named);
+  const pool: readonly Scenario[] = values.scenarios
+    ? values.scenarios.split(',').map(scenarioNamed)
+    : scenariosFor(backend);
   const command = `npm run chaos -- ${process.argv.slice(2).join(' ')}`.trim();
   const writeReport = replays.length === 0 && !values['no-report'];
 
   console.log(
     replays.length
-      ? `chaos: replaying ${replays.length} trial(s)`
-      : `chaos: soak for ${minutes} min over ${pool.length} scenarios, master seed ${formatSeed(masterSeed)} ` +
+      ? `chaos[${backend}]: replaying ${replays.length} trial(s)`
+      : `chaos[${backend}]: soak for ${minutes} min${Number.isFinite(maxTrials) ? ` or ${maxTrials} trials` : ''} ` +
+          `over ${pool.length} scenarios, master seed ${formatSeed(masterSeed)} ` +
           `(rerun the same schedule with --seed ${formatSeed(masterSeed)})`,
   );
   const serviceShare = Number(values.service);
@@ -71,7 +86,12 @@ async function main(): Promise<number> {
     callTimeout: CALL_TIMEOUT,
     writeEveryMs: WRITE_EVERY_MS,
     serviceShare,
+    backend,
   });
+  const postgresVersion =
+    backend === 'postgres'
+      ? String((await lab.pg.query('SHOW server_version')).rows[0]?.['server_version'] ?? 'unknown')
+      : undefined;
   const results: TrialResult[] = [];
   const started = now();
   try {
@@ -89,9 +109,9 @@ async function main(): Promise<number> {
       const order = new Rng(masterSeed);
       const deadline = started + minutes * 60_000;
       let index = 0;
-      while (now() < deadline) {
+      while (now() < deadline && results.length < maxTrials) {
         for (const scenario of order.shuffle(pool)) {
-          if (now() >= deadline) break;
+          if (now() >= deadline || results.length >= maxTrials) break;
           await run({ scenario, seed: deriveSeed(masterSeed, index++) });
         }
       }
@@ -102,10 +122,12 @@ async function main(): Promise<number> {
 
   const elapsedMin = (now() - started) / 60_000;
   const violations = results.reduce((n, r) => n + r.verdict.violations.length, 0);
-  console.log(`\nchaos: ${results.length} trials in ${elapsedMin.toFixed(1)} min, ${violations} violations`);
+  console.log(
+    `\nchaos[${backend}]: ${results.length} trials in ${elapsedMin.toFixed(1)} min, ${violations} violations`,
+  );
   for (const s of aggregate(pool, results).filter((a) => a.trials > 0))
     console.log(
-      `  ${s.scenario.padEnd(36)} trials=${String(s.trials).padStart(3)} violations=${s.violations} ` +
+      `  ${backend.padEnd(8)} ${s.scenario.padEnd(36)} trials=${String(s.trials).padStart(3)} violations=${s.violations} ` +
         `lead min/p50=${quantile(s.leads, 0).toFixed(1)}/${quantile(s.leads, 0.5).toFixed(1)} ms ` +
         `handover p50=${quantile(s.handovers, 0.5).toFixed(0)} ms`,
     );
@@ -120,16 +142,31 @@ async function main(): Promise<number> {
         callTimeout: CALL_TIMEOUT,
         writeEveryMs: WRITE_EVERY_MS,
         serviceShare,
+        backend,
+        ...(postgresVersion === undefined ? {} : { postgresVersion }),
       },
       pool,
       results,
     );
-    const path = REPORT.pathname;
+    const report = REPORTS[backend];
+    const path = report.pathname;
     const options = (await resolveConfig(path)) ?? {};
-    await writeFile(REPORT, await format(markdown, { ...options, filepath: path }));
+    await writeFile(report, await format(markdown, { ...options, filepath: path }));
     console.log(`chaos: wrote ${path}`);
   }
   return violations === 0 ? 0 : 1;
+}
+
+/** The backend asked for, or the one the named scenarios run on; they must all agree. */
+function chooseBackend(asked: string | undefined, scenarios: readonly Scenario[]): Backend {
+  if (asked !== undefined && asked !== 'etcd' && asked !== 'postgres')
+    throw new Error(`--backend takes etcd or postgres, got ${JSON.stringify(asked)}`);
+  const implied = new Set(scenarios.map((s) => backendOf(s.name)));
+  if (implied.size > 1) throw new Error('the scenarios named run on different backends: run them separately');
+  const [only] = implied;
+  if (asked !== undefined && only !== undefined && only !== asked)
+    throw new Error(`scenario ${scenarios[0]?.name} runs on ${only}, not on --backend ${asked}`);
+  return (asked as Backend | undefined) ?? only ?? 'etcd';
 }
 
 main().then(
