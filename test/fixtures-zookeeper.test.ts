@@ -136,3 +136,24 @@ test('curator: two LeaderLatch candidates take turns; the mutex excludes a secon
     [0, 1, 2].map(() => ({ code: 0, signal: null })),
   );
 });
+
+test('curator: a paused server makes the latch print SUSPENDED and notLeader, a resumed one RECONNECTED', async (t) => {
+  const zk = await startZookeeper();
+  t.after(() => zk.stop());
+  const c = await startCurator({
+    connect: zk.connect,
+    kind: 'latch',
+    path: '/pause',
+    id: 'p',
+    sessionTimeoutMs: 2_000,
+  });
+  await c.waitFor((e) => e.event === 'isLeader');
+
+  const from = c.lines.length;
+  zk.pause();
+  await c.waitFor((e) => e.event === 'state' && e['state'] === 'SUSPENDED', { from });
+  await c.waitFor((e) => e.event === 'notLeader', { from });
+  zk.resume();
+  await c.waitFor((e) => e.event === 'state' && e['state'] === 'RECONNECTED', { from });
+  assert.equal((await c.close()).code, 0);
+});
