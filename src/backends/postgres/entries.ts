@@ -2,7 +2,7 @@ import type { Candidacy, Entry, Won } from '../../core/contract.js';
 import { BackendError, BackendUnavailableError, EntryDeletedError } from '../../core/errors.js';
 import type { EntryRecipe } from '../shared/compose.js';
 import type { Wake } from '../../postgres/notifier.js';
-import { Bell } from './bell.js';
+import { Bell } from '../shared/bell.js';
 import { entryChannel } from './channels.js';
 import { run, type PgContext } from './context.js';
 import type { PgView } from './view.js';

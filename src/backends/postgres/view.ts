@@ -9,7 +9,7 @@ import { BackendUnavailableError } from '../../core/errors.js';
 import { SharedRead } from '../../core/liveness.js';
 import { Multicast } from '../../core/multicast.js';
 import { electionPrefix } from '../shared/names.js';
-import { Bell } from './bell.js';
+import { Bell } from '../shared/bell.js';
 import { electionChannel } from './channels.js';
 import { run, type PgContext } from './context.js';
 
