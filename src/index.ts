@@ -11,6 +11,7 @@ export {
   type PostgresJsSql,
   type PostgresOptions,
 } from './backends/postgres/index.js';
+export { zookeeper, ZkTxn, type ZookeeperOptions } from './backends/zookeeper/index.js';
 export { Backend } from './core/backend.js';
 export { ManualClock, systemClock, type Clock, type TimerHandle } from './core/clock.js';
 export type { BackendLimits, BackendStats } from './core/contract.js';

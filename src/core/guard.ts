@@ -73,12 +73,17 @@ export class KvTxn {
     }
   }
 
-  private add(op: GuardOp): this {
+  /** Throws if the body has returned: an op added now would be dropped without a word. */
+  protected assertOpen(op: string, key: string): void {
     if (this.sealed)
       throw new InvalidArgumentError(
-        `guarded ${op.op} of "${op.key}" came after the guard's body returned, so it would be lost: ` +
+        `guarded ${op} of "${key}" came after the guard's body returned, so it would be lost: ` +
           'await everything the body starts before it returns',
       );
+  }
+
+  private add(op: GuardOp): this {
+    this.assertOpen(op.op, op.key);
     this.ops.push(op);
     return this;
   }

@@ -2,6 +2,7 @@ import { etcdHarness } from './etcd-harness.js';
 import type { BackendHarness } from './harness.js';
 import { memoryHarness } from './memory-harness.js';
 import { postgresHarness } from './postgres-harness.js';
+import { zookeeperHarness } from './zookeeper-harness.js';
 
 /**
  * Every backend the conformance suite runs against, and the only test/conformance file that names one.
@@ -24,4 +25,5 @@ export const backends: (() => BackendHarness)[] = [
   () => etcdHarness('service'),
   () => postgresHarness(),
   () => postgresHarness('postgres.js'),
+  zookeeperHarness,
 ];

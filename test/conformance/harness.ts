@@ -27,4 +27,9 @@ export interface BackendHarness {
   candidate(ttl: number): Promise<Candidate>;
   /** One client shared by many sessions (the herd case), also the operator's: participants, depose. */
   sharedBackend(): Backend;
+  /**
+   * false when the backend cannot see another client's session time left (ZooKeeper): its
+   * participants then report ttl null. Default: it can, and reports whole seconds left.
+   */
+  readonly seesSessionTime?: boolean;
 }
