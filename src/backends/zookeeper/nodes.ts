@@ -21,12 +21,14 @@ export const ELECTIONS_ROOT = '/ballot';
 /** Where guards' put/delete/get keep keys that are not paths: `/ballot-kv/<escaped key>`. */
 export const KV_ROOT = '/ballot-kv';
 
-/** ZooKeeper refuses these in a node name (PathUtils.validatePath), as well as '.' and '..' as names. */
+/**
+ * ZooKeeper refuses these UTF-16 units in a path (PathUtils.validatePath), surrogate pairs
+ * included, as well as '.' and '..' as names.
+ */
 function hasIllegal(path: string): boolean {
-  for (const ch of path) {
-    const c = ch.codePointAt(0)!;
-    if (c <= 0x1f || (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xf8ff) || (c >= 0xfff0 && c <= 0xffff))
-      return true;
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c <= 0x1f || (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xf8ff) || c >= 0xfff0) return true;
   }
   return false;
 }
