@@ -207,12 +207,21 @@ export class ZkConnection {
     );
   }
 
-  /** Ends the session (its ephemeral nodes go with it) and the connection. */
+  /**
+   * Ends the session (its ephemeral nodes go with it) and the connection. The client sends
+   * closeSession and waits for the server to close the socket, which a paused server or a
+   * half-open connection never does: the socket is destroyed after a short wait, so close()
+   * never leaves one behind.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.reconnectWatchers.clear();
     this.client.close();
+    const manager = (this.client as unknown as { connectionManager?: { socket?: { destroy(): void } } })
+      .connectionManager;
+    const timer = setTimeout(() => manager?.socket?.destroy(), Math.min(this.callTimeout, 2000));
+    this.client.once('disconnected', () => clearTimeout(timer));
   }
 
   /**
