@@ -3,14 +3,19 @@
  * ballot's postgres() backend and for the `advisory-lock` npm package, next to the floor of one
  * committed single-row UPDATE on the same server (issue 12).
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import advisoryLockModule from 'advisory-lock';
 import pg from 'pg';
 import { postgres, type Backend, type Election } from '../src/index.js';
 import { startPostgres, type PostgresServer } from '../test/fixtures/postgres.js';
+import {
+  HANDOVER_WARMUP,
+  ROUND_TIMEOUT_MS,
+  handovers,
+  installedVersion,
+  roundTrips,
+  type Candidate,
+  type Contest,
+} from './handover-common.js';
 import { BALLOT_ENTRIES, FIXTURE_NOTE, openProbe, type PgProbe } from './pg-common.js';
 import { ms, type Outcome, type Result, type RunOptions, type TargetCheck } from './report.js';
 import { percentile, summarize } from './stats.js';
@@ -20,11 +25,9 @@ const advisoryLock = advisoryLockModule.default;
 
 const SCENARIO = 'pg handover';
 const WARMUP = 50;
-const HANDOVER_WARMUP = 5;
 const SESSION_TTL = 10;
 const SHORT_WAIT_MS = 50;
 const LONG_WAIT_MS = 200;
-const ROUND_TIMEOUT_MS = 10_000;
 const TARGET_RATIO = 2;
 /** The installed advisory-lock, read from its package.json so an upgrade shows in the table. */
 export const ADVISORY_LOCK_VERSION = installedVersion('advisory-lock');
@@ -54,18 +57,10 @@ round trips and a notification, where advisory-lock's is one round trip (the unl
 server waking the blocked waiter's query.
 `;
 
-/** One side of a two-candidate contest. */
-interface Candidate {
-  /** Starts campaigning; resolves with performance.now() when this candidate leads. */
-  campaign(): Promise<number>;
-  resign(): Promise<void>;
-}
-
-interface Contest {
+/** Two candidates, and how to see on the server that the waiter is queued behind the leader. */
+interface PgContest extends Contest {
   /** Resolves once the waiter is queued behind the leader, as the server sees it. */
   queued(probe: PgProbe): Promise<void>;
-  candidates: [Candidate, Candidate];
-  close(): Promise<void>;
 }
 
 /** Runs the PostgreSQL handover scenario on a fresh server. */
@@ -103,7 +98,7 @@ export async function pgHandoverScenario(opts: RunOptions): Promise<Outcome> {
       ];
       const measured: Record<string, Result> = {};
       for (const s of series) {
-        const durations = await handovers(s.open, probe, opts.rounds, s.waitMs);
+        const durations = await handovers(s.open, (c) => c.queued(probe), opts.rounds, s.waitMs);
         const summary = summarize(durations);
         const row: Result = {
           scenario: SCENARIO,
@@ -156,52 +151,14 @@ async function updateSamples(server: PostgresServer, samples: number, idleMs: nu
     await client.query('CREATE TABLE IF NOT EXISTS bench_floor (id int PRIMARY KEY, v int NOT NULL)');
     await client.query('INSERT INTO bench_floor VALUES (1, 0) ON CONFLICT (id) DO NOTHING');
     const update = (i: number) => client.query('UPDATE bench_floor SET v = $1 WHERE id = 1', [i]);
-    for (let i = 0; i < WARMUP; i++) await update(i);
-    const durations: number[] = [];
-    for (let i = 0; i < samples; i++) {
-      if (idleMs > 0) await sleep(idleMs);
-      const start = performance.now();
-      await update(i);
-      durations.push(performance.now() - start);
-    }
-    return durations;
+    return await roundTrips(update, WARMUP, samples, idleMs);
   } finally {
     await client.end();
   }
 }
 
-/** Alternates leadership as bench/handover.ts does; a sample is resign() → the waiter leads. */
-async function handovers(
-  open: () => Promise<Contest>,
-  probe: PgProbe,
-  rounds: number,
-  waitMs: number,
-): Promise<number[]> {
-  const contest = await open();
-  try {
-    let [leader, waiter] = contest.candidates;
-    await withTimeout(leader.campaign(), 'first campaign');
-    const durations: number[] = [];
-    for (let i = 0; i < HANDOVER_WARMUP + rounds; i++) {
-      const elected = waiter.campaign();
-      // Awaited below; this only keeps a failure from being unhandled while we poll.
-      elected.catch(() => undefined);
-      await contest.queued(probe);
-      await sleep(waitMs);
-      const start = performance.now();
-      const [at] = await withTimeout(Promise.all([elected, leader.resign()]), `handover round ${i}`);
-      if (i >= HANDOVER_WARMUP) durations.push(at - start);
-      [leader, waiter] = [waiter, leader];
-    }
-    await leader.resign();
-    return durations;
-  } finally {
-    await contest.close();
-  }
-}
-
 /** Two ballot candidates, one postgres() backend and session each. */
-async function ballotContest(server: PostgresServer): Promise<Contest> {
+async function ballotContest(server: PostgresServer): Promise<PgContest> {
   const name = 'bench-pg-handover';
   const opened: Backend[] = [];
   try {
@@ -227,7 +184,7 @@ async function ballotContest(server: PostgresServer): Promise<Contest> {
 }
 
 /** Two advisory-lock mutexes on one lock name, each as its own process would create it. */
-function advisoryContest(server: PostgresServer): Promise<Contest> {
+function advisoryContest(server: PostgresServer): Promise<PgContest> {
   // The application_name only lets the probe find these connections in pg_locks.
   const url = `${server.url()}?application_name=bench-advisory-lock`;
   const candidate = (): Candidate => {
@@ -257,26 +214,4 @@ function advisoryContest(server: PostgresServer): Promise<Contest> {
     // Each lock() opened a connection that its unlock() closed; nothing else is left open.
     close: () => Promise.resolve(),
   });
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took over ${ROUND_TIMEOUT_MS} ms`)), ROUND_TIMEOUT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function installedVersion(pkg: string): string {
-  try {
-    const main = createRequire(import.meta.url).resolve(pkg);
-    const manifest: unknown = JSON.parse(readFileSync(join(dirname(main), '..', 'package.json'), 'utf8'));
-    const version =
-      typeof manifest === 'object' && manifest !== null && 'version' in manifest
-        ? manifest.version
-        : undefined;
-    return typeof version === 'string' ? version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }
