@@ -8,6 +8,16 @@ import { EtcdClient } from '../src/etcd/client.js';
 import { etcd, type Election } from '../src/index.js';
 import { startEtcd, type EtcdNode } from '../test/fixtures/etcd.js';
 import { entries } from './candidates.js';
+import { ROUND_TIMEOUT_MS } from './handover-common.js';
+import {
+  HERD_SETTLE_MS,
+  HERD_SETUP_TIMEOUT_MS,
+  HERD_WAIT_MS,
+  HERD_WARMUP,
+  Leadership,
+  herdRounds,
+  type HerdEvents,
+} from './herd-rounds.js';
 import { scrape, type MetricsSnapshot } from './metrics.js';
 import { ms, type Outcome, type Result, type RunOptions, type TargetCheck } from './report.js';
 import { summarize } from './stats.js';
@@ -15,13 +25,9 @@ import { summarize } from './stats.js';
 const SCENARIO = 'herd';
 const SIZES = [2, 1000] as const;
 const SESSION_TTL = 10;
-const WARMUP = 3;
-// As in scenario 1: the next candidate has waited past etcd's 100 ms unsynced-watcher loop.
-const WAIT_MS = 200;
-// Events for a change are sent by the time the next leader knows; this catches any straggler.
-const SETTLE_MS = 50;
-const SETUP_TIMEOUT_MS = 120_000;
-const ROUND_TIMEOUT_MS = 10_000;
+const WARMUP = HERD_WARMUP;
+const WAIT_MS = HERD_WAIT_MS;
+const SETTLE_MS = HERD_SETTLE_MS;
 
 /** What the herd table measures and how to read it, for docs/benchmarks.md. */
 export const HERD_METHOD = `
@@ -61,12 +67,6 @@ interface Herd {
   /** Watch events delivered to this client so far, if the library counts them. */
   clientEvents?(): number;
   close(): Promise<void>;
-}
-
-/** How a herd reports back: who leads since when (performance.now()), or that something failed. */
-interface HerdEvents {
-  elected(i: number, at: number): void;
-  failed(err: Error): void;
 }
 
 interface Series {
@@ -113,35 +113,19 @@ async function herdSeries(
   rounds: number,
   make: (events: HerdEvents) => Promise<Herd>,
 ): Promise<Series> {
-  let leader = -1;
-  let electedAt = 0;
-  let wake: (() => void) | undefined;
-  let failure: Error | undefined;
+  const lead = new Leadership();
   // The gauges below are read as absolute values: the previous series must be gone from etcd.
   await settled(
     node,
     (m) => m.openStreams('LeaseKeepAlive') === 0 && m.watchers === 0,
     'previous series to close',
   );
-  const herd = await make({
-    elected(i, at) {
-      leader = i;
-      electedAt = at;
-      wake?.();
-    },
-    failed(err) {
-      failure ??= err;
-      wake?.();
-    },
-  });
+  const herd = await make(lead);
   try {
     const started = performance.now();
     for (let i = 0; i < n; i++) herd.campaign(i);
-    await entries(probe, herd.prefix, n, SETUP_TIMEOUT_MS);
-    while (leader < 0 && failure === undefined && performance.now() - started < SETUP_TIMEOUT_MS)
-      await sleep(10);
-    if (failure) throw failure;
-    if (leader < 0) throw new Error(`no leader among ${n} candidates`);
+    await entries(probe, herd.prefix, n, HERD_SETUP_TIMEOUT_MS);
+    await lead.first(n, started);
     const joinedMs = performance.now() - started;
     // Waiters set up their watches after joining; measure only once every one is in place.
     let last = -1;
@@ -162,27 +146,22 @@ async function herdSeries(
       watchers: 0,
       joinedMs,
     };
-    for (let r = 0; r < WARMUP + rounds; r++) {
-      const m0 = await scrape(node.clientUrl);
-      const c0 = herd.clientEvents?.() ?? 0;
-      const previous = leader;
-      const next = new Promise<void>((resolve) => (wake = resolve));
-      const start = performance.now();
-      await withTimeout(Promise.all([next, herd.resign(previous)]), `handover ${r} among ${n}`);
-      if (failure) throw failure;
-      if (leader === previous) throw new Error(`candidate ${previous} was re-elected after resigning`);
-      const took = electedAt - start;
-      await sleep(SETTLE_MS);
-      const m1 = await scrape(node.clientUrl);
-      if (r >= WARMUP) {
-        series.handover.push(took);
-        series.serverEvents.push(m1.watchEvents - m0.watchEvents);
-        series.clientEvents.push((herd.clientEvents?.() ?? 0) - c0);
-      }
-      herd.campaign(previous);
-      await entries(probe, herd.prefix, n, ROUND_TIMEOUT_MS);
-      await sleep(WAIT_MS);
-    }
+    await herdRounds(lead, n, rounds, {
+      resign: (i) => herd.resign(i),
+      rejoin: (i) => herd.campaign(i),
+      joined: () => entries(probe, herd.prefix, n, ROUND_TIMEOUT_MS),
+      async begin() {
+        const m0 = await scrape(node.clientUrl);
+        const c0 = herd.clientEvents?.() ?? 0;
+        return async (took, measured) => {
+          const m1 = await scrape(node.clientUrl);
+          if (!measured) return;
+          series.handover.push(took);
+          series.serverEvents.push(m1.watchEvents - m0.watchEvents);
+          series.clientEvents.push((herd.clientEvents?.() ?? 0) - c0);
+        };
+      },
+    });
     // ballot opens its keepalive stream with the first keepalive, a third of the TTL after the session.
     const sinceStart = performance.now() - started;
     if (sinceStart < (SESSION_TTL * 1000) / 3 + 500) await sleep((SESSION_TTL * 1000) / 3 + 500 - sinceStart);
@@ -312,12 +291,4 @@ async function settled(node: EtcdNode, done: (m: MetricsSnapshot) => boolean, wh
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(300);
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took over ${ROUND_TIMEOUT_MS} ms`)), ROUND_TIMEOUT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -5,6 +5,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { postgres, type Election } from '../src/index.js';
 import { startPostgres } from '../test/fixtures/postgres.js';
+import { ROUND_TIMEOUT_MS } from './handover-common.js';
+import {
+  HERD_SETTLE_MS,
+  HERD_SETUP_TIMEOUT_MS,
+  HERD_WAIT_MS,
+  HERD_WARMUP,
+  Leadership,
+  herdRounds,
+} from './herd-rounds.js';
 import { BALLOT_ENTRIES, FIXTURE_NOTE, openProbe, type PgProbe } from './pg-common.js';
 import { ms, type Outcome, type Result, type RunOptions, type TargetCheck } from './report.js';
 import { summarize } from './stats.js';
@@ -12,11 +21,9 @@ import { summarize } from './stats.js';
 const SCENARIO = 'pg herd';
 const SIZES = [2, 1000] as const;
 const SESSION_TTL = 10;
-const WARMUP = 3;
-const WAIT_MS = 200;
-const SETTLE_MS = 50;
-const SETUP_TIMEOUT_MS = 120_000;
-const ROUND_TIMEOUT_MS = 10_000;
+const WARMUP = HERD_WARMUP;
+const WAIT_MS = HERD_WAIT_MS;
+const SETTLE_MS = HERD_SETTLE_MS;
 const APP = 'ballot';
 
 /** What the PostgreSQL herd table measures and how to read it, for docs/benchmarks.md. */
@@ -79,10 +86,7 @@ export async function pgHerdScenario(opts: RunOptions): Promise<Outcome> {
 async function herdSeries(url: string, probe: PgProbe, n: number, rounds: number): Promise<Series> {
   const name = `bench-pg-herd-${n}`;
   const backend = postgres({ connectionString: url, env: {}, applicationName: APP });
-  let leader = -1;
-  let electedAt = 0;
-  let wake: (() => void) | undefined;
-  let failure: Error | undefined;
+  const lead = new Leadership();
   let closing = false;
   try {
     const started = performance.now();
@@ -92,46 +96,30 @@ async function herdSeries(url: string, probe: PgProbe, n: number, rounds: number
     const elections: Election[] = sessions.map((s) => s.election(name));
     const campaign = (i: number) => {
       elections[i]?.campaign(`c${i}`).then(
-        () => {
-          leader = i;
-          electedAt = performance.now();
-          wake?.();
-        },
-        (err: Error) => {
-          if (closing) return;
-          failure ??= err;
-          wake?.();
-        },
+        () => lead.elected(i, performance.now()),
+        (err: Error) => closing || lead.failed(err),
       );
     };
     for (let i = 0; i < n; i++) campaign(i);
-    await probe.atLeast(BALLOT_ENTRIES, [name], n, SETUP_TIMEOUT_MS);
-    while (leader < 0 && failure === undefined && performance.now() - started < SETUP_TIMEOUT_MS)
-      await sleep(10);
-    if (failure) throw failure;
-    if (leader < 0) throw new Error(`no leader among ${n} candidates`);
+    await probe.atLeast(BALLOT_ENTRIES, [name], n, HERD_SETUP_TIMEOUT_MS);
+    await lead.first(n, started);
     const joinedMs = performance.now() - started;
     // Waiters subscribe after joining; give the last of them time to LISTEN before measuring.
     await sleep(1000);
     const series: Series = { handover: [], events: [], connections: 0, joinedMs };
-    for (let r = 0; r < WARMUP + rounds; r++) {
-      const e0 = backend.stats().events;
-      const previous = leader;
-      const next = new Promise<void>((resolve) => (wake = resolve));
-      const start = performance.now();
-      await withTimeout(Promise.all([next, elections[previous]?.resign()]), `handover ${r} among ${n}`);
-      if (failure) throw failure;
-      if (leader === previous) throw new Error(`candidate ${previous} was re-elected after resigning`);
-      const took = electedAt - start;
-      await sleep(SETTLE_MS);
-      if (r >= WARMUP) {
-        series.handover.push(took);
-        series.events.push(backend.stats().events - e0);
-      }
-      campaign(previous);
-      await probe.atLeast(BALLOT_ENTRIES, [name], n, ROUND_TIMEOUT_MS);
-      await sleep(WAIT_MS);
-    }
+    await herdRounds(lead, n, rounds, {
+      resign: (i) => elections[i]?.resign() ?? Promise.resolve(),
+      rejoin: campaign,
+      joined: () => probe.atLeast(BALLOT_ENTRIES, [name], n, ROUND_TIMEOUT_MS),
+      begin() {
+        const e0 = backend.stats().events;
+        return Promise.resolve(async (took: number, measured: boolean) => {
+          if (!measured) return;
+          series.handover.push(took);
+          series.events.push(backend.stats().events - e0);
+        });
+      },
+    });
     series.connections = await probe.number(
       'SELECT count(*) FROM pg_stat_activity WHERE application_name = $1',
       [APP],
@@ -171,12 +159,4 @@ function herdTargets(small: Series | undefined, large: Series | undefined): Targ
           : 'from 3 candidates on, the next candidate reads once more after its wake-up to make sure nobody older is left, and the 1,000 sessions’ renewals share the pool and the CPU',
     },
   ];
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took over ${ROUND_TIMEOUT_MS} ms`)), ROUND_TIMEOUT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
