@@ -6,7 +6,7 @@
 import advisoryLockModule from 'advisory-lock';
 import pg from 'pg';
 import { postgres, type Backend, type Election } from '../src/index.js';
-import { startPostgres, type PostgresServer } from '../test/fixtures/postgres.js';
+import type { PostgresServer } from '../test/fixtures/postgres.js';
 import {
   HANDOVER_WARMUP,
   ROUND_TIMEOUT_MS,
@@ -16,7 +16,7 @@ import {
   type Candidate,
   type Contest,
 } from './handover-common.js';
-import { BALLOT_ENTRIES, FIXTURE_NOTE, openProbe, type PgProbe } from './pg-common.js';
+import { BALLOT_ENTRIES, FIXTURE_NOTE, withPgServer, type PgProbe } from './pg-common.js';
 import { ms, type Outcome, type Result, type RunOptions, type TargetCheck } from './report.js';
 import { percentile, summarize } from './stats.js';
 
@@ -65,81 +65,73 @@ interface PgContest extends Contest {
 
 /** Runs the PostgreSQL handover scenario on a fresh server. */
 export async function pgHandoverScenario(opts: RunOptions): Promise<Outcome> {
-  const server = await startPostgres();
-  try {
-    const probe = await openProbe(server);
-    try {
-      const samples = opts.rounds;
-      const put = summarize(await updateSamples(server, samples, 0));
-      const idle = summarize(await updateSamples(server, samples, SHORT_WAIT_MS));
-      const ratios = (p50: number) => ({ ratioToPut: p50 / put.p50, ratioToIdlePut: p50 / idle.p50 });
-      const results: Result[] = [
-        { scenario: SCENARIO, name: 'single-row UPDATE round trip, back to back (floor)', ...put },
-        {
-          scenario: SCENARIO,
-          name: `single-row UPDATE round trip, each after ${SHORT_WAIT_MS} ms idle (floor)`,
-          ...idle,
-          ratioToPut: idle.p50 / put.p50,
-        },
-      ];
-      const series = [
-        { name: 'ballot postgres()', open: () => ballotContest(server), waitMs: SHORT_WAIT_MS },
-        {
-          name: `advisory-lock ${ADVISORY_LOCK_VERSION} lock()/unlock()`,
-          open: () => advisoryContest(server),
-          waitMs: SHORT_WAIT_MS,
-        },
-        { name: 'ballot postgres()', open: () => ballotContest(server), waitMs: LONG_WAIT_MS },
-        {
-          name: `advisory-lock ${ADVISORY_LOCK_VERSION} lock()/unlock()`,
-          open: () => advisoryContest(server),
-          waitMs: LONG_WAIT_MS,
-        },
-      ];
-      const measured: Record<string, Result> = {};
-      for (const s of series) {
-        const durations = await handovers(s.open, (c) => c.queued(probe), opts.rounds, s.waitMs);
-        const summary = summarize(durations);
-        const row: Result = {
-          scenario: SCENARIO,
-          name: `${s.name}, waiter waited ${s.waitMs} ms`,
-          ...summary,
-          ...ratios(summary.p50),
-          extra: {
-            'p90 (ms)': ms(
-              percentile(
-                [...durations].sort((a, b) => a - b),
-                0.9,
-              ),
+  return withPgServer(async (server, probe) => {
+    const samples = opts.rounds;
+    const put = summarize(await updateSamples(server, samples, 0));
+    const idle = summarize(await updateSamples(server, samples, SHORT_WAIT_MS));
+    const ratios = (p50: number) => ({ ratioToPut: p50 / put.p50, ratioToIdlePut: p50 / idle.p50 });
+    const results: Result[] = [
+      { scenario: SCENARIO, name: 'single-row UPDATE round trip, back to back (floor)', ...put },
+      {
+        scenario: SCENARIO,
+        name: `single-row UPDATE round trip, each after ${SHORT_WAIT_MS} ms idle (floor)`,
+        ...idle,
+        ratioToPut: idle.p50 / put.p50,
+      },
+    ];
+    const series = [
+      { name: 'ballot postgres()', open: () => ballotContest(server), waitMs: SHORT_WAIT_MS },
+      {
+        name: `advisory-lock ${ADVISORY_LOCK_VERSION} lock()/unlock()`,
+        open: () => advisoryContest(server),
+        waitMs: SHORT_WAIT_MS,
+      },
+      { name: 'ballot postgres()', open: () => ballotContest(server), waitMs: LONG_WAIT_MS },
+      {
+        name: `advisory-lock ${ADVISORY_LOCK_VERSION} lock()/unlock()`,
+        open: () => advisoryContest(server),
+        waitMs: LONG_WAIT_MS,
+      },
+    ];
+    const measured: Record<string, Result> = {};
+    for (const s of series) {
+      const durations = await handovers(s.open, (c) => c.queued(probe), opts.rounds, s.waitMs);
+      const summary = summarize(durations);
+      const row: Result = {
+        scenario: SCENARIO,
+        name: `${s.name}, waiter waited ${s.waitMs} ms`,
+        ...summary,
+        ...ratios(summary.p50),
+        extra: {
+          'p90 (ms)': ms(
+            percentile(
+              [...durations].sort((a, b) => a - b),
+              0.9,
             ),
-          },
-        };
-        measured[`${s.name}@${s.waitMs}`] = row;
-        results.push(row);
-      }
-      const ballot = measured[`ballot postgres()@${SHORT_WAIT_MS}`];
-      const peer = measured[`advisory-lock ${ADVISORY_LOCK_VERSION} lock()/unlock()@${SHORT_WAIT_MS}`];
-      const targets: TargetCheck[] = [];
-      if (ballot && peer) {
-        const ratio = ballot.p50 / idle.p50;
-        targets.push({
-          scenario: 'pg 1',
-          target: `ballot handover p50 on PostgreSQL ≤ ${TARGET_RATIO} × the idle UPDATE floor`,
-          measured: `${ms(ballot.p50)} ms = ${ratio.toFixed(2)}× the UPDATE after ${SHORT_WAIT_MS} ms idle (${ms(idle.p50)} ms), ${(ballot.p50 / put.p50).toFixed(2)}× back to back (${ms(put.p50)} ms); advisory-lock ${ms(peer.p50)} ms`,
-          met: ratio <= TARGET_RATIO,
-          why:
-            ratio <= TARGET_RATIO
-              ? 'the delete, the NOTIFY it commits, and the waiter’s one confirming read'
-              : 'a handover is the leader’s delete, then the NOTIFY reaching the waiter’s LISTEN connection, then the waiter’s read confirming nobody older is left: two round trips on connections idle for the wait, and a wake-up, against the floor’s one round trip',
-        });
-      }
-      return { results, targets };
-    } finally {
-      await probe.close();
+          ),
+        },
+      };
+      measured[`${s.name}@${s.waitMs}`] = row;
+      results.push(row);
     }
-  } finally {
-    await server.stop();
-  }
+    const ballot = measured[`ballot postgres()@${SHORT_WAIT_MS}`];
+    const peer = measured[`advisory-lock ${ADVISORY_LOCK_VERSION} lock()/unlock()@${SHORT_WAIT_MS}`];
+    const targets: TargetCheck[] = [];
+    if (ballot && peer) {
+      const ratio = ballot.p50 / idle.p50;
+      targets.push({
+        scenario: 'pg 1',
+        target: `ballot handover p50 on PostgreSQL ≤ ${TARGET_RATIO} × the idle UPDATE floor`,
+        measured: `${ms(ballot.p50)} ms = ${ratio.toFixed(2)}× the UPDATE after ${SHORT_WAIT_MS} ms idle (${ms(idle.p50)} ms), ${(ballot.p50 / put.p50).toFixed(2)}× back to back (${ms(put.p50)} ms); advisory-lock ${ms(peer.p50)} ms`,
+        met: ratio <= TARGET_RATIO,
+        why:
+          ratio <= TARGET_RATIO
+            ? 'the delete, the NOTIFY it commits, and the waiter’s one confirming read'
+            : 'a handover is the leader’s delete, then the NOTIFY reaching the waiter’s LISTEN connection, then the waiter’s read confirming nobody older is left: two round trips on connections idle for the wait, and a wake-up, against the floor’s one round trip',
+      });
+    }
+    return { results, targets };
+  });
 }
 
 /** Durations (ms) of single-row UPDATEs, `idleMs` apart, on a connection of their own. */

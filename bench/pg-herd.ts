@@ -4,7 +4,6 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { postgres, type Election } from '../src/index.js';
-import { startPostgres } from '../test/fixtures/postgres.js';
 import { ROUND_TIMEOUT_MS } from './handover-common.js';
 import {
   HERD_SETTLE_MS,
@@ -14,7 +13,7 @@ import {
   Leadership,
   herdRounds,
 } from './herd-rounds.js';
-import { BALLOT_ENTRIES, FIXTURE_NOTE, openProbe, type PgProbe } from './pg-common.js';
+import { BALLOT_ENTRIES, FIXTURE_NOTE, withPgServer, type PgProbe } from './pg-common.js';
 import { ms, type Outcome, type Result, type RunOptions, type TargetCheck } from './report.js';
 import { summarize } from './stats.js';
 
@@ -53,34 +52,26 @@ interface Series {
 /** Runs the PostgreSQL herd on a fresh server. */
 export async function pgHerdScenario(opts: RunOptions): Promise<Outcome> {
   const rounds = opts.quick ? 10 : 50;
-  const server = await startPostgres();
-  try {
-    const probe = await openProbe(server);
-    try {
-      const measured: Partial<Record<number, Series>> = {};
-      const results: Result[] = [];
-      for (const n of SIZES) {
-        const series = await herdSeries(server.url(), probe, n, rounds);
-        measured[n] = series;
-        const events = summarize(series.events);
-        results.push({
-          scenario: SCENARIO,
-          name: `ballot postgres(), ${n.toLocaleString('en')} candidates on one backend`,
-          ...summarize(series.handover),
-          extra: {
-            'wake-ups per change (p50 / max)': `${events.p50} / ${events.max}`,
-            connections: String(series.connections),
-            'all joined in': `${(series.joinedMs / 1000).toFixed(2)} s`,
-          },
-        });
-      }
-      return { results, targets: herdTargets(measured[2], measured[1000]) };
-    } finally {
-      await probe.close();
+  return withPgServer(async (server, probe) => {
+    const measured: Partial<Record<number, Series>> = {};
+    const results: Result[] = [];
+    for (const n of SIZES) {
+      const series = await herdSeries(server.url(), probe, n, rounds);
+      measured[n] = series;
+      const events = summarize(series.events);
+      results.push({
+        scenario: SCENARIO,
+        name: `ballot postgres(), ${n.toLocaleString('en')} candidates on one backend`,
+        ...summarize(series.handover),
+        extra: {
+          'wake-ups per change (p50 / max)': `${events.p50} / ${events.max}`,
+          connections: String(series.connections),
+          'all joined in': `${(series.joinedMs / 1000).toFixed(2)} s`,
+        },
+      });
     }
-  } finally {
-    await server.stop();
-  }
+    return { results, targets: herdTargets(measured[2], measured[1000]) };
+  });
 }
 
 async function herdSeries(url: string, probe: PgProbe, n: number, rounds: number): Promise<Series> {
