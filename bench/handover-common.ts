@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Session } from '../src/index.js';
 
 /** Unmeasured handovers first, as for the floor: the first rounds pay for JIT and fresh connections. */
 export const HANDOVER_WARMUP = 5;
@@ -18,6 +19,15 @@ export interface Candidate {
   campaign(): Promise<number>;
   /** Gives up leadership (or the entry); resolves once the library says it is done. */
   resign(): Promise<void>;
+}
+
+/** A ballot candidate in election `name` of `session`, campaigning with `value`. */
+export function ballotCandidate(session: Session, name: string, value: string): Candidate {
+  const election = session.election(name);
+  return {
+    campaign: () => election.campaign(value).then(() => performance.now()),
+    resign: () => election.resign(),
+  };
 }
 
 /** Two candidates in one election, and everything that must be closed after them. */

@@ -10,11 +10,12 @@ import { parseArgs } from 'node:util';
 import { Etcd3, type Campaign } from 'etcd3';
 import { prefixEnd } from '../src/backends/etcd/keys.js';
 import { EtcdClient } from '../src/etcd/client.js';
-import { etcd, type Backend, type Election } from '../src/index.js';
+import { etcd, type Backend } from '../src/index.js';
 import { startEtcd } from '../test/fixtures/etcd.js';
 import {
   HANDOVER_WARMUP,
   ROUND_TIMEOUT_MS,
+  ballotCandidate,
   handovers,
   installedVersion,
   roundTrips,
@@ -164,14 +165,8 @@ async function ballotContest(endpoint: string, backends: 'separate' | 'shared'):
   try {
     const second = backends === 'shared' ? first : etcd({ endpoints: [endpoint] });
     if (second !== first) opened.push(second);
-    const candidate = async (backend: Backend, value: string): Promise<Candidate> => {
-      const session = await backend.session({ ttl: SESSION_TTL });
-      const election: Election = session.election(name);
-      return {
-        campaign: () => election.campaign(value).then(() => performance.now()),
-        resign: () => election.resign(),
-      };
-    };
+    const candidate = async (backend: Backend, value: string): Promise<Candidate> =>
+      ballotCandidate(await backend.session({ ttl: SESSION_TTL }), name, value);
     return {
       prefix: `${name}/`,
       candidates: [await candidate(first, 'a'), await candidate(second, 'b')],

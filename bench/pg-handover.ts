@@ -5,11 +5,12 @@
  */
 import advisoryLockModule from 'advisory-lock';
 import pg from 'pg';
-import { postgres, type Backend, type Election } from '../src/index.js';
+import { postgres, type Backend } from '../src/index.js';
 import type { PostgresServer } from '../test/fixtures/postgres.js';
 import {
   HANDOVER_WARMUP,
   ROUND_TIMEOUT_MS,
+  ballotCandidate,
   handovers,
   installedVersion,
   roundTrips,
@@ -157,12 +158,7 @@ async function ballotContest(server: PostgresServer): Promise<PgContest> {
     const candidate = async (value: string): Promise<Candidate> => {
       const backend = postgres({ connectionString: server.url(), env: {} });
       opened.push(backend);
-      const session = await backend.session({ ttl: SESSION_TTL });
-      const election: Election = session.election(name);
-      return {
-        campaign: () => election.campaign(value).then(() => performance.now()),
-        resign: () => election.resign(),
-      };
+      return ballotCandidate(await backend.session({ ttl: SESSION_TTL }), name, value);
     };
     return {
       queued: (probe) => probe.atLeast(BALLOT_ENTRIES, [name], 2, ROUND_TIMEOUT_MS),

@@ -323,6 +323,9 @@ describe('postgres faults across processes (real server, real signals)', () => {
       return b;
     };
     after(() => Promise.all(backends.map((b) => b.close())));
+    /** Candidate a, on a backend of its own, leading `election`. */
+    const leadOwn = async (election: string) =>
+      (await open(`${election}-a`).session({ ttl: TTL })).election(election).campaign('a');
     const insert = (tx: PgTxn, election: string, token: bigint, value: string) =>
       tx.query('INSERT INTO public.fault_writes (election, token, value) VALUES ($1, $2, $3)', [
         election,
@@ -332,7 +335,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
 
     test('a guard body sleeping past guardTimeout commits nothing and holds up no takeover', async (t) => {
       const election = newElection('slow-guard');
-      const a = await (await open(`${election}-a`).session({ ttl: TTL })).election(election).campaign('a');
+      const a = await leadOwn(election);
       const other = open(`${election}-b`);
       const bWins = (await other.session({ ttl: TTL })).election(election).campaign('b');
       await queued(election, 2);
@@ -360,7 +363,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
 
     test('a guard body idle past guardTimeout while the term holds: rolled back for certain, and said so', async () => {
       const election = newElection('idle-guard');
-      const term = await (await open(`${election}-a`).session({ ttl: TTL })).election(election).campaign('a');
+      const term = await leadOwn(election);
       await assert.rejects(
         term.guard(async (tx) => {
           await insert(tx, election, term.token, 'late');
@@ -375,7 +378,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
 
     test('a guard whose SQL fails rejects with that error, commits nothing, and the next guard commits', async () => {
       const election = newElection('failing-guard');
-      const term = await (await open(`${election}-a`).session({ ttl: TTL })).election(election).campaign('a');
+      const term = await leadOwn(election);
       await assert.rejects(
         term.guard(async (tx) => {
           await insert(tx, election, term.token, 'first');
