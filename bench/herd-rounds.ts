@@ -5,6 +5,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withTimeout } from './handover-common.js';
 
+/** Herd sizes measured, on etcd and PostgreSQL alike. */
+export const HERD_SIZES = [2, 1000] as const;
+/** Session TTL of every candidate, in seconds. */
+export const HERD_TTL = 10;
 /** Unmeasured rounds first. */
 export const HERD_WARMUP = 3;
 /** As in the handover bench: the next candidate has waited past etcd's 100 ms unsynced-watcher loop. */

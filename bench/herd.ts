@@ -12,6 +12,8 @@ import { ROUND_TIMEOUT_MS } from './handover-common.js';
 import {
   HERD_SETTLE_MS,
   HERD_SETUP_TIMEOUT_MS,
+  HERD_SIZES,
+  HERD_TTL,
   HERD_WAIT_MS,
   HERD_WARMUP,
   Leadership,
@@ -23,23 +25,18 @@ import { ms, type Outcome, type Result, type RunOptions, type TargetCheck } from
 import { summarize } from './stats.js';
 
 const SCENARIO = 'herd';
-const SIZES = [2, 1000] as const;
-const SESSION_TTL = 10;
-const WARMUP = HERD_WARMUP;
-const WAIT_MS = HERD_WAIT_MS;
-const SETTLE_MS = HERD_SETTLE_MS;
 
 /** What the herd table measures and how to read it, for docs/benchmarks.md. */
 export const HERD_METHOD = `
 N candidates in one election, all in this process: for ballot, N sessions on one \`etcd()\` backend
 (one connection, one keepalive stream, one watch stream); for etcd3, N campaigns on one \`Etcd3\` client
 (each campaign has its own lease, and etcd3 gives every lease its own keepalive stream). TTL
-${SESSION_TTL} s. A round: the leader resigns; a sample is the time from just before \`resign()\` to the next
+${HERD_TTL} s. A round: the leader resigns; a sample is the time from just before \`resign()\` to the next
 candidate's term beginning; then the old leader joins again at the back of the line, so N stays
-constant, and the bench waits ${WAIT_MS} ms. ${WARMUP} unmeasured rounds first.
+constant, and the bench waits ${HERD_WAIT_MS} ms. ${HERD_WARMUP} unmeasured rounds first.
 
 **Events per change** is the increase of etcd's own counter \`etcd_debugging_mvcc_events_total\` (watch
-events sent to all watchers of all clients) from just before the resign to ${SETTLE_MS} ms after the next
+events sent to all watchers of all clients) from just before the resign to ${HERD_SETTLE_MS} ms after the next
 leader began; nothing else watches this etcd. For ballot the events its client received are shown too.
 A herd would show as events growing with N. ballot's two are the delete reaching the next candidate
 and reaching the resigning leader's own watch on its key (the one that tells a leader its key was
@@ -88,7 +85,7 @@ export async function herdScenario(opts: RunOptions): Promise<Outcome> {
       const results: Result[] = [];
       const measured: Record<string, Series> = {};
       for (const library of ['ballot', 'etcd3'] as const) {
-        for (const n of SIZES) {
+        for (const n of HERD_SIZES) {
           const make = library === 'ballot' ? ballotHerd : etcd3Herd;
           const series = await herdSeries(node, probe, n, rounds, (events) =>
             make(node, `bench-herd-${library}-${n}`, n, events),
@@ -164,7 +161,7 @@ async function herdSeries(
     });
     // ballot opens its keepalive stream with the first keepalive, a third of the TTL after the session.
     const sinceStart = performance.now() - started;
-    if (sinceStart < (SESSION_TTL * 1000) / 3 + 500) await sleep((SESSION_TTL * 1000) / 3 + 500 - sinceStart);
+    if (sinceStart < (HERD_TTL * 1000) / 3 + 500) await sleep((HERD_TTL * 1000) / 3 + 500 - sinceStart);
     const full = await scrape(node.clientUrl);
     series.keepAliveStreams = full.openStreams('LeaseKeepAlive');
     series.watchers = full.watchers;
@@ -179,9 +176,7 @@ async function ballotHerd(node: EtcdNode, name: string, n: number, events: HerdE
   const backend = etcd({ endpoints: [node.endpoint] });
   let closing = false;
   try {
-    const sessions = await Promise.all(
-      Array.from({ length: n }, () => backend.session({ ttl: SESSION_TTL })),
-    );
+    const sessions = await Promise.all(Array.from({ length: n }, () => backend.session({ ttl: HERD_TTL })));
     const elections: Election[] = sessions.map((s) => s.election(name));
     return {
       prefix: `${name}/`,
@@ -207,7 +202,7 @@ async function ballotHerd(node: EtcdNode, name: string, n: number, events: HerdE
 /** etcd3: n campaigns on one client; each has its own lease and keepalive stream, as etcd3 does it. */
 async function etcd3Herd(node: EtcdNode, name: string, n: number, events: HerdEvents): Promise<Herd> {
   const client = new Etcd3({ hosts: node.endpoint });
-  const election = client.election(name, SESSION_TTL);
+  const election = client.election(name, HERD_TTL);
   const campaigns: (Campaign | undefined)[] = Array.from({ length: n }, () => undefined);
   let closing = false;
   return {

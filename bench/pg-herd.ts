@@ -8,6 +8,8 @@ import { ROUND_TIMEOUT_MS } from './handover-common.js';
 import {
   HERD_SETTLE_MS,
   HERD_SETUP_TIMEOUT_MS,
+  HERD_SIZES,
+  HERD_TTL,
   HERD_WAIT_MS,
   HERD_WARMUP,
   Leadership,
@@ -18,23 +20,18 @@ import { ms, type Outcome, type Result, type RunOptions, type TargetCheck } from
 import { summarize } from './stats.js';
 
 const SCENARIO = 'pg herd';
-const SIZES = [2, 1000] as const;
-const SESSION_TTL = 10;
-const WARMUP = HERD_WARMUP;
-const WAIT_MS = HERD_WAIT_MS;
-const SETTLE_MS = HERD_SETTLE_MS;
 const APP = 'ballot';
 
 /** What the PostgreSQL herd table measures and how to read it, for docs/benchmarks.md. */
 export const PG_HERD_METHOD = `
 As the etcd herd above, on one fresh PostgreSQL (${FIXTURE_NOTE}): N candidates in one election,
-all in this process, N sessions (TTL ${SESSION_TTL} s) on one \`postgres()\` backend with library defaults
+all in this process, N sessions (TTL ${HERD_TTL} s) on one \`postgres()\` backend with library defaults
 (a pool of 10 connections and one LISTEN connection). A round: the leader resigns; a sample is the
 time from just before \`resign()\` to the next candidate's term beginning; then the old leader joins
-again at the back, so N stays constant, and the bench waits ${WAIT_MS} ms. ${WARMUP} unmeasured rounds first.
+again at the back, so N stays constant, and the bench waits ${HERD_WAIT_MS} ms. ${HERD_WARMUP} unmeasured rounds first.
 
 **Wake-ups per change** is the increase of \`backend.stats().events\` (NOTIFYs delivered to the
-backend's LISTEN connection) from just before the resign to ${SETTLE_MS} ms after the next leader began.
+backend's LISTEN connection) from just before the resign to ${HERD_SETTLE_MS} ms after the next leader began.
 Each waiter LISTENs only on the channel of the entry just ahead of it, so a herd would show as this
 number growing with N. "Connections" is the number of \`pg_stat_activity\` rows with ballot's
 application_name once the election is in place: the pool plus the LISTEN connection, whatever N.
@@ -55,7 +52,7 @@ export async function pgHerdScenario(opts: RunOptions): Promise<Outcome> {
   return withPgServer(async (server, probe) => {
     const measured: Partial<Record<number, Series>> = {};
     const results: Result[] = [];
-    for (const n of SIZES) {
+    for (const n of HERD_SIZES) {
       const series = await herdSeries(server.url(), probe, n, rounds);
       measured[n] = series;
       const events = summarize(series.events);
@@ -81,9 +78,7 @@ async function herdSeries(url: string, probe: PgProbe, n: number, rounds: number
   let closing = false;
   try {
     const started = performance.now();
-    const sessions = await Promise.all(
-      Array.from({ length: n }, () => backend.session({ ttl: SESSION_TTL })),
-    );
+    const sessions = await Promise.all(Array.from({ length: n }, () => backend.session({ ttl: HERD_TTL })));
     const elections: Election[] = sessions.map((s) => s.election(name));
     const campaign = (i: number) => {
       elections[i]?.campaign(`c${i}`).then(
