@@ -52,70 +52,93 @@ export interface ChainOptions {
   endCapMs?: number;
 }
 
-/** A candidate process, with the proxy it talks to etcd through when partitions are to be injected. */
-interface Candidate {
+/** A candidate process, with the proxy it talks to the server through when partitions are to be injected. */
+export interface ChainCandidate {
   worker: Worker;
   proxy?: FaultProxy;
 }
 
-const WORKERS: Record<Library, string> = {
-  ballot: fileURLToPath(new URL('./workers/ballot-candidate.ts', import.meta.url)),
-  etcd3: fileURLToPath(new URL('./workers/etcd3-candidate.ts', import.meta.url)),
-};
+/** One trial of a chain; electedAt is NaN when the waiter did not lead within the cap. */
+export type ChainTrial = Omit<FaultTrial, 'expiresAt'> & { expiresAt?: number };
+
+/** What a chain of fault trials needs from its server and library. */
+export interface Chain<C extends ChainCandidate> {
+  /** For error messages. */
+  library: string;
+  trials: number;
+  /** Session TTL in seconds; sets the random wait before each fault. */
+  ttl: number;
+  /** Spawns a candidate process campaigning with `value`. */
+  start(value: string): Promise<C>;
+  /** Resolves once the server shows the waiter queued behind the leader. */
+  queued(waiter: C): Promise<void>;
+  /** Takes the leader away (after faultAt is taken). */
+  fault(leader: C): Promise<void>;
+  /** After the process is killed and its proxy closed: whatever the server still holds for it. */
+  release?(candidate: C): Promise<void>;
+  /** How long to wait for the waiter to lead, from the fault (ms). */
+  electCapMs: number;
+  /** true: a waiter that never leads is a NaN trial and the chain starts over; false: the chain fails. */
+  restartOnMiss: boolean;
+  /** How long to wait for the old leader to say its term ended, from the fault; undefined: do not wait. */
+  endCapMs: number | undefined;
+  /** Whether the leader reports a session whose expiry the trial should record. */
+  expires: boolean;
+}
+
 // Process start (tsx) and the first campaign take a second or two on a busy 2-core machine.
 const START_TIMEOUT_MS = 30_000;
 // After its entry appears a waiter still sets up its watch; 300 ms also puts that watch past etcd's
 // 100 ms unsynced-watcher loop, which would otherwise add to etcd3's numbers (see scenario 1).
 const SETTLE_MS = 300;
 
-/** Runs `trials` fault trials in a chain and returns their times; every process and proxy is closed. */
-export async function faultTrials(opts: ChainOptions): Promise<FaultTrial[]> {
-  const live = new Set<Candidate>();
-  const prefix = opts.library === 'ballot' ? `${opts.election}/` : `election/${opts.election}/`;
-  const start = async (value: string): Promise<Candidate> => {
-    const proxy = opts.fault === 'partition' ? await startFaultProxy(opts.endpoint) : undefined;
-    const worker = spawnWorker(WORKERS[opts.library], [], {
-      ENDPOINT: proxy?.endpoint ?? opts.endpoint,
-      ELECTION: opts.election,
-      VALUE: value,
-      TTL: String(opts.ttl),
-    });
-    const candidate: Candidate = proxy ? { worker, proxy } : { worker };
+/**
+ * Runs a chain of trials: each time a waiter joins behind the leader, the leader is faulted, and the
+ * waiter becomes the next trial's leader. Every process and proxy is closed afterwards.
+ */
+export async function chainTrials<C extends ChainCandidate>(chain: Chain<C>): Promise<ChainTrial[]> {
+  const live = new Set<C>();
+  const start = async (value: string): Promise<C> => {
+    const candidate = await chain.start(value);
     live.add(candidate);
     return candidate;
   };
-  const dispose = async (candidate: Candidate): Promise<void> => {
+  const dispose = async (candidate: C): Promise<void> => {
     live.delete(candidate);
     candidate.worker.kill('SIGKILL');
     await candidate.worker.exited;
     await candidate.proxy?.close();
+    await chain.release?.(candidate);
   };
+  const elected = (candidate: C) =>
+    candidate.worker.waitFor((m) => m['event'] === 'elected', START_TIMEOUT_MS);
 
   try {
     let leader = await start('v0');
-    await leader.worker.waitFor((m) => m['event'] === 'elected', START_TIMEOUT_MS);
-    const trials: FaultTrial[] = [];
-    for (let i = 1; i <= opts.trials; i++) {
+    await elected(leader);
+    const trials: ChainTrial[] = [];
+    for (let i = 1; i <= chain.trials; i++) {
       const waiter = await start(`v${i}`);
-      await entries(opts.probe, prefix, 2, START_TIMEOUT_MS);
+      await chain.queued(waiter);
       // A random phase against the keepalive cycle, so the expiry lands anywhere in [2/3 TTL, TTL].
-      await sleep(SETTLE_MS + Math.random() * ((opts.ttl * 1000) / 3));
+      await sleep(SETTLE_MS + Math.random() * ((chain.ttl * 1000) / 3));
       if (waiter.worker.messages.some((m) => m['event'] === 'elected'))
-        throw new Error(`${opts.library} waiter v${i} led before the fault; the leader's lease ended early`);
+        throw new Error(
+          `${chain.library} waiter v${i} led before the fault; the leader's session ended early`,
+        );
 
       const faultAt = now();
-      if (opts.fault === 'kill') leader.worker.kill('SIGKILL');
-      else leader.proxy?.blackhole();
-      const elected = await waiter.worker.waitFor((m) => m['event'] === 'elected', opts.ttl * 3000 + 10_000);
-      const trial: FaultTrial = {
+      await chain.fault(leader);
+      const waiting = waiter.worker.waitFor((m) => m['event'] === 'elected', chain.electCapMs);
+      const led = chain.restartOnMiss ? await waiting.catch(() => undefined) : await waiting;
+      const trial: ChainTrial = {
         faultAt,
-        electedAt: num(elected, 'at'),
-        expiresAt: expiry(leader, faultAt, opts.ttl),
+        electedAt: led ? num(led, 'at') : Number.NaN,
+        expiresAt: chain.expires ? expiry(leader, faultAt, chain.ttl) : undefined,
       };
-      if (opts.fault === 'partition') {
-        const cap = opts.endCapMs ?? opts.ttl * 4000 + 5000;
+      if (chain.endCapMs !== undefined) {
         const ended = await leader.worker
-          .waitFor((m) => m['event'] === 'ended', Math.max(1, faultAt + cap - now()))
+          .waitFor((m) => m['event'] === 'ended', Math.max(1, faultAt + chain.endCapMs - now()))
           .catch(() => undefined);
         if (ended) {
           if (ended['at'] !== null) trial.endedAt = num(ended, 'at');
@@ -125,12 +148,57 @@ export async function faultTrials(opts: ChainOptions): Promise<FaultTrial[]> {
       }
       trials.push(trial);
       await dispose(leader);
+      if (!led) {
+        // The waiter never led: nothing to chain on. Start over with a fresh leader.
+        await dispose(waiter);
+        if (i < chain.trials) {
+          leader = await start(`v${i}-restart`);
+          await elected(leader);
+        }
+        continue;
+      }
       leader = waiter;
     }
     return trials;
   } finally {
     await Promise.all([...live].map(dispose));
   }
+}
+
+const WORKERS: Record<Library, string> = {
+  ballot: fileURLToPath(new URL('./workers/ballot-candidate.ts', import.meta.url)),
+  etcd3: fileURLToPath(new URL('./workers/etcd3-candidate.ts', import.meta.url)),
+};
+
+/** Runs `trials` fault trials in a chain and returns their times; every process and proxy is closed. */
+export async function faultTrials(opts: ChainOptions): Promise<FaultTrial[]> {
+  const prefix = opts.library === 'ballot' ? `${opts.election}/` : `election/${opts.election}/`;
+  const trials = await chainTrials<ChainCandidate>({
+    library: opts.library,
+    trials: opts.trials,
+    ttl: opts.ttl,
+    start: async (value) => {
+      const proxy = opts.fault === 'partition' ? await startFaultProxy(opts.endpoint) : undefined;
+      const worker = spawnWorker(WORKERS[opts.library], [], {
+        ENDPOINT: proxy?.endpoint ?? opts.endpoint,
+        ELECTION: opts.election,
+        VALUE: value,
+        TTL: String(opts.ttl),
+      });
+      return proxy ? { worker, proxy } : { worker };
+    },
+    queued: () => entries(opts.probe, prefix, 2, START_TIMEOUT_MS),
+    fault: async (leader) => {
+      if (opts.fault === 'kill') leader.worker.kill('SIGKILL');
+      else leader.proxy?.blackhole();
+    },
+    electCapMs: opts.ttl * 3000 + 10_000,
+    restartOnMiss: false,
+    endCapMs: opts.fault === 'partition' ? (opts.endCapMs ?? opts.ttl * 4000 + 5000) : undefined,
+    expires: true,
+  });
+  // restartOnMiss is false and expires true: every trial led and has its expiry.
+  return trials.map((t) => ({ ...t, expiresAt: t.expiresAt ?? Number.NaN }));
 }
 
 /** CLOCK_MONOTONIC in milliseconds, the clock the workers stamp their lines with. */
@@ -155,13 +223,13 @@ export async function entries(
   }
 }
 
-/** The old leader's lease expiry by etcd's reckoning: last keepalive acknowledged before the fault, plus TTL. */
-function expiry(leader: Candidate, faultAt: number, ttl: number): number {
+/** The old leader's session expiry by the server's reckoning: last renewal acknowledged before the fault, plus TTL. */
+function expiry(leader: ChainCandidate, faultAt: number, ttl: number): number {
   let last: number | undefined;
   for (const m of leader.worker.messages) {
     if ((m['event'] === 'lease' || m['event'] === 'renewed') && num(m, 'at') <= faultAt) last = num(m, 'at');
   }
-  if (last === undefined) throw new Error('the leader reported no lease before the fault');
+  if (last === undefined) throw new Error('the leader reported no session before the fault');
   return last + ttl * 1000;
 }
 

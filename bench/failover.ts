@@ -9,7 +9,15 @@ import { EtcdClient } from '../src/etcd/client.js';
 import { startProcess, type Proc } from '../test/cli-process.js';
 import { startEtcd } from '../test/fixtures/etcd.js';
 import { entries, faultTrials, now, type FaultTrial, type Library } from './candidates.js';
-import { seconds, type Bar, type Outcome, type Result, type RunOptions, type TargetCheck } from './report.js';
+import {
+  seconds,
+  skippedRow,
+  type Bar,
+  type Outcome,
+  type Result,
+  type RunOptions,
+  type TargetCheck,
+} from './report.js';
 import { summarize } from './stats.js';
 
 const SCENARIO = 'crash failover';
@@ -120,15 +128,12 @@ async function measure(
         kind: 'peer',
       });
   } else {
-    results.push({
-      scenario: SCENARIO,
-      name: `etcdctl elect, TTL ${ETCDCTL_TTL} s (fixed)`,
-      samples: 0,
-      p50: Number.NaN,
-      p99: Number.NaN,
-      max: Number.NaN,
-      skipped: 'not run in quick mode (it takes over a minute)',
-    });
+    results.push(
+      skippedRow(
+        { scenario: SCENARIO, name: `etcdctl elect, TTL ${ETCDCTL_TTL} s (fixed)` },
+        'not run in quick mode (it takes over a minute)',
+      ),
+    );
   }
   return { results, targets, bars };
 }
@@ -206,15 +211,10 @@ async function etcdctlFailover(endpoint: string, probe: EtcdClient, signal: Abor
     try {
       await waiter.line('stdout', isElected, ETCDCTL_CAP_MS);
     } catch {
-      return {
-        scenario: SCENARIO,
-        name,
-        samples: 0,
-        p50: Number.NaN,
-        p99: Number.NaN,
-        max: Number.NaN,
-        skipped: `no leader within ${ETCDCTL_CAP_MS / 1000} s of the kill`,
-      };
+      return skippedRow(
+        { scenario: SCENARIO, name },
+        `no leader within ${ETCDCTL_CAP_MS / 1000} s of the kill`,
+      );
     }
     const took = now() - faultAt;
     return {

@@ -3,17 +3,25 @@
  * resign() the next candidate leads, for ballot and for the etcd3 npm package, next to the floor
  * of one etcd put round trip measured in the same run (DESIGN.md invariant 3).
  */
-import { readFileSync, realpathSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Etcd3, type Campaign } from 'etcd3';
 import { prefixEnd } from '../src/backends/etcd/keys.js';
 import { EtcdClient } from '../src/etcd/client.js';
-import { etcd, type Backend, type Election } from '../src/index.js';
+import { etcd, type Backend } from '../src/index.js';
 import { startEtcd } from '../test/fixtures/etcd.js';
+import {
+  HANDOVER_WARMUP,
+  ROUND_TIMEOUT_MS,
+  ballotCandidate,
+  handovers,
+  installedVersion,
+  roundTrips,
+  type Candidate,
+  type Contest,
+} from './handover-common.js';
 import {
   ms,
   renderTable,
@@ -36,17 +44,12 @@ export interface HandoverOptions {
 const SCENARIO = 'handover';
 const PUT_WARMUP = 50;
 const MIN_PUT_SAMPLES = 200;
-// Unmeasured handovers first, as for the put floor: the first rounds pay for JIT and fresh streams.
-const HANDOVER_WARMUP = 5;
 const SESSION_TTL = 10;
 // How long the waiter has been waiting when the leader resigns. 50 ms lets it finish joining and set
 // up its watch. 200 ms is past etcd's 100 ms unsynced-watcher sync interval, which decides etcd3's
 // number (see docs/benchmarks.md), and is closer to production, where a waiter waits for minutes.
 const SHORT_WAIT_MS = 50;
 const LONG_WAIT_MS = 200;
-// A handover that takes this long is broken, not slow; fail instead of hanging the run.
-const ROUND_TIMEOUT_MS = 10_000;
-// The installed version, not the range in package.json, so an upgrade shows up in the table.
 const ETCD3_VERSION = installedVersion('etcd3');
 
 /** What the handover table measures and how to read it, for docs/benchmarks.md. */
@@ -79,20 +82,10 @@ How to read it:
   waiter waits for etcd to confirm the watch's cancellation and reads the election again.
 `;
 
-/** One side of a two-candidate election, whichever library it runs on. */
-interface Candidate {
-  /** Starts campaigning; resolves with performance.now() taken when this candidate became leader. */
-  campaign(): Promise<number>;
-  /** Gives up leadership (or the entry); resolves once the library says it is done. */
-  resign(): Promise<void>;
-}
-
-/** Two candidates in one election, and everything that must be closed after them. */
-interface Contest {
+/** Two candidates in one etcd election, and the key prefix under which their entries live. */
+interface EtcdContest extends Contest {
   /** Key prefix under which the election's entries live, to see when both have joined. */
   prefix: string;
-  candidates: [Candidate, Candidate];
-  close(): Promise<void>;
 }
 
 /** Measures the put floor, then ballot's and etcd3's resign → next-leader latency, on a fresh etcd. */
@@ -120,7 +113,7 @@ export async function benchHandover(opts: HandoverOptions): Promise<Result[]> {
         },
       ];
       const separate = () => ballotContest(endpoint, 'separate');
-      const series: { name: string; contest: () => Promise<Contest>; waitMs: number }[] = [
+      const series: { name: string; contest: () => Promise<EtcdContest>; waitMs: number }[] = [
         { name: 'ballot, one backend per candidate', contest: separate, waitMs: SHORT_WAIT_MS },
         {
           name: 'ballot, both on one backend',
@@ -140,7 +133,8 @@ export async function benchHandover(opts: HandoverOptions): Promise<Result[]> {
         },
       ];
       for (const s of series) {
-        const summary = summarize(await handovers(s.contest, probe, opts.rounds, s.waitMs));
+        const queued = (c: EtcdContest) => entries(probe, c.prefix, 2);
+        const summary = summarize(await handovers(s.contest, queued, opts.rounds, s.waitMs));
         results.push({
           scenario: SCENARIO,
           name: `${s.name}, waiter waited ${s.waitMs} ms`,
@@ -158,70 +152,21 @@ export async function benchHandover(opts: HandoverOptions): Promise<Result[]> {
 }
 
 /** Durations (ms) of sequential single-key puts, `idleMs` apart, after a warm-up that opens the channel. */
-async function putSamples(client: EtcdClient, samples: number, idleMs: number): Promise<number[]> {
+function putSamples(client: EtcdClient, samples: number, idleMs: number): Promise<number[]> {
   const key = Buffer.from('bench/put-floor');
-  for (let i = 0; i < PUT_WARMUP; i++) await client.put({ key, value: Buffer.from(String(i)) });
-  const durations: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const value = Buffer.from(String(i));
-    if (idleMs > 0) await sleep(idleMs);
-    const start = performance.now();
-    await client.put({ key, value });
-    durations.push(performance.now() - start);
-  }
-  return durations;
-}
-
-/**
- * Alternates leadership: the waiter joins behind the leader and waits `waitMs`, and the time from just
- * before the leader's resign() to the waiter becoming leader is one sample.
- */
-async function handovers(
-  open: () => Promise<Contest>,
-  probe: EtcdClient,
-  rounds: number,
-  waitMs: number,
-): Promise<number[]> {
-  const contest = await open();
-  try {
-    let [leader, waiter] = contest.candidates;
-    await withTimeout(leader.campaign(), 'first campaign');
-    const durations: number[] = [];
-    for (let i = 0; i < HANDOVER_WARMUP + rounds; i++) {
-      const elected = waiter.campaign();
-      // Keeps a failed campaign from being an unhandled rejection while we poll; awaited below.
-      elected.catch(() => undefined);
-      await entries(probe, contest.prefix, 2);
-      await sleep(waitMs);
-      const start = performance.now();
-      // Both at once, so a failed resign() fails the round now instead of leaving the waiter to time out.
-      const [at] = await withTimeout(Promise.all([elected, leader.resign()]), `handover round ${i}`);
-      if (i >= HANDOVER_WARMUP) durations.push(at - start);
-      [leader, waiter] = [waiter, leader];
-    }
-    await leader.resign();
-    return durations;
-  } finally {
-    await contest.close();
-  }
+  return roundTrips((i) => client.put({ key, value: Buffer.from(String(i)) }), PUT_WARMUP, samples, idleMs);
 }
 
 /** Two ballot candidates with their own sessions, on one backend each or both on one. */
-async function ballotContest(endpoint: string, backends: 'separate' | 'shared'): Promise<Contest> {
+async function ballotContest(endpoint: string, backends: 'separate' | 'shared'): Promise<EtcdContest> {
   const name = `bench-ballot-${backends}`;
   const first = etcd({ endpoints: [endpoint] });
   const opened: Backend[] = [first];
   try {
     const second = backends === 'shared' ? first : etcd({ endpoints: [endpoint] });
     if (second !== first) opened.push(second);
-    const candidate = async (backend: Backend, value: string): Promise<Candidate> => {
-      const session = await backend.session({ ttl: SESSION_TTL });
-      const election: Election = session.election(name);
-      return {
-        campaign: () => election.campaign(value).then(() => performance.now()),
-        resign: () => election.resign(),
-      };
-    };
+    const candidate = async (backend: Backend, value: string): Promise<Candidate> =>
+      ballotCandidate(await backend.session({ ttl: SESSION_TTL }), name, value);
     return {
       prefix: `${name}/`,
       candidates: [await candidate(first, 'a'), await candidate(second, 'b')],
@@ -235,7 +180,7 @@ async function ballotContest(endpoint: string, backends: 'separate' | 'shared'):
 }
 
 /** Two etcd3 candidates, each on its own client as two processes would be. */
-function etcd3Contest(endpoint: string): Promise<Contest> {
+function etcd3Contest(endpoint: string): Promise<EtcdContest> {
   const name = 'bench-etcd3';
   const clients = [new Etcd3({ hosts: endpoint }), new Etcd3({ hosts: endpoint })] as const;
   const candidate = (client: Etcd3, value: string): Candidate => {
@@ -333,29 +278,6 @@ async function entries(client: EtcdClient, prefix: string, count: number): Promi
     if (Number(response.count) >= count) return;
     if (performance.now() > deadline) throw new Error(`fewer than ${count} entries under ${prefix}`);
     await sleep(2);
-  }
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took over ${ROUND_TIMEOUT_MS} ms`)), ROUND_TIMEOUT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function installedVersion(pkg: string): string {
-  try {
-    // The package has no "exports" map, so its package.json sits next to lib/ where main resolves.
-    const main = createRequire(import.meta.url).resolve(pkg);
-    const manifest: unknown = JSON.parse(readFileSync(join(dirname(main), '..', 'package.json'), 'utf8'));
-    const version =
-      typeof manifest === 'object' && manifest !== null && 'version' in manifest
-        ? manifest.version
-        : undefined;
-    return typeof version === 'string' ? version : 'unknown';
-  } catch {
-    return 'unknown';
   }
 }
 

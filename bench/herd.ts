@@ -8,32 +8,35 @@ import { EtcdClient } from '../src/etcd/client.js';
 import { etcd, type Election } from '../src/index.js';
 import { startEtcd, type EtcdNode } from '../test/fixtures/etcd.js';
 import { entries } from './candidates.js';
+import { ROUND_TIMEOUT_MS } from './handover-common.js';
+import {
+  HERD_SETTLE_MS,
+  HERD_SETUP_TIMEOUT_MS,
+  HERD_SIZES,
+  HERD_TTL,
+  HERD_WAIT_MS,
+  HERD_WARMUP,
+  Leadership,
+  herdRounds,
+  type HerdEvents,
+} from './herd-rounds.js';
 import { scrape, type MetricsSnapshot } from './metrics.js';
 import { ms, type Outcome, type Result, type RunOptions, type TargetCheck } from './report.js';
 import { summarize } from './stats.js';
 
 const SCENARIO = 'herd';
-const SIZES = [2, 1000] as const;
-const SESSION_TTL = 10;
-const WARMUP = 3;
-// As in scenario 1: the next candidate has waited past etcd's 100 ms unsynced-watcher loop.
-const WAIT_MS = 200;
-// Events for a change are sent by the time the next leader knows; this catches any straggler.
-const SETTLE_MS = 50;
-const SETUP_TIMEOUT_MS = 120_000;
-const ROUND_TIMEOUT_MS = 10_000;
 
 /** What the herd table measures and how to read it, for docs/benchmarks.md. */
 export const HERD_METHOD = `
 N candidates in one election, all in this process: for ballot, N sessions on one \`etcd()\` backend
 (one connection, one keepalive stream, one watch stream); for etcd3, N campaigns on one \`Etcd3\` client
 (each campaign has its own lease, and etcd3 gives every lease its own keepalive stream). TTL
-${SESSION_TTL} s. A round: the leader resigns; a sample is the time from just before \`resign()\` to the next
+${HERD_TTL} s. A round: the leader resigns; a sample is the time from just before \`resign()\` to the next
 candidate's term beginning; then the old leader joins again at the back of the line, so N stays
-constant, and the bench waits ${WAIT_MS} ms. ${WARMUP} unmeasured rounds first.
+constant, and the bench waits ${HERD_WAIT_MS} ms. ${HERD_WARMUP} unmeasured rounds first.
 
 **Events per change** is the increase of etcd's own counter \`etcd_debugging_mvcc_events_total\` (watch
-events sent to all watchers of all clients) from just before the resign to ${SETTLE_MS} ms after the next
+events sent to all watchers of all clients) from just before the resign to ${HERD_SETTLE_MS} ms after the next
 leader began; nothing else watches this etcd. For ballot the events its client received are shown too.
 A herd would show as events growing with N. ballot's two are the delete reaching the next candidate
 and reaching the resigning leader's own watch on its key (the one that tells a leader its key was
@@ -63,12 +66,6 @@ interface Herd {
   close(): Promise<void>;
 }
 
-/** How a herd reports back: who leads since when (performance.now()), or that something failed. */
-interface HerdEvents {
-  elected(i: number, at: number): void;
-  failed(err: Error): void;
-}
-
 interface Series {
   handover: number[];
   serverEvents: number[];
@@ -88,7 +85,7 @@ export async function herdScenario(opts: RunOptions): Promise<Outcome> {
       const results: Result[] = [];
       const measured: Record<string, Series> = {};
       for (const library of ['ballot', 'etcd3'] as const) {
-        for (const n of SIZES) {
+        for (const n of HERD_SIZES) {
           const make = library === 'ballot' ? ballotHerd : etcd3Herd;
           const series = await herdSeries(node, probe, n, rounds, (events) =>
             make(node, `bench-herd-${library}-${n}`, n, events),
@@ -113,35 +110,19 @@ async function herdSeries(
   rounds: number,
   make: (events: HerdEvents) => Promise<Herd>,
 ): Promise<Series> {
-  let leader = -1;
-  let electedAt = 0;
-  let wake: (() => void) | undefined;
-  let failure: Error | undefined;
+  const lead = new Leadership();
   // The gauges below are read as absolute values: the previous series must be gone from etcd.
   await settled(
     node,
     (m) => m.openStreams('LeaseKeepAlive') === 0 && m.watchers === 0,
     'previous series to close',
   );
-  const herd = await make({
-    elected(i, at) {
-      leader = i;
-      electedAt = at;
-      wake?.();
-    },
-    failed(err) {
-      failure ??= err;
-      wake?.();
-    },
-  });
+  const herd = await make(lead);
   try {
     const started = performance.now();
     for (let i = 0; i < n; i++) herd.campaign(i);
-    await entries(probe, herd.prefix, n, SETUP_TIMEOUT_MS);
-    while (leader < 0 && failure === undefined && performance.now() - started < SETUP_TIMEOUT_MS)
-      await sleep(10);
-    if (failure) throw failure;
-    if (leader < 0) throw new Error(`no leader among ${n} candidates`);
+    await entries(probe, herd.prefix, n, HERD_SETUP_TIMEOUT_MS);
+    await lead.first(n, started);
     const joinedMs = performance.now() - started;
     // Waiters set up their watches after joining; measure only once every one is in place.
     let last = -1;
@@ -162,30 +143,25 @@ async function herdSeries(
       watchers: 0,
       joinedMs,
     };
-    for (let r = 0; r < WARMUP + rounds; r++) {
-      const m0 = await scrape(node.clientUrl);
-      const c0 = herd.clientEvents?.() ?? 0;
-      const previous = leader;
-      const next = new Promise<void>((resolve) => (wake = resolve));
-      const start = performance.now();
-      await withTimeout(Promise.all([next, herd.resign(previous)]), `handover ${r} among ${n}`);
-      if (failure) throw failure;
-      if (leader === previous) throw new Error(`candidate ${previous} was re-elected after resigning`);
-      const took = electedAt - start;
-      await sleep(SETTLE_MS);
-      const m1 = await scrape(node.clientUrl);
-      if (r >= WARMUP) {
-        series.handover.push(took);
-        series.serverEvents.push(m1.watchEvents - m0.watchEvents);
-        series.clientEvents.push((herd.clientEvents?.() ?? 0) - c0);
-      }
-      herd.campaign(previous);
-      await entries(probe, herd.prefix, n, ROUND_TIMEOUT_MS);
-      await sleep(WAIT_MS);
-    }
+    await herdRounds(lead, n, rounds, {
+      resign: (i) => herd.resign(i),
+      rejoin: (i) => herd.campaign(i),
+      joined: () => entries(probe, herd.prefix, n, ROUND_TIMEOUT_MS),
+      async begin() {
+        const m0 = await scrape(node.clientUrl);
+        const c0 = herd.clientEvents?.() ?? 0;
+        return async (took, measured) => {
+          const m1 = await scrape(node.clientUrl);
+          if (!measured) return;
+          series.handover.push(took);
+          series.serverEvents.push(m1.watchEvents - m0.watchEvents);
+          series.clientEvents.push((herd.clientEvents?.() ?? 0) - c0);
+        };
+      },
+    });
     // ballot opens its keepalive stream with the first keepalive, a third of the TTL after the session.
     const sinceStart = performance.now() - started;
-    if (sinceStart < (SESSION_TTL * 1000) / 3 + 500) await sleep((SESSION_TTL * 1000) / 3 + 500 - sinceStart);
+    if (sinceStart < (HERD_TTL * 1000) / 3 + 500) await sleep((HERD_TTL * 1000) / 3 + 500 - sinceStart);
     const full = await scrape(node.clientUrl);
     series.keepAliveStreams = full.openStreams('LeaseKeepAlive');
     series.watchers = full.watchers;
@@ -200,9 +176,7 @@ async function ballotHerd(node: EtcdNode, name: string, n: number, events: HerdE
   const backend = etcd({ endpoints: [node.endpoint] });
   let closing = false;
   try {
-    const sessions = await Promise.all(
-      Array.from({ length: n }, () => backend.session({ ttl: SESSION_TTL })),
-    );
+    const sessions = await Promise.all(Array.from({ length: n }, () => backend.session({ ttl: HERD_TTL })));
     const elections: Election[] = sessions.map((s) => s.election(name));
     return {
       prefix: `${name}/`,
@@ -228,7 +202,7 @@ async function ballotHerd(node: EtcdNode, name: string, n: number, events: HerdE
 /** etcd3: n campaigns on one client; each has its own lease and keepalive stream, as etcd3 does it. */
 async function etcd3Herd(node: EtcdNode, name: string, n: number, events: HerdEvents): Promise<Herd> {
   const client = new Etcd3({ hosts: node.endpoint });
-  const election = client.election(name, SESSION_TTL);
+  const election = client.election(name, HERD_TTL);
   const campaigns: (Campaign | undefined)[] = Array.from({ length: n }, () => undefined);
   let closing = false;
   return {
@@ -312,12 +286,4 @@ async function settled(node: EtcdNode, done: (m: MetricsSnapshot) => boolean, wh
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(300);
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took over ${ROUND_TIMEOUT_MS} ms`)), ROUND_TIMEOUT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import type { PostgresServer } from '../test/fixtures/postgres.js';
+import { startPostgres, type PostgresServer } from '../test/fixtures/postgres.js';
 
 /** A superuser connection of its own, so the candidates' connections see only their own traffic. */
 export interface PgProbe {
@@ -75,3 +75,20 @@ export function postgresVersion(): string {
 /** The fixture's settings that matter for reading the numbers, stated on the page. */
 export const FIXTURE_NOTE =
   'one throwaway cluster per scenario on loopback (test/fixtures/postgres.ts), with fsync, full_page_writes and synchronous_commit off';
+
+/** Runs `body` on a fresh server with a probe of its own; both are closed afterwards. */
+export async function withPgServer<T>(
+  body: (server: PostgresServer, probe: PgProbe) => Promise<T>,
+): Promise<T> {
+  const server = await startPostgres();
+  try {
+    const probe = await openProbe(server);
+    try {
+      return await body(server, probe);
+    } finally {
+      await probe.close();
+    }
+  } finally {
+    await server.stop();
+  }
+}

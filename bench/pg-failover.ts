@@ -2,8 +2,7 @@
  * PostgreSQL crash failover: SIGKILL the leader process and time how long until the waiting candidate
  * process leads, at TTL 2 s and 5 s (issue 12).
  */
-import { startPostgres } from '../test/fixtures/postgres.js';
-import { FIXTURE_NOTE, openProbe } from './pg-common.js';
+import { FIXTURE_NOTE, withPgServer } from './pg-common.js';
 import { pgFaultTrials, type PgTrial } from './pg-candidates.js';
 import { seconds, type Outcome, type Result, type RunOptions } from './report.js';
 import { summarize } from './stats.js';
@@ -31,33 +30,25 @@ delete and a read, with no polling in between.
 
 /** Runs the PostgreSQL crash failover on a fresh server. */
 export async function pgFailoverScenario(opts: RunOptions): Promise<Outcome> {
-  const server = await startPostgres();
-  try {
-    const probe = await openProbe(server);
-    try {
-      const trialsAt = (ttl: number) => (opts.quick ? (ttl <= 2 ? 3 : 2) : ttl <= 2 ? 20 : 10);
-      const results: Result[] = [];
-      for (const ttl of TTLS) {
-        const trials = await pgFaultTrials({
-          library: 'ballot',
-          fault: 'kill',
-          ttl,
-          trials: trialsAt(ttl),
-          server,
-          probe,
-          election: `bench-pg-failover-${ttl}`,
-          electCapMs: ttl * 3000 + 10_000,
-          endCapMs: 0,
-        });
-        results.push(failoverRow(ttl, trials));
-      }
-      return { results, targets: [] };
-    } finally {
-      await probe.close();
+  return withPgServer(async (server, probe) => {
+    const trialsAt = (ttl: number) => (opts.quick ? (ttl <= 2 ? 3 : 2) : ttl <= 2 ? 20 : 10);
+    const results: Result[] = [];
+    for (const ttl of TTLS) {
+      const trials = await pgFaultTrials({
+        library: 'ballot',
+        fault: 'kill',
+        ttl,
+        trials: trialsAt(ttl),
+        server,
+        probe,
+        election: `bench-pg-failover-${ttl}`,
+        electCapMs: ttl * 3000 + 10_000,
+        endCapMs: 0,
+      });
+      results.push(failoverRow(ttl, trials));
     }
-  } finally {
-    await server.stop();
-  }
+    return { results, targets: [] };
+  });
 }
 
 function failoverRow(ttl: number, trials: PgTrial[]): Result {

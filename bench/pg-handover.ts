@@ -3,15 +3,21 @@
  * ballot's postgres() backend and for the `advisory-lock` npm package, next to the floor of one
  * committed single-row UPDATE on the same server (issue 12).
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import advisoryLockModule from 'advisory-lock';
 import pg from 'pg';
-import { postgres, type Backend, type Election } from '../src/index.js';
-import { startPostgres, type PostgresServer } from '../test/fixtures/postgres.js';
-import { BALLOT_ENTRIES, FIXTURE_NOTE, openProbe, type PgProbe } from './pg-common.js';
+import { postgres, type Backend } from '../src/index.js';
+import type { PostgresServer } from '../test/fixtures/postgres.js';
+import {
+  HANDOVER_WARMUP,
+  ROUND_TIMEOUT_MS,
+  ballotCandidate,
+  handovers,
+  installedVersion,
+  roundTrips,
+  type Candidate,
+  type Contest,
+} from './handover-common.js';
+import { BALLOT_ENTRIES, FIXTURE_NOTE, withPgServer, type PgProbe } from './pg-common.js';
 import { ms, type Outcome, type Result, type RunOptions, type TargetCheck } from './report.js';
 import { percentile, summarize } from './stats.js';
 
@@ -20,11 +26,9 @@ const advisoryLock = advisoryLockModule.default;
 
 const SCENARIO = 'pg handover';
 const WARMUP = 50;
-const HANDOVER_WARMUP = 5;
 const SESSION_TTL = 10;
 const SHORT_WAIT_MS = 50;
 const LONG_WAIT_MS = 200;
-const ROUND_TIMEOUT_MS = 10_000;
 const TARGET_RATIO = 2;
 /** The installed advisory-lock, read from its package.json so an upgrade shows in the table. */
 export const ADVISORY_LOCK_VERSION = installedVersion('advisory-lock');
@@ -54,97 +58,81 @@ round trips and a notification, where advisory-lock's is one round trip (the unl
 server waking the blocked waiter's query.
 `;
 
-/** One side of a two-candidate contest. */
-interface Candidate {
-  /** Starts campaigning; resolves with performance.now() when this candidate leads. */
-  campaign(): Promise<number>;
-  resign(): Promise<void>;
-}
-
-interface Contest {
+/** Two candidates, and how to see on the server that the waiter is queued behind the leader. */
+interface PgContest extends Contest {
   /** Resolves once the waiter is queued behind the leader, as the server sees it. */
   queued(probe: PgProbe): Promise<void>;
-  candidates: [Candidate, Candidate];
-  close(): Promise<void>;
 }
 
 /** Runs the PostgreSQL handover scenario on a fresh server. */
 export async function pgHandoverScenario(opts: RunOptions): Promise<Outcome> {
-  const server = await startPostgres();
-  try {
-    const probe = await openProbe(server);
-    try {
-      const samples = opts.rounds;
-      const put = summarize(await updateSamples(server, samples, 0));
-      const idle = summarize(await updateSamples(server, samples, SHORT_WAIT_MS));
-      const ratios = (p50: number) => ({ ratioToPut: p50 / put.p50, ratioToIdlePut: p50 / idle.p50 });
-      const results: Result[] = [
-        { scenario: SCENARIO, name: 'single-row UPDATE round trip, back to back (floor)', ...put },
-        {
-          scenario: SCENARIO,
-          name: `single-row UPDATE round trip, each after ${SHORT_WAIT_MS} ms idle (floor)`,
-          ...idle,
-          ratioToPut: idle.p50 / put.p50,
-        },
-      ];
-      const series = [
-        { name: 'ballot postgres()', open: () => ballotContest(server), waitMs: SHORT_WAIT_MS },
-        {
-          name: `advisory-lock ${ADVISORY_LOCK_VERSION} lock()/unlock()`,
-          open: () => advisoryContest(server),
-          waitMs: SHORT_WAIT_MS,
-        },
-        { name: 'ballot postgres()', open: () => ballotContest(server), waitMs: LONG_WAIT_MS },
-        {
-          name: `advisory-lock ${ADVISORY_LOCK_VERSION} lock()/unlock()`,
-          open: () => advisoryContest(server),
-          waitMs: LONG_WAIT_MS,
-        },
-      ];
-      const measured: Record<string, Result> = {};
-      for (const s of series) {
-        const durations = await handovers(s.open, probe, opts.rounds, s.waitMs);
-        const summary = summarize(durations);
-        const row: Result = {
-          scenario: SCENARIO,
-          name: `${s.name}, waiter waited ${s.waitMs} ms`,
-          ...summary,
-          ...ratios(summary.p50),
-          extra: {
-            'p90 (ms)': ms(
-              percentile(
-                [...durations].sort((a, b) => a - b),
-                0.9,
-              ),
+  return withPgServer(async (server, probe) => {
+    const samples = opts.rounds;
+    const put = summarize(await updateSamples(server, samples, 0));
+    const idle = summarize(await updateSamples(server, samples, SHORT_WAIT_MS));
+    const ratios = (p50: number) => ({ ratioToPut: p50 / put.p50, ratioToIdlePut: p50 / idle.p50 });
+    const results: Result[] = [
+      { scenario: SCENARIO, name: 'single-row UPDATE round trip, back to back (floor)', ...put },
+      {
+        scenario: SCENARIO,
+        name: `single-row UPDATE round trip, each after ${SHORT_WAIT_MS} ms idle (floor)`,
+        ...idle,
+        ratioToPut: idle.p50 / put.p50,
+      },
+    ];
+    const series = [
+      { name: 'ballot postgres()', open: () => ballotContest(server), waitMs: SHORT_WAIT_MS },
+      {
+        name: `advisory-lock ${ADVISORY_LOCK_VERSION} lock()/unlock()`,
+        open: () => advisoryContest(server),
+        waitMs: SHORT_WAIT_MS,
+      },
+      { name: 'ballot postgres()', open: () => ballotContest(server), waitMs: LONG_WAIT_MS },
+      {
+        name: `advisory-lock ${ADVISORY_LOCK_VERSION} lock()/unlock()`,
+        open: () => advisoryContest(server),
+        waitMs: LONG_WAIT_MS,
+      },
+    ];
+    const measured: Record<string, Result> = {};
+    for (const s of series) {
+      const durations = await handovers(s.open, (c) => c.queued(probe), opts.rounds, s.waitMs);
+      const summary = summarize(durations);
+      const row: Result = {
+        scenario: SCENARIO,
+        name: `${s.name}, waiter waited ${s.waitMs} ms`,
+        ...summary,
+        ...ratios(summary.p50),
+        extra: {
+          'p90 (ms)': ms(
+            percentile(
+              [...durations].sort((a, b) => a - b),
+              0.9,
             ),
-          },
-        };
-        measured[`${s.name}@${s.waitMs}`] = row;
-        results.push(row);
-      }
-      const ballot = measured[`ballot postgres()@${SHORT_WAIT_MS}`];
-      const peer = measured[`advisory-lock ${ADVISORY_LOCK_VERSION} lock()/unlock()@${SHORT_WAIT_MS}`];
-      const targets: TargetCheck[] = [];
-      if (ballot && peer) {
-        const ratio = ballot.p50 / idle.p50;
-        targets.push({
-          scenario: 'pg 1',
-          target: `ballot handover p50 on PostgreSQL ≤ ${TARGET_RATIO} × the idle UPDATE floor`,
-          measured: `${ms(ballot.p50)} ms = ${ratio.toFixed(2)}× the UPDATE after ${SHORT_WAIT_MS} ms idle (${ms(idle.p50)} ms), ${(ballot.p50 / put.p50).toFixed(2)}× back to back (${ms(put.p50)} ms); advisory-lock ${ms(peer.p50)} ms`,
-          met: ratio <= TARGET_RATIO,
-          why:
-            ratio <= TARGET_RATIO
-              ? 'the delete, the NOTIFY it commits, and the waiter’s one confirming read'
-              : 'a handover is the leader’s delete, then the NOTIFY reaching the waiter’s LISTEN connection, then the waiter’s read confirming nobody older is left: two round trips on connections idle for the wait, and a wake-up, against the floor’s one round trip',
-        });
-      }
-      return { results, targets };
-    } finally {
-      await probe.close();
+          ),
+        },
+      };
+      measured[`${s.name}@${s.waitMs}`] = row;
+      results.push(row);
     }
-  } finally {
-    await server.stop();
-  }
+    const ballot = measured[`ballot postgres()@${SHORT_WAIT_MS}`];
+    const peer = measured[`advisory-lock ${ADVISORY_LOCK_VERSION} lock()/unlock()@${SHORT_WAIT_MS}`];
+    const targets: TargetCheck[] = [];
+    if (ballot && peer) {
+      const ratio = ballot.p50 / idle.p50;
+      targets.push({
+        scenario: 'pg 1',
+        target: `ballot handover p50 on PostgreSQL ≤ ${TARGET_RATIO} × the idle UPDATE floor`,
+        measured: `${ms(ballot.p50)} ms = ${ratio.toFixed(2)}× the UPDATE after ${SHORT_WAIT_MS} ms idle (${ms(idle.p50)} ms), ${(ballot.p50 / put.p50).toFixed(2)}× back to back (${ms(put.p50)} ms); advisory-lock ${ms(peer.p50)} ms`,
+        met: ratio <= TARGET_RATIO,
+        why:
+          ratio <= TARGET_RATIO
+            ? 'the delete, the NOTIFY it commits, and the waiter’s one confirming read'
+            : 'a handover is the leader’s delete, then the NOTIFY reaching the waiter’s LISTEN connection, then the waiter’s read confirming nobody older is left: two round trips on connections idle for the wait, and a wake-up, against the floor’s one round trip',
+      });
+    }
+    return { results, targets };
+  });
 }
 
 /** Durations (ms) of single-row UPDATEs, `idleMs` apart, on a connection of their own. */
@@ -156,64 +144,21 @@ async function updateSamples(server: PostgresServer, samples: number, idleMs: nu
     await client.query('CREATE TABLE IF NOT EXISTS bench_floor (id int PRIMARY KEY, v int NOT NULL)');
     await client.query('INSERT INTO bench_floor VALUES (1, 0) ON CONFLICT (id) DO NOTHING');
     const update = (i: number) => client.query('UPDATE bench_floor SET v = $1 WHERE id = 1', [i]);
-    for (let i = 0; i < WARMUP; i++) await update(i);
-    const durations: number[] = [];
-    for (let i = 0; i < samples; i++) {
-      if (idleMs > 0) await sleep(idleMs);
-      const start = performance.now();
-      await update(i);
-      durations.push(performance.now() - start);
-    }
-    return durations;
+    return await roundTrips(update, WARMUP, samples, idleMs);
   } finally {
     await client.end();
   }
 }
 
-/** Alternates leadership as bench/handover.ts does; a sample is resign() → the waiter leads. */
-async function handovers(
-  open: () => Promise<Contest>,
-  probe: PgProbe,
-  rounds: number,
-  waitMs: number,
-): Promise<number[]> {
-  const contest = await open();
-  try {
-    let [leader, waiter] = contest.candidates;
-    await withTimeout(leader.campaign(), 'first campaign');
-    const durations: number[] = [];
-    for (let i = 0; i < HANDOVER_WARMUP + rounds; i++) {
-      const elected = waiter.campaign();
-      // Awaited below; this only keeps a failure from being unhandled while we poll.
-      elected.catch(() => undefined);
-      await contest.queued(probe);
-      await sleep(waitMs);
-      const start = performance.now();
-      const [at] = await withTimeout(Promise.all([elected, leader.resign()]), `handover round ${i}`);
-      if (i >= HANDOVER_WARMUP) durations.push(at - start);
-      [leader, waiter] = [waiter, leader];
-    }
-    await leader.resign();
-    return durations;
-  } finally {
-    await contest.close();
-  }
-}
-
 /** Two ballot candidates, one postgres() backend and session each. */
-async function ballotContest(server: PostgresServer): Promise<Contest> {
+async function ballotContest(server: PostgresServer): Promise<PgContest> {
   const name = 'bench-pg-handover';
   const opened: Backend[] = [];
   try {
     const candidate = async (value: string): Promise<Candidate> => {
       const backend = postgres({ connectionString: server.url(), env: {} });
       opened.push(backend);
-      const session = await backend.session({ ttl: SESSION_TTL });
-      const election: Election = session.election(name);
-      return {
-        campaign: () => election.campaign(value).then(() => performance.now()),
-        resign: () => election.resign(),
-      };
+      return ballotCandidate(await backend.session({ ttl: SESSION_TTL }), name, value);
     };
     return {
       queued: (probe) => probe.atLeast(BALLOT_ENTRIES, [name], 2, ROUND_TIMEOUT_MS),
@@ -227,7 +172,7 @@ async function ballotContest(server: PostgresServer): Promise<Contest> {
 }
 
 /** Two advisory-lock mutexes on one lock name, each as its own process would create it. */
-function advisoryContest(server: PostgresServer): Promise<Contest> {
+function advisoryContest(server: PostgresServer): Promise<PgContest> {
   // The application_name only lets the probe find these connections in pg_locks.
   const url = `${server.url()}?application_name=bench-advisory-lock`;
   const candidate = (): Candidate => {
@@ -257,26 +202,4 @@ function advisoryContest(server: PostgresServer): Promise<Contest> {
     // Each lock() opened a connection that its unlock() closed; nothing else is left open.
     close: () => Promise.resolve(),
   });
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took over ${ROUND_TIMEOUT_MS} ms`)), ROUND_TIMEOUT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function installedVersion(pkg: string): string {
-  try {
-    const main = createRequire(import.meta.url).resolve(pkg);
-    const manifest: unknown = JSON.parse(readFileSync(join(dirname(main), '..', 'package.json'), 'utf8'));
-    const version =
-      typeof manifest === 'object' && manifest !== null && 'version' in manifest
-        ? manifest.version
-        : undefined;
-    return typeof version === 'string' ? version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }

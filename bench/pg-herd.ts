@@ -4,31 +4,34 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { postgres, type Election } from '../src/index.js';
-import { startPostgres } from '../test/fixtures/postgres.js';
-import { BALLOT_ENTRIES, FIXTURE_NOTE, openProbe, type PgProbe } from './pg-common.js';
+import { ROUND_TIMEOUT_MS } from './handover-common.js';
+import {
+  HERD_SETTLE_MS,
+  HERD_SETUP_TIMEOUT_MS,
+  HERD_SIZES,
+  HERD_TTL,
+  HERD_WAIT_MS,
+  HERD_WARMUP,
+  Leadership,
+  herdRounds,
+} from './herd-rounds.js';
+import { BALLOT_ENTRIES, FIXTURE_NOTE, withPgServer, type PgProbe } from './pg-common.js';
 import { ms, type Outcome, type Result, type RunOptions, type TargetCheck } from './report.js';
 import { summarize } from './stats.js';
 
 const SCENARIO = 'pg herd';
-const SIZES = [2, 1000] as const;
-const SESSION_TTL = 10;
-const WARMUP = 3;
-const WAIT_MS = 200;
-const SETTLE_MS = 50;
-const SETUP_TIMEOUT_MS = 120_000;
-const ROUND_TIMEOUT_MS = 10_000;
 const APP = 'ballot';
 
 /** What the PostgreSQL herd table measures and how to read it, for docs/benchmarks.md. */
 export const PG_HERD_METHOD = `
 As the etcd herd above, on one fresh PostgreSQL (${FIXTURE_NOTE}): N candidates in one election,
-all in this process, N sessions (TTL ${SESSION_TTL} s) on one \`postgres()\` backend with library defaults
+all in this process, N sessions (TTL ${HERD_TTL} s) on one \`postgres()\` backend with library defaults
 (a pool of 10 connections and one LISTEN connection). A round: the leader resigns; a sample is the
 time from just before \`resign()\` to the next candidate's term beginning; then the old leader joins
-again at the back, so N stays constant, and the bench waits ${WAIT_MS} ms. ${WARMUP} unmeasured rounds first.
+again at the back, so N stays constant, and the bench waits ${HERD_WAIT_MS} ms. ${HERD_WARMUP} unmeasured rounds first.
 
 **Wake-ups per change** is the increase of \`backend.stats().events\` (NOTIFYs delivered to the
-backend's LISTEN connection) from just before the resign to ${SETTLE_MS} ms after the next leader began.
+backend's LISTEN connection) from just before the resign to ${HERD_SETTLE_MS} ms after the next leader began.
 Each waiter LISTENs only on the channel of the entry just ahead of it, so a herd would show as this
 number growing with N. "Connections" is the number of \`pg_stat_activity\` rows with ballot's
 application_name once the election is in place: the pool plus the LISTEN connection, whatever N.
@@ -46,92 +49,63 @@ interface Series {
 /** Runs the PostgreSQL herd on a fresh server. */
 export async function pgHerdScenario(opts: RunOptions): Promise<Outcome> {
   const rounds = opts.quick ? 10 : 50;
-  const server = await startPostgres();
-  try {
-    const probe = await openProbe(server);
-    try {
-      const measured: Partial<Record<number, Series>> = {};
-      const results: Result[] = [];
-      for (const n of SIZES) {
-        const series = await herdSeries(server.url(), probe, n, rounds);
-        measured[n] = series;
-        const events = summarize(series.events);
-        results.push({
-          scenario: SCENARIO,
-          name: `ballot postgres(), ${n.toLocaleString('en')} candidates on one backend`,
-          ...summarize(series.handover),
-          extra: {
-            'wake-ups per change (p50 / max)': `${events.p50} / ${events.max}`,
-            connections: String(series.connections),
-            'all joined in': `${(series.joinedMs / 1000).toFixed(2)} s`,
-          },
-        });
-      }
-      return { results, targets: herdTargets(measured[2], measured[1000]) };
-    } finally {
-      await probe.close();
+  return withPgServer(async (server, probe) => {
+    const measured: Partial<Record<number, Series>> = {};
+    const results: Result[] = [];
+    for (const n of HERD_SIZES) {
+      const series = await herdSeries(server.url(), probe, n, rounds);
+      measured[n] = series;
+      const events = summarize(series.events);
+      results.push({
+        scenario: SCENARIO,
+        name: `ballot postgres(), ${n.toLocaleString('en')} candidates on one backend`,
+        ...summarize(series.handover),
+        extra: {
+          'wake-ups per change (p50 / max)': `${events.p50} / ${events.max}`,
+          connections: String(series.connections),
+          'all joined in': `${(series.joinedMs / 1000).toFixed(2)} s`,
+        },
+      });
     }
-  } finally {
-    await server.stop();
-  }
+    return { results, targets: herdTargets(measured[2], measured[1000]) };
+  });
 }
 
 async function herdSeries(url: string, probe: PgProbe, n: number, rounds: number): Promise<Series> {
   const name = `bench-pg-herd-${n}`;
   const backend = postgres({ connectionString: url, env: {}, applicationName: APP });
-  let leader = -1;
-  let electedAt = 0;
-  let wake: (() => void) | undefined;
-  let failure: Error | undefined;
+  const lead = new Leadership();
   let closing = false;
   try {
     const started = performance.now();
-    const sessions = await Promise.all(
-      Array.from({ length: n }, () => backend.session({ ttl: SESSION_TTL })),
-    );
+    const sessions = await Promise.all(Array.from({ length: n }, () => backend.session({ ttl: HERD_TTL })));
     const elections: Election[] = sessions.map((s) => s.election(name));
     const campaign = (i: number) => {
       elections[i]?.campaign(`c${i}`).then(
-        () => {
-          leader = i;
-          electedAt = performance.now();
-          wake?.();
-        },
-        (err: Error) => {
-          if (closing) return;
-          failure ??= err;
-          wake?.();
-        },
+        () => lead.elected(i, performance.now()),
+        (err: Error) => closing || lead.failed(err),
       );
     };
     for (let i = 0; i < n; i++) campaign(i);
-    await probe.atLeast(BALLOT_ENTRIES, [name], n, SETUP_TIMEOUT_MS);
-    while (leader < 0 && failure === undefined && performance.now() - started < SETUP_TIMEOUT_MS)
-      await sleep(10);
-    if (failure) throw failure;
-    if (leader < 0) throw new Error(`no leader among ${n} candidates`);
+    await probe.atLeast(BALLOT_ENTRIES, [name], n, HERD_SETUP_TIMEOUT_MS);
+    await lead.first(n, started);
     const joinedMs = performance.now() - started;
     // Waiters subscribe after joining; give the last of them time to LISTEN before measuring.
     await sleep(1000);
     const series: Series = { handover: [], events: [], connections: 0, joinedMs };
-    for (let r = 0; r < WARMUP + rounds; r++) {
-      const e0 = backend.stats().events;
-      const previous = leader;
-      const next = new Promise<void>((resolve) => (wake = resolve));
-      const start = performance.now();
-      await withTimeout(Promise.all([next, elections[previous]?.resign()]), `handover ${r} among ${n}`);
-      if (failure) throw failure;
-      if (leader === previous) throw new Error(`candidate ${previous} was re-elected after resigning`);
-      const took = electedAt - start;
-      await sleep(SETTLE_MS);
-      if (r >= WARMUP) {
-        series.handover.push(took);
-        series.events.push(backend.stats().events - e0);
-      }
-      campaign(previous);
-      await probe.atLeast(BALLOT_ENTRIES, [name], n, ROUND_TIMEOUT_MS);
-      await sleep(WAIT_MS);
-    }
+    await herdRounds(lead, n, rounds, {
+      resign: (i) => elections[i]?.resign() ?? Promise.resolve(),
+      rejoin: campaign,
+      joined: () => probe.atLeast(BALLOT_ENTRIES, [name], n, ROUND_TIMEOUT_MS),
+      begin() {
+        const e0 = backend.stats().events;
+        return Promise.resolve(async (took: number, measured: boolean) => {
+          if (!measured) return;
+          series.handover.push(took);
+          series.events.push(backend.stats().events - e0);
+        });
+      },
+    });
     series.connections = await probe.number(
       'SELECT count(*) FROM pg_stat_activity WHERE application_name = $1',
       [APP],
@@ -171,12 +145,4 @@ function herdTargets(small: Series | undefined, large: Series | undefined): Targ
           : 'from 3 candidates on, the next candidate reads once more after its wake-up to make sure nobody older is left, and the 1,000 sessions’ renewals share the pool and the CPU',
     },
   ];
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took over ${ROUND_TIMEOUT_MS} ms`)), ROUND_TIMEOUT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -4,9 +4,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { startPostgres } from '../test/fixtures/postgres.js';
 import { spawnWorker } from '../test/fixtures/processes.js';
-import { FIXTURE_NOTE, openProbe } from './pg-common.js';
+import { FIXTURE_NOTE, withPgServer } from './pg-common.js';
 import { seconds, type Fact, type Outcome, type RunOptions, type TargetCheck } from './report.js';
 
 const COUNT = 1000;
@@ -31,9 +30,7 @@ Finally the backend is closed and the process must exit on its own.
 /** Runs the PostgreSQL many-elections scenario on a fresh server. */
 export async function pgManyScenario(opts: RunOptions): Promise<Outcome> {
   const windowMs = opts.quick ? 4_000 : 20_000;
-  const server = await startPostgres();
-  try {
-    const probe = await openProbe(server);
+  return withPgServer(async (server, probe) => {
     const connections = () =>
       probe.number('SELECT count(*) FROM pg_stat_activity WHERE application_name = $1', [APP]);
     const worker = spawnWorker(WORKER, [], {
@@ -98,9 +95,6 @@ export async function pgManyScenario(opts: RunOptions): Promise<Outcome> {
     } finally {
       worker.kill('SIGKILL');
       await worker.exited;
-      await probe.close();
     }
-  } finally {
-    await server.stop();
-  }
+  });
 }

@@ -4,11 +4,18 @@
  * began, for ballot and for the advisory-lock npm package (issue 12). Positive overlap means two
  * leaders at once.
  */
-import { startPostgres } from '../test/fixtures/postgres.js';
-import { FIXTURE_NOTE, openProbe } from './pg-common.js';
+import { FIXTURE_NOTE, withPgServer } from './pg-common.js';
 import { pgFaultTrials, type PgFault, type PgLibrary, type PgTrial } from './pg-candidates.js';
 import { ADVISORY_LOCK_VERSION } from './pg-handover.js';
-import { ms, seconds, type Outcome, type Result, type RunOptions, type TargetCheck } from './report.js';
+import {
+  ms,
+  seconds,
+  skippedRow,
+  type Outcome,
+  type Result,
+  type RunOptions,
+  type TargetCheck,
+} from './report.js';
 import { summarize } from './stats.js';
 
 const SCENARIO = 'pg partition';
@@ -75,50 +82,42 @@ export async function pgPartitionScenario(opts: RunOptions): Promise<Outcome> {
       trials: opts.quick ? 1 : 3,
     },
   ];
-  const server = await startPostgres();
-  try {
-    const probe = await openProbe(server);
-    try {
-      const measured = await Promise.all(
-        chains.map((c, i) =>
-          pgFaultTrials({
-            library: c.library,
-            fault: c.fault,
-            ttl: TTL,
-            trials: c.trials,
-            server,
-            probe,
-            election: `bench-pg-partition-${i}`,
-            electCapMs: c.library === 'ballot' ? TTL * 3000 + 10_000 : PEER_CAP_MS,
-            endCapMs: c.library === 'ballot' ? TTL * 4000 + 5000 : PEER_CAP_MS,
-          }),
-        ),
-      );
-      const results = chains.map((c, i) => partitionRow(c, measured[i] ?? []));
-      const ballot = measured[0] ?? [];
-      const overlaps = ballot.map(overlap);
-      const gaps = overlaps.filter((o) => o < 0).length;
-      const worst = Math.max(...overlaps);
-      const targets: TargetCheck[] = [
-        {
-          scenario: 'pg 3',
-          target:
-            'ballot on PostgreSQL: old leader told before the new one begins (overlap < 0) in every trial',
-          measured: `gap in ${gaps} of ${ballot.length} trials; overlap p50 ${ms(summarize(overlaps).p50)} ms, max ${ms(worst)} ms`,
-          met: ballot.length > 0 && gaps === ballot.length,
-          why:
-            gaps === ballot.length
-              ? 'the client deadline (send time of the last acknowledged renewal + TTL − margin) passes before the server’s expiry (its now() at that renewal + TTL)'
-              : 'an old leader was told after the new term began',
-        },
-      ];
-      return { results, targets };
-    } finally {
-      await probe.close();
-    }
-  } finally {
-    await server.stop();
-  }
+  return withPgServer(async (server, probe) => {
+    const measured = await Promise.all(
+      chains.map((c, i) =>
+        pgFaultTrials({
+          library: c.library,
+          fault: c.fault,
+          ttl: TTL,
+          trials: c.trials,
+          server,
+          probe,
+          election: `bench-pg-partition-${i}`,
+          electCapMs: c.library === 'ballot' ? TTL * 3000 + 10_000 : PEER_CAP_MS,
+          endCapMs: c.library === 'ballot' ? TTL * 4000 + 5000 : PEER_CAP_MS,
+        }),
+      ),
+    );
+    const results = chains.map((c, i) => partitionRow(c, measured[i] ?? []));
+    const ballot = measured[0] ?? [];
+    const overlaps = ballot.map(overlap);
+    const gaps = overlaps.filter((o) => o < 0).length;
+    const worst = Math.max(...overlaps);
+    const targets: TargetCheck[] = [
+      {
+        scenario: 'pg 3',
+        target:
+          'ballot on PostgreSQL: old leader told before the new one begins (overlap < 0) in every trial',
+        measured: `gap in ${gaps} of ${ballot.length} trials; overlap p50 ${ms(summarize(overlaps).p50)} ms, max ${ms(worst)} ms`,
+        met: ballot.length > 0 && gaps === ballot.length,
+        why:
+          gaps === ballot.length
+            ? 'the client deadline (send time of the last acknowledged renewal + TTL − margin) passes before the server’s expiry (its now() at that renewal + TTL)'
+            : 'an old leader was told after the new term began',
+      },
+    ];
+    return { results, targets };
+  });
 }
 
 /** Old leader told − new leader began, ms; never told counts as +Infinity, no new leader as −Infinity. */
@@ -152,22 +151,14 @@ function partitionRow(chain: Chain, trials: PgTrial[]): Result {
   };
   const base = { scenario: SCENARIO, name: chain.label, extra };
   if (led.length === 0)
-    return {
-      ...base,
-      samples: 0,
-      p50: Number.NaN,
-      p99: Number.NaN,
-      max: Number.NaN,
-      skipped: `no new leader within ${PEER_CAP_MS / 1000} s of the cut in ${trials.length} trial(s): the server still held the lock for the cut-off holder, which was never told`,
-    };
+    return skippedRow(
+      base,
+      `no new leader within ${PEER_CAP_MS / 1000} s of the cut in ${trials.length} trial(s): the server still held the lock for the cut-off holder, which was never told`,
+    );
   if (told.length < led.length)
-    return {
-      ...base,
-      samples: 0,
-      p50: Number.NaN,
-      p99: Number.NaN,
-      max: Number.NaN,
-      skipped: `overlap unbounded: the old holder was never told within ${PEER_CAP_MS / 1000} s of the cut`,
-    };
+    return skippedRow(
+      base,
+      `overlap unbounded: the old holder was never told within ${PEER_CAP_MS / 1000} s of the cut`,
+    );
   return { ...base, ...summarize(led.map(overlap)) };
 }

@@ -21,6 +21,11 @@ export interface Result extends Summary {
   note?: string;
 }
 
+/** A row measured in no sample: the numbers show as "—" and `skipped` says why. */
+export function skippedRow(row: Pick<Result, 'scenario' | 'name' | 'extra'>, skipped: string): Result {
+  return { ...row, samples: 0, p50: Number.NaN, p99: Number.NaN, max: Number.NaN, skipped };
+}
+
 /** A single measured value that is not a series of durations (a memory size, a count, a rate). */
 export interface Fact {
   name: string;

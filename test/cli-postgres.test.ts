@@ -6,13 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { buildCli, runCli, startCli, type Proc } from './cli-process.js';
+import { buildCli, NO_STACK, reap, runCli, stampedSince, startCli, type Proc } from './cli-process.js';
 import { PASSWORDS, startPostgres, type PostgresServer } from './fixtures/postgres.js';
 import { freePort } from './fixtures/ports.js';
 import { eventually } from './helpers.js';
 
-const NO_STACK = /\n\s+at .+:\d+:\d+/;
-const STARTED = Date.now();
+const stamped = stampedSince(Date.now());
 
 /** No connection settings from the environment the tests run in: each test names its own. */
 const CLEAN_ENV: NodeJS.ProcessEnv = {
@@ -57,20 +56,6 @@ async function waitEntries(election: string, n: number): Promise<void> {
     10_000,
     `${n} entries in ${election} (last count ${last})`,
   );
-}
-
-/** A --json line's fields without `ts`, after checking that `ts` is an ISO 8601 UTC time of this run. */
-function stamped(line: string | Record<string, unknown>): Record<string, unknown> {
-  const { ts, ...fields } = (typeof line === 'string' ? JSON.parse(line) : line) as Record<string, unknown>;
-  assert.match(String(ts), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, `ts of ${JSON.stringify(line)}`);
-  const at = Date.parse(String(ts));
-  assert.ok(at >= STARTED - 1000 && at <= Date.now() + 1000, `ts ${String(ts)} is now`);
-  return fields;
-}
-
-async function reap(...procs: (Proc | undefined)[]): Promise<void> {
-  for (const p of procs) p?.kill('SIGKILL');
-  await Promise.all(procs.map((p) => p?.exited));
 }
 
 describe('ballot command on PostgreSQL', () => {

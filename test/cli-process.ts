@@ -2,6 +2,7 @@
  * Runs the built `ballot` command (dist/cli/main.js) as a child process, for the CLI tests and
  * the CLI handover bench: collects stdout and stderr lines and waits for matching ones.
  */
+import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -217,4 +218,29 @@ export async function killAndTimeOrphans(
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** A stack trace's `at file:line:col` line: no user-facing error may print one. */
+export const NO_STACK = /\n\s+at .+:\d+:\d+/;
+
+/**
+ * A checker of --json lines: each call checks `ts` (ISO 8601 UTC with milliseconds, a time between
+ * `started` and now) and returns the line's other fields.
+ */
+export function stampedSince(
+  started: number,
+): (line: string | Record<string, unknown>) => Record<string, unknown> {
+  return (line) => {
+    const { ts, ...fields } = (typeof line === 'string' ? JSON.parse(line) : line) as Record<string, unknown>;
+    assert.match(String(ts), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, `ts of ${JSON.stringify(line)}`);
+    const at = Date.parse(String(ts));
+    assert.ok(at >= started - 1000 && at <= Date.now() + 1000, `ts ${String(ts)} is now`);
+    return fields;
+  };
+}
+
+/** Kills whatever a failed test left running. */
+export async function reap(...procs: (Proc | undefined)[]): Promise<void> {
+  for (const p of procs) p?.kill('SIGKILL');
+  await Promise.all(procs.map((p) => p?.exited));
 }

@@ -18,16 +18,18 @@ import {
   buildCli,
   isRunning,
   killAndTimeOrphans,
+  NO_STACK,
+  reap,
   runCli,
   startCli,
   startProcess,
+  stampedSince,
   watchdogsOf,
   type Proc,
   ROOT,
 } from './cli-process.js';
 
 const ETCDCTL = process.env['ETCDCTL_BIN'] ?? '/usr/bin/etcdctl';
-const NO_STACK = /\n\s+at .+:\d+:\d+/;
 
 let node: EtcdNode;
 let ep: string;
@@ -71,24 +73,7 @@ function assertTermOrder(events: { kind: string; token: bigint }[]): void {
 }
 
 const STARTED = Date.now();
-
-/**
- * A --json line's fields without `ts`, after checking `ts`: ISO 8601 UTC with milliseconds, and a
- * time during this test run.
- */
-function stamped(line: string | Record<string, unknown>): Record<string, unknown> {
-  const { ts, ...fields } = (typeof line === 'string' ? JSON.parse(line) : line) as Record<string, unknown>;
-  assert.match(String(ts), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, `ts of ${JSON.stringify(line)}`);
-  const at = Date.parse(String(ts));
-  assert.ok(at >= STARTED - 1000 && at <= Date.now() + 1000, `ts ${String(ts)} is now`);
-  return fields;
-}
-
-/** Kills whatever a failed test left running. */
-async function reap(...procs: (Proc | undefined)[]): Promise<void> {
-  for (const p of procs) p?.kill('SIGKILL');
-  await Promise.all(procs.map((p) => p?.exited));
-}
+const stamped = stampedSince(STARTED);
 
 describe('ballot command', () => {
   before(async () => {

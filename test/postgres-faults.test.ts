@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { postgres, type Backend, type PgTxn } from '../src/index.js';
 import { startPostgres, type PostgresServer } from './fixtures/postgres.js';
+import { pauseLeaderPastTtl } from './fault-checks.js';
 import { spawnWorker, type JsonObject, type Worker } from './fixtures/processes.js';
 import { eventually, sleep, within } from './helpers.js';
 
@@ -72,6 +73,15 @@ describe('postgres faults across processes (real server, real signals)', () => {
   };
   const appName = (election: string, value: string) => `${election}-${value}`;
   const newElection = (what: string) => `${what}-${++run}`;
+  /** A new election with candidate a leading and candidate b queued behind it. */
+  const leaderAndWaiter = async (what: string, loop = false) => {
+    const election = newElection(what);
+    const a = spawn(election, 'a', loop);
+    const aElected = await elected(a);
+    const b = spawn(election, 'b', loop);
+    await queued(election, 2);
+    return { election, a, aElected, b };
+  };
   const elected = (w: Worker, since = 0) =>
     w
       .waitFor((m) => m['event'] === 'elected', ELECTED_WITHIN, { since })
@@ -151,11 +161,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
   });
 
   test('a leader killed with SIGKILL: the waiter takes over once its session has expired on the database clock', async (t) => {
-    const election = newElection('kill');
-    const a = spawn(election, 'a');
-    const aElected = await elected(a);
-    const b = spawn(election, 'b');
-    await queued(election, 2);
+    const { a, aElected, b } = await leaderAndWaiter('kill');
     const killedAt = Number(process.hrtime.bigint()) / 1e6;
     a.kill('SIGKILL');
     await a.exited;
@@ -183,31 +189,8 @@ describe('postgres faults across processes (real server, real signals)', () => {
   });
 
   test('a leader paused past its TTL: its term ended before the successor began, and its late guard wrote nothing', async () => {
-    const election = newElection('pause');
-    const a = spawn(election, 'a');
-    const aElected = await elected(a);
-    const b = spawn(election, 'b');
-    await queued(election, 2);
-    a.kill('SIGSTOP');
-    let bElected: JsonObject;
-    try {
-      bElected = await within(elected(b), TAKEOVER_WITHIN, 'b to take over');
-    } finally {
-      a.kill('SIGCONT');
-    }
-    const ended = await a.waitFor((m) => m['event'] === 'ended', 10_000);
-    const fenced = await a.waitFor(
-      (m) => m['event'] === 'stale-guard' || m['event'] === 'stale-guard-error',
-      10_000,
-    );
-    assert.equal(ended['reason'], 'unreachable', 'the deadline ended it, while paused');
-    assert.ok(
-      (ended['at'] as number) < (bElected['at'] as number),
-      `a's term ended at ${String(ended['at'])}, b's began at ${String(bElected['at'])}`,
-    );
-    if (fenced['event'] === 'stale-guard-error')
-      assert.equal(fenced['code'], 'NOT_LEADER', String(fenced['message']));
-    else assert.equal(fenced['committed'], false, 'the server refused the stale guard');
+    const { election, a, aElected, b } = await leaderAndWaiter('pause');
+    const bElected = await pauseLeaderPastTtl(a, () => within(elected(b), TAKEOVER_WITHIN, 'b to take over'));
     assert.deepEqual(await writes(election), [], 'the late guard wrote nothing');
     assert.ok(BigInt(aElected['token'] as string) < BigInt(bElected['token'] as string), 'tokens increase');
     assertNoOverlap(spans([a, b]));
@@ -215,11 +198,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
   });
 
   test("the leader's connections terminated: it keeps leading or hands over, never overlapping", async (t) => {
-    const election = newElection('term');
-    const a = spawn(election, 'a', true);
-    await elected(a);
-    const b = spawn(election, 'b', true);
-    await queued(election, 2);
+    const { election, a, b } = await leaderAndWaiter('term', true);
     const killed = await server.terminate(`application_name = '${appName(election, 'a')}'`);
     assert.ok(killed >= 1, 'the leader had connections to terminate');
     // Past a's deadline: by now it has renewed on a new connection or its term has ended.
@@ -236,11 +215,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
   });
 
   test('the server paused past the TTL: terms end by their deadline, then one leader with a larger token', async (t) => {
-    const election = newElection('srvpause');
-    const a = spawn(election, 'a', true);
-    await elected(a);
-    const b = spawn(election, 'b', true);
-    await queued(election, 2);
+    const { election, a, b } = await leaderAndWaiter('srvpause', true);
     const before = spans([a, b]);
     const pausedAt = Number(process.hrtime.bigint()) / 1e6;
     server.pause();
@@ -274,11 +249,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
 
   for (const mode of ['fast', 'immediate'] as const)
     test(`the server restarted (${mode} shutdown): the election recovers, no overlap, clean close`, async (t) => {
-      const election = newElection(`restart-${mode}`);
-      const a = spawn(election, 'a', true);
-      await elected(a);
-      const b = spawn(election, 'b', true);
-      await queued(election, 2);
+      const { election, a, b } = await leaderAndWaiter(`restart-${mode}`, true);
       const since = Date.now();
       await server.restart(mode);
       // Recovered: some term is current, and the database names it as leader.
@@ -313,14 +284,17 @@ describe('postgres faults across processes (real server, real signals)', () => {
       )
     ).rows[0]!['n'] as number;
 
-  test('LISTEN connection dropped as the leader resigns: the waiter still takes over', async () => {
-    const election = newElection('listen-resign');
-    const a = spawn(election, 'a');
-    await elected(a);
-    const b = spawn(election, 'b');
-    await queued(election, 2);
+  /** A leader and a waiter whose LISTEN connection the server has just terminated. */
+  const waiterListenDropped = async (what: string) => {
+    const pair = await leaderAndWaiter(what);
+    const { election } = pair;
     await eventually(async () => (await listening(election, 'b')) === 1, 10_000, "b's LISTEN connection");
     assert.equal(await server.terminate(listenConnection(election, 'b')), 1);
+    return pair;
+  };
+
+  test('LISTEN connection dropped as the leader resigns: the waiter still takes over', async () => {
+    const { a, b } = await waiterListenDropped('listen-resign');
     a.send({ cmd: 'resign' });
     await a.waitFor((m) => m['event'] === 'resigned', 10_000);
     await within(elected(b), TAKEOVER_WITHIN, 'b to take over');
@@ -329,13 +303,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
   });
 
   test('LISTEN connection dropped, then the leader killed: the waiter takes over at its expiry', async () => {
-    const election = newElection('listen-kill');
-    const a = spawn(election, 'a');
-    await elected(a);
-    const b = spawn(election, 'b');
-    await queued(election, 2);
-    await eventually(async () => (await listening(election, 'b')) === 1, 10_000, "b's LISTEN connection");
-    assert.equal(await server.terminate(listenConnection(election, 'b')), 1);
+    const { a, b } = await waiterListenDropped('listen-kill');
     a.kill('SIGKILL');
     await a.exited;
     await within(elected(b), TAKEOVER_WITHIN, 'b to take over');
@@ -355,6 +323,9 @@ describe('postgres faults across processes (real server, real signals)', () => {
       return b;
     };
     after(() => Promise.all(backends.map((b) => b.close())));
+    /** Candidate a, on a backend of its own, leading `election`. */
+    const leadOwn = async (election: string) =>
+      (await open(`${election}-a`).session({ ttl: TTL })).election(election).campaign('a');
     const insert = (tx: PgTxn, election: string, token: bigint, value: string) =>
       tx.query('INSERT INTO public.fault_writes (election, token, value) VALUES ($1, $2, $3)', [
         election,
@@ -364,7 +335,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
 
     test('a guard body sleeping past guardTimeout commits nothing and holds up no takeover', async (t) => {
       const election = newElection('slow-guard');
-      const a = await (await open(`${election}-a`).session({ ttl: TTL })).election(election).campaign('a');
+      const a = await leadOwn(election);
       const other = open(`${election}-b`);
       const bWins = (await other.session({ ttl: TTL })).election(election).campaign('b');
       await queued(election, 2);
@@ -392,7 +363,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
 
     test('a guard body idle past guardTimeout while the term holds: rolled back for certain, and said so', async () => {
       const election = newElection('idle-guard');
-      const term = await (await open(`${election}-a`).session({ ttl: TTL })).election(election).campaign('a');
+      const term = await leadOwn(election);
       await assert.rejects(
         term.guard(async (tx) => {
           await insert(tx, election, term.token, 'late');
@@ -407,7 +378,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
 
     test('a guard whose SQL fails rejects with that error, commits nothing, and the next guard commits', async () => {
       const election = newElection('failing-guard');
-      const term = await (await open(`${election}-a`).session({ ttl: TTL })).election(election).campaign('a');
+      const term = await leadOwn(election);
       await assert.rejects(
         term.guard(async (tx) => {
           await insert(tx, election, term.token, 'first');

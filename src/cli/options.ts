@@ -203,10 +203,13 @@ function checkSchema(schema: string): string {
 }
 
 /**
- * The options of the postgres backend for these flags. --dial-timeout bounds each call (connecting
- * included). Without --dsn the backend reads $DATABASE_URL, else the PG* variables, from `env`.
+ * The options of the postgres backend for these flags (the command's, or those the demo hands its
+ * workers). --dial-timeout bounds each call (connecting included). Without --dsn the backend reads
+ * $DATABASE_URL, else the PG* variables, from this process's environment (a demo worker inherits it).
  */
-export function postgresOptions(options: GlobalOptions): PostgresOptions {
+export function postgresOptions(
+  options: Pick<GlobalOptions, 'schema' | 'dialTimeout' | 'dsn'>,
+): PostgresOptions {
   const result: PostgresOptions = {
     schema: options.schema ?? 'ballot',
     callTimeout: options.dialTimeout,

@@ -1,7 +1,8 @@
 import { etcd, type Backend, type EtcdMode } from '../../src/index.js';
 import { startEtcd, type EtcdNode } from '../fixtures/etcd.js';
-import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
+import type { FaultProxy } from '../fixtures/fault-proxy.js';
 import type { BackendHarness, Candidate } from './harness.js';
+import { proxiedCandidate } from './proxied.js';
 
 /** A real single-node etcd; each candidate talks to it through its own fault proxy. */
 export function etcdHarness(mode: EtcdMode = 'client'): BackendHarness {
@@ -22,25 +23,11 @@ export function etcdHarness(mode: EtcdMode = 'client'): BackendHarness {
       await Promise.all([...proxies].map((p) => p.close()));
       await node?.stop();
     },
-    async candidate(ttl): Promise<Candidate> {
-      const proxy = await startFaultProxy(server().endpoint);
-      proxies.add(proxy);
+    candidate(ttl): Promise<Candidate> {
       // A short call timeout so that calls into a partition fail well within the TTL.
-      const backend = etcd({ endpoints: [proxy.endpoint], callTimeout: 1000, mode });
-      const session = await backend.session({ ttl });
-      return {
-        backend,
-        session,
-        election: (name) => session.election(name),
-        partition: () => proxy.blackhole(),
-        heal: () => proxy.heal(),
-        async close() {
-          proxy.heal();
-          await backend.close();
-          await proxy.close();
-          proxies.delete(proxy);
-        },
-      };
+      return proxiedCandidate(server().endpoint, proxies, ttl, (proxy) =>
+        etcd({ endpoints: [proxy.endpoint], callTimeout: 1000, mode }),
+      );
     },
     sharedBackend() {
       shared ??= etcd({ endpoints: [server().endpoint], mode });

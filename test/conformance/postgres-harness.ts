@@ -1,8 +1,9 @@
 import postgresJs from 'postgres';
 import { postgres, type Backend, type PgTxn, type PostgresOptions } from '../../src/index.js';
-import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
+import type { FaultProxy } from '../fixtures/fault-proxy.js';
 import { startPostgres, type PostgresServer } from '../fixtures/postgres.js';
 import type { BackendHarness, Candidate } from './harness.js';
+import { proxiedCandidate } from './proxied.js';
 
 /** Which driver the backend runs on: node-postgres from a connection string, or porsager's `postgres`. */
 export type PostgresDriver = 'pg' | 'postgres.js';
@@ -39,28 +40,14 @@ export function postgresHarness(driver: PostgresDriver = 'pg'): BackendHarness {
       await Promise.all([...proxies].map((p) => p.close()));
       await server?.stop();
     },
-    async candidate(ttl): Promise<Candidate> {
+    candidate(ttl): Promise<Candidate> {
       const db = running();
-      const proxy = await startFaultProxy(`${db.host}:${db.port}`);
-      proxies.add(proxy);
-      const url = new URL(db.url());
-      url.port = String(proxy.port);
-      // A short call timeout so that calls into a partition fail well within the TTL.
-      const backend = postgres({ ...connection(driver, url.toString(), cleanups), callTimeout: 1000 });
-      const session = await backend.session({ ttl });
-      return {
-        backend,
-        session,
-        election: (name) => session.election(name),
-        partition: () => proxy.blackhole(),
-        heal: () => proxy.heal(),
-        async close() {
-          proxy.heal();
-          await backend.close();
-          await proxy.close();
-          proxies.delete(proxy);
-        },
-      };
+      return proxiedCandidate(`${db.host}:${db.port}`, proxies, ttl, (proxy) => {
+        const url = new URL(db.url());
+        url.port = String(proxy.port);
+        // A short call timeout so that calls into a partition fail well within the TTL.
+        return postgres({ ...connection(driver, url.toString(), cleanups), callTimeout: 1000 });
+      });
     },
     sharedBackend() {
       shared ??= postgres({ ...connection(driver, running().url(), cleanups), poolSize: 20 });

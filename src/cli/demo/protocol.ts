@@ -1,4 +1,4 @@
-import type { EtcdMode, EtcdOptions, PostgresOptions } from '../../index.js';
+import type { EtcdMode, EtcdOptions } from '../../index.js';
 import type { GlobalOptions } from '../options.js';
 import type { JsonField } from '../output.js';
 
@@ -49,20 +49,6 @@ export function workerEtcdOptions(config: WorkerConfig): EtcdOptions {
       PEMS.flatMap((k) => (config.tls?.[k] ? [[k, Buffer.from(config.tls[k], 'base64')]] : [])),
     );
   if (auth) options.auth = auth;
-  return options;
-}
-
-/**
- * The postgres() options a worker connects with. The environment is the demo's (inherited), so
- * $DATABASE_URL and PG* pick the same server; the demo has created the tables already.
- */
-export function workerPostgresOptions(config: WorkerConfig): PostgresOptions {
-  const options: PostgresOptions = {
-    schema: config.schema ?? 'ballot',
-    callTimeout: config.dialTimeout,
-    env: process.env,
-  };
-  if (config.dsn !== undefined) options.connectionString = config.dsn;
   return options;
 }
 

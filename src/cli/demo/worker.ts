@@ -1,12 +1,12 @@
 import { createInterface } from 'node:readline';
 import { etcd, postgres } from '../../index.js';
 import { ExitCode } from '../exit-codes.js';
+import { postgresOptions } from '../options.js';
 import { toJson } from '../output.js';
 import { DemoCandidate, leaseLabel } from './candidate.js';
 import {
   parseLine,
   workerEtcdOptions,
-  workerPostgresOptions,
   type WorkerCommand,
   type WorkerConfig,
   type WorkerMessage,
@@ -24,7 +24,7 @@ export async function runWorker(name: string, election: string): Promise<number>
   const config = first.done ? undefined : parseLine<WorkerConfig>(first.value);
   if (config?.cmd !== 'config') return ExitCode.USAGE;
   const onPostgres = config.backend === 'postgres';
-  const backend = onPostgres ? postgres(workerPostgresOptions(config)) : etcd(workerEtcdOptions(config));
+  const backend = onPostgres ? postgres(postgresOptions(config)) : etcd(workerEtcdOptions(config));
   // A postgres session id is shown as its row's id, in decimal; etcd leases in hex, as etcdctl does.
   const lease = (id: string) => (onPostgres ? id : leaseLabel(id));
   const candidate = new DemoCandidate(backend, election, name, config.ttl, config.dataKey);

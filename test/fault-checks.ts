@@ -1,0 +1,36 @@
+/** What the process fault tests check the same way on every backend. */
+import assert from 'node:assert/strict';
+import type { JsonObject, Worker } from './fixtures/processes.js';
+
+/**
+ * Stops `leader` (SIGSTOP) until `takeover` resolves with the successor's `elected` message, resumes
+ * it, and checks what a leader paused past its TTL must see: its term ended as unreachable before the
+ * successor's began, and the guarded write it tried afterwards was refused. Returns that message.
+ */
+export async function pauseLeaderPastTtl(
+  leader: Worker,
+  takeover: () => Promise<JsonObject>,
+): Promise<JsonObject> {
+  leader.kill('SIGSTOP');
+  let successor: JsonObject;
+  try {
+    successor = await takeover();
+  } finally {
+    leader.kill('SIGCONT');
+  }
+  const ended = await leader.waitFor((m) => m['event'] === 'ended', 10_000);
+  const fenced = await leader.waitFor(
+    (m) => m['event'] === 'stale-guard' || m['event'] === 'stale-guard-error',
+    10_000,
+  );
+  assert.equal(ended['reason'], 'unreachable', 'the deadline ended it, while paused');
+  assert.ok(
+    (ended['at'] as number) < (successor['at'] as number),
+    `the paused term ended at ${String(ended['at'])}, the next began at ${String(successor['at'])}`,
+  );
+  // Refused either way: not sent once the term is known to have ended, or by the backend.
+  if (fenced['event'] === 'stale-guard-error')
+    assert.equal(fenced['code'], 'NOT_LEADER', String(fenced['message']));
+  else assert.equal(fenced['committed'], false, 'the backend rejected the stale guarded write');
+  return successor;
+}
