@@ -66,7 +66,7 @@ describe('ballot and Curator LeaderLatch share one election', () => {
     await session.close();
   });
 
-  test('ballot first: Curator waits; killing ballot\'s leader hands over to Curator, killing Curator\'s back to ballot', async () => {
+  test("ballot first: Curator waits; killing ballot's leader hands over to Curator, killing Curator's back to ballot", async () => {
     const path = fresh('latch');
     const a = await backend.session({ ttl: 4 });
     const ta = await a.election(path).campaign('ballot-a');
@@ -90,7 +90,7 @@ describe('ballot and Curator LeaderLatch share one election', () => {
     assert.equal((await backend.leader(path))?.value, 'cur-b');
     // Curator's process is killed: its session expires after its timeout, then ballot leads.
     c.kill('SIGKILL');
-    const tb = await within(pb, 15_000, 'ballot to lead after Curator\'s session expired');
+    const tb = await within(pb, 15_000, "ballot to lead after Curator's session expired");
     assert.equal(tb.value, 'ballot-c');
     assert.ok(tb.token > ta.token, 'the czxid token grew across both sides');
     await b.close();
@@ -105,7 +105,10 @@ describe('ballot and Curator LeaderLatch share one election', () => {
     assert.equal((await t.guard((tx) => tx.put(data, 'by ballot'))).committed, true);
     await s.election(path).resign();
     await c.waitFor((e) => e.event === 'isLeader', { timeoutMs: 10_000 });
-    await assert.rejects(t.guard((tx) => tx.put(data, 'stale')), { code: 'NOT_LEADER' });
+    await assert.rejects(
+      t.guard((tx) => tx.put(data, 'stale')),
+      { code: 'NOT_LEADER' },
+    );
     assert.equal(await backend.get(data), 'by ballot');
     await c.close();
     await s.close();

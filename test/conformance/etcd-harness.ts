@@ -15,6 +15,7 @@ export function etcdHarness(mode: EtcdMode = 'client'): BackendHarness {
   };
   return {
     name: mode === 'client' ? 'etcd' : `etcd (${mode} mode)`,
+    entriesAreKeys: true,
     async setup() {
       node = await startEtcd();
     },

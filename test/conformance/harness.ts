@@ -32,4 +32,10 @@ export interface BackendHarness {
    * participants then report ttl null. Default: it can, and reports whole seconds left.
    */
   readonly seesSessionTime?: boolean;
+  /**
+   * true where guards' keys and election entries share one key space (etcd, memory): a key that
+   * another tool writes under an election's prefix then stands in line. Elsewhere (PostgreSQL's
+   * kv table, ZooKeeper's /ballot-kv) that cannot happen.
+   */
+  readonly entriesAreKeys?: boolean;
 }

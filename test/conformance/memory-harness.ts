@@ -6,6 +6,7 @@ export function memoryHarness(): BackendHarness {
   let backend: MemoryBackend = memory();
   return {
     name: 'memory',
+    entriesAreKeys: true,
     async setup() {
       backend = memory();
     },

@@ -1,7 +1,8 @@
 import { zookeeper, type Backend, type ZkTxn } from '../../src/index.js';
-import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
+import type { FaultProxy } from '../fixtures/fault-proxy.js';
 import { startZookeeper, type ZookeeperServer } from '../fixtures/zookeeper.js';
 import type { BackendHarness, Candidate } from './harness.js';
+import { proxiedCandidate } from './proxied.js';
 
 /** A real ZooKeeper server; each candidate's session talks to it through its own fault proxy. */
 export function zookeeperHarness(): BackendHarness {
@@ -23,25 +24,11 @@ export function zookeeperHarness(): BackendHarness {
       await Promise.all([...proxies].map((p) => p.close()));
       await server?.stop();
     },
-    async candidate(ttl): Promise<Candidate> {
-      const proxy = await startFaultProxy(running().connect);
-      proxies.add(proxy);
+    candidate(ttl): Promise<Candidate> {
       // A short call timeout so that calls into a partition fail well within the TTL.
-      const backend = zookeeper({ connect: proxy.endpoint, callTimeout: 1000, env: {} });
-      const session = await backend.session({ ttl });
-      return {
-        backend,
-        session,
-        election: (name) => session.election(name),
-        partition: () => proxy.blackhole(),
-        heal: () => proxy.heal(),
-        async close() {
-          proxy.heal();
-          await backend.close();
-          await proxy.close();
-          proxies.delete(proxy);
-        },
-      };
+      return proxiedCandidate(running().connect, proxies, ttl, (proxy) =>
+        zookeeper({ connect: proxy.endpoint, callTimeout: 1000, env: {} }),
+      );
     },
     sharedBackend() {
       shared ??= zookeeper({ connect: running().connect, env: {} });
