@@ -79,10 +79,21 @@ export function kvPath(key: string): string {
 /**
  * The uuid of one session's candidate in one election: derived, not random, so that after a
  * lost reply to the create (or a second join), the node is found again among the children by it.
+ * It is shaped as a version-8 uuid (Curator's are random, version 4), which is how a ballot
+ * candidate is told from a Curator one (see isBallotCandidate).
  */
 export function candidateUuid(sessionId: string, path: string, kind: NodeKind): string {
   const h = createHash('sha256').update(`${sessionId}\0${path}\0${kind}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-b${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * Whether a candidate node (its name or path) was created by ballot. Curator's LeaderLatch does not
+ * watch its own node, so deleting a Curator leader's node makes two leaders: the operator's
+ * depose (`ballot resign`) checks this first.
+ */
+export function isBallotCandidate(node: string): boolean {
+  return /(^|\/)_c_[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-b[0-9a-f]{3}-[0-9a-f]{12}-(latch|lock)-\d{10}$/.test(node);
 }
 
 /** The name prefix a candidate node is created with (ZooKeeper appends the sequence). */
