@@ -127,8 +127,8 @@ export async function pgHandoverScenario(opts: RunOptions): Promise<Outcome> {
         met: ratio <= TARGET_RATIO,
         why:
           ratio <= TARGET_RATIO
-            ? 'the delete, the NOTIFY it commits, and the waiter’s one confirming read'
-            : 'a handover is the leader’s delete, then the NOTIFY reaching the waiter’s LISTEN connection, then the waiter’s read confirming nobody older is left: two round trips on connections idle for the wait, and a wake-up, against the floor’s one round trip',
+            ? 'the leader’s delete, and the NOTIFY it commits telling the waiter that the deleted entry led (it then leads without a read)'
+            : 'a handover is the leader’s delete (one round trip, as the floor) plus the delivery of the NOTIFY it commits to the waiter’s own LISTEN connection: a second server process and a second client wake up, which the floor does not pay; the waiter leads without a read',
       });
     }
     return { results, targets };
