@@ -115,13 +115,18 @@ describe('the npm package', () => {
   });
 
   test('every runtime dependency is used by the shipped code', () => {
-    const code = files
-      .filter((f) => f.endsWith('.js'))
-      .map((f) => readFileSync(join(installed, f), 'utf8'))
-      .join('\n');
-    const unused = Object.keys(pkg.dependencies).filter(
-      (dep) => !new RegExp(`(from |require\\()['"]${dep}['"]`).test(code),
-    );
+    const read = (ext: string) =>
+      files
+        .filter((f) => f.endsWith(ext))
+        .map((f) => readFileSync(join(installed, f), 'utf8'))
+        .join('\n');
+    const [code, types] = [read('.js'), read('.d.ts')];
+    // A types package (@types/pg) is a dependency because the shipped declarations name its module.
+    const unused = Object.keys(pkg.dependencies).filter((dep) => {
+      const typed = /^@types\/(.+)$/.exec(dep)?.[1];
+      const [module, text] = typed ? [typed, types] : [dep, code];
+      return !new RegExp(`(from |require\\()['"]${module}['"]`).test(text);
+    });
     assert.deepEqual(unused, [], 'dependencies nothing imports');
   });
 
