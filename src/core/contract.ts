@@ -4,9 +4,9 @@
  * each primitive maps onto its store. A new backend is a new folder that implements this file.
  *
  * What each backend does for each primitive. "etcd" is the client-side recipe over KV, lease and
- * watch; "etcd-svc" is etcd's v3election/v3lock services; PostgreSQL is built on ballot's own
- * tables (src/backends/postgres); ZooKeeper is planned and written here first so that the
- * contract does not lean on any one store.
+ * watch; "etcd-svc" is etcd's v3election/v3lock services; PostgreSQL runs on ballot's own tables
+ * (src/backends/postgres), ZooKeeper in Curator's LeaderLatch layout (src/backends/zookeeper). Both
+ * columns were written here first, so that the contract does not lean on any one store.
  *
  * LIVENESS: an opaque id, a granted TTL in ms, renew -> TTL left (0 = gone), end.
  *   etcd      a lease: LeaseGrant (whole seconds), one LeaseKeepAlive per renewal on a stream
