@@ -49,6 +49,9 @@ export function translate(err: unknown, where: string, doing: string): BallotErr
       { cause: err },
     );
   if (state === '55P03') return new BackendUnavailableError(`${at}: ${detail}`, { cause: err });
+  // A deadlock or serialization failure rolled the statement back: trying again is the cure.
+  if (state === '40P01' || state === '40001')
+    return new BackendUnavailableError(`${at}: ${detail} (rolled back; try again)`, { cause: err });
   if (state?.startsWith('08') || state?.startsWith('57P') || state === '53300')
     return new BackendUnavailableError(`${at}: ${detail}`, { cause: err });
   if (state === undefined && /ECONNREFUSED|ENOTFOUND/.test(detail))

@@ -1,4 +1,5 @@
 import type { Listener, ListenerEvents, SqlAdapter } from './adapter.js';
+import { translate } from './errors.js';
 import { PollingListener } from './polling-listener.js';
 
 /**
@@ -40,7 +41,18 @@ export class Notifier {
       this.listening.set(channel, this.connection().listen(channel));
     }
     set.add(fn);
-    await this.listening.get(channel);
+    const listening = this.listening.get(channel);
+    try {
+      await listening;
+    } catch (err) {
+      // The LISTEN failed: leave no trace, so that the next subscriber LISTENs again.
+      set.delete(fn);
+      if (this.listening.get(channel) === listening) {
+        this.listening.delete(channel);
+        this.subscribers.delete(channel);
+      }
+      throw translate(err, this.adapter.where, `listening for changes on ${channel}`);
+    }
     return () => {
       const current = this.subscribers.get(channel);
       if (!current?.delete(fn) || current.size > 0) return;

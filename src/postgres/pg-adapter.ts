@@ -107,6 +107,7 @@ export class PgAdapter implements SqlAdapter {
     );
     const abandon = () => destroy(client);
     signal?.addEventListener('abort', abandon, { once: true });
+    if (signal?.aborted) abandon(); // aborted while the connection was being checked out
     // The server ends a transaction that sat idle past its bound with a FATAL (25P03), which reaches
     // an idle client only as an 'error' event: COMMIT would then fail unsent and read as unknown.
     let ended: unknown;

@@ -22,6 +22,8 @@ export class PgListener implements Listener {
   private pingTimer?: NodeJS.Timeout;
   /** Set once a connection has been up: the next one is a reconnect, so subscribers must resync. */
   private everConnected = false;
+  /** A LISTEN was asked for while no connection was up: its subscriber has not read since. */
+  private missed = false;
   /** The statements sent on the connection, one at a time (pg 9 will refuse overlapping queries). */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -33,8 +35,9 @@ export class PgListener implements Listener {
   async listen(channel: string): Promise<void> {
     this.channels.add(channel);
     const client = await this.connection();
-    // Down now: the reconnect LISTENs on every channel in the set, then resyncs.
-    if (client) await this.send(client, `LISTEN ${quote(channel)}`).catch(() => undefined);
+    // Down now: the next connection LISTENs on every channel in the set, then resyncs.
+    if (!client) this.missed = true;
+    else await this.send(client, `LISTEN ${quote(channel)}`).catch(() => undefined);
   }
 
   async unlisten(channel: string): Promise<void> {
@@ -72,15 +75,19 @@ export class PgListener implements Listener {
     client.on('error', () => this.drop(client));
     client.on('end', () => this.drop(client));
     client.on('notification', (n) => this.events.notification(n.channel, n.payload ?? ''));
+    // A server that stops answering after the handshake must not hold every subscriber up.
+    const stall = setTimeout(() => client.connection.stream.destroy(), PING_TIMEOUT_MS * 2);
     try {
       await client.connect();
       for (const channel of this.channels) await this.send(client, `LISTEN ${quote(channel)}`);
     } catch {
+      clearTimeout(stall);
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);
       this.scheduleRetry();
       return undefined;
     }
+    clearTimeout(stall);
     if (this.closed) {
       await client.end().catch(() => undefined);
       return undefined;
@@ -88,8 +95,9 @@ export class PgListener implements Listener {
     this.client = client;
     this.retryMs = RETRY_MIN_MS;
     this.schedulePing(client);
-    if (this.everConnected) this.events.resync();
+    if (this.everConnected || this.missed) this.events.resync();
     this.everConnected = true;
+    this.missed = false;
     return client;
   }
 

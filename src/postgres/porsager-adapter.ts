@@ -74,18 +74,33 @@ export class PostgresJsAdapter implements SqlAdapter {
    * reuses a reserved connection that the server closed and then fails outside any promise.
    */
   async transaction<T>(body: (run: RunSql) => Promise<T>, limitMs: number, signal?: AbortSignal): Promise<T> {
-    const reserved = await withTimeout(this.sql.reserve(), limitMs, this.where, () => undefined);
+    const reserving = this.sql.reserve();
+    // A connection that arrives after the deadline is handed straight back, not kept forever.
+    const reserved = await withTimeout(reserving, limitMs, this.where, () => {
+      reserving.then(
+        (late) => late.release(),
+        () => undefined,
+      );
+    });
     let abandoned = false;
+    let stop!: (err: Error) => void;
+    // Rejects once the transaction is abandoned: a statement in flight is not waited for any longer.
+    const stopped = new Promise<never>((_, reject) => (stop = reject));
+    stopped.catch(() => undefined);
     const abandon = () => {
       if (abandoned) return;
       abandoned = true;
+      stop(new TimeoutError(this.where, limitMs));
       Promise.resolve(reserved.unsafe('ROLLBACK')).catch(() => undefined);
     };
     const timer = setTimeout(abandon, limitMs);
     signal?.addEventListener('abort', abandon, { once: true });
+    if (signal?.aborted) abandon(); // aborted while the connection was being reserved
     const run: RunSql = async (text, params) => {
       if (abandoned) throw new TimeoutError(this.where, limitMs);
-      return toResult(await reserved.unsafe(text, params ? [...params] : []));
+      const sent = Promise.resolve(reserved.unsafe(text, params ? [...params] : []));
+      sent.catch(() => undefined);
+      return toResult(await Promise.race([sent, stopped]));
     };
     try {
       await run('BEGIN');
@@ -93,7 +108,9 @@ export class PostgresJsAdapter implements SqlAdapter {
       if (abandoned) throw new TimeoutError(this.where, limitMs);
       let commit: PostgresJsRows;
       try {
-        commit = await reserved.unsafe('COMMIT');
+        const sent = Promise.resolve(reserved.unsafe('COMMIT'));
+        sent.catch(() => undefined);
+        commit = await Promise.race([sent, stopped]);
       } catch (err) {
         if (sqlState(err) === undefined) throw new CommitUnknownError(err);
         throw err;
@@ -120,7 +137,7 @@ export class PostgresJsAdapter implements SqlAdapter {
 
 /** LISTEN through porsager, which reconnects and re-LISTENs by itself; a repeat onlisten means a reconnect. */
 class PostgresJsListener implements Listener {
-  private readonly handles = new Map<string, PromiseLike<{ unlisten(): Promise<unknown> }>>();
+  private readonly handles = new Map<string, Promise<{ unlisten(): Promise<unknown> }>>();
 
   constructor(
     private readonly sql: PostgresJsSql,
@@ -129,22 +146,30 @@ class PostgresJsListener implements Listener {
 
   async listen(channel: string): Promise<void> {
     let listened = false;
-    const handle = this.sql.listen(
-      channel,
-      (payload) => this.events.notification(channel, payload),
-      () => {
-        if (listened) this.events.resync();
-        listened = true;
-      },
+    const handle = Promise.resolve(
+      this.sql.listen(
+        channel,
+        (payload) => this.events.notification(channel, payload),
+        () => {
+          if (listened) this.events.resync();
+          listened = true;
+        },
+      ),
     );
     this.handles.set(channel, handle);
-    await handle;
+    try {
+      await handle;
+    } catch (err) {
+      // Not listening after all: forget the channel, so the next subscriber tries again.
+      if (this.handles.get(channel) === handle) this.handles.delete(channel);
+      throw err;
+    }
   }
 
   async unlisten(channel: string): Promise<void> {
     const handle = this.handles.get(channel);
     this.handles.delete(channel);
-    if (handle) await (await handle).unlisten().catch(() => undefined);
+    if (handle) await handle.then((h) => h.unlisten()).catch(() => undefined);
   }
 
   async close(): Promise<void> {

@@ -89,7 +89,9 @@ export class PgEntries implements EntryRecipe {
 
   async tryLead(c: Candidacy, onGone: () => void): Promise<Won | null> {
     const e = entryOf(c);
-    const own = await this.watchOwn(e, () => undefined);
+    // A deletion notice during the step must not be lost: once leading, it is checked at once.
+    let rang = false;
+    const own = await this.watchOwn(e, () => (rang = true));
     let step: Step;
     try {
       step = await this.step(e);
@@ -100,7 +102,7 @@ export class PgEntries implements EntryRecipe {
     if (step.kind !== 'leads') own.stop();
     if (step.kind === 'deleted') throw new EntryDeletedError(e.key);
     if (step.kind === 'waits') return null;
-    return { ...e, unwatch: own.leading(onGone, false) };
+    return { ...e, unwatch: own.leading(onGone, rang) };
   }
 
   async proclaim(e: Entry, value: string): Promise<boolean> {

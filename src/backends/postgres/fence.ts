@@ -1,5 +1,7 @@
 import type { Entry } from '../../core/contract.js';
 import { committed, type GuardBody, type GuardResult } from '../../core/guard.js';
+import { BackendUnavailableError, NotLeaderError } from '../../core/errors.js';
+import { sqlState, TimeoutError } from '../../postgres/adapter.js';
 import { translate } from '../../postgres/errors.js';
 import type { PgContext } from './context.js';
 import { kvGetParams } from './kv.js';
@@ -23,10 +25,12 @@ export async function guardTransaction(
   e: Entry,
   body: GuardBody<PgTxn>,
 ): Promise<GuardResult> {
-  const boundMs = Math.round(ctx.guardTimeout ?? ctx.ttls.get(e.liveness) ?? ctx.callTimeout);
+  // At least 1 ms: "0ms" would turn the server's timeouts off altogether.
+  const boundMs = Math.max(1, Math.ceil(ctx.guardTimeout ?? ctx.ttls.get(e.liveness) ?? ctx.callTimeout));
   let bodyError: { error: unknown } | undefined;
   let outcome: Outcome;
   const abort = new AbortController();
+  const started = Date.now();
   const inflight = ctx.inflight.get(e.key) ?? new Set();
   ctx.inflight.set(e.key, inflight.add(abort));
   try {
@@ -59,9 +63,13 @@ export async function guardTransaction(
       abort.signal,
     );
   } catch (err) {
-    // The body threw, so COMMIT was never sent: its error (its SQL's included) is the answer, even
-    // when the driver reports the abandoned connection instead.
-    if (bodyError) throw bodyError.error;
+    // The body threw, so COMMIT was never sent. Its error is the answer, unless ballot itself
+    // stopped the transaction under it: the term was resigned, or the guard ran past its bound.
+    if (bodyError)
+      throw (
+        stoppedByBallot(bodyError.error, abort.signal.aborted, Date.now() - started >= boundMs) ??
+        bodyError.error
+      );
     throw translate(err, ctx.adapter.where, `running a guard in "${election}"`);
   } finally {
     inflight.delete(abort);
@@ -69,4 +77,34 @@ export async function guardTransaction(
   }
   if (!outcome.held) return { committed: false, values: [] };
   return committed(outcome.values, outcome.returned, undefined);
+}
+
+/** SQLSTATEs of the server-side bounds ballot sets on a guard (statement, lock, idle in transaction). */
+const BOUNDS = new Set(['57014', '55P03', '25P03']);
+
+/**
+ * The error to report when ballot, not the user's SQL, ended the guard's transaction under its
+ * body: NOT_LEADER when its term was resigned meanwhile (the transaction was abandoned), UNAVAILABLE
+ * when it ran past its bound (the server's timeouts, or ballot dropping the connection). Undefined
+ * for the body's own errors, which are passed through as they are.
+ */
+function stoppedByBallot(error: unknown, resigned: boolean, overdue: boolean): Error | undefined {
+  const state = sqlState(error);
+  // The connection ballot dropped (node-postgres), or a statement refused after ballot abandoned
+  // the transaction (porsager): not an error of the user's SQL.
+  const dropped =
+    error instanceof TimeoutError ||
+    (error instanceof Error && state === undefined && /Connection terminated/i.test(error.message));
+  if (resigned && dropped)
+    return new NotLeaderError(
+      'guard not committed: its term was resigned while the body ran; nothing was written',
+    );
+  if ((state !== undefined && BOUNDS.has(state)) || (overdue && dropped))
+    return new BackendUnavailableError(
+      `guard not committed: it ran past its time limit (guardTimeout), so its transaction was rolled back (${
+        error instanceof Error ? error.message : String(error)
+      })`,
+      { cause: error },
+    );
+  return undefined;
 }

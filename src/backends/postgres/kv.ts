@@ -6,7 +6,7 @@ import { splitEntryKey } from '../shared/names.js';
  */
 export function kvGetParams(key: string): [string, string | null, string | null] {
   const parts = splitEntryKey(key);
-  return parts && /^[1-9][0-9]{0,18}$/.test(parts.entry)
+  return parts && /^[1-9][0-9]{0,17}$/.test(parts.entry)
     ? [key, parts.election, parts.entry]
     : [key, null, null];
 }

@@ -36,6 +36,9 @@ function configFrom(options: PostgresOptions, env: Environment): pg.ClientConfig
 /** Lends the user's one client to one call at a time; it is theirs, so it is never ended here. */
 function singleClientSource(client: pg.Client, listenConfig: pg.ClientConfig): PgSource {
   let queue = Promise.resolve();
+  // A call that times out drops the connection, and pg then emits 'error' on the client: with no
+  // listener Node would end the process. The call in progress reports the failure itself.
+  client.on('error', () => undefined);
   return {
     checkout(): Promise<Borrowed> {
       let release!: () => void;

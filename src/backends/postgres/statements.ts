@@ -48,11 +48,15 @@ RETURNING seq::text AS seq`;
     /**
      * One step of waiting to lead: removes expired sessions ahead of this entry (with all their
      * entries; the main query does not see that delete, hence NOT IN gone), then reports whether
-     * the entry still exists and which live entry, if any, is just ahead of it.
+     * the entry still exists and which live entry, if any, is just ahead of it. Sessions are
+     * locked in id order, skipping any that another step is already removing: two waiters in
+     * elections whose lines order the same dead sessions differently would otherwise deadlock.
      */
     this.step = `WITH gone AS (
-  DELETE FROM ${s}.sessions x WHERE x.expires_at <= clock_timestamp()
-    AND x.id IN (SELECT o.session_id FROM ${s}.entries o WHERE o.election = $1 AND o.seq < $3)
+  DELETE FROM ${s}.sessions x WHERE x.id IN (
+    SELECT y.id FROM ${s}.sessions y WHERE y.expires_at <= clock_timestamp()
+      AND y.id IN (SELECT o.session_id FROM ${s}.entries o WHERE o.election = $1 AND o.seq < $3)
+    ORDER BY y.id FOR UPDATE SKIP LOCKED)
   RETURNING x.id
 )
 SELECT
