@@ -21,6 +21,8 @@ export interface ScenarioResult {
   observed: (bigint | null)[];
   interrupted: boolean;
   durationMs: number;
+  /** What the crash and pause handovers were allowed beyond the TTL, when not EXPIRY_SLACK_MS. */
+  expirySlackMs?: number;
 }
 
 /** The five candidates, named so the queue reads in order at a glance. */
@@ -55,6 +57,7 @@ export async function runScenario(
     interrupted: false,
     durationMs: 0,
   };
+  if (harness.expirySlackMs !== undefined) result.expirySlackMs = harness.expirySlackMs;
   const expiryBound = ttl * 1000 + (harness.expirySlackMs ?? EXPIRY_SLACK_MS);
   /** Sleeps; false if the demo was interrupted meanwhile. `cancel` ends the sleep early (no timer left behind). */
   const wait = (ms: number, cancel?: AbortSignal) =>
