@@ -1,8 +1,8 @@
-import { BackendUnavailableError, etcd, postgres, type Backend } from '../index.js';
+import { BackendUnavailableError, etcd, postgres, zookeeper, type Backend } from '../index.js';
 import { EtcdClient } from '../etcd/client.js';
 import type { CommandContext } from './context.js';
 import { UsageError } from './errors.js';
-import { etcdOptions, postgresOptions, type GlobalOptions } from './options.js';
+import { etcdOptions, postgresOptions, zookeeperOptions, type GlobalOptions } from './options.js';
 import { Output } from './output.js';
 
 /**
@@ -11,26 +11,35 @@ import { Output } from './output.js';
  */
 export function openBackend(options: GlobalOptions, command: string): Backend {
   if (options.backend === 'postgres') return postgres(postgresOptions(options));
+  if (options.backend === 'zookeeper') return zookeeper(zookeeperOptions(options));
   if (options.backend !== 'etcd')
     throw new UsageError(
-      `\`ballot ${command}\` needs --backend etcd or --backend postgres: the memory backend lives inside one process (only \`ballot demo\` uses it)`,
+      `\`ballot ${command}\` needs --backend etcd, postgres or zookeeper: the memory backend lives inside one process (only \`ballot demo\` uses it)`,
     );
   return etcd(etcdOptions(options));
 }
 
 /** Where PostgreSQL's connection settings come from, for messages that say what to change. */
 const PG_SOURCES = '--dsn (default: $DATABASE_URL, else $PGHOST, $PGPORT, $PGDATABASE)';
+/** Where ZooKeeper's connect string comes from. */
+const ZK_SOURCES = '--zk (default: $ZOOKEEPER_CONNECT, else 127.0.0.1:2181)';
 
 /**
- * A postgres backend that could not be reached says which settings to check; the backend's own
- * message names the host, port and database it tried. Other errors, and etcd's, pass unchanged.
+ * A postgres or zookeeper backend that could not be reached says which settings to check; the
+ * backend's own message names the servers it tried. Other errors, and etcd's, pass unchanged.
  */
 export function explainUnavailable(err: unknown, options: GlobalOptions): unknown {
-  if (options.backend !== 'postgres' || !(err instanceof BackendUnavailableError)) return err;
-  return new BackendUnavailableError(
-    `${err.message}: check ${PG_SOURCES} and that PostgreSQL is running there`,
-    { cause: err },
-  );
+  if (!(err instanceof BackendUnavailableError)) return err;
+  if (options.backend === 'postgres')
+    return new BackendUnavailableError(
+      `${err.message}: check ${PG_SOURCES} and that PostgreSQL is running there`,
+      { cause: err },
+    );
+  if (options.backend === 'zookeeper')
+    return new BackendUnavailableError(`${err.message} (the servers come from ${ZK_SOURCES})`, {
+      cause: err,
+    });
+  return err;
 }
 
 /**

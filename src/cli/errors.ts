@@ -55,6 +55,13 @@ export function describeError(err: unknown): string {
   return `ballot: internal error: ${message}${stack || ' (set BALLOT_DEBUG=1 for a stack trace)'}`;
 }
 
+/** How messages name each backend's server. */
+const SERVICE_NAMES: Record<string, string> = {
+  etcd: 'etcd',
+  postgres: 'PostgreSQL',
+  zookeeper: 'ZooKeeper',
+};
+
 /**
  * The error for a campaign (or lock wait) that failed while still queued. A session lost then is
  * no deposition: the candidate never led, so DEPOSED (4) would tell a script a term ended. The
@@ -65,7 +72,7 @@ export function whileQueued(name: string, err: unknown, kind = 'etcd'): unknown 
   if (!(err instanceof SessionLostError) || err.why === 'closed') return err;
   return new CliError(
     `lost the session while still waiting in line for ${name} (never elected): ${err.message}; ` +
-      `check that ${kind === 'postgres' ? 'PostgreSQL' : 'etcd'} is reachable, or raise --ttl`,
+      `check that ${SERVICE_NAMES[kind] ?? kind} is reachable, or raise --ttl`,
     ExitCode.UNAVAILABLE,
   );
 }

@@ -17,7 +17,9 @@
  * |      |             | password, or a role without rights on (or to create) ballot's tables          |
  * | 7    | BACKEND     | the backend answered with an error that retrying will not fix                 |
  * | 8    | INVARIANT   | `demo`: an invariant was violated                                             |
- * | 9    | CONFLICT    | `resign`: the leader changed while we resigned it; nothing was deleted        |
+ * | 9    | CONFLICT    | `resign`: the leader changed while we resigned it; or, on ZooKeeper, it is    |
+ * |      |             | not a ballot candidate (Curator's: it would not notice) and --force was not   |
+ * |      |             | given. Nothing was deleted either way                                         |
  * | 126  | CANNOT_EXEC | `run`: the command exists but could not be executed                           |
  * | 127  | NOT_FOUND   | `run`: the command was not found                                              |
  * | 130  | INTERRUPTED | `demo` interrupted before it finished; a second SIGINT/SIGTERM forced exit    |

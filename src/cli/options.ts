@@ -10,13 +10,20 @@ import {
   type Environment,
 } from '../backends/etcd/env.js';
 import { checkSchemaName } from '../backends/postgres/schema.js';
-import { InvalidArgumentError, type EtcdMode, type EtcdOptions, type PostgresOptions } from '../index.js';
+import { checkOptions as checkZookeeperOptions } from '../backends/zookeeper/options.js';
+import {
+  InvalidArgumentError,
+  type EtcdMode,
+  type EtcdOptions,
+  type PostgresOptions,
+  type ZookeeperOptions,
+} from '../index.js';
 import { isPort } from '../etcd/connection.js';
 import { parseDuration, parseTtl } from './duration.js';
 import { UsageError } from './errors.js';
 
 /** Which coordination service a command talks to. */
-export type BackendKind = 'etcd' | 'memory' | 'postgres';
+export type BackendKind = 'etcd' | 'memory' | 'postgres' | 'zookeeper';
 
 /** The global flags, validated and with their defaults applied. */
 export interface GlobalOptions {
@@ -39,6 +46,8 @@ export interface GlobalOptions {
   dsn?: string;
   /** postgres: the schema of ballot's tables (--schema, default "ballot"); unset for other backends. */
   schema?: string;
+  /** zookeeper: the connect string from --zk; without it the backend reads $ZOOKEEPER_CONNECT, else 127.0.0.1:2181. */
+  zk?: string;
 }
 
 /** The flags as commander hands them over, before validation. */
@@ -56,6 +65,7 @@ interface RawGlobals {
   mode?: EtcdMode;
   dsn?: string;
   schema?: string;
+  zk?: string;
 }
 
 /** Per-command defaults: the demo runs on the embedded backend with a short TTL, the rest on etcd. */
@@ -71,7 +81,7 @@ export function addGlobalOptions(program: Command): Command {
       new Option(
         '--backend <kind>',
         'coordination service (default: etcd; demo: memory; migrate: postgres)',
-      ).choices(['etcd', 'memory', 'postgres']),
+      ).choices(['etcd', 'memory', 'postgres', 'zookeeper']),
     )
     .option(
       '--endpoints <list>',
@@ -102,10 +112,16 @@ export function addGlobalOptions(program: Command): Command {
       'postgres connection string, postgres://user:password@host:port/db (default: ' +
         '$DATABASE_URL, else $PGHOST, $PGPORT, $PGUSER, $PGPASSWORD, $PGDATABASE)',
     )
-    .option('--schema <name>', "postgres: schema of ballot's tables (default: ballot)");
+    .option('--schema <name>', "postgres: schema of ballot's tables (default: ballot)")
+    .option(
+      '--zk <connect>',
+      'zookeeper connect string, host:port[,host:port...][/chroot] (default: ' +
+        '$ZOOKEEPER_CONNECT, else 127.0.0.1:2181); on it an election named /a/b is ' +
+        "that znode path (a Curator LeaderLatch's), other names live under /ballot",
+    );
 }
 
-/** Flags that only etcd reads: given with --backend postgres, they are a mistake worth naming. */
+/** Flags that only etcd reads: given with another backend, they are a mistake worth naming. */
 const ETCD_FLAGS = [
   ['endpoints', '--endpoints'],
   ['cacert', '--cacert'],
@@ -116,6 +132,12 @@ const ETCD_FLAGS = [
   ['mode', '--mode'],
 ] as const;
 
+/** Flags that only PostgreSQL reads. */
+const POSTGRES_FLAGS = [
+  ['dsn', '--dsn'],
+  ['schema', '--schema'],
+] as const;
+
 /**
  * Validates the global flags of `command` (wherever they were written) and applies defaults. Each
  * flag wins over its ETCDCTL_* variable, as in etcdctl; the memory backend reads none of them.
@@ -123,13 +145,13 @@ const ETCD_FLAGS = [
 export function resolveGlobals(command: Command, defaults: GlobalDefaults): GlobalOptions {
   const raw = command.optsWithGlobals<RawGlobals>();
   const backend = raw.backend ?? defaults.backend;
+  if (backend !== 'zookeeper' && raw.zk !== undefined)
+    throw new UsageError('--zk is for ZooKeeper: add --backend zookeeper, or leave --zk out');
   if (backend === 'postgres') return resolvePostgres(raw, defaults);
-  for (const [name, flag] of [
-    ['dsn', '--dsn'],
-    ['schema', '--schema'],
-  ] as const)
+  for (const [name, flag] of POSTGRES_FLAGS)
     if (raw[name] !== undefined)
       throw new UsageError(`${flag} is for PostgreSQL: add --backend postgres, or leave ${flag} out`);
+  if (backend === 'zookeeper') return resolveZookeeper(raw, defaults);
   const env: Environment = backend === 'etcd' ? process.env : {};
   const options: GlobalOptions = {
     backend,
@@ -216,6 +238,51 @@ export function postgresOptions(
     env: process.env,
   };
   if (options.dsn !== undefined) result.connectionString = options.dsn;
+  return result;
+}
+
+/**
+ * The flags of --backend zookeeper. The servers come from --zk, else from $ZOOKEEPER_CONNECT (else
+ * 127.0.0.1:2181), which the backend itself reads; etcd's and PostgreSQL's flags play no part.
+ * --zk is checked here so that a malformed one is a usage error before anything connects.
+ */
+function resolveZookeeper(raw: RawGlobals, defaults: GlobalDefaults): GlobalOptions {
+  for (const [name, flag] of ETCD_FLAGS)
+    if (raw[name] !== undefined)
+      throw new UsageError(
+        `${flag} is for etcd: with --backend zookeeper give the servers with --zk host:port[,host:port...][/chroot]`,
+      );
+  if (raw.zk !== undefined && raw.zk.trim() === '')
+    throw new UsageError('--zk is empty: give host:port[,host:port...][/chroot], e.g. 127.0.0.1:2181');
+  const options: GlobalOptions = {
+    backend: 'zookeeper',
+    endpoints: [],
+    ttl: raw.ttl === undefined ? defaults.ttl : parseTtl(raw.ttl),
+    dialTimeout: raw.dialTimeout === undefined ? 5000 : parseDuration(raw.dialTimeout, '--dial-timeout'),
+    json: raw.json ?? false,
+    mode: 'client',
+  };
+  if (options.dialTimeout <= 0) throw new UsageError('--dial-timeout must be more than 0');
+  if (raw.zk !== undefined) options.zk = raw.zk.trim();
+  // The backend reads $ZOOKEEPER_CONNECT itself; checked here too, so the message names the source.
+  try {
+    checkZookeeperOptions(zookeeperOptions(options));
+  } catch (err) {
+    if (!(err instanceof InvalidArgumentError)) throw err;
+    const source = raw.zk !== undefined ? '--zk' : '$ZOOKEEPER_CONNECT';
+    throw new UsageError(`${source}: ${err.message.replace(/^zookeeper connect/, 'the connect string')}`);
+  }
+  return options;
+}
+
+/**
+ * The options of the zookeeper backend for these flags (the command's, or those the demo hands its
+ * workers). --dial-timeout bounds each call (connecting included). Without --zk the backend reads
+ * $ZOOKEEPER_CONNECT from this process's environment (a demo worker inherits it).
+ */
+export function zookeeperOptions(options: Pick<GlobalOptions, 'zk' | 'dialTimeout'>): ZookeeperOptions {
+  const result: ZookeeperOptions = { callTimeout: options.dialTimeout, env: process.env };
+  if (options.zk !== undefined) result.connect = options.zk;
   return result;
 }
 

@@ -19,6 +19,8 @@ import { addGlobalOptions, resolveGlobals, type GlobalDefaults } from './options
 const ETCD: GlobalDefaults = { backend: 'etcd', ttl: 10 };
 const DEMO: GlobalDefaults = { backend: 'memory', ttl: 2 };
 const MIGRATE: GlobalDefaults = { backend: 'postgres', ttl: 10 };
+/** The election argument: on ZooKeeper a name can also be the znode path Curator's recipes use. */
+const ELECTION = 'election name (ZooKeeper: one starting with / is that znode path)';
 
 const EXAMPLES = `
 Examples:
@@ -31,10 +33,13 @@ Examples:
   $ ballot list                       # every election, its leader and its queue
   $ ballot resign jobs                # operator: make the leader step down
   $ ballot leader jobs --backend postgres --dsn postgres://app@db:5432/app
+  $ ballot leader /services/jobs/leader --backend zookeeper --zk zk1:2181/apps
+                                      # a znode path: a Curator LeaderLatch's
   $ ballot migrate --print-sql --grant app   # DDL for a DBA to apply
 
 Exit codes: 0 ok, 2 usage, 3 no leader, 4 deposed, 5 unavailable, 6 auth,
-7 backend error, 8 demo invariant violated, 9 conflict; \`run\` and \`lock\`
+7 backend error, 8 demo invariant violated, 9 conflict (resign: the leader
+changed, or is not ballot's and --force was not given); \`run\` and \`lock\`
 exit with their command's code.`;
 
 /** Runs the `ballot` command line `argv` (process.argv form) and returns the exit code; never throws. */
@@ -56,8 +61,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 export function buildProgram(result: { code: number }, argv: readonly string[]): Command {
   const program = new Command('ballot')
     .description(
-      'Leader election with fenced terms, from the shell. Runs on etcd or PostgreSQL ' +
-        '(--backend postgres); `ballot demo` needs nothing.',
+      'Leader election with fenced terms, from the shell. Runs on etcd, PostgreSQL ' +
+        '(--backend postgres) or ZooKeeper (--backend zookeeper); `ballot demo` needs nothing.',
     )
     .version(packageVersion(), '--version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
@@ -85,7 +90,7 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
         'session lost, backend unreachable past the deadline), print `deposed` and exit 4. ' +
         'A session lost while still waiting in line exits 5.',
     )
-    .argument('<election>', 'election name')
+    .argument('<election>', ELECTION)
     .argument('<value>', "this candidate's value, e.g. its address")
     .action(async (election: string, value: string, _o: unknown, cmd: Command) => {
       const name = checkElectionName(election);
@@ -98,7 +103,7 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
   program
     .command('observe')
     .description('print the leader and every change of it, "none" included, until interrupted')
-    .argument('<election>', 'election name')
+    .argument('<election>', ELECTION)
     .action(async (election: string, _o: unknown, cmd: Command) => {
       const name = checkElectionName(election);
       const options = resolveGlobals(cmd, ETCD);
@@ -110,7 +115,7 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
   program
     .command('leader')
     .description('print the current leader once (exit 3 when there is none)')
-    .argument('<election>', 'election name')
+    .argument('<election>', ELECTION)
     .action(async (election: string, _o: unknown, cmd: Command) => {
       const name = checkElectionName(election);
       result.code = await withBackend(resolveGlobals(cmd, ETCD), 'leader', (ctx) => leader(name, ctx));
@@ -129,7 +134,7 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
         "the command's group at once. ballot's own events go to stderr; stdout is the command's.",
     )
     .usage('<election> [options] -- <cmd> [args...]')
-    .argument('<election>', 'election name')
+    .argument('<election>', ELECTION)
     .argument('[command...]', 'the command to run, after --')
     .option('--value <value>', 'campaign value (default: host:pid)')
     .addOption(new Option('--grace <duration>', 'time between SIGTERM and SIGKILL').default('5s'))
@@ -168,7 +173,7 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
         "command's group at once. Shares locks with Go's concurrency.Mutex and `etcdctl lock`.",
     )
     .usage('<name> [options] -- <cmd> [args...]')
-    .argument('<name>', 'lock name')
+    .argument('<name>', 'lock name (ZooKeeper: one starting with / is that znode path)')
     .argument('[command...]', 'the command to run, after --')
     .addOption(new Option('--grace <duration>', 'time between SIGTERM and SIGKILL').default('5s'))
     .action(async (name: string, command: string[], flags: { grace: string }, cmd: Command) => {
@@ -201,14 +206,23 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
     .command('resign')
     .summary('operator action: make the current leader step down')
     .description(
-      "Delete the current leader's entry, guarded by its create revision so that a newer leader " +
+      "Delete the current leader's entry, guarded by its token so that a newer leader " +
         'is never removed by mistake. The next candidate takes over; the old leader sees its term ' +
-        'end (reason key-deleted). Exits 3 when there is no leader, 9 if the leader changed meanwhile.',
+        'end (reason key-deleted). Exits 3 when there is no leader, 9 if the leader changed meanwhile. ' +
+        'On ZooKeeper, a leader that is not a ballot candidate (e.g. a Curator LeaderLatch) does not ' +
+        'watch its own node and would go on leading beside the next one: refused with exit 9 unless ' +
+        '--force is given.',
     )
-    .argument('<election>', 'election name')
-    .action(async (election: string, _o: unknown, cmd: Command) => {
+    .argument('<election>', ELECTION)
+    .option(
+      '--force',
+      'ZooKeeper: delete the leader node even if it is not a ballot candidate (risks two leaders)',
+    )
+    .action(async (election: string, flags: { force?: boolean }, cmd: Command) => {
       const name = checkElectionName(election);
-      result.code = await withBackend(resolveGlobals(cmd, ETCD), 'resign', (ctx) => resign(name, ctx));
+      result.code = await withBackend(resolveGlobals(cmd, ETCD), 'resign', (ctx) =>
+        resign(name, ctx, { force: flags.force ?? false }),
+      );
     });
 
   program
@@ -218,7 +232,7 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
       'Start 5 candidates and inject a resign, a crash, a pause longer than the TTL and a ' +
         'concede; show the leader, the line-up, tokens and session deadlines live; measure each ' +
         'handover; check no-overlap and fencing as it goes; exit 0 only if every invariant held. ' +
-        'Runs on the embedded backend by default; --backend etcd or --backend postgres runs each ' +
+        'Runs on the embedded backend by default; --backend etcd, postgres or zookeeper runs each ' +
         'candidate in its own process, so that the crash is a real SIGKILL and the pause a real SIGSTOP.',
     )
     .action(async (_o: unknown, cmd: Command) => {
@@ -246,7 +260,7 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
       );
     });
 
-  // One candidate of `ballot demo --backend etcd|postgres`, in its own process; not for people.
+  // One candidate of `ballot demo --backend etcd|postgres|zookeeper`, in its own process; not for people.
   program
     .command('__demo-worker', { hidden: true })
     .requiredOption('--name <name>')

@@ -13,6 +13,7 @@ import type { Harness } from '../demo/harness.js';
 import { Ledger } from '../demo/ledger.js';
 import { MemoryHarness } from '../demo/memory-harness.js';
 import { openPostgresHarness } from '../demo/postgres-harness.js';
+import { openZookeeperHarness } from '../demo/zookeeper-harness.js';
 import { runScenario } from '../demo/scenario.js';
 import { exitCode, judge, renderSummary, summaryJson } from '../demo/summary.js';
 import { createView } from '../demo/view.js';
@@ -29,24 +30,19 @@ export async function demo(options: GlobalOptions): Promise<number> {
   const election = `ballot-demo/${randomBytes(4).toString('hex')}`;
   // Outside the election's prefix, so the data key is never mistaken for a candidate.
   const dataKey = `${election}.data`;
-  const harness: Harness =
-    options.backend === 'memory'
-      ? new MemoryHarness(election, options.ttl, dataKey)
-      : options.backend === 'postgres'
-        ? await openPostgresHarness(options, election, dataKey)
-        : await openEtcdHarness(options, election, dataKey);
+  const { harness, ttl } = await openHarness(options, election, dataKey);
   const interrupts = watchInterrupts();
   const began = systemClock.now();
   const ledger = new Ledger((v) =>
     view.event('violation', { invariant: v.invariant, message: v.message }, `✗ ${v.message}`),
   );
-  const view = createView({ harness, ledger, election, ttl: options.ttl, began }, options.json);
+  const view = createView({ harness, ledger, election, ttl, began }, options.json);
   let result;
   try {
     view.start();
     // People watching a live view need a moment between faults; logs and tests do not.
     const dwellMs = process.stdout.isTTY && !options.json ? 2000 : 1200;
-    result = await runScenario(harness, ledger, options.ttl, view, interrupts.signal, dwellMs);
+    result = await runScenario(harness, ledger, ttl, view, interrupts.signal, dwellMs);
   } finally {
     view.stop();
     await harness.close();
@@ -58,7 +54,36 @@ export async function demo(options: GlobalOptions): Promise<number> {
   return exitCode(summary, result);
 }
 
-/** The hidden `__demo-worker` command: one candidate of the etcd or postgres demo, in its own process. */
+/**
+ * The demo's candidates on the backend the flags name, and the TTL they get: on ZooKeeper the one
+ * the server grants, which may differ from --ttl (said on stderr, so --json stays parseable).
+ */
+async function openHarness(
+  options: GlobalOptions,
+  election: string,
+  dataKey: string,
+): Promise<{ harness: Harness; ttl: number }> {
+  const ttl = options.ttl;
+  switch (options.backend) {
+    case 'memory':
+      return { harness: new MemoryHarness(election, ttl, dataKey), ttl };
+    case 'postgres':
+      return { harness: await openPostgresHarness(options, election, dataKey), ttl };
+    case 'zookeeper': {
+      const opened = await openZookeeperHarness(options, election, dataKey);
+      if (opened.ttl !== ttl)
+        process.stderr.write(
+          `ballot: ZooKeeper granted a ${opened.ttl}s session timeout for --ttl ${ttl} ` +
+            `(it negotiates the timeout into its own range): the demo runs with ${opened.ttl}s\n`,
+        );
+      return opened;
+    }
+    default:
+      return { harness: await openEtcdHarness(options, election, dataKey), ttl };
+  }
+}
+
+/** The hidden `__demo-worker` command: one candidate of the etcd, postgres or zookeeper demo, in its own process. */
 export function demoWorker(name: string, election: string): Promise<number> {
   return runWorker(name, election);
 }

@@ -52,8 +52,11 @@ export async function list(prefix: string, { backend, out }: CommandContext): Pr
 
 /**
  * A lease id as etcdctl prints it (hex) when it is numeric, else as the backend names it. On
- * PostgreSQL it is the session's id as sessions.id and the entry's key show it, in decimal.
+ * PostgreSQL it is the session's id as sessions.id and the entry's key show it, in decimal; on
+ * ZooKeeper the session id is already hex, as zkCli.sh prints ephemeralOwner (and may be all digits).
  */
 function leaseLabel(lease: string, kind: string): string {
-  return kind !== 'postgres' && /^\d+$/.test(lease) ? BigInt(lease).toString(16) : lease;
+  return kind !== 'postgres' && kind !== 'zookeeper' && /^\d+$/.test(lease)
+    ? BigInt(lease).toString(16)
+    : lease;
 }

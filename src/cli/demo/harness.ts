@@ -31,8 +31,13 @@ export interface HarnessEvents {
  * memory backend (faults simulated by partitions), or as child processes on etcd (real signals).
  */
 export interface Harness extends EventEmitter<HarnessEvents> {
-  /** "memory" or "etcd". */
+  /** "memory", "etcd", "postgres" or "zookeeper". */
   readonly kind: string;
+  /**
+   * How much later than the TTL a crashed or paused leader's entry may still go (the server's own
+   * expiry check, the handover): those handovers are bounded by the TTL plus this (default 1.5 s).
+   */
+  readonly expirySlackMs?: number;
   /** Starts (or restarts) a candidate; it queues at the back. */
   start(name: string): Promise<void>;
   /** The candidate resigns and leaves, as on a graceful shutdown. */

@@ -22,6 +22,8 @@ export interface ProcessHarnessStore {
  * killed worker's term is taken to end when its process was gone.
  */
 export class ProcessHarness extends EventEmitter<HarnessEvents> implements Harness {
+  /** Set for a server that checks expiry coarsely (ZooKeeper, once a tick); see Harness. */
+  expirySlackMs?: number;
   private readonly workers = new Map<string, WorkerProcess>();
   private closing?: Promise<void>;
   private observer?: Session;

@@ -6,7 +6,7 @@ import type { JsonField } from '../output.js';
 export interface WorkerConfig {
   cmd: 'config';
   /** Which server the worker campaigns on; etcd when absent. */
-  backend?: 'etcd' | 'postgres';
+  backend?: 'etcd' | 'postgres' | 'zookeeper';
   endpoints: string[];
   dialTimeout: number;
   mode: EtcdMode;
@@ -19,6 +19,8 @@ export interface WorkerConfig {
   dsn?: string;
   /** postgres: the schema of ballot's tables. */
   schema?: string;
+  /** zookeeper: --zk; without it the worker reads $ZOOKEEPER_CONNECT from the environment it inherits. */
+  zk?: string;
 }
 
 const PEMS = ['ca', 'cert', 'key'] as const;
@@ -36,6 +38,10 @@ export function workerConfig(o: GlobalOptions, dataKey: string): WorkerConfig {
     config.backend = 'postgres';
     config.schema = o.schema ?? 'ballot';
     if (o.dsn !== undefined) config.dsn = o.dsn;
+  }
+  if (o.backend === 'zookeeper') {
+    config.backend = 'zookeeper';
+    if (o.zk !== undefined) config.zk = o.zk;
   }
   return config;
 }

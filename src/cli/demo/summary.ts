@@ -3,7 +3,7 @@ import { ExitCode } from '../exit-codes.js';
 import { formatTable, type JsonField } from '../output.js';
 import { latency } from './handovers.js';
 import type { Invariant, Ledger } from './ledger.js';
-import type { ScenarioResult } from './scenario.js';
+import { EXPIRY_SLACK_MS, type ScenarioResult } from './scenario.js';
 
 /** The demo's verdict: one line per invariant, and whether all held. */
 export interface Summary {
@@ -31,7 +31,7 @@ export function judge(ledger: Ledger, result: ScenarioResult): Summary {
         ? `${stale.candidate} resumed after the pause: term ${stale.token} ${stale.active ? 'still active' : `ended (${stale.reason ?? '?'})`}, ` +
           `guarded write ${stale.committed ? 'COMMITTED' : stale.notSent ? 'refused before sending (NOT_LEADER)' : 'rejected by the backend'}`
         : 'no paused leader was checked'),
-    handover: 'every handover within its bound (resign/concede ≤ 1 s; crash/pause ≤ TTL + 1.5 s)',
+    handover: `every handover within its bound (resign/concede ≤ 1 s; crash/pause ≤ TTL + ${+((result.expirySlackMs ?? EXPIRY_SLACK_MS) / 1000).toFixed(2)} s)`,
     announced: 'every term end was reported by its candidate (a killed one is inferred from the kill)',
     observer: `an independent observer saw ${observedLeaders} leaders in token order, then "no leader"`,
     scenario: result.interrupted ? 'interrupted before the end' : 'all 4 faults injected',

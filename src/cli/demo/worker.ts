@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
-import { etcd, postgres } from '../../index.js';
+import { etcd, postgres, zookeeper, type Backend } from '../../index.js';
 import { ExitCode } from '../exit-codes.js';
-import { postgresOptions } from '../options.js';
+import { postgresOptions, zookeeperOptions } from '../options.js';
 import { toJson } from '../output.js';
 import { DemoCandidate, leaseLabel } from './candidate.js';
 import {
@@ -13,7 +13,7 @@ import {
 } from './protocol.js';
 
 /**
- * One candidate of `ballot demo --backend etcd|postgres`, in its own process so that the demo's crash and
+ * One candidate of `ballot demo --backend etcd|postgres|zookeeper`, in its own process so that the demo's crash and
  * pause are a real SIGKILL and SIGSTOP. Reads commands on stdin, reports on stdout; when stdin
  * closes (the demo is gone) it leaves the election.
  */
@@ -23,10 +23,11 @@ export async function runWorker(name: string, election: string): Promise<number>
   const first = await lines.next();
   const config = first.done ? undefined : parseLine<WorkerConfig>(first.value);
   if (config?.cmd !== 'config') return ExitCode.USAGE;
-  const onPostgres = config.backend === 'postgres';
-  const backend = onPostgres ? postgres(postgresOptions(config)) : etcd(workerEtcdOptions(config));
-  // A postgres session id is shown as its row's id, in decimal; etcd leases in hex, as etcdctl does.
-  const lease = (id: string) => (onPostgres ? id : leaseLabel(id));
+  const backend = open(config);
+  // A postgres session id is shown as its row's id, in decimal; a ZooKeeper one is hex already;
+  // etcd leases in hex, as etcdctl does.
+  const lease = (id: string) =>
+    config.backend === undefined || config.backend === 'etcd' ? leaseLabel(id) : id;
   const candidate = new DemoCandidate(backend, election, name, config.ttl, config.dataKey);
   candidate.on('session', (s) => send({ ev: 'session', lease: lease(s.lease), deadline: s.deadline }));
   candidate.on('elected', (t) => send({ ev: 'elected', ...t }));
@@ -53,4 +54,11 @@ export async function runWorker(name: string, election: string): Promise<number>
     await backend.close();
     process.stdin.destroy();
   }
+}
+
+/** The worker's backend, from the settings the demo resolved. */
+function open(config: WorkerConfig): Backend {
+  if (config.backend === 'postgres') return postgres(postgresOptions(config));
+  if (config.backend === 'zookeeper') return zookeeper(zookeeperOptions(config));
+  return etcd(workerEtcdOptions(config));
 }
