@@ -93,7 +93,9 @@ export function candidateUuid(sessionId: string, path: string, kind: NodeKind): 
  * depose (`ballot resign`) checks this first.
  */
 export function isBallotCandidate(node: string): boolean {
-  return /(^|\/)_c_[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-b[0-9a-f]{3}-[0-9a-f]{12}-(latch|lock)-\d{10}$/.test(node);
+  return /(^|\/)_c_[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-b[0-9a-f]{3}-[0-9a-f]{12}-(latch|lock)-\d{10}$/.test(
+    node,
+  );
 }
 
 /** The name prefix a candidate node is created with (ZooKeeper appends the sequence). */
