@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { zookeeper, type Backend, type ZkTxn } from '../src/index.js';
 import { freePort } from './fixtures/ports.js';
+import { spawnWorker } from './fixtures/processes.js';
 import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
-import { eventually, sleep, within } from './helpers.js';
+import { within } from './helpers.js';
 
 const CALL_TIMEOUT = 1000;
 const LIMIT = 1_000_000;
@@ -17,8 +19,7 @@ async function firstCall(backend: Backend): Promise<void> {
   }
 }
 
-/** TCP sockets this process has open: what a backend must not leave behind after close(). */
-const openSockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+const CANDIDATE = fileURLToPath(new URL('./workers/zk-candidate.ts', import.meta.url));
 
 describe('zookeeper: a bad connect string or option is refused at zookeeper() time', () => {
   const badConnect: unknown[] = [
@@ -225,8 +226,7 @@ describe('zookeeper: against a real server', () => {
     }
   });
 
-  test('nothing listening: UNAVAILABLE within the call timeout, naming the connect string; nothing left open', async () => {
-    const baseline = openSockets();
+  test('nothing listening: UNAVAILABLE within the call timeout, naming the connect string', async () => {
     for (const connect of [
       `127.0.0.1:${await freePort()}`,
       `127.0.0.1:${await freePort()},127.0.0.1:${await freePort()}/apps`,
@@ -242,10 +242,25 @@ describe('zookeeper: against a real server', () => {
       const took = Date.now() - started;
       assert.ok(took <= CALL_TIMEOUT + 500, `took ${took} ms`);
     }
-    // The client retries refused connections on its own; close() must have stopped that too.
-    await eventually(() => openSockets() <= baseline, 3_000, 'the sockets to close');
-    await sleep(500);
-    assert.ok(openSockets() <= baseline, `${openSockets() - baseline} socket(s) reopened after close()`);
+  });
+
+  test('nothing listening, then close(): the process exits by itself, no client left retrying', async () => {
+    const connect = `127.0.0.1:${await freePort()}`;
+    // The candidate process tries a session again and again (callTimeout 1 s each), then closes.
+    const w = spawnWorker(CANDIDATE, [], { CONNECT: connect, ELECTION: '/errors/none/leader', TTL: '2' });
+    try {
+      const failed = await w.waitFor((m) => m['event'] === 'session-error', 15_000);
+      assert.equal(failed['code'], 'UNAVAILABLE', String(failed['message']));
+      assert.match(String(failed['message']), new RegExp(`cannot reach ZooKeeper at ${escape(connect)}`));
+      await w.waitFor((m) => m['event'] === 'session-error', 10_000, {
+        since: w.messages.indexOf(failed) + 1,
+      });
+      w.send({ cmd: 'close' });
+      const code = await within(w.exited, 10_000, 'the worker to exit by itself after backend.close()');
+      assert.equal(code, 0, w.output());
+    } finally {
+      w.kill('SIGKILL');
+    }
   });
 
   test('a chroot that does not exist: BACKEND naming it, at session time; nothing is created', async () => {
