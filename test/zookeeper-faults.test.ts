@@ -36,7 +36,7 @@ function faultLab(target: () => string, ttl: number) {
 
   const elected = (w: Worker, since = 0) =>
     w.waitFor(isElected, ELECTED_WITHIN, { since }).catch((err: Error) => {
-      throw new Error(`${err.message}\nits messages: ${JSON.stringify(w.messages)}`);
+      throw new Error(`${err.message}\nits last messages: ${JSON.stringify(w.messages.slice(-10))}`);
     });
   const lab = {
     ttlMs,
