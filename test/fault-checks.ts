@@ -34,3 +34,42 @@ export async function pauseLeaderPastTtl(
   else assert.equal(fenced['committed'], false, 'the backend rejected the stale guarded write');
   return successor;
 }
+
+/** One term as its own process reported it, on CLOCK_MONOTONIC; end Infinity while still open. */
+export interface TermSpan {
+  who: string;
+  token: bigint;
+  start: number;
+  end: number;
+}
+
+/** Every term the workers reported ('elected', then 'ended' with the same token), in order of their start. */
+export function spans(workers: readonly Worker[]): TermSpan[] {
+  const out: TermSpan[] = [];
+  for (const w of workers) {
+    for (const m of w.messages) {
+      if (m['event'] !== 'elected') continue;
+      const token = String(m['token']);
+      const ended = w.messages.find((x) => x['event'] === 'ended' && x['token'] === token);
+      out.push({
+        who: String(m['value']),
+        token: BigInt(token),
+        start: m['at'] as number,
+        end: ended ? (ended['at'] as number) : Infinity,
+      });
+    }
+  }
+  return out.sort((x, y) => x.start - y.start);
+}
+
+/** No two terms overlap on the monotonic clock, and tokens grow with the start of terms. */
+export function assertNoOverlap(all: readonly TermSpan[]): void {
+  const shown = () =>
+    all.map((s) => `${s.who}#${s.token} [${s.start.toFixed(1)}, ${s.end.toFixed(1)}]`).join(', ');
+  for (let i = 1; i < all.length; i++) {
+    const prev = all[i - 1]!;
+    const next = all[i]!;
+    assert.ok(prev.end < next.start, `terms overlap: ${shown()}`);
+    assert.ok(prev.token < next.token, `tokens do not grow with time: ${shown()}`);
+  }
+}

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { postgres, type Backend, type PgTxn } from '../src/index.js';
 import { startPostgres, type PostgresServer } from './fixtures/postgres.js';
-import { pauseLeaderPastTtl } from './fault-checks.js';
+import { assertNoOverlap, pauseLeaderPastTtl, spans } from './fault-checks.js';
 import { spawnWorker, type JsonObject, type Worker } from './fixtures/processes.js';
 import { eventually, sleep, within } from './helpers.js';
 
@@ -13,45 +13,6 @@ const TTL_MS = TTL * 1000;
 /** Generous bounds on waits, never targets: a takeover must come within a few TTLs. */
 const ELECTED_WITHIN = 15_000;
 const TAKEOVER_WITHIN = TTL_MS * 3 + 3_000;
-
-/** One term as its own process reported it, on CLOCK_MONOTONIC; end Infinity while still open. */
-interface TermSpan {
-  who: string;
-  token: bigint;
-  start: number;
-  end: number;
-}
-
-/** Every term the workers reported, in order of their start. */
-function spans(workers: readonly Worker[]): TermSpan[] {
-  const out: TermSpan[] = [];
-  for (const w of workers) {
-    for (const m of w.messages) {
-      if (m['event'] !== 'elected') continue;
-      const token = String(m['token']);
-      const ended = w.messages.find((x) => x['event'] === 'ended' && x['token'] === token);
-      out.push({
-        who: String(m['value']),
-        token: BigInt(token),
-        start: m['at'] as number,
-        end: ended ? (ended['at'] as number) : Infinity,
-      });
-    }
-  }
-  return out.sort((x, y) => x.start - y.start);
-}
-
-/** No two terms overlap on the monotonic clock, and tokens grow with the start of terms. */
-function assertNoOverlap(all: readonly TermSpan[]): void {
-  const shown = () =>
-    all.map((s) => `${s.who}#${s.token} [${s.start.toFixed(1)}, ${s.end.toFixed(1)}]`).join(', ');
-  for (let i = 1; i < all.length; i++) {
-    const prev = all[i - 1]!;
-    const next = all[i]!;
-    assert.ok(prev.end < next.start, `terms overlap: ${shown()}`);
-    assert.ok(prev.token < next.token, `tokens do not grow with time: ${shown()}`);
-  }
-}
 
 describe('postgres faults across processes (real server, real signals)', () => {
   let server: PostgresServer;

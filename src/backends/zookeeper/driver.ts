@@ -1,7 +1,6 @@
 import { systemClock } from '../../core/clock.js';
 import type {
   BackendDriver,
-  BackendLimits,
   BackendStats,
   ElectionDriver,
   ElectionView,
@@ -16,18 +15,9 @@ import { ZkEntries } from './entries.js';
 import { guardMulti } from './fence.js';
 import { electionPath, kvPath, nameOfPath, sortLine, type NodeKind } from './nodes.js';
 import type { CheckedOptions } from './options.js';
+import { ZOOKEEPER_LIMITS } from './limits.js';
 import type { ZkTxn } from './txn.js';
 import { ZkView } from './view.js';
-
-/**
- * ZooKeeper's limits: a node holds at most jute.maxbuffer (1 MiB by default) with the request
- * around it, so values stop a little short; the session timeout is in ms and the server
- * negotiates it into its own range (2..20 × tickTime by default), which is then the TTL used.
- */
-export const ZOOKEEPER_LIMITS: BackendLimits = {
-  maxValueBytes: 1_000_000,
-  ttl: { minMs: 1000, maxMs: 3_600_000, granularityMs: 1 },
-};
 
 /** The reader's session holds nothing; its timeout only bounds how long a dead reader lingers on the server. */
 const READER_SESSION_MS = 30_000;
@@ -102,10 +92,13 @@ export class ZkDriver implements BackendDriver<ZkTxn> {
     const conn = await this.reader();
     // A chroot that does not exist still connects; every create under it would then fail.
     const root = await attempt(this.ctx.where, 'reading the root', () => conn.exists('/'));
-    if (!root)
+    if (!root) {
+      const chroot = this.ctx.where.slice(this.ctx.where.indexOf('/'));
       throw new BackendError(
-        `ZooKeeper at ${this.ctx.where}: the chroot does not exist: create it (zkCli.sh create <chroot> "") or fix the connect string`,
+        `ZooKeeper at ${this.ctx.where}: the chroot "${chroot}" does not exist: create it ` +
+          `(zkCli.sh create ${chroot} "") or fix the connect string`,
       );
+    }
   }
 
   election(name: string, session: string): ElectionDriver<ZkTxn> {

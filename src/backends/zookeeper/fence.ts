@@ -1,8 +1,9 @@
 import type { Entry } from '../../core/contract.js';
-import { BackendError } from '../../core/errors.js';
+import { BackendError, InvalidArgumentError } from '../../core/errors.js';
 import { committed, type GuardBody, type GuardResult } from '../../core/guard.js';
 import type { MultiOp, ZkConnection } from '../../zookeeper/connection.js';
 import { attempt, type ZkContext } from './context.js';
+import { ZOOKEEPER_LIMITS } from './limits.js';
 import { KV_ROOT, kvPath } from './nodes.js';
 import { ZkTxn } from './txn.js';
 
@@ -29,6 +30,7 @@ export async function guardMulti(
     ...tx.ops,
     ...tx.zkOps.map((op) => ({ op: 'put' as const, key: op.path, value: '' })),
   ]);
+  checkSize(tx);
   return attempt(ctx.where, `running a guard in ${e.key}`, async () => {
     if (tx.ops.some((op) => op.op !== 'get' && !op.key.startsWith('/'))) await conn.mkdirp(KV_ROOT);
     for (let attempt = 1; ; attempt++) {
@@ -62,4 +64,20 @@ export async function guardMulti(
         );
     }
   });
+}
+
+/**
+ * One multi is one request, and the server drops the connection on a request larger than its
+ * jute.maxbuffer (1 MiB by default), failing every call in flight: refuse it before sending.
+ */
+function checkSize(tx: ZkTxn): void {
+  let bytes = 0;
+  for (const op of tx.ops) if (op.op === 'put') bytes += Buffer.byteLength(op.value);
+  for (const op of tx.zkOps) if (op.op === 'create' || op.op === 'setData') bytes += op.data.length;
+  const limit = ZOOKEEPER_LIMITS.maxValueBytes;
+  if (bytes > limit)
+    throw new InvalidArgumentError(
+      `a guarded write on ZooKeeper carries ${bytes} bytes of data; the limit is ${limit} on zookeeper ` +
+        `(one request must fit in the server's jute.maxbuffer): store large data elsewhere and use a reference to it`,
+    );
 }
