@@ -16,8 +16,8 @@ import {
   lockInTurn,
   refusedAsUsage,
   type CliServer,
+  untilEntries,
 } from './cli-server-flows.js';
-import { eventually } from './helpers.js';
 
 const stamped = stampedSince(Date.now());
 
@@ -57,13 +57,8 @@ async function entries(election: string, schema = 'ballot'): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-async function waitEntries(election: string, n: number): Promise<void> {
-  let last = -1;
-  await eventually(
-    async () => (last = await entries(election)) === n,
-    10_000,
-    `${n} entries in ${election} (last count ${last})`,
-  );
+function waitEntries(election: string, n: number): Promise<void> {
+  return untilEntries(entries, election, n, 10_000);
 }
 
 /** The shared flows' way to this file's server. */

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { NO_STACK, reap, runCli, type Proc } from './cli-process.js';
+import { eventually } from './helpers.js';
 
 /** What runCli returns. */
 export type CliResult = Awaited<ReturnType<typeof runCli>>;
@@ -21,6 +22,21 @@ export interface CliServer {
   waitEntries(election: string, n: number): Promise<void>;
   /** Checks a --json line's timestamp and returns its other fields. */
   stamped(line: string | Record<string, unknown>): Record<string, unknown>;
+}
+
+/** Waits until `count(election)` is `n`. */
+export async function untilEntries(
+  count: (election: string) => Promise<number>,
+  election: string,
+  n: number,
+  timeoutMs: number,
+): Promise<void> {
+  let last = -1;
+  await eventually(
+    async () => (last = await count(election)) === n,
+    timeoutMs,
+    `${n} entries in ${election} (last count ${last})`,
+  );
 }
 
 /** A `list --json` line's election, as the flow reads it. */

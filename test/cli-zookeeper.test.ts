@@ -21,8 +21,8 @@ import {
   lockInTurn,
   refusedAsUsage,
   type CliServer,
+  untilEntries,
 } from './cli-server-flows.js';
-import { eventually } from './helpers.js';
 
 const stamped = stampedSince(Date.now());
 
@@ -54,13 +54,8 @@ async function entries(election: string): Promise<number> {
   return (await backend.participants(election)).length;
 }
 
-async function waitEntries(election: string, n: number): Promise<void> {
-  let last = -1;
-  await eventually(
-    async () => (last = await entries(election)) === n,
-    15_000,
-    `${n} entries in ${election} (last count ${last})`,
-  );
+function waitEntries(election: string, n: number): Promise<void> {
+  return untilEntries(entries, election, n, 15_000);
 }
 
 /** The shared flows' way to this file's server. */
