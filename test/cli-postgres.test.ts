@@ -9,7 +9,15 @@ import { after, before, describe, test } from 'node:test';
 import { buildCli, NO_STACK, reap, runCli, stampedSince, startCli, type Proc } from './cli-process.js';
 import { PASSWORDS, startPostgres, type PostgresServer } from './fixtures/postgres.js';
 import { freePort } from './fixtures/ports.js';
-import { eventually } from './helpers.js';
+import {
+  campaignFlow,
+  demoRuns,
+  helpsWithin80,
+  lockInTurn,
+  refusedAsUsage,
+  type CliServer,
+  untilEntries,
+} from './cli-server-flows.js';
 
 const stamped = stampedSince(Date.now());
 
@@ -49,14 +57,12 @@ async function entries(election: string, schema = 'ballot'): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-async function waitEntries(election: string, n: number): Promise<void> {
-  let last = -1;
-  await eventually(
-    async () => (last = await entries(election)) === n,
-    10_000,
-    `${n} entries in ${election} (last count ${last})`,
-  );
+function waitEntries(election: string, n: number): Promise<void> {
+  return untilEntries(entries, election, n, 10_000);
 }
+
+/** The shared flows' way to this file's server. */
+const cli: CliServer = { start, exec, entries, waitEntries, stamped };
 
 describe('ballot command on PostgreSQL', () => {
   before(async () => {
@@ -69,103 +75,19 @@ describe('ballot command on PostgreSQL', () => {
   });
 
   test('campaign, observe, leader, list and resign', async () => {
-    const e = 'pg-cli-flow';
-    let observer: Proc | undefined;
-    let a: Proc | undefined;
-    let b: Proc | undefined;
-    try {
-      observer = start(['observe', e, '--json']);
-      stamped(await observer.json('stdout', { event: 'leader', kind: 'none', election: e, value: null }));
-
-      a = start(['campaign', e, 'alpha', '--json', '--ttl', '5']);
-      const elected = stamped(await a.json('stdout', { event: 'elected', election: e, value: 'alpha' }));
-      assert.match(String(elected['token']), /^\d+$/, 'tokens are decimal strings');
-      assert.match(String(elected['key']), new RegExp(`^${e}/\\d+$`));
-      await observer.json('stdout', {
-        event: 'leader',
-        kind: 'leader',
-        value: 'alpha',
-        token: elected['token'],
-      });
-
-      b = start(['campaign', e, 'beta', '--json']);
-      await waitEntries(e, 2);
-      const leader = await exec(['leader', e, '--json']);
-      assert.equal(leader.code, 0, leader.stderr);
-      assert.deepEqual(stamped(leader.stdout), {
-        event: 'leader',
-        kind: 'leader',
-        election: e,
-        value: 'alpha',
-        key: elected['key'],
-        token: elected['token'],
-      });
-      assert.match((await exec(['leader', e])).stdout, /^leader pg-cli-flow: alpha \(token \d+, key /);
-
-      const listed = await exec(['list', 'pg-cli-fl', '--json']);
-      assert.equal(listed.code, 0, listed.stderr);
-      const election = stamped(listed.stdout) as {
-        election: string;
-        leader: { value: string; token: string; key: string; lease: string; ttl: number };
-        queue: { value: string }[];
-      };
-      assert.equal(election.election, e);
-      assert.equal(election.leader.value, 'alpha');
-      assert.equal(election.leader.token, elected['token']);
-      // The lease is the session's id, as the key and the sessions table show it.
-      assert.equal(`${e}/${election.leader.lease}`, election.leader.key);
-      assert.ok(election.leader.ttl > 0 && election.leader.ttl <= 5, `ttl ${election.leader.ttl}`);
-      assert.deepEqual(
-        election.queue.map((q) => q.value),
-        ['beta'],
-      );
-      const table = await exec(['list']);
-      assert.match(table.stdout, /^ELECTION\s+ROLE\s+VALUE\s+TOKEN\s+KEY\s+TTL$/m);
-      assert.match(table.stdout, new RegExp(`${e}\\s+leader\\s+alpha`));
-      assert.match(table.stdout, new RegExp(`${e}\\s+#1\\s+beta`));
-      assert.match((await exec(['list', 'nothing-here'])).stdout, /no elections under "nothing-here"/);
-
-      // SIGINT: the leader resigns and exits 0; the next candidate takes over with a larger token.
-      a.kill('SIGINT');
-      await a.json('stdout', { event: 'deposed', election: e, reason: 'resigned' });
-      assert.equal(await a.exited, 0);
-      const next = await b.json('stdout', { event: 'elected', value: 'beta' });
-      assert.ok(BigInt(String(next['token'])) > BigInt(String(elected['token'])), 'tokens increase');
-      await observer.json('stdout', { event: 'leader', value: 'beta', token: next['token'] });
-
-      // Operator resign: the leader's row goes, its process sees the term end and exits 4.
-      const resigned = await exec(['resign', e, '--json']);
-      assert.equal(resigned.code, 0, resigned.stderr);
-      assert.deepEqual(stamped(resigned.stdout), {
-        event: 'resigned',
-        election: e,
-        value: 'beta',
-        key: next['key'],
-        token: next['token'],
-      });
-      await b.json('stdout', { event: 'deposed', election: e, reason: 'key-deleted' });
-      assert.equal(await b.exited, 4);
-      await observer.json('stdout', { event: 'leader', kind: 'none', value: null, token: null }, 10_000, 2);
-
-      const none = await exec(['leader', e, '--json']);
-      assert.equal(none.code, 3);
-      assert.equal(stamped(none.stdout)['kind'], 'none');
-      const nothing = await exec(['resign', e]);
-      assert.equal(nothing.code, 3);
-      assert.match(nothing.stderr, /no leader/);
-
-      observer.kill('SIGINT');
-      assert.equal(await observer.exited, 0);
-      assert.equal(await entries(e), 0, 'nothing left behind');
-      for (const p of [observer, a, b])
-        assert.equal(
-          p.events('stdout').length,
-          p.stdout.filter((l) => l !== '').length,
-          'every line is JSON',
-        );
-    } finally {
-      await reap(observer, a, b);
-    }
+    await campaignFlow(cli, 'pg-cli-flow', {
+      elected(elected, e) {
+        assert.match(String(elected['token']), /^\d+$/, 'tokens are decimal strings');
+        assert.match(String(elected['key']), new RegExp(`^${e}/\\d+$`));
+      },
+      leaderLine: /^leader pg-cli-flow: alpha \(token \d+, key /,
+      listed(leader, e) {
+        // The lease is the session's id, as the key and the sessions table show it.
+        assert.equal(`${e}/${leader.lease}`, leader.key);
+        assert.ok(leader.ttl !== null && leader.ttl > 0 && leader.ttl <= 5, `ttl ${leader.ttl}`);
+      },
+      tableLeader: /pg-cli-flow\s+leader\s+alpha/,
+    });
   });
 
   test('run and lock: the command runs while held, gets its token, and its exit code is ballot’s', async () => {
@@ -183,21 +105,8 @@ describe('ballot command on PostgreSQL', () => {
     assert.equal(await entries('pg-cli-run'), 0, 'resigned after the command exited');
 
     const name = 'pg-cli-lock';
-    const first = start(['lock', name, '--', 'sh', '-c', 'echo "held $BALLOT_LOCK $BALLOT_TOKEN"; sleep 1']);
-    try {
-      const firstLine = await first.line('stdout', (l) => l.startsWith('held '), 10_000);
-      const second = exec(['lock', name, '--', 'sh', '-c', 'echo "held $BALLOT_LOCK $BALLOT_TOKEN"']);
-      assert.equal(await first.exited, 0, first.output());
-      const done = await second;
-      assert.equal(done.code, 0, done.stderr);
-      const secondToken = /^held \S+ (\d+)$/m.exec(done.stdout)?.[1];
-      const firstToken = firstLine.split(' ')[2] ?? '';
-      assert.equal(firstLine.split(' ')[1], name);
-      assert.ok(secondToken && BigInt(secondToken) > BigInt(firstToken), `${secondToken} > ${firstToken}`);
-      assert.equal(await entries(name), 0, 'nothing left behind');
-    } finally {
-      await reap(first);
-    }
+    const firstLine = await lockInTurn(cli, name, 'echo "held $BALLOT_LOCK $BALLOT_TOKEN"; sleep 1');
+    assert.equal(firstLine.split(' ')[1], name);
   });
 
   test('without --dsn, $DATABASE_URL and then the PG* variables pick the server', async () => {
@@ -339,28 +248,14 @@ describe('ballot command on PostgreSQL', () => {
       ],
       [pgArgs(['leader', 'e', '--backend', 'nope']), /argument 'nope' is invalid/],
     ];
-    const results = await Promise.all(usage.map(([args]) => runCli(args, undefined, CLEAN_ENV)));
-    results.forEach((r, i) => {
-      const [args, message] = usage[i]!;
-      assert.equal(r.code, 2, `ballot ${args.join(' ')} should exit 2:\n${r.stderr}`);
-      assert.match(r.stderr, message);
-      assert.doesNotMatch(r.stderr, NO_STACK);
-    });
+    await refusedAsUsage(usage, CLEAN_ENV);
     for (const r of [down, password, reader, migrateAsReader, noGrant])
       assert.doesNotMatch(r.stderr, NO_STACK);
   });
 
   test('help names the postgres flags and migrate, within 80 columns', async () => {
-    const helps = await Promise.all(
-      [[], ['migrate'], ['campaign']].map((c) => runCli([...c, '--help'], undefined, { COLUMNS: '80' })),
-    );
+    const helps = await helpsWithin80([[], ['migrate'], ['campaign']]);
     for (const help of helps) {
-      assert.equal(help.code, 0, help.stderr);
-      assert.deepEqual(
-        help.stdout.split('\n').filter((l) => l.length > 80),
-        [],
-        'no line over 80 columns',
-      );
       assert.match(help.stdout, /--dsn <url>/);
       assert.match(help.stdout, /--schema <name>/);
     }
@@ -370,24 +265,7 @@ describe('ballot command on PostgreSQL', () => {
   });
 
   test('demo --backend postgres runs a process per candidate and exits 0 with its summary', async () => {
-    const demo = await exec(['demo', '--json']);
-    assert.equal(demo.code, 0, demo.stdout + demo.stderr);
-    const lines = demo.stdout.trim().split('\n');
-    for (const line of lines) stamped(line);
-    const summary = JSON.parse(lines.at(-1)!) as {
-      event: string;
-      ok: boolean;
-      handovers: { fault: string }[];
-      checks: { held: boolean }[];
-    };
-    assert.equal(summary.event, 'summary');
-    assert.equal(summary.ok, true);
-    assert.deepEqual(
-      summary.handovers.map((h) => h.fault),
-      ['resign', 'crash', 'pause', 'concede'],
-    );
-    assert.ok(summary.checks.every((c) => c.held));
-    assert.match(demo.stdout, /"event":"deposed"[^\n]*"reason":"killed"/, 'the crash was a real SIGKILL');
+    await demoRuns(cli);
     const { rows } = await server.query(`SELECT key FROM ballot.kv WHERE key LIKE 'ballot-demo/%'`);
     assert.deepEqual(rows, [], 'the data key is removed');
     const left = await server.query(

@@ -14,7 +14,15 @@ import { buildCli, NO_STACK, reap, runCli, stampedSince, startCli, type Proc } f
 import { killCurators, startCurator } from './fixtures/curator.js';
 import { freePort } from './fixtures/ports.js';
 import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
-import { eventually } from './helpers.js';
+import {
+  campaignFlow,
+  demoRuns,
+  helpsWithin80,
+  lockInTurn,
+  refusedAsUsage,
+  type CliServer,
+  untilEntries,
+} from './cli-server-flows.js';
 
 const stamped = stampedSince(Date.now());
 
@@ -46,14 +54,12 @@ async function entries(election: string): Promise<number> {
   return (await backend.participants(election)).length;
 }
 
-async function waitEntries(election: string, n: number): Promise<void> {
-  let last = -1;
-  await eventually(
-    async () => (last = await entries(election)) === n,
-    15_000,
-    `${n} entries in ${election} (last count ${last})`,
-  );
+function waitEntries(election: string, n: number): Promise<void> {
+  return untilEntries(entries, election, n, 15_000);
 }
+
+/** The shared flows' way to this file's server. */
+const cli: CliServer = { start, exec, entries, waitEntries, stamped };
 
 describe('ballot command on ZooKeeper', () => {
   before(async () => {
@@ -69,112 +75,23 @@ describe('ballot command on ZooKeeper', () => {
   });
 
   test('campaign, observe, leader, list and resign', async () => {
-    const e = 'zk-cli-flow';
-    let observer: Proc | undefined;
-    let a: Proc | undefined;
-    let b: Proc | undefined;
-    try {
-      observer = start(['observe', e, '--json']);
-      stamped(await observer.json('stdout', { event: 'leader', kind: 'none', election: e, value: null }));
-
-      a = start(['campaign', e, 'alpha', '--json', '--ttl', '5']);
-      const elected = stamped(await a.json('stdout', { event: 'elected', election: e, value: 'alpha' }));
-      assert.match(String(elected['token']), /^\d+$/, 'tokens (czxids) are decimal strings');
-      assert.match(String(elected['key']), new RegExp(`^/ballot/${e}/_c_`));
-      assert.match(String(elected['key']), BALLOT_NODE);
-      await observer.json('stdout', {
-        event: 'leader',
-        kind: 'leader',
-        value: 'alpha',
-        token: elected['token'],
-      });
-
-      b = start(['campaign', e, 'beta', '--json']);
-      await waitEntries(e, 2);
-      const leader = await exec(['leader', e, '--json']);
-      assert.equal(leader.code, 0, leader.stderr);
-      assert.deepEqual(stamped(leader.stdout), {
-        event: 'leader',
-        kind: 'leader',
-        election: e,
-        value: 'alpha',
-        key: elected['key'],
-        token: elected['token'],
-      });
-      assert.match(
-        (await exec(['leader', e])).stdout,
-        /^leader zk-cli-flow: alpha \(token \d+, key \/ballot\//,
-      );
-
-      const listed = await exec(['list', 'zk-cli-fl', '--json']);
-      assert.equal(listed.code, 0, listed.stderr);
-      const election = stamped(listed.stdout) as {
-        election: string;
-        leader: { value: string; token: string; key: string; lease: string; ttl: number | null };
-        queue: { value: string }[];
-      };
-      assert.equal(election.election, e);
-      assert.equal(election.leader.value, 'alpha');
-      assert.equal(election.leader.token, elected['token']);
-      // The lease is the ZooKeeper session id in hex, as zkCli.sh prints ephemeralOwner.
-      assert.match(election.leader.lease, /^[0-9a-f]{16}$/);
-      // Another session's time left is not visible in ZooKeeper.
-      assert.equal(election.leader.ttl, null);
-      assert.deepEqual(
-        election.queue.map((q) => q.value),
-        ['beta'],
-      );
-      const table = await exec(['list']);
-      assert.match(table.stdout, /^ELECTION\s+ROLE\s+VALUE\s+TOKEN\s+KEY\s+TTL$/m);
-      assert.match(
-        table.stdout,
-        new RegExp(`${e}\\s+leader\\s+alpha\\s+\\d+\\s+/ballot/${e}/_c_\\S+\\s+unknown`),
-      );
-      assert.match(table.stdout, new RegExp(`${e}\\s+#1\\s+beta`));
-      assert.match((await exec(['list', 'nothing-here'])).stdout, /no elections under "nothing-here"/);
-
-      // SIGINT: the leader resigns and exits 0; the next candidate takes over with a larger token.
-      a.kill('SIGINT');
-      await a.json('stdout', { event: 'deposed', election: e, reason: 'resigned' });
-      assert.equal(await a.exited, 0);
-      const next = await b.json('stdout', { event: 'elected', value: 'beta' });
-      assert.ok(BigInt(String(next['token'])) > BigInt(String(elected['token'])), 'tokens increase');
-      await observer.json('stdout', { event: 'leader', value: 'beta', token: next['token'] });
-
-      // Operator resign of a ballot leader needs no --force: its node goes, its process exits 4.
-      const resigned = await exec(['resign', e, '--json']);
-      assert.equal(resigned.code, 0, resigned.stderr);
-      assert.deepEqual(stamped(resigned.stdout), {
-        event: 'resigned',
-        election: e,
-        value: 'beta',
-        key: next['key'],
-        token: next['token'],
-      });
-      assert.equal(resigned.stderr, '', 'no warning for a ballot leader');
-      await b.json('stdout', { event: 'deposed', election: e, reason: 'key-deleted' });
-      assert.equal(await b.exited, 4);
-      await observer.json('stdout', { event: 'leader', kind: 'none', value: null, token: null }, 10_000, 2);
-
-      const none = await exec(['leader', e, '--json']);
-      assert.equal(none.code, 3);
-      assert.equal(stamped(none.stdout)['kind'], 'none');
-      const nothing = await exec(['resign', e]);
-      assert.equal(nothing.code, 3);
-      assert.match(nothing.stderr, /no leader/);
-
-      observer.kill('SIGINT');
-      assert.equal(await observer.exited, 0);
-      assert.equal(await entries(e), 0, 'nothing left behind');
-      for (const p of [observer, a, b])
-        assert.equal(
-          p.events('stdout').length,
-          p.stdout.filter((l) => l !== '').length,
-          'every line is JSON',
-        );
-    } finally {
-      await reap(observer, a, b);
-    }
+    await campaignFlow(cli, 'zk-cli-flow', {
+      elected(elected, e) {
+        assert.match(String(elected['token']), /^\d+$/, 'tokens (czxids) are decimal strings');
+        assert.match(String(elected['key']), new RegExp(`^/ballot/${e}/_c_`));
+        assert.match(String(elected['key']), BALLOT_NODE);
+      },
+      leaderLine: /^leader zk-cli-flow: alpha \(token \d+, key \/ballot\//,
+      listed(leader) {
+        // The lease is the ZooKeeper session id in hex, as zkCli.sh prints ephemeralOwner.
+        assert.match(leader.lease, /^[0-9a-f]{16}$/);
+        // Another session's time left is not visible in ZooKeeper.
+        assert.equal(leader.ttl, null);
+      },
+      tableLeader: /zk-cli-flow\s+leader\s+alpha\s+\d+\s+\/ballot\/zk-cli-flow\/_c_\S+\s+unknown/,
+      // Operator resign of a ballot leader needs no --force.
+      resigned: (resigned) => assert.equal(resigned.stderr, '', 'no warning for a ballot leader'),
+    });
   });
 
   test('run and lock: the command runs while held, gets its token, and its exit code is ballot’s', async () => {
@@ -193,28 +110,12 @@ describe('ballot command on ZooKeeper', () => {
 
     // A lock at a znode path: the layout of Curator's InterProcessMutex.
     const name = `/cli-zk/${process.pid}/lock`;
-    const first = start([
-      'lock',
+    const firstLine = await lockInTurn(
+      cli,
       name,
-      '--',
-      'sh',
-      '-c',
       'echo "held $BALLOT_LOCK $BALLOT_TOKEN $BALLOT_LOCK_KEY"; sleep 1',
-    ]);
-    try {
-      const firstLine = await first.line('stdout', (l) => l.startsWith('held '), 10_000);
-      assert.match(firstLine, new RegExp(`^held ${name} \\d+ ${name}/_c_\\S+-lock-\\d{10}$`));
-      const second = exec(['lock', name, '--', 'sh', '-c', 'echo "held $BALLOT_LOCK $BALLOT_TOKEN"']);
-      assert.equal(await first.exited, 0, first.output());
-      const done = await second;
-      assert.equal(done.code, 0, done.stderr);
-      const secondToken = /^held \S+ (\d+)$/m.exec(done.stdout)?.[1];
-      const firstToken = firstLine.split(' ')[2] ?? '';
-      assert.ok(secondToken && BigInt(secondToken) > BigInt(firstToken), `${secondToken} > ${firstToken}`);
-      assert.equal(await entries(name), 0, 'nothing left behind');
-    } finally {
-      await reap(first);
-    }
+    );
+    assert.match(firstLine, new RegExp(`^held ${name} \\d+ ${name}/_c_\\S+-lock-\\d{10}$`));
   });
 
   test('names starting with "/" are znode paths: list prints them, leader and resign take them', async () => {
@@ -432,29 +333,13 @@ describe('ballot command on ZooKeeper', () => {
         /`ballot migrate` creates PostgreSQL tables: use --backend postgres \(zookeeper needs no migration\)/,
       ],
     ];
-    const results = await Promise.all(usage.map(([args]) => runCli(args, undefined, CLEAN_ENV)));
-    results.forEach((r, i) => {
-      const [args, message] = usage[i]!;
-      assert.equal(r.code, 2, `ballot ${args.join(' ')} should exit 2:\n${r.stderr}`);
-      assert.match(r.stderr, message);
-      assert.doesNotMatch(r.stderr, NO_STACK);
-    });
+    await refusedAsUsage(usage, CLEAN_ENV);
     for (const r of [down, noChroot, noChrootCampaign]) assert.doesNotMatch(r.stderr, NO_STACK);
   });
 
   test('help names --zk, znode paths and resign --force, within 80 columns', async () => {
-    const helps = await Promise.all(
-      [[], ['leader'], ['resign'], ['lock']].map((c) =>
-        runCli([...c, '--help'], undefined, { COLUMNS: '80' }),
-      ),
-    );
+    const helps = await helpsWithin80([[], ['leader'], ['resign'], ['lock']]);
     for (const help of helps) {
-      assert.equal(help.code, 0, help.stderr);
-      assert.deepEqual(
-        help.stdout.split('\n').filter((l) => l.length > 80),
-        [],
-        'no line over 80 columns',
-      );
       assert.match(help.stdout, /--zk <connect>/);
       assert.match(help.stdout.replace(/\s+/g, ' '), /\$ZOOKEEPER_CONNECT, else 127\.0\.0\.1:2181/);
       assert.match(help.stdout, /zookeeper/);
@@ -470,27 +355,10 @@ describe('ballot command on ZooKeeper', () => {
   });
 
   test('demo --backend zookeeper runs a process per candidate and exits 0 with its summary', async () => {
-    const demo = await exec(['demo', '--json']);
-    assert.equal(demo.code, 0, demo.stdout + demo.stderr);
-    const lines = demo.stdout.trim().split('\n');
-    for (const line of lines) stamped(line);
-    const summary = JSON.parse(lines.at(-1)!) as {
-      event: string;
-      ok: boolean;
-      handovers: { fault: string }[];
-      checks: { held: boolean }[];
-    };
-    assert.equal(summary.event, 'summary');
-    assert.equal(summary.ok, true);
-    assert.deepEqual(
-      summary.handovers.map((h) => h.fault),
-      ['resign', 'crash', 'pause', 'concede'],
-    );
-    assert.ok(summary.checks.every((c) => c.held));
-    assert.match(demo.stdout, /"event":"deposed"[^\n]*"reason":"killed"/, 'the crash was a real SIGKILL');
+    const demo = await demoRuns(cli);
     // Each candidate's lease is its ZooKeeper session id, in hex as the server prints it.
-    assert.match(demo.stdout, /"key":"\/ballot\/ballot-demo%2F[0-9a-f]{8}\/_c_/);
-    const hex = /"key":"\/ballot\/ballot-demo%2F([0-9a-f]{8})\//.exec(demo.stdout)?.[1];
+    assert.match(demo, /"key":"\/ballot\/ballot-demo%2F[0-9a-f]{8}\/_c_/);
+    const hex = /"key":"\/ballot\/ballot-demo%2F([0-9a-f]{8})\//.exec(demo)?.[1];
     const election = `ballot-demo/${hex ?? ''}`;
     assert.deepEqual(await backend.participants(election), [], 'no candidate left behind');
     assert.equal(await backend.get(`${election}.data`), undefined, 'the data key is removed');

@@ -1,6 +1,7 @@
 /** What the process fault tests check the same way on every backend. */
 import assert from 'node:assert/strict';
 import type { JsonObject, Worker } from './fixtures/processes.js';
+import { eventually, sleep, within } from './helpers.js';
 
 /**
  * Stops `leader` (SIGSTOP) until `takeover` resolves with the successor's `elected` message, resumes
@@ -72,4 +73,25 @@ export function assertNoOverlap(all: readonly TermSpan[]): void {
     assert.ok(prev.end < next.start, `terms overlap: ${shown()}`);
     assert.ok(prev.token < next.token, `tokens do not grow with time: ${shown()}`);
   }
+}
+
+/** Waits until every term but the latest has reported its end, then checks them. */
+export async function settledSpans(ws: readonly Worker[]): Promise<TermSpan[]> {
+  await eventually(() => spans(ws).filter((s) => s.end === Infinity).length <= 1, 10_000, 'terms to settle');
+  const all = spans(ws);
+  assertNoOverlap(all);
+  return all;
+}
+
+/** Asks the worker to close its backend and waits for it to exit by itself: exit 0, nothing left open. */
+export async function closesByItself(w: Worker): Promise<void> {
+  w.send({ cmd: 'close' });
+  const code = await within(w.exited, 10_000, `worker ${w.pid} to exit after backend.close()`);
+  assert.equal(code, 0, `worker exited with ${String(code)}: ${w.output()}`);
+}
+
+/** The worker is still running. */
+export async function assertAlive(w: Worker): Promise<void> {
+  const done = await Promise.race([w.exited.then(() => true), sleep(0).then(() => false)]);
+  assert.equal(done, false, `worker ${w.pid} died: ${w.output()}`);
 }

@@ -3,7 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { postgres, type Backend, type PgTxn } from '../src/index.js';
 import { startPostgres, type PostgresServer } from './fixtures/postgres.js';
-import { assertNoOverlap, pauseLeaderPastTtl, spans } from './fault-checks.js';
+import {
+  assertAlive,
+  assertNoOverlap,
+  closesByItself,
+  pauseLeaderPastTtl,
+  settledSpans,
+  spans,
+} from './fault-checks.js';
 import { spawnWorker, type JsonObject, type Worker } from './fixtures/processes.js';
 import { eventually, sleep, within } from './helpers.js';
 
@@ -67,28 +74,6 @@ describe('postgres faults across processes (real server, real signals)', () => {
         [election],
       )
     ).rows[0] as { value: string; seq: string } | undefined;
-  /** Waits until every term but the latest has reported its end, then checks them. */
-  const settledSpans = async (ws: readonly Worker[]) => {
-    await eventually(
-      () => spans(ws).filter((s) => s.end === Infinity).length <= 1,
-      10_000,
-      'terms to settle',
-    );
-    const all = spans(ws);
-    assertNoOverlap(all);
-    return all;
-  };
-  /** Asks the worker to close its backend and waits for it to exit by itself: exit 0, nothing left open. */
-  const closes = async (w: Worker) => {
-    w.send({ cmd: 'close' });
-    const code = await within(w.exited, 10_000, `worker ${w.pid} to exit after backend.close()`);
-    assert.equal(code, 0, `worker exited with ${String(code)}: ${w.output()}`);
-  };
-  const alive = async (w: Worker) => {
-    const done = await Promise.race([w.exited.then(() => true), sleep(0).then(() => false)]);
-    assert.equal(done, false, `worker ${w.pid} died: ${w.output()}`);
-  };
-
   before(async () => {
     server = await startPostgres();
     // Create ballot's tables now, so the audit triggers below can be attached to them.
@@ -146,7 +131,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
     t.diagnostic(
       `SIGKILL → b elected ${((bElected['at'] as number) - killedAt).toFixed(0)} ms later (TTL ${TTL} s)`,
     );
-    await closes(b);
+    await closesByItself(b);
   });
 
   test('a leader paused past its TTL: its term ended before the successor began, and its late guard wrote nothing', async () => {
@@ -155,7 +140,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
     assert.deepEqual(await writes(election), [], 'the late guard wrote nothing');
     assert.ok(BigInt(aElected['token'] as string) < BigInt(bElected['token'] as string), 'tokens increase');
     assertNoOverlap(spans([a, b]));
-    await Promise.all([closes(a), closes(b)]);
+    await Promise.all([closesByItself(a), closesByItself(b)]);
   });
 
   test("the leader's connections terminated: it keeps leading or hands over, never overlapping", async (t) => {
@@ -164,15 +149,15 @@ describe('postgres faults across processes (real server, real signals)', () => {
     assert.ok(killed >= 1, 'the leader had connections to terminate');
     // Past a's deadline: by now it has renewed on a new connection or its term has ended.
     await sleep(TTL_MS + 1_000);
-    await alive(a);
-    await alive(b);
+    await assertAlive(a);
+    await assertAlive(b);
     const all = await settledSpans([a, b]);
     const open = all.filter((s) => s.end === Infinity);
     assert.equal(open.length, 1, 'one leader after the fault');
     const leader = await dbLeader(election);
     assert.equal(leader?.seq, open[0]!.token.toString(), 'the database agrees on the leader');
     t.diagnostic(`after pg_terminate_backend: ${all.map((s) => `${s.who}#${s.token}`).join(' → ')}`);
-    await Promise.all([closes(a), closes(b)]);
+    await Promise.all([closesByItself(a), closesByItself(b)]);
   });
 
   test('the server paused past the TTL: terms end by their deadline, then one leader with a larger token', async (t) => {
@@ -205,7 +190,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
     const seen = (w: Worker) =>
       w.messages.map((m) => `${String(m['event'])}${m['reason'] ? `(${String(m['reason'])})` : ''}`);
     t.diagnostic(`server paused: a saw ${seen(a).join(', ')}; b saw ${seen(b).join(', ')}`);
-    await Promise.all([closes(a), closes(b)]);
+    await Promise.all([closesByItself(a), closesByItself(b)]);
   });
 
   for (const mode of ['fast', 'immediate'] as const)
@@ -223,13 +208,13 @@ describe('postgres faults across processes (real server, real signals)', () => {
         ELECTED_WITHIN,
         'a leader after the restart',
       );
-      await alive(a);
-      await alive(b);
+      await assertAlive(a);
+      await assertAlive(b);
       const all = await settledSpans([a, b]);
       t.diagnostic(
         `${mode} restart, recovered after ${Date.now() - since} ms: ${all.map((s) => `${s.who}#${s.token}`).join(' → ')}`,
       );
-      await Promise.all([closes(a), closes(b)]);
+      await Promise.all([closesByItself(a), closesByItself(b)]);
     });
 
   /**
@@ -260,7 +245,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
     await a.waitFor((m) => m['event'] === 'resigned', 10_000);
     await within(elected(b), TAKEOVER_WITHIN, 'b to take over');
     assertNoOverlap(spans([a, b]));
-    await Promise.all([closes(a), closes(b)]);
+    await Promise.all([closesByItself(a), closesByItself(b)]);
   });
 
   test('LISTEN connection dropped, then the leader killed: the waiter takes over at its expiry', async () => {
@@ -268,7 +253,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
     a.kill('SIGKILL');
     await a.exited;
     await within(elected(b), TAKEOVER_WITHIN, 'b to take over');
-    await closes(b);
+    await closesByItself(b);
   });
   describe('guards past their time or failing (in process)', () => {
     const GUARD_TIMEOUT = 500;

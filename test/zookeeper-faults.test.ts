@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { zookeeper, type Backend, type ZkTxn } from '../src/index.js';
-import { assertNoOverlap, pauseLeaderPastTtl, spans } from './fault-checks.js';
+import {
+  assertAlive,
+  assertNoOverlap,
+  closesByItself,
+  pauseLeaderPastTtl,
+  settledSpans,
+  spans,
+} from './fault-checks.js';
 import { startFaultProxy, type FaultProxy } from './fixtures/fault-proxy.js';
 import { spawnWorker, type JsonObject, type Worker } from './fixtures/processes.js';
 import {
@@ -97,27 +104,9 @@ function faultLab(target: () => string, ttl: number) {
     async sessionOf(w: Worker): Promise<string> {
       return String((await w.waitFor((m) => m['event'] === 'session', ELECTED_WITHIN))['id']);
     },
-    /** Waits until every term but the latest has reported its end, then checks them. */
-    async settledSpans(ws: readonly Worker[]) {
-      await eventually(
-        () => spans(ws).filter((s) => s.end === Infinity).length <= 1,
-        10_000,
-        'terms to settle',
-      );
-      const all = spans(ws);
-      assertNoOverlap(all);
-      return all;
-    },
-    /** Asks the worker to close its backend and waits for it to exit by itself: exit 0, nothing left open. */
-    async closes(w: Worker) {
-      w.send({ cmd: 'close' });
-      const code = await within(w.exited, 10_000, `worker ${w.pid} to exit after backend.close()`);
-      assert.equal(code, 0, `worker exited with ${String(code)}: ${w.output()}`);
-    },
-    async alive(w: Worker) {
-      const done = await Promise.race([w.exited.then(() => true), sleep(0).then(() => false)]);
-      assert.equal(done, false, `worker ${w.pid} died: ${w.output()}`);
-    },
+    settledSpans,
+    closes: closesByItself,
+    alive: assertAlive,
     async teardown() {
       for (const w of workers) {
         w.kill('SIGCONT');

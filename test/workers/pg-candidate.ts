@@ -1,114 +1,29 @@
 /**
- * A candidate process for the PostgreSQL fault tests. It campaigns (again after every term and
- * every lost session when LOOP=1) and reports, as JSON lines on stdout with CLOCK_MONOTONIC
- * timestamps (comparable across processes on this host): each session, each term's start and end,
- * and the verdict on a guarded INSERT made with a term that has just ended. stdin takes
- * {"cmd":"resign"} and {"cmd":"close"} (close the backend and end by itself). An unhandled error ends the process with a non-zero code, which tests check.
+ * A candidate process for the PostgreSQL fault tests (body: candidate-body.ts). Its late guard
+ * INSERTs into public.fault_writes. Env: URL, ELECTION, VALUE, TTL, LOOP=1, APP, CALL_TIMEOUT.
  */
-import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { postgres, type Election, type PgTxn, type Session, type Term } from '../../src/index.js';
+import { postgres, type PgTxn } from '../../src/index.js';
+import { runCandidate } from './candidate-body.js';
 
-const url = process.env['URL'] ?? '';
 const election = process.env['ELECTION'] ?? 'faults';
 const value = process.env['VALUE'] ?? String(process.pid);
-const ttl = Number(process.env['TTL'] ?? '2');
-const loop = process.env['LOOP'] === '1';
 
-const say = (msg: Record<string, string | number | boolean | null>) =>
-  process.stdout.write(`${JSON.stringify({ pid: process.pid, value, ...msg })}\n`);
-const errorFields = (err: unknown) => {
-  const e = err as Error & { code?: string };
-  return { code: e.code ?? null, message: e.message };
-};
-
-const backend = postgres({
-  connectionString: url,
-  applicationName: process.env['APP'] ?? 'ballot',
-  callTimeout: Number(process.env['CALL_TIMEOUT'] ?? '1000'),
-  env: {},
+await runCandidate<PgTxn>({
+  backend: postgres({
+    connectionString: process.env['URL'] ?? '',
+    applicationName: process.env['APP'] ?? 'ballot',
+    callTimeout: Number(process.env['CALL_TIMEOUT'] ?? '1000'),
+    env: {},
+  }),
+  election,
+  value,
+  ttl: Number(process.env['TTL'] ?? '2'),
+  loop: process.env['LOOP'] === '1',
+  staleWrite: (tx, token) =>
+    tx.query('INSERT INTO public.fault_writes (election, token, value) VALUES ($1, $2, $3)', [
+      election,
+      token,
+      value,
+    ]),
+  detail: false,
 });
-let current: { election: Election<PgTxn>; term?: Term<PgTxn> } | undefined;
-let stopping = false;
-
-/** A write guarded by a term that has ended: must be refused, by this process or by the server. */
-async function staleGuard(term: Term<PgTxn>): Promise<void> {
-  const token = term.token.toString();
-  try {
-    const r = await term.guard((tx) =>
-      tx.query('INSERT INTO public.fault_writes (election, token, value) VALUES ($1, $2, $3)', [
-        election,
-        token,
-        value,
-      ]),
-    );
-    say({ event: 'stale-guard', token, committed: r.committed });
-  } catch (err) {
-    say({ event: 'stale-guard-error', token, ...errorFields(err) });
-  }
-}
-
-async function holdTerms(session: Session<PgTxn>): Promise<void> {
-  const e = session.election(election);
-  current = { election: e };
-  while (!stopping && session.isAlive()) {
-    let term: Term<PgTxn>;
-    try {
-      term = await e.campaign(value);
-    } catch (err) {
-      say({ event: 'campaign-error', ...errorFields(err) });
-      if (!session.isAlive()) return;
-      await sleep(100);
-      continue;
-    }
-    current.term = term;
-    say({ event: 'elected', token: term.token.toString(), session: session.id, at: term.startedAt });
-    const end = await term.whenEnded();
-    say({ event: 'ended', token: term.token.toString(), reason: end.reason, at: term.ended?.at ?? null });
-    await staleGuard(term);
-    if (!loop) return;
-  }
-}
-
-async function main(): Promise<void> {
-  do {
-    let session: Session<PgTxn>;
-    try {
-      session = await backend.session({ ttl });
-    } catch (err) {
-      say({ event: 'session-error', ...errorFields(err) });
-      await sleep(200);
-      continue;
-    }
-    say({ event: 'session', id: session.id });
-    await holdTerms(session);
-    if (!loop) return;
-    await session.close().catch(() => undefined);
-  } while (!stopping);
-}
-
-// Keeps the process up between terms; cleared by close, after which nothing may be left open.
-const idle = setInterval(() => undefined, 1 << 30);
-const commands = createInterface({ input: process.stdin });
-commands.on('line', (line) => {
-  const msg = JSON.parse(line) as { cmd?: string };
-  if (msg.cmd === 'close') {
-    stopping = true;
-    clearInterval(idle);
-    commands.close();
-    process.stdin.destroy();
-    // No process.exit: the process must end by itself, or backend.close() left something open.
-    void backend.close().then(() => say({ event: 'closed' }));
-  } else if (msg.cmd === 'resign' && current)
-    void current.election.resign().then(
-      () => say({ event: 'resigned' }),
-      (err: unknown) => say({ event: 'resign-error', ...errorFields(err) }),
-    );
-});
-
-process.on('SIGTERM', () => {
-  stopping = true;
-  void backend.close().then(() => process.exit(0));
-});
-
-await main();

@@ -1,6 +1,7 @@
 import type { Candidacy, Entry, Won } from '../../core/contract.js';
 import { BackendError, BackendUnavailableError, EntryDeletedError } from '../../core/errors.js';
 import type { EntryRecipe } from '../shared/compose.js';
+import type { OwnWatch } from '../shared/own-watch.js';
 import type { Wake } from '../../postgres/notifier.js';
 import { Bell } from '../shared/bell.js';
 import { entryChannel } from './channels.js';
@@ -176,13 +177,6 @@ export class PgEntries implements EntryRecipe {
 }
 
 /** The subscription to an entry's own channel, from joining until its term ends. */
-interface OwnWatch {
-  /** Stops listening (the campaign failed or did not win). */
-  stop(): void;
-  /** Turns it into the term's deletion watch; `missed`: something rang since the last read, so check now. */
-  leading(onGone: () => void, missed: boolean): () => void;
-}
-
 function entryOf(c: Candidacy): Entry {
   if (c.token === undefined) throw new TypeError(`candidacy ${c.key} has no sequence number`);
   return { key: c.key, token: c.token, liveness: c.liveness };

@@ -5,6 +5,7 @@ import type { ZkConnection } from '../../zookeeper/connection.js';
 import { translate, zkCode } from '../../zookeeper/errors.js';
 import { Bell } from '../shared/bell.js';
 import type { EntryRecipe } from '../shared/compose.js';
+import type { OwnWatch } from '../shared/own-watch.js';
 import { attempt, type ZkContext } from './context.js';
 import { candidatePrefix, candidateUuid, type NodeKind } from './nodes.js';
 import { isTransient, readLine, type ZkView } from './view.js';
@@ -199,13 +200,6 @@ export class ZkEntries implements EntryRecipe {
 }
 
 /** The watch on a candidate's own node, from joining until its term ends. */
-interface OwnWatch {
-  /** Stops reacting (the campaign failed or did not win). */
-  stop(): void;
-  /** Turns it into the term's deletion watch; `missed`: something rang since the last look, so check now. */
-  leading(onGone: () => void, missed: boolean): () => void;
-}
-
 function entryOf(c: Candidacy): Entry {
   if (c.token === undefined) throw new BackendUnavailableError(`candidacy ${c.key} has no czxid`);
   return { key: c.key, token: c.token, liveness: c.liveness };
