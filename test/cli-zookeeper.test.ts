@@ -305,7 +305,10 @@ describe('ballot command on ZooKeeper', () => {
 
     const noChroot = await exec(['leader', 'e'], `${server.connect}/no-such-chroot`);
     assert.equal(noChroot.code, 7, noChroot.stderr);
-    assert.match(noChroot.stderr, /the chroot does not exist: create it .* or fix the connect string/);
+    assert.match(
+      noChroot.stderr,
+      /the chroot "\/\S+" does not exist: create it .* or fix the connect string/,
+    );
     const noChrootCampaign = await exec(['campaign', 'e', 'v'], `${server.connect}/no-such-chroot`);
     assert.equal(noChrootCampaign.code, 7, noChrootCampaign.stderr);
 

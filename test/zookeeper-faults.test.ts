@@ -310,6 +310,9 @@ describe('zookeeper faults across processes (real server, real signals)', () => 
       const campaign = session.election(election).campaign('b');
       campaign.catch(() => undefined);
       await lab.queued(election, 2);
+      // The server has b's node before b has the replies to its join: let them arrive, so that the
+      // cut finds b waiting in line (a cut during the join fails the campaign with UNAVAILABLE).
+      await sleep(300);
       proxy.blackhole();
       await assert.rejects(within(campaign, lab.ttlMs + 3_000, 'the campaign to reject'), {
         code: 'SESSION_LOST',

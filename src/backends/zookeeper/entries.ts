@@ -53,7 +53,16 @@ export class ZkEntries implements EntryRecipe {
   async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Won> {
     const e = entryOf(c);
     const bell = new Bell();
-    const own = await this.watchOwn(e, bell.ring);
+    // Unreachable for a moment: keep trying until the signal (the session's deadline) says stop.
+    let own: OwnWatch | undefined;
+    while (!own) {
+      try {
+        own = await this.watchOwn(e, bell.ring);
+      } catch (err) {
+        if (!isTransient(err) || signal.aborted) throw signal.aborted ? signal.reason : err;
+        await bell.wait(RETRY_MS, signal);
+      }
+    }
     const stopReconnect = this.conn.onReconnect(bell.ring);
     try {
       for (;;) {
