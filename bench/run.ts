@@ -1,7 +1,7 @@
 /**
- * `npm run bench [-- --quick] [-- --rounds N] [-- --only etcd|postgres]`: runs every scenario and
+ * `npm run bench [-- --quick] [-- --rounds N] [-- --only etcd|postgres|zookeeper]`: runs every scenario and
  * writes docs/benchmarks.md and the chart it shows, docs/benchmarks.svg. With --only, just that
- * backend's scenarios run and their tables go to stdout; the page, which shows both, is left as it is.
+ * backend's scenarios run and their tables go to stdout; the page, which shows them all, is left as it is.
  * A new scenario is a new file exporting a scenario function and a method text, plus one entry below.
  */
 import { writeFile } from 'node:fs/promises';
@@ -32,13 +32,15 @@ import {
   type RunOptions,
   type TargetCheck,
 } from './report.js';
+import { ZK_FIXTURE_NOTE } from './zk-common.js';
+import { ZK_HANDOVER_METHOD, zkHandoverScenario } from './zk-handover.js';
 
 /** One benchmark scenario as run.ts sees it. */
 interface Scenario {
   /** The issue's scenario number, e.g. "2". */
   number: string;
   /** Which server the scenario runs against, for --only. */
-  backend: 'etcd' | 'postgres';
+  backend: 'etcd' | 'postgres' | 'zookeeper';
   title: string;
   /** Markdown: what is measured and how to read it; printed above the table. */
   method: string;
@@ -96,6 +98,18 @@ SCENARIOS.push(
   ].map((s) => ({ ...s, backend: 'postgres' as const })),
 );
 
+// Issue 13: the same questions asked of the ZooKeeper backend, each section on a fresh server.
+SCENARIOS.push(
+  ...[
+    {
+      number: 'ZK 1',
+      title: 'ZooKeeper: handover on resign',
+      method: ZK_HANDOVER_METHOD,
+      run: zkHandoverScenario,
+    },
+  ].map((s) => ({ ...s, backend: 'zookeeper' as const })),
+);
+
 const FULL_ROUNDS = 200;
 const QUICK_ROUNDS = 50;
 const OUTPUT = new URL('../docs/benchmarks.md', import.meta.url);
@@ -110,8 +124,8 @@ async function main(): Promise<void> {
     },
   });
   const only = values.only;
-  if (only !== undefined && only !== 'etcd' && only !== 'postgres')
-    throw new Error(`--only must be etcd or postgres, got ${only}`);
+  if (only !== undefined && only !== 'etcd' && only !== 'postgres' && only !== 'zookeeper')
+    throw new Error(`--only must be etcd, postgres or zookeeper, got ${only}`);
   const quick = values.quick ?? false;
   const rounds = values.rounds === undefined ? (quick ? QUICK_ROUNDS : FULL_ROUNDS) : Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < QUICK_ROUNDS)
@@ -143,7 +157,7 @@ async function main(): Promise<void> {
   }
   console.log(`\n## Targets\n\n${renderTargets(targets)}\n`);
   if (only !== undefined) {
-    // The page compares both backends side by side; half a run must not replace it.
+    // The page compares every backend side by side; part of a run must not replace it.
     console.error(`bench: --only ${only}: docs/benchmarks.md left as it is; the tables are above`);
     return;
   }
@@ -161,6 +175,7 @@ async function main(): Promise<void> {
     `- Machine: ${env.cpus} cores, ${env.cpuModel}`,
     `- etcd: ${env.etcd}, one fresh single-node member per scenario on loopback, data dir in the OS temp dir`,
     `- PostgreSQL: ${env.postgres} (from \`PG_BIN\`, default the newest under /usr/lib/postgresql), ${FIXTURE_NOTE}`,
+    `- ZooKeeper: ${ZK_FIXTURE_NOTE}; Curator from \`JAVA_SHARE\` (default /usr/share/java)`,
     `- Node.js: ${env.node}`,
     `- ballot: ${env.commit}`,
     '',
@@ -174,7 +189,7 @@ async function main(): Promise<void> {
     '',
     '## Targets',
     '',
-    `The targets of issue 5 (etcd) and issue 12 (rows "pg …", PostgreSQL), checked against this run: ${targets.length - missed} met, ${missed} missed.`,
+    `The targets of issue 5 (etcd), issue 12 (rows "pg …", PostgreSQL) and issue 13 (rows "zk …", ZooKeeper), checked against this run: ${targets.length - missed} met, ${missed} missed.`,
     'Where ballot misses one, the last column says why.',
     '',
     renderTargets(targets),
