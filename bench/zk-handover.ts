@@ -63,6 +63,12 @@ leader's delete (one round trip), the watch event reaching the waiter's session,
 read that confirms nobody older is left.
 `;
 
+/** One series' handover samples (ms); Curator's also say when the leader's close() returned. */
+interface Series {
+  durations: number[];
+  closes?: number[];
+}
+
 /** Runs the ZooKeeper handover scenario on a fresh server. */
 export async function zkHandoverScenario(opts: RunOptions): Promise<Outcome> {
   return withZkServer(async (server, probe) => {
@@ -108,7 +114,7 @@ export async function zkHandoverScenario(opts: RunOptions): Promise<Outcome> {
     ];
     const measured: Record<string, Result> = {};
     for (const s of series) {
-      const durations = await s.run(s.waitMs);
+      const { durations, closes } = await s.run(s.waitMs);
       const summary = summarize(durations);
       const row: Result = {
         scenario: SCENARIO,
@@ -122,6 +128,7 @@ export async function zkHandoverScenario(opts: RunOptions): Promise<Outcome> {
               0.9,
             ),
           ),
+          ...(closes ? { 'leader’s close() returned, p50 (ms)': ms(summarize(closes).p50) } : {}),
         },
       };
       measured[`${s.name}@${s.waitMs}`] = row;
@@ -156,12 +163,12 @@ export async function zkHandoverScenario(opts: RunOptions): Promise<Outcome> {
 }
 
 /** Handover samples (ms) of two ballot candidates, one zookeeper() backend and session each. */
-function ballotSeries(
+async function ballotSeries(
   server: ZookeeperServer,
   probe: ZkProbe,
   rounds: number,
   waitMs: number,
-): Promise<number[]> {
+): Promise<Series> {
   const open = async (): Promise<Contest> => {
     const opened: Backend[] = [];
     try {
@@ -179,14 +186,16 @@ function ballotSeries(
       throw err;
     }
   };
-  return handovers(open, () => probe.children(BALLOT_PATH, 2, ROUND_TIMEOUT_MS), rounds, waitMs);
+  return {
+    durations: await handovers(open, () => probe.children(BALLOT_PATH, 2, ROUND_TIMEOUT_MS), rounds, waitMs),
+  };
 }
 
 /**
  * Handover samples (ms) of Curator LeaderLatches: the leader closes, a new JVM is the next waiter.
  * The end is the waiter's own nanoTime stamp, so its stdout pipe is not in the sample.
  */
-async function curatorSeries(server: ZookeeperServer, rounds: number, waitMs: number): Promise<number[]> {
+async function curatorSeries(server: ZookeeperServer, rounds: number, waitMs: number): Promise<Series> {
   const live = new Set<CuratorProcess>();
   let n = 0;
   const start = async (): Promise<CuratorProcess> => {
@@ -203,6 +212,7 @@ async function curatorSeries(server: ZookeeperServer, rounds: number, waitMs: nu
     let leader = await start();
     await leader.waitFor((e) => e.event === 'isLeader');
     const durations: number[] = [];
+    const closes: number[] = [];
     for (let i = 0; i < HANDOVER_WARMUP + rounds; i++) {
       const waiter = await start();
       await sleep(waitMs);
@@ -213,12 +223,16 @@ async function curatorSeries(server: ZookeeperServer, rounds: number, waitMs: nu
         waiter.waitFor((e) => e.event === 'isLeader', { from, timeoutMs: ROUND_TIMEOUT_MS }),
         `Curator handover round ${i}`,
       );
-      if (i >= HANDOVER_WARMUP) durations.push(Number(elected.t - t0) / 1e6);
+      const closed = await leader.waitFor((e) => e.event === 'closed', { timeoutMs: ROUND_TIMEOUT_MS });
+      if (i >= HANDOVER_WARMUP) {
+        durations.push(Number(elected.t - t0) / 1e6);
+        closes.push(Number(closed.t - t0) / 1e6);
+      }
       await leader.exited;
       live.delete(leader);
       leader = waiter;
     }
-    return durations;
+    return { durations, closes };
   } finally {
     await Promise.allSettled([...live].map((p) => p.close()));
   }
