@@ -33,6 +33,7 @@ import {
   type TargetCheck,
 } from './report.js';
 import { ZK_FIXTURE_NOTE } from './zk-common.js';
+import { ZK_FAILOVER_METHOD, zkFailoverScenario } from './zk-failover.js';
 import { ZK_HANDOVER_METHOD, zkHandoverScenario } from './zk-handover.js';
 
 /** One benchmark scenario as run.ts sees it. */
@@ -106,6 +107,12 @@ SCENARIOS.push(
       title: 'ZooKeeper: handover on resign',
       method: ZK_HANDOVER_METHOD,
       run: zkHandoverScenario,
+    },
+    {
+      number: 'ZK 2',
+      title: 'ZooKeeper: crash failover',
+      method: ZK_FAILOVER_METHOD,
+      run: zkFailoverScenario,
     },
   ].map((s) => ({ ...s, backend: 'zookeeper' as const })),
 );
