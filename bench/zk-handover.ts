@@ -50,7 +50,7 @@ on one latch path. The leader is told \`close\` on its stdin (\`LeaderLatch.clos
 sample is from \`process.hrtime\` in this process just before that command is written to the time the
 other JVM stamps (\`System.nanoTime()\`, the same CLOCK_MONOTONIC) on entering \`isLeader()\`. The
 program prints nothing before \`close()\`, so the start is taken in Node: the sample also holds the
-pipe write and the wake-up of the JVM's stdin thread, tens of microseconds on an idle machine. A
+pipe write and the wake-up of the JVM's stdin thread (not measured apart; both are local). A
 closed latch cannot rejoin, so the closed process exits and every round starts a new JVM as the
 next waiter, after the last one's node exists ("started"); the waiter, not the leader, is the cold
 JVM, though its start-up already ran the same getChildren and watch code once. ${HANDOVER_WARMUP} unmeasured
