@@ -54,7 +54,8 @@ pipe write and the wake-up of the JVM's stdin thread (not measured apart; both a
 closed latch cannot rejoin, so the closed process exits and every round starts a new JVM as the
 next waiter, after the last one's node exists ("started"); the waiter, not the leader, is the cold
 JVM, though its start-up already ran the same getChildren and watch code once. ${HANDOVER_WARMUP} unmeasured
-handovers first; ${CURATOR_ROUNDS.quick} rounds with --quick, ${CURATOR_ROUNDS.full} in a full run.
+handovers first; ${CURATOR_ROUNDS.quick} rounds with --quick, ${CURATOR_ROUNDS.full} in a full run. The last
+column is when the old leader printed "closed" (its \`close()\` returned), on the same clock.
 
 The floors are one \`create\` of an ephemeral sequential node on a session of the bench's own,
 after ${WARMUP} warm-up creates: back to back, and each after ${SHORT_WAIT_MS} ms idle, the same gap the waiter
