@@ -7,6 +7,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Session } from '../src/index.js';
+import { ms, type Result } from './report.js';
+import { percentile, summarize, type Summary } from './stats.js';
 
 /** Unmeasured handovers first, as for the floor: the first rounds pay for JIT and fresh connections. */
 export const HANDOVER_WARMUP = 5;
@@ -112,4 +114,43 @@ export function installedVersion(pkg: string): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** The two floor rows of a handover table: one round trip back to back, and after the waiter's idle gap. */
+export function floorRows(
+  scenario: string,
+  what: string,
+  put: Summary,
+  idle: Summary,
+  idleMs: number,
+): Result[] {
+  return [
+    { scenario, name: `${what}, back to back (floor)`, ...put },
+    {
+      scenario,
+      name: `${what}, each after ${idleMs} ms idle (floor)`,
+      ...idle,
+      ratioToPut: idle.p50 / put.p50,
+    },
+  ];
+}
+
+/** One handover series as a row: its summary, its ratios to both floors, p90, and any extra columns. */
+export function seriesRow(
+  scenario: string,
+  name: string,
+  durations: readonly number[],
+  floors: { put: Summary; idle: Summary },
+  extra: Record<string, string> = {},
+): Result {
+  const summary = summarize(durations);
+  const sorted = [...durations].sort((a, b) => a - b);
+  return {
+    scenario,
+    name,
+    ...summary,
+    ratioToPut: summary.p50 / floors.put.p50,
+    ratioToIdlePut: summary.p50 / floors.idle.p50,
+    extra: { 'p90 (ms)': ms(percentile(sorted, 0.9)), ...extra },
+  };
 }

@@ -11,15 +11,17 @@ import {
   HANDOVER_WARMUP,
   ROUND_TIMEOUT_MS,
   ballotCandidate,
+  floorRows,
   handovers,
   installedVersion,
   roundTrips,
+  seriesRow,
   type Candidate,
   type Contest,
 } from './handover-common.js';
 import { BALLOT_ENTRIES, FIXTURE_NOTE, withPgServer, type PgProbe } from './pg-common.js';
 import { ms, type Outcome, type Result, type RunOptions, type TargetCheck } from './report.js';
-import { percentile, summarize } from './stats.js';
+import { summarize } from './stats.js';
 
 // The package is CommonJS with its function on `exports.default`, which an ESM default import wraps.
 const advisoryLock = advisoryLockModule.default;
@@ -70,16 +72,7 @@ export async function pgHandoverScenario(opts: RunOptions): Promise<Outcome> {
     const samples = opts.rounds;
     const put = summarize(await updateSamples(server, samples, 0));
     const idle = summarize(await updateSamples(server, samples, SHORT_WAIT_MS));
-    const ratios = (p50: number) => ({ ratioToPut: p50 / put.p50, ratioToIdlePut: p50 / idle.p50 });
-    const results: Result[] = [
-      { scenario: SCENARIO, name: 'single-row UPDATE round trip, back to back (floor)', ...put },
-      {
-        scenario: SCENARIO,
-        name: `single-row UPDATE round trip, each after ${SHORT_WAIT_MS} ms idle (floor)`,
-        ...idle,
-        ratioToPut: idle.p50 / put.p50,
-      },
-    ];
+    const results = floorRows(SCENARIO, 'single-row UPDATE round trip', put, idle, SHORT_WAIT_MS);
     const series = [
       { name: 'ballot postgres()', open: () => ballotContest(server), waitMs: SHORT_WAIT_MS },
       {
@@ -97,21 +90,7 @@ export async function pgHandoverScenario(opts: RunOptions): Promise<Outcome> {
     const measured: Record<string, Result> = {};
     for (const s of series) {
       const durations = await handovers(s.open, (c) => c.queued(probe), opts.rounds, s.waitMs);
-      const summary = summarize(durations);
-      const row: Result = {
-        scenario: SCENARIO,
-        name: `${s.name}, waiter waited ${s.waitMs} ms`,
-        ...summary,
-        ...ratios(summary.p50),
-        extra: {
-          'p90 (ms)': ms(
-            percentile(
-              [...durations].sort((a, b) => a - b),
-              0.9,
-            ),
-          ),
-        },
-      };
+      const row = seriesRow(SCENARIO, `${s.name}, waiter waited ${s.waitMs} ms`, durations, { put, idle });
       measured[`${s.name}@${s.waitMs}`] = row;
       results.push(row);
     }

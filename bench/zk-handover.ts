@@ -12,14 +12,16 @@ import {
   HANDOVER_WARMUP,
   ROUND_TIMEOUT_MS,
   ballotCandidate,
+  floorRows,
   handovers,
   roundTrips,
+  seriesRow,
   withTimeout,
   type Candidate,
   type Contest,
 } from './handover-common.js';
 import { ms, type Outcome, type Result, type RunOptions, type TargetCheck } from './report.js';
-import { percentile, summarize } from './stats.js';
+import { summarize } from './stats.js';
 import { ZK_FIXTURE_NOTE, curatorVersion, withZkServer, type ZkProbe } from './zk-common.js';
 
 const SCENARIO = 'zk handover';
@@ -79,16 +81,7 @@ export async function zkHandoverScenario(opts: RunOptions): Promise<Outcome> {
       probe.conn.create(`${FLOOR_PATH}/n-`, Buffer.from(String(i)), zk.CreateMode.EPHEMERAL_SEQUENTIAL);
     const put = summarize(await roundTrips(create, WARMUP, samples, 0));
     const idle = summarize(await roundTrips(create, 0, samples, SHORT_WAIT_MS));
-    const ratios = (p50: number) => ({ ratioToPut: p50 / put.p50, ratioToIdlePut: p50 / idle.p50 });
-    const results: Result[] = [
-      { scenario: SCENARIO, name: 'create round trip, back to back (floor)', ...put },
-      {
-        scenario: SCENARIO,
-        name: `create round trip, each after ${SHORT_WAIT_MS} ms idle (floor)`,
-        ...idle,
-        ratioToPut: idle.p50 / put.p50,
-      },
-    ];
+    const results = floorRows(SCENARIO, 'create round trip', put, idle, SHORT_WAIT_MS);
     const curatorRounds = opts.quick ? CURATOR_ROUNDS.quick : CURATOR_ROUNDS.full;
     const curatorName = `Curator ${CURATOR_VERSION} LeaderLatch close()`;
     const series = [
@@ -116,22 +109,13 @@ export async function zkHandoverScenario(opts: RunOptions): Promise<Outcome> {
     const measured: Record<string, Result> = {};
     for (const s of series) {
       const { durations, closes } = await s.run(s.waitMs);
-      const summary = summarize(durations);
-      const row: Result = {
-        scenario: SCENARIO,
-        name: `${s.name}, waiter waited ${s.waitMs} ms`,
-        ...summary,
-        ...ratios(summary.p50),
-        extra: {
-          'p90 (ms)': ms(
-            percentile(
-              [...durations].sort((a, b) => a - b),
-              0.9,
-            ),
-          ),
-          ...(closes ? { 'leader’s close() returned, p50 (ms)': ms(summarize(closes).p50) } : {}),
-        },
-      };
+      const row = seriesRow(
+        SCENARIO,
+        `${s.name}, waiter waited ${s.waitMs} ms`,
+        durations,
+        { put, idle },
+        closes ? { 'leader’s close() returned, p50 (ms)': ms(summarize(closes).p50) } : {},
+      );
       measured[`${s.name}@${s.waitMs}`] = row;
       results.push(row);
     }
