@@ -2,7 +2,7 @@ import zk from 'node-zookeeper-client';
 import { BackendUnavailableError } from '../core/errors.js';
 import { ZkTimeoutError, translate, zkCode } from './errors.js';
 
-/** A watch callback: called once, with the event's type (zk.Event.NODE_DELETED, ...), or 0 for a reconnect. */
+/** A watch callback: called once, with the event's type (zk.Event.NODE_DELETED, ...); reconnects go to onReconnect(). */
 export type Watcher = (type: number) => void;
 
 /** One node as read: its data and the stat fields ballot uses. */
@@ -35,7 +35,7 @@ export class ZkConnection {
   private readonly client: zk.Client;
   private expired = false;
   private closed = false;
-  /** Called on every watch event and every reconnect (the latter with 0): ballot counts and resyncs. */
+  /** Called on every watch event this connection delivers, with its type: the driver counts them (stats().events). */
   onEvent: (type: number) => void = () => undefined;
   private readonly reconnectWatchers = new Set<() => void>();
 
