@@ -22,8 +22,11 @@ say({ event: 'elected', token: term.token.toString(), at: term.startedAt });
 
 // The work loop: act only while the term is current; report each decision with its time.
 const tick = setInterval(() => {
+  // The time first, then the decision: a pause between the two then dates the decision early, which
+  // the test reads conservatively; the other order stamped a pre-pause "leader" with a post-pause time.
+  const at = now();
   const leader = term.active;
-  say({ event: 'tick', leader, at: now() });
+  say({ event: 'tick', leader, at });
   if (!leader) {
     clearInterval(tick);
     const ended = term.ended;
