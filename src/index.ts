@@ -13,6 +13,13 @@ export {
 } from './backends/postgres/index.js';
 export { zookeeper, ZkTxn, type ZookeeperOptions } from './backends/zookeeper/index.js';
 export { Backend } from './core/backend.js';
+export {
+  decodeCandidateValue,
+  encodeCandidateValue,
+  type Advertise,
+  type CandidateMeta,
+  type DecodedValue,
+} from './core/candidate-value.js';
 export { ManualClock, systemClock, type Clock, type TimerHandle } from './core/clock.js';
 export type { BackendLimits, BackendStats } from './core/contract.js';
 export {

@@ -85,6 +85,30 @@ describe('interop with etcdctl elect (Go concurrency.Election)', () => {
     await session.close();
   });
 
+  test('etcdctl elect -l reads an advertising leader as one line, value first; ballot parses it back', async () => {
+    const name = 'interop-advertise';
+    const session = await backend.session({ ttl: 5 });
+    const election = session.election(name);
+    await election.campaign('node-1', { advertise: { http: 'http://127.0.0.1:8081' }, priority: 2 });
+    const listener = etcdctlElect(node.endpoint, ['-l', name]);
+    children.push(listener.child);
+    const line = 'node-1 ballot/v1{"advertise":{"http":"http://127.0.0.1:8081"},"priority":2}';
+    await eventually(() => listener.out().includes(line), 10_000, 'etcdctl -l to print the stored line');
+    const leader = await election.leader();
+    assert.equal(leader?.value, 'node-1');
+    assert.deepEqual(leader?.advertise, { http: 'http://127.0.0.1:8081' });
+    assert.equal(leader?.priority, 2);
+    await election.proclaim('node-1b');
+    await eventually(
+      () => listener.out().includes(line.replace('node-1', 'node-1b')),
+      10_000,
+      'the proclaim to keep the advertised address',
+    );
+    listener.child.kill('SIGINT');
+    await exited(listener.child);
+    await session.close();
+  });
+
   test('an etcdctl candidate queued behind ballot takes over when ballot resigns', async () => {
     const name = 'interop-c';
     const session = await backend.session({ ttl: 5 });

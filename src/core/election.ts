@@ -21,12 +21,24 @@ import { Term, type TermEndReason } from './term.js';
 import { checkStaleAfter, observeWithLiveness } from './liveness.js';
 import { readParticipants, type Participant } from './participants.js';
 import { checkValue, type NamedLimits } from './validate.js';
+import {
+  checkCandidateMeta,
+  decodeCandidateValue,
+  encodeCandidateValue,
+  type Advertise,
+  type CandidateMeta,
+} from './candidate-value.js';
 
 /** The current leader of an election. */
 export interface Leader {
   kind: 'leader';
   election: string;
+  /** The leader's value as it campaigned with it (without what it advertises). */
   value: string;
+  /** Where the leader serves, if it advertised (see CandidateMeta); undefined otherwise. */
+  advertise?: Advertise;
+  /** The leader's priority, if it set one. */
+  priority?: number;
   key: string;
   /** Fencing token of the leader's term. */
   token: bigint;
@@ -78,6 +90,10 @@ export interface ObserveOptions {
 export interface CampaignOptions {
   /** Aborting it cancels the campaign and removes the entry. */
   signal?: AbortSignal;
+  /** Where this candidate serves; stored with its value (see candidate-value.ts), kept by proclaim. */
+  advertise?: Advertise;
+  /** This candidate's priority, stored with its value; used by the elector's priority policy. */
+  priority?: number;
 }
 
 /** What an Election needs from its Session. */
@@ -144,6 +160,8 @@ export class Election<Tx = KvTxn> {
   private readonly clock: Clock;
   private readonly limits: NamedLimits;
   private state: ElectionState<Tx> = IDLE;
+  /** What the current or last campaign published with its value; proclaim keeps it. */
+  private meta: CandidateMeta = {};
 
   /** @internal use session.election(name). */
   constructor(
@@ -179,11 +197,17 @@ export class Election<Tx = KvTxn> {
    */
   async campaign(value: string, options: CampaignOptions = {}): Promise<Term<Tx>> {
     checkValue(value, this.limits);
+    const meta = checkCandidateMeta({ advertise: options.advertise, priority: options.priority });
+    const stored = encodeCandidateValue(value, meta);
+    checkValue(stored, this.limits, 'campaign value with what it advertises');
     this.session.assertAlive();
     const current = this.currentTerm;
     if (current) return current;
     if (options.signal?.aborted) throw new CampaignCancelledError();
-    return this.exclusive((run) => this.runCampaign(value, run, options.signal));
+    return this.exclusive((run) => {
+      this.meta = meta;
+      return this.runCampaign(stored, run, options.signal);
+    });
   }
 
   /**
@@ -195,7 +219,10 @@ export class Election<Tx = KvTxn> {
     this.session.assertAlive();
     const current = this.currentTerm;
     if (current) return current;
-    return this.exclusive((run) => this.runTry(value, run));
+    return this.exclusive((run) => {
+      this.meta = {};
+      return this.runTry(value, run);
+    });
   }
 
   /** Changes the leader's value, guarded by the term's token. Throws NOT_LEADER without a current term. */
@@ -205,7 +232,9 @@ export class Election<Tx = KvTxn> {
     const leading = this.state;
     if (!term || leading.kind !== 'leading')
       throw new NotLeaderError(`cannot proclaim in "${this.name}": not the leader`);
-    if (!(await this.driver.proclaim(leading.entry, value))) {
+    const stored = encodeCandidateValue(value, this.meta);
+    checkValue(stored, this.limits, 'proclaim value with what it advertises');
+    if (!(await this.driver.proclaim(leading.entry, stored))) {
       this.entryGone(leading.joined);
       throw new NotLeaderError(`cannot proclaim in "${this.name}": the leader entry was deleted`);
     }
@@ -356,7 +385,7 @@ export class Election<Tx = KvTxn> {
       key: entry.key,
       token: entry.token,
       lease: entry.liveness,
-      value,
+      value: decodeCandidateValue(value).value,
       startedAt: this.clock.now(),
       host: {
         checkDeadline: () => this.session.checkDeadline(),
@@ -420,6 +449,6 @@ export async function readLeader(name: string, driver: ElectionView): Promise<Le
 
 /** A backend's leader record as the public Leader. */
 export function toLeader(election: string, record: LeaderRecord): Leader {
-  const { key, value, token, liveness } = record;
-  return { kind: 'leader', election, key, value, token, lease: liveness };
+  const { key, token, liveness } = record;
+  return { kind: 'leader', election, key, token, lease: liveness, ...decodeCandidateValue(record.value) };
 }

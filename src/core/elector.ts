@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Backend } from './backend.js';
-import type { Election, LeaderChange } from './election.js';
+import type { CampaignOptions, Election, LeaderChange } from './election.js';
+import { checkCandidateMeta, encodeCandidateValue, type Advertise } from './candidate-value.js';
 import { sleep } from './clock.js';
 import {
   BallotError,
@@ -27,8 +28,15 @@ export interface LeaderElectorOptions<Tx = KvTxn> {
   backend: Backend<Tx>;
   /** Election name. */
   election: string;
-  /** This candidate's value (e.g. its address); observers see it while it leads. */
+  /** This candidate's value (e.g. its name); observers see it while it leads. */
   value: string;
+  /**
+   * Where this candidate serves, e.g. `{ http: 'http://10.0.0.5:8080' }`: stored with its value, so
+   * `leader` events, observers and participants() carry the leader's address (see leaderGate).
+   */
+  advertise?: Advertise;
+  /** This candidate's priority (default 0), published with its value. */
+  priority?: number;
   /** Session TTL in seconds (default 10). */
   ttl?: number;
   /** Deadline safety margin in ms (see SessionOptions.margin). */
@@ -202,7 +210,7 @@ export class LeaderElector<Tx = KvTxn>
     while (!stop.aborted) {
       try {
         const election = await this.ensureSession();
-        const term = await election.campaign(this.options.value, { signal: stop });
+        const term = await election.campaign(this.options.value, this.campaignOptions(stop));
         delay = initial;
         this.warned = false;
         if (this.flapping()) break;
@@ -231,6 +239,13 @@ export class LeaderElector<Tx = KvTxn>
       }
     }
     await this.shutdown(held);
+  }
+
+  private campaignOptions(signal: AbortSignal): CampaignOptions {
+    const options: CampaignOptions = { signal };
+    if (this.options.advertise !== undefined) options.advertise = this.options.advertise;
+    if (this.options.priority !== undefined) options.priority = this.options.priority;
+    return options;
   }
 
   /** Waits until concede()'s resign has finished before queueing again, so we rejoin at the back. */
@@ -351,6 +366,12 @@ function checkOptions(options: LeaderElectorOptions<unknown>): void {
   checkName(options.election);
   const limits = { ...options.backend.limits, backend: options.backend.kind };
   checkValue(options.value, limits);
+  checkCandidateMeta({ advertise: options.advertise, priority: options.priority });
+  checkValue(
+    encodeCandidateValue(options.value, { advertise: options.advertise, priority: options.priority }),
+    limits,
+    'campaign value with what it advertises',
+  );
   const session: SessionOptions = { ttl: options.ttl ?? 10 };
   if (options.margin !== undefined) session.margin = options.margin;
   checkSessionOptions(session, limits);

@@ -3,6 +3,7 @@
  * backend answers these from its contract (ElectionDriver.participants/depose), so `ballot list`
  * and `ballot resign` work the same on each.
  */
+import { decodeCandidateValue, type Advertise } from './candidate-value.js';
 import type { DeposeRecord, ElectionView } from './contract.js';
 import { toLeader, type Leader } from './election.js';
 
@@ -10,7 +11,12 @@ import { toLeader, type Leader } from './election.js';
 export interface Participant {
   election: string;
   key: string;
+  /** The candidate's value as it campaigned with it (without what it advertises). */
   value: string;
+  /** Where the candidate serves, if it advertised; undefined otherwise. */
+  advertise?: Advertise;
+  /** The candidate's priority, if it set one. */
+  priority?: number;
   /** Fencing token of the term this entry holds or will hold; the line is in token order. */
   token: bigint;
   /** Id of the lease (session) that keeps the entry alive; null for a key tied to none, which never expires. */
@@ -40,7 +46,7 @@ export interface DeposeOptions {
 /** Reads the line of `election` through a driver; shared by Election and the session-less Backend view. */
 export async function readParticipants(election: string, driver: ElectionView): Promise<Participant[]> {
   const records = await driver.participants();
-  return records.map((record) => ({ election, ...record }));
+  return records.map((record) => ({ election, ...record, ...decodeCandidateValue(record.value) }));
 }
 
 /** Deposes the leader of `election` through a driver, as a public result. */
