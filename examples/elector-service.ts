@@ -3,14 +3,32 @@
 //   node --import tsx examples/elector-service.ts                        (etcd at 127.0.0.1:2379)
 //   BALLOT_BACKEND=memory node --import tsx examples/elector-service.ts  (no server, one process)
 //   BALLOT_BACKEND=postgres DATABASE_URL=postgres://... node --import tsx examples/elector-service.ts
+//   BALLOT_BACKEND=zookeeper ZOOKEEPER_CONNECT=127.0.0.1:2181 node --import tsx examples/elector-service.ts
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BallotError, etcd, LeaderElector, memory, postgres, type Backend, type Term } from 'ballot';
+import {
+  BallotError,
+  etcd,
+  LeaderElector,
+  memory,
+  postgres,
+  zookeeper,
+  type Backend,
+  type Term,
+} from 'ballot';
 
 // etcd() connects as etcdctl would: $ETCDCTL_ENDPOINTS (and the other ETCDCTL_* variables), or 127.0.0.1:2379;
-// postgres() as psql would: $DATABASE_URL, or PGHOST, PGUSER, PGPASSWORD, PGDATABASE.
+// postgres() as psql would: $DATABASE_URL, or PGHOST, PGUSER, PGPASSWORD, PGDATABASE;
+// zookeeper() as zkCli.sh would: $ZOOKEEPER_CONNECT, or 127.0.0.1:2181.
 const kind = process.env.BALLOT_BACKEND;
-const backend: Backend = kind === 'memory' ? memory() : kind === 'postgres' ? postgres() : etcd();
+const backend: Backend =
+  kind === 'memory'
+    ? memory()
+    : kind === 'postgres'
+      ? postgres()
+      : kind === 'zookeeper'
+        ? zookeeper()
+        : etcd();
 const elector = new LeaderElector({
   backend,
   election: 'scheduler',

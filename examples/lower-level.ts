@@ -1,12 +1,20 @@
 // The steps LeaderElector takes for you, one call each: session, campaign, proclaim, observe,
 // resign, close. Use them when you want to drive each step yourself.
-//   node --import tsx examples/lower-level.ts          (or BALLOT_BACKEND=memory: no server; or postgres)
-import { etcd, memory, postgres, type Backend } from 'ballot';
+//   node --import tsx examples/lower-level.ts          (or BALLOT_BACKEND=memory: no server; or postgres, zookeeper)
+import { etcd, memory, postgres, zookeeper, type Backend } from 'ballot';
 
 // etcd() connects as etcdctl would: $ETCDCTL_ENDPOINTS (and the other ETCDCTL_* variables), or 127.0.0.1:2379;
-// postgres() as psql would: $DATABASE_URL, or PGHOST, PGUSER, PGPASSWORD, PGDATABASE.
+// postgres() as psql would: $DATABASE_URL, or PGHOST, PGUSER, PGPASSWORD, PGDATABASE;
+// zookeeper() as zkCli.sh would: $ZOOKEEPER_CONNECT, or 127.0.0.1:2181.
 const kind = process.env.BALLOT_BACKEND;
-const backend: Backend = kind === 'memory' ? memory() : kind === 'postgres' ? postgres() : etcd();
+const backend: Backend =
+  kind === 'memory'
+    ? memory()
+    : kind === 'postgres'
+      ? postgres()
+      : kind === 'zookeeper'
+        ? zookeeper()
+        : etcd();
 
 // #region readme
 const signal = AbortSignal.timeout(30_000); // give up campaigning after 30 s

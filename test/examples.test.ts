@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { postgres, type Backend } from '../src/index.js';
+import { postgres, zookeeper, type Backend } from '../src/index.js';
 import { entryKeys, startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { startPostgres, type PostgresServer } from './fixtures/postgres.js';
+import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
 import { killExamples, REPO_ROOT, runExample, type ExampleProcess } from './fixtures/example-process.js';
 import { within } from './helpers.js';
 
@@ -31,10 +32,11 @@ async function stopService(child: ExampleProcess, signal: NodeJS.Signals): Promi
   assert.equal(child.stderr(), '', child.output());
 }
 
-for (const kind of ['etcd', 'memory', 'postgres'] as const) {
+for (const kind of ['etcd', 'memory', 'postgres', 'zookeeper'] as const) {
   describe(`examples on ${kind}`, () => {
     let node: EtcdNode | undefined;
     let pg: { server: PostgresServer; backend: Backend } | undefined;
+    let zk: { server: ZookeeperServer; backend: Backend } | undefined;
     let env: Record<string, string> = { BALLOT_BACKEND: kind };
     before(async () => {
       if (kind === 'etcd') {
@@ -44,18 +46,30 @@ for (const kind of ['etcd', 'memory', 'postgres'] as const) {
         const server = await startPostgres();
         pg = { server, backend: postgres({ connectionString: server.url(), env: {} }) };
         env = { BALLOT_BACKEND: kind, DATABASE_URL: server.url() };
+      } else if (kind === 'zookeeper') {
+        const server = await startZookeeper();
+        zk = { server, backend: zookeeper({ connect: server.connect, env: {} }) };
+        env = { BALLOT_BACKEND: kind, ZOOKEEPER_CONNECT: server.connect };
       }
     });
     after(async () => {
       await node?.stop();
       await pg?.backend.close();
       await pg?.server.stop();
+      await zk?.backend.close();
+      await zk?.server.stop();
     });
 
     /** The entries of an election in line order, read from the server the example runs on. */
     async function entries(election: string): Promise<string[]> {
-      if (pg) return (await pg.backend.participants(election)).map((p) => p.key);
+      const direct = pg ?? zk;
+      if (direct) return (await direct.backend.participants(election)).map((p) => p.key);
       return entryKeys(node!, election);
+    }
+
+    /** A key's value read from the server by our own backend object (PostgreSQL, ZooKeeper). */
+    function directValue(key: string): Promise<string | undefined> {
+      return (pg ?? zk)!.backend.get(key);
     }
 
     /** A key's value as etcdctl sees it (the tests' independent view of etcd). */
@@ -76,7 +90,7 @@ for (const kind of ['etcd', 'memory', 'postgres'] as const) {
       assert.ok(firstKey && rest.length === 0, `one entry, the leader's: ${[firstKey, ...rest].join(' ')}`);
       if (kind === 'etcd')
         assert.match((await etcdValue('state/scheduler/last-run')) ?? '', /^\d{4}-\d\d-\d\dT/);
-      else assert.match((await pg!.backend.get('state/scheduler/last-run')) ?? '', /^\d{4}-\d\d-\d\dT/);
+      else assert.match((await directValue('state/scheduler/last-run')) ?? '', /^\d{4}-\d\d-\d\dT/);
       const second = runExample(['examples/elector-service.ts'], env);
       await within(
         (async () => {
@@ -129,7 +143,7 @@ for (const kind of ['etcd', 'memory', 'postgres'] as const) {
       assert.match(child.lines[0] ?? '', /^locked "nightly-backup" with token \d+$/);
       if (kind === 'memory') return;
       if (kind === 'etcd') assert.match((await etcdValue('state/nightly-backup/last-run')) ?? '', /^\d{4}-/);
-      else assert.match((await pg!.backend.get('state/nightly-backup/last-run')) ?? '', /^\d{4}-/);
+      else assert.match((await directValue('state/nightly-backup/last-run')) ?? '', /^\d{4}-/);
       assert.deepEqual(await entries('nightly-backup'), [], 'the lock is released');
     });
 
@@ -161,6 +175,21 @@ for (const kind of ['etcd', 'memory', 'postgres'] as const) {
           { token: String(b), runner: 'pod-b' },
         ]);
         assert.deepEqual(await entries('billing'), [], 'both sessions closed');
+      });
+
+    if (kind === 'zookeeper')
+      test('zookeeper-latch.ts: a latch path, guarded multis, the late write refused', async () => {
+        const child = runExample(['examples/zookeeper-latch.ts'], env);
+        await finished(child, 'zookeeper-latch.ts');
+        const text = child.lines.join('\n');
+        assert.match(text, /^session timeout granted: \d+(\.\d+)? s$/m);
+        const [a, b] = [...text.matchAll(/leads with token (\d+)/g)].map((m) => BigInt(m[1]!));
+        assert.ok(a !== undefined && b !== undefined && b > a, text);
+        assert.match(text, /^in line: pod-a, pod-b$/m);
+        assert.match(text, /^pod-a's late write(: refused \(NOT_LEADER\)| committed: false)$/m);
+        assert.match(text, /^owner: pod-b$/m);
+        assert.equal(await directValue('/services/jobs/owner'), 'pod-b', 'the znode holds the last term');
+        assert.deepEqual(await entries('/services/jobs/leader'), [], 'both sessions closed');
       });
   });
 }
