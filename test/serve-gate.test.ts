@@ -11,6 +11,8 @@ import {
   LeaderElector,
   memory,
   LeaderUnavailableError,
+  ManualClock,
+  type LeaderGate,
   type Backend,
   type LeaderChange,
 } from '../src/index.js';
@@ -378,6 +380,46 @@ describe('leaderGate: refusals, on memory and etcd', () => {
     await node.stop();
   });
 
+  test('a leader whose deadline passed while its entry still leads: 503 not-leader, never a forward to itself', async () => {
+    const clock = new ManualClock();
+    const backend = memory({ clock });
+    // The server must exist before the elector advertises its URL, and the gate needs the elector.
+    const late: { gate?: LeaderGate } = {};
+    const url = await serve((req, res) => late.gate!(req, res, () => res.end('app')));
+    const elector = new LeaderElector({
+      backend,
+      election: 'self',
+      value: 'me',
+      ttl: 5,
+      margin: 1000,
+      advertise: { http: url },
+    });
+    elector.on('retrying', () => {});
+    const gate = leaderGate(elector, { mode: 'proxy' });
+    late.gate = gate;
+    await eventually(
+      () => elector.isLeader() && gate.leader?.kind === 'leader',
+      5000,
+      'to lead and hear of it',
+    );
+    const served = await client.call(`${url}/x`);
+    assert.equal(served.text, 'app');
+    assert.equal(served.headers['ballot-token'], elector.term?.token.toString());
+    // Renewals stop reaching the backend; past the session deadline (TTL - margin) but before the
+    // entry expires (TTL), this process no longer leads while the leader entry is still its own.
+    backend.partition(elector.currentSession!);
+    await clock.advance(4500);
+    assert.equal(elector.isLeader(), false);
+    const leader = gate.leader;
+    assert.equal(leader?.kind === 'leader' ? leader.advertise?.http : undefined, url);
+    const got = await client.call(`${url}/x`);
+    assert.equal(got.status, 503);
+    assert.equal(got.headers['ballot-refused'], 'not-leader');
+    await gate.close();
+    await elector.stop();
+    await backend.close();
+  });
+
   test('leaderFetch without any leader address rejects with LeaderUnavailableError in waitForLeader', async () => {
     const backend = memory();
     const call = leaderFetch(backend, 'nobody', { waitForLeader: 200 });
@@ -387,6 +429,7 @@ describe('leaderGate: refusals, on memory and etcd', () => {
       assert.match(err.message, /no candidate leads/);
       return true;
     });
+    assert.equal(call.leader?.kind, 'none', 'call.leader follows the observer');
     await call.close();
     await assert.rejects(call('/x'), { code: 'CLOSED' });
     await backend.close();

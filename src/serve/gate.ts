@@ -95,10 +95,9 @@ export function leaderGate(elector: GateElector, options: LeaderGateOptions): Le
     forwarder!.forward(req, res, url, elector.election, (detail) => refuse(res, 'unreachable', detail));
   };
 
+  // defineProperty, not Object.assign: assign would copy the getter's value once instead of the getter.
+  Object.defineProperty(gate, 'leader', { get: () => latest, enumerable: true });
   return Object.assign(gate, {
-    get leader() {
-      return latest;
-    },
     async close() {
       if (closed) return;
       closed = true;

@@ -139,10 +139,9 @@ export function leaderFetch(
     return send(next);
   };
 
+  // defineProperty, not Object.assign: assign would copy the getter's value once instead of the getter.
+  Object.defineProperty(call, 'leader', { get: () => latest, enumerable: true });
   return Object.assign(call, {
-    get leader() {
-      return latest;
-    },
     async close() {
       if (!stop.signal.aborted) stop.abort();
       for (const wake of [...waiters]) wake();
