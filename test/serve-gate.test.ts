@@ -19,7 +19,7 @@ import {
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { spawnWorker, type JsonObject, type Worker } from './fixtures/processes.js';
 import { GateClient, type Answer } from './gate-client.js';
-import { eventually, sleep, within } from './helpers.js';
+import { eventually, isPending, sleep, within } from './helpers.js';
 
 const WORKER = fileURLToPath(new URL('./workers/gate-server.ts', import.meta.url));
 const TTL = 2;
@@ -418,6 +418,56 @@ describe('leaderGate: refusals, on memory and etcd', () => {
     await gate.close();
     await elector.stop();
     await backend.close();
+  });
+
+  test("leaderFetch: a request the old leader's gate refused is sent once more, to the next leader", async () => {
+    const clock = new ManualClock();
+    const backend = memory({ clock });
+    const members: { name: string; gate: LeaderGate; elector: LeaderElector; hits: number }[] = [];
+    for (const name of ['a', 'b']) {
+      const late: { member?: (typeof members)[number] } = {};
+      const url = await serve((req, res) => {
+        late.member!.hits++;
+        late.member!.gate(req, res, () => res.end(name));
+      });
+      const elector = new LeaderElector({
+        backend,
+        election: 'refetch',
+        value: name,
+        ttl: 5,
+        margin: 1000,
+        advertise: { http: url },
+      });
+      elector.on('retrying', () => {});
+      late.member = { name, elector, gate: leaderGate(elector, { mode: 'proxy' }), hits: 0 };
+      members.push(late.member);
+      if (name === 'a') await eventually(() => elector.isLeader(), 5000, 'a to lead');
+    }
+    const [a, b] = members as [(typeof members)[number], (typeof members)[number]];
+    const call = leaderFetch(backend, 'refetch', { waitForLeader: 10_000 });
+    try {
+      assert.equal(await (await call('/x')).text(), 'a');
+      backend.partition(a.elector.currentSession!);
+      await clock.advance(4500);
+      assert.equal(a.elector.isLeader(), false);
+      const hitsBefore = a.hits;
+      const pending = call('/x');
+      // a's gate refuses (its own entry leads, but it does not); the call then waits for a change.
+      await eventually(() => a.hits > hitsBefore, 5000, 'the request to reach a');
+      assert.equal(await isPending(pending, 100), true);
+      await clock.advance(1000); // a's entry expires with its TTL: b is next
+      const answer = await within(pending, 10_000, 'the retried call');
+      assert.equal(answer.status, 200);
+      assert.equal(await answer.text(), 'b');
+      assert.ok(b.elector.isLeader());
+    } finally {
+      await call.close();
+      for (const m of members) {
+        await m.gate.close();
+        await m.elector.stop();
+      }
+      await backend.close();
+    }
   });
 
   test('leaderFetch without any leader address rejects with LeaderUnavailableError in waitForLeader', async () => {
