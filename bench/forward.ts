@@ -13,8 +13,8 @@ import { summarize } from './stats.js';
 const SCENARIO = 'forwarding';
 const WORKER = fileURLToPath(new URL('../test/workers/gate-server.ts', import.meta.url));
 const WARMUP = 200;
-/** Requests per series and per round of the run's --rounds (200 full: 4,000 samples a series). */
-const PER_ROUND = 20;
+/** Requests per series and per round of the run's --rounds (200 full: 2,000 samples a series). */
+const PER_ROUND = 10;
 
 /** What the forwarding table measures and how to read it, for docs/benchmarks.md. */
 export const FORWARD_METHOD = `

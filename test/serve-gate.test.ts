@@ -355,6 +355,45 @@ describe('leaderGate: refusals, on memory and etcd', () => {
     await backend.close();
   });
 
+  test('no leader: 503 no-leader with Retry-After, in both modes', async () => {
+    const backend = memory();
+    const { elector, session } = await follower(backend, 'none', 'http://127.0.0.1:9');
+    const proxy = leaderGate(elector, { mode: 'proxy', retryAfter: 2 });
+    const redirect = leaderGate(elector, { mode: 'redirect', retryAfter: 2 });
+    const urls = [
+      await serve((req, res) => proxy(req, res, () => res.end('app'))),
+      await serve((req, res) => redirect(req, res, () => res.end('app'))),
+    ];
+    // Whenever nobody leads, the elector reports kind 'none'; the follower here campaigns itself,
+    // so that moment is too short to aim at over the network, and the event is handed to the gate as
+    // the elector hands it over.
+    elector.emit('leader', {
+      kind: 'none',
+      election: 'none',
+      value: null,
+      key: null,
+      token: null,
+      lease: null,
+    });
+    for (const url of urls) {
+      const got = await client.call(`${url}/x`);
+      assert.equal(got.status, 503);
+      assert.equal(got.headers['retry-after'], '2');
+      assert.equal(got.headers['ballot-refused'], 'no-leader');
+      assert.deepEqual(Object.keys(JSON.parse(got.text) as object).sort(), [
+        'detail',
+        'election',
+        'error',
+        'reason',
+      ]);
+    }
+    await proxy.close();
+    await redirect.close();
+    await elector.stop();
+    await session.close();
+    await backend.close();
+  });
+
   test('cut off from etcd: the leader is unknown and the gate answers 503 unknown, then forwards again', async () => {
     const node = await startEtcd();
     const backend = etcd({ endpoints: [node.endpoint], callTimeout: 500 });
