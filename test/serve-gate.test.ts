@@ -348,8 +348,8 @@ describe('leaderGate: refusals, on memory and etcd', () => {
     assert.equal(got.headers['retry-after'], '1');
     await gate.close();
     assert.equal(elector.listenerCount('leader'), listeners);
-    const after = await client.call(`${url}/x`);
-    assert.equal(after.headers['ballot-refused'], 'closed');
+    const closedAnswer = await client.call(`${url}/x`);
+    assert.equal(closedAnswer.headers['ballot-refused'], 'closed');
     await elector.stop();
     await session.close();
     await backend.close();
@@ -394,7 +394,7 @@ describe('leaderGate: refusals, on memory and etcd', () => {
     await backend.close();
   });
 
-  test('cut off from etcd: the leader is unknown and the gate answers 503 unknown, then forwards again', async () => {
+  test('cut off from etcd: the leader is unknown and the gate answers 503 unknown, and serves again once contact is back', async () => {
     const node = await startEtcd();
     const backend = etcd({ endpoints: [node.endpoint], callTimeout: 500 });
     const leaderUrl = await serve((_req, res) => res.end('leader app'));
@@ -412,6 +412,15 @@ describe('leaderGate: refusals, on memory and etcd', () => {
     } finally {
       node.resume();
     }
+    // Whoever leads after the outage (the old leader if its session survived, else the follower), the
+    // next leader event ends the refusals.
+    let answer: string | undefined;
+    await eventually(
+      async () => (answer = (await client.call(`${url}/x`)).text) !== undefined && !answer.startsWith('{'),
+      15_000,
+      'an answer from an app after the outage',
+    );
+    assert.ok(answer === 'leader app' || answer === 'follower app', answer);
     await gate.close();
     await elector.stop();
     await session.close().catch(() => {});
