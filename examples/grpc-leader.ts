@@ -3,6 +3,7 @@
 // Two members ("alpha", "beta") and a client run in this one process, so it needs no setup:
 //   BALLOT_BACKEND=memory node --import tsx examples/grpc-leader.ts
 //   node --import tsx examples/grpc-leader.ts                        (etcd at 127.0.0.1:2379)
+//   BALLOT_BACKEND=postgres DATABASE_URL=postgres://... node --import tsx examples/grpc-leader.ts
 import * as grpc from '@grpc/grpc-js';
 import { etcd, LeaderElector, memory, postgres, type Backend, type LeaderChange } from 'ballot';
 

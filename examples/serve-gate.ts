@@ -3,7 +3,7 @@
 //   PORT=8081 node --import tsx examples/serve-gate.ts
 //   PORT=8082 node --import tsx examples/serve-gate.ts
 //   curl -i http://127.0.0.1:8082/jobs      (answered by the leader, with its Ballot-Token header)
-// BALLOT_BACKEND=memory or postgres as in elector-service.ts.
+// BALLOT_BACKEND=memory or postgres (with DATABASE_URL) as in elector-service.ts.
 import http from 'node:http';
 import { etcd, LeaderElector, leaderGate, memory, postgres, type Backend } from 'ballot';
 

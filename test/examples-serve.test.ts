@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
+import { startPostgres, type PostgresServer } from './fixtures/postgres.js';
 import { killExamples, runExample, type ExampleProcess } from './fixtures/example-process.js';
 import { freePort } from './fixtures/ports.js';
 import { GateClient } from './gate-client.js';
@@ -17,9 +18,10 @@ async function exitsCleanly(child: ExampleProcess, what: string): Promise<void> 
   assert.equal(child.stderr(), '', `${what} wrote to stderr`);
 }
 
-for (const kind of ['etcd', 'memory'] as const) {
+for (const kind of ['etcd', 'memory', 'postgres'] as const) {
   describe(`serving examples on ${kind}`, () => {
     let node: EtcdNode | undefined;
+    let pg: PostgresServer | undefined;
     let env: Record<string, string> = { BALLOT_BACKEND: kind };
     let client: GateClient;
     before(async () => {
@@ -27,11 +29,15 @@ for (const kind of ['etcd', 'memory'] as const) {
       if (kind === 'etcd') {
         node = await startEtcd();
         env = { BALLOT_BACKEND: kind, ETCDCTL_ENDPOINTS: node.endpoint };
+      } else if (kind === 'postgres') {
+        pg = await startPostgres();
+        env = { BALLOT_BACKEND: kind, DATABASE_URL: pg.url() };
       }
     });
     after(async () => {
       await client.close();
       await node?.stop();
+      await pg?.stop();
     });
 
     test('grpc-leader.ts: the client reaches the leader, then the next one after a resign', async () => {
