@@ -11,6 +11,7 @@ import { format, resolveConfig } from 'prettier';
 import { renderChart } from './chart.js';
 import { FAILOVER_METHOD, failoverScenario } from './failover.js';
 import { FANOUT_METHOD, fanoutScenario } from './fanout.js';
+import { FORWARD_METHOD, forwardScenario } from './forward.js';
 import { CLI_HANDOVER_METHOD, cliHandoverScenario } from './handover-cli.js';
 import { HANDOVER_METHOD, handoverScenario } from './handover.js';
 import { HERD_METHOD, herdScenario } from './herd.js';
@@ -116,6 +117,15 @@ SCENARIOS.push(
     },
   ].map((s) => ({ ...s, backend: 'zookeeper' as const })),
 );
+
+// Issue 14: serving behind an election; forwarding is measured against etcd (the backend hardly matters).
+SCENARIOS.push({
+  number: 'S 1',
+  backend: 'etcd',
+  title: 'Forwarding to the leader: overhead of a follower hop',
+  method: FORWARD_METHOD,
+  run: forwardScenario,
+});
 
 const FULL_ROUNDS = 200;
 const QUICK_ROUNDS = 50;

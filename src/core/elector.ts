@@ -95,6 +95,7 @@ export class LeaderElector<Tx = KvTxn>
   private failure?: Error;
   private consumers = 0;
   private warned = false;
+  private lastChange?: LeaderChange;
 
   constructor(options: LeaderElectorOptions<Tx>) {
     super();
@@ -113,6 +114,16 @@ export class LeaderElector<Tx = KvTxn>
   /** The session the elector campaigns on now (it opens a new one after a loss). */
   get currentSession(): Session<Tx> | undefined {
     return this.session;
+  }
+
+  /** The latest 'leader' event's change (undefined before the first), for helpers created after it. */
+  get leaderChange(): LeaderChange | undefined {
+    return this.lastChange;
+  }
+
+  /** What this candidate advertises (LeaderElectorOptions.advertise), e.g. to recognise its own entry. */
+  get advertise(): Advertise | undefined {
+    return this.options.advertise;
   }
 
   /** The current term, if leading. */
@@ -288,6 +299,7 @@ export class LeaderElector<Tx = KvTxn>
         try {
           for await (const change of session.election(this.election).observe({ signal })) {
             delay = initial;
+            this.lastChange = change;
             this.emit('leader', change);
           }
         } catch (err) {
