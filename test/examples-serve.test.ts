@@ -50,6 +50,20 @@ for (const kind of ['etcd', 'memory', 'postgres'] as const) {
       assert.ok(BigInt(second[2]!) > BigInt(first[2]!), child.output());
     });
 
+    if (kind !== 'memory')
+      test('crawler-demo.ts: three masters; leader killed, then paused: claims go on, no item handed out twice', async () => {
+        const child = runExample(['examples/crawler-demo.ts'], env);
+        await exitsCleanly(child, 'crawler-demo.ts');
+        const text = child.lines.join('\n');
+        // Each fault is followed by claims served again, by another master: a gap, never an end.
+        const gaps = [...text.matchAll(/^(killed|paused) the leader (m\d); served again after (\d+) ms$/gm)];
+        assert.equal(gaps.length, 2, text);
+        assert.notEqual(gaps[0]![2], gaps[1]![2], 'the paused leader is the one elected after the kill');
+        const [, sent, served] = /^claims: (\d+) sent, (\d+) served, \d+ refused$/m.exec(text) ?? [];
+        assert.ok(Number(served) > 0 && Number(served) <= Number(sent), text);
+        assert.match(text, /^items handed out twice: 0$/m);
+      });
+
     test('serve-gate.ts: a follower passes requests to the leader; after SIGTERM the next one serves', async () => {
       const p1 = await freePort();
       const one = runExample(['examples/serve-gate.ts'], { ...env, PORT: String(p1) });
