@@ -95,6 +95,25 @@
  *             read alongside it).
  *   Postgres  SELECT joined with sessions ordered by seq; depose = DELETE ... WHERE seq = token.
  *
+ * TRANSFER: one atomic step that deletes the leader's entry and every entry older than a named
+ * target's, only while the leader still holds its token and the target's entry still exists with
+ * its token. Afterwards the target is the oldest entry and leads through its ordinary predecessor
+ * wait; its token (its order) is greater than the leader's, and the old term ends first (its
+ * entry's deletion). Candidates between the two lose their entries and queue again at the back.
+ *   etcd      read the line, then one txn (never resent): compare create_revision(leader) and
+ *             create_revision(target), then delete the leader's key and every key read as older
+ *             than the target's (a key created later is newer, so none is missed); the failure
+ *             branch reads both keys to tell 'not-leader' from 'target-gone'. Bounded by etcd's
+ *             --max-txn-ops (128 by default): at most 126 entries ahead of the target.
+ *   etcd-svc  the same txn (same keys).
+ *   memory    check and delete in one synchronous step.
+ *   ZooKeeper one multi: check(target znode), check(leader znode) + delete(leader znode), then a
+ *             delete of every znode with a lower sequence than the target's (read just before;
+ *             a lower one cannot appear later). Curator LeaderLatch waiters that lose their
+ *             znode create a new one at the back, like ballot's candidates.
+ *   Postgres  one DELETE ... WHERE election = $1 AND seq < targetSeq, whose WHERE also requires
+ *             the leader row (seq = token, session not expired) and the target row to exist.
+ *
  * LIMITS: each backend declares them (BackendLimits); core validates against them and names the
  * backend in the message.
  *   etcd      values up to 1 MiB (requests are capped at 1.5 MiB), TTL whole seconds 1..86400
@@ -199,6 +218,18 @@ export type DeposeRecord =
   | { outcome: 'none' }
   | { outcome: 'changed'; leader: LeaderRecord };
 
+/** An entry named by its key and token, as transfer() checks it. */
+export interface EntryRef {
+  readonly key: string;
+  readonly token: bigint;
+}
+
+/**
+ * What transfer() did: 'transferred' when the step committed; 'not-leader' when `leader` no longer
+ * held its token (nothing changed); 'target-gone' when the target's entry was gone (nothing changed).
+ */
+export type TransferRecord = 'transferred' | 'not-leader' | 'target-gone';
+
 /** A leader read that proves contact with the backend. */
 export interface Confirmation {
   /** The leader the read found, or null. */
@@ -233,6 +264,12 @@ export interface ElectionView {
    * PostgreSQL: DELETE ... WHERE seq = token.
    */
   depose(expectedToken?: bigint): Promise<DeposeRecord>;
+  /**
+   * Hands leadership from `leader` to `target` in one atomic step (see TRANSFER above): deletes the
+   * leader's entry and every entry older than the target's, only while both still hold their
+   * tokens. Needs no liveness, so sessions and operators use the same step.
+   */
+  transfer(leader: EntryRef, target: EntryRef): Promise<TransferRecord>;
 }
 
 /** Election primitives for one (election name, liveness id) pair; `Tx` is the backend's guard transaction. */

@@ -9,7 +9,9 @@ import {
   FlappingError,
   InternalError,
   InvalidArgumentError,
+  TransferError,
 } from './errors.js';
+import type { TransferOptions, TransferResult } from './transfer.js';
 import { checkSessionOptions, type Session, type SessionOptions } from './session.js';
 import type { KvTxn } from './guard.js';
 import type { Term, TermEndReason } from './term.js';
@@ -130,6 +132,23 @@ export class LeaderElector<Tx = KvTxn>
     } finally {
       this.conceding = false;
     }
+  }
+
+  /**
+   * Hands leadership to the waiting candidate whose value is `candidateId` (see Election.transfer):
+   * one atomic backend step, then resolves once it leads. This elector's term ends ('transferred')
+   * and it campaigns again at the back. Rejects with TransferError: 'not-leader' when not leading,
+   * 'candidate-not-found' (leadership kept), or 'timeout' (the step committed; this elector has
+   * re-queued).
+   */
+  async transferTo(candidateId: string, options: TransferOptions = {}): Promise<TransferResult> {
+    const session = this.session;
+    if (!this.term || !session)
+      throw new TransferError(
+        'not-leader',
+        `cannot transfer "${this.election}": this elector does not lead it`,
+      );
+    return session.election(this.election).transfer(candidateId, options);
   }
 
   /** Resigns, leaves the election and closes the session. Idempotent. */

@@ -2,8 +2,10 @@ import type {
   Confirmation,
   DeposeRecord,
   ElectionView,
+  EntryRef,
   LeaderRecord,
   ParticipantRecord,
+  TransferRecord,
 } from '../../core/contract.js';
 import { BackendUnavailableError } from '../../core/errors.js';
 import { SharedRead } from '../../core/liveness.js';
@@ -99,6 +101,21 @@ export class PgView implements ElectionView {
     if (!row) return { outcome: 'none' };
     const leader = this.toRecord(row);
     return Number(row['deleted']) > 0 ? { outcome: 'deposed', leader } : { outcome: 'changed', leader };
+  }
+
+  /** One statement (see Statements.transfer). */
+  async transfer(leader: EntryRef, target: EntryRef): Promise<TransferRecord> {
+    if (target.token <= leader.token) return 'target-gone';
+    const { rows } = await run(
+      this.ctx,
+      this.ctx.sql.transfer,
+      [this.name, leader.token.toString(), target.token.toString()],
+      `transferring the leadership of "${this.name}"`,
+    );
+    const row = rows[0] ?? {};
+    if (Number(row['leads']) === 0) return 'not-leader';
+    if (Number(row['target']) === 0) return 'target-gone';
+    return 'transferred';
   }
 
   private async read(): Promise<LeaderRead> {
