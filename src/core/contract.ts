@@ -100,19 +100,27 @@
  * its token. Afterwards the target is the oldest entry and leads through its ordinary predecessor
  * wait; its token (its order) is greater than the leader's, and the old term ends first (its
  * entry's deletion). Candidates between the two lose their entries and queue again at the back.
- *   etcd      read the line, then one txn (never resent): compare create_revision(leader) and
- *             create_revision(target), then delete the leader's key and every key read as older
- *             than the target's (a key created later is newer, so none is missed); the failure
- *             branch reads both keys to tell 'not-leader' from 'target-gone'. Bounded by etcd's
- *             --max-txn-ops (128 by default): at most 126 entries ahead of the target.
+ *   etcd      read the keys older than the target's (a key created later is newer, so none is
+ *             missed), then txns comparing create_revision(leader) and create_revision(target):
+ *             one deleting the keys between them (if any), then one (never resent) deleting the
+ *             leader's key. Two, not one, because a candidate right behind the leader treats the
+ *             leader's deletion alone as its win and hears of its own key's deletion on another
+ *             watcher: deleted a revision earlier, it hears of it first (see etcd/transfer.ts).
+ *             The failure branch reads the leader's key to tell 'not-leader' from
+ *             'target-gone'. Bounded by etcd's --max-txn-ops (128 by default) entries between.
  *   etcd-svc  the same txn (same keys).
  *   memory    check and delete in one synchronous step.
  *   ZooKeeper one multi: check(target znode), check(leader znode) + delete(leader znode), then a
  *             delete of every znode with a lower sequence than the target's (read just before;
  *             a lower one cannot appear later). Curator LeaderLatch waiters that lose their
  *             znode create a new one at the back, like ballot's candidates.
- *   Postgres  one DELETE ... WHERE election = $1 AND seq < targetSeq, whose WHERE also requires
- *             the leader row (seq = token, session not expired) and the target row to exist.
+ *   Postgres  DELETE ... WHERE election = $1 AND seq < targetSeq, guarded in the same statement
+ *             by the leader row (seq = token, session live, locked FOR UPDATE) and the target row
+ *             (locked FOR SHARE); run twice, first sparing the leader's row, for the reason etcd
+ *             uses two txns (the trigger's 'led' NOTIFY wakes the one right behind the leader).
+ *   etcd, Postgres: the leader's entry always goes in one atomic step guarded by both tokens; only a
+ *             target gone between the two steps leaves the passed-over candidates re-queued while
+ *             the leader keeps leading.
  *
  * LIMITS: each backend declares them (BackendLimits); core validates against them and names the
  * backend in the message.

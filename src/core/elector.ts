@@ -236,7 +236,8 @@ export class LeaderElector<Tx = KvTxn>
         this.current = term;
         this.wakeWaiters();
         this.emit('elected', term);
-        const ended = await Promise.race([term.whenEnded(), aborted(stop)]);
+        const whenEnded = term.whenEnded();
+        const ended = await Promise.race([whenEnded, aborted(stop, whenEnded)]);
         if (!ended) {
           held = term;
           break;
@@ -421,9 +422,12 @@ function checkOptions(options: LeaderElectorOptions<unknown>): void {
     );
 }
 
-function aborted(signal: AbortSignal): Promise<undefined> {
+/** Resolves when `signal` aborts; its listener goes once `settled` does, so terms do not pile them up. */
+function aborted(signal: AbortSignal, settled: Promise<unknown>): Promise<undefined> {
   return new Promise((resolve) => {
-    if (signal.aborted) resolve(undefined);
-    else signal.addEventListener('abort', () => resolve(undefined), { once: true });
+    if (signal.aborted) return resolve(undefined);
+    const done = () => resolve(undefined);
+    signal.addEventListener('abort', done, { once: true });
+    void settled.then(() => signal.removeEventListener('abort', done));
   });
 }

@@ -108,13 +108,17 @@ export async function awaitLeader(
   candidate: string,
 ): Promise<Leader> {
   const controller = new AbortController();
-  const timer = clock.setTimer(() => controller.abort(), Math.max(0, deadline - clock.now()));
+  const left = deadline - clock.now();
+  const timer = clock.setTimer(() => controller.abort(), Math.max(0, left));
+  // A timeout already spent fails here, not after whichever comes first, the read or the timer.
+  if (left <= 0) controller.abort();
   try {
-    for await (const record of view.observe(controller.signal)) {
-      if (record?.key === target.key && record.token === target.token) return toLeader(election, record);
-      // The target's token is the newest it can lead with: any later leader means it never will.
-      if (record && record.token > target.token) break;
-    }
+    if (!controller.signal.aborted)
+      for await (const record of view.observe(controller.signal)) {
+        if (record?.key === target.key && record.token === target.token) return toLeader(election, record);
+        // The target's token is the newest it can lead with: any later leader means it never will.
+        if (record && record.token > target.token) break;
+      }
   } catch (err) {
     if (!controller.signal.aborted) throw err;
   } finally {

@@ -103,18 +103,26 @@ export class PgView implements ElectionView {
     return Number(row['deleted']) > 0 ? { outcome: 'deposed', leader } : { outcome: 'changed', leader };
   }
 
-  /** One statement (see Statements.transfer). */
+  /**
+   * Two statements under the same checks (see Statements.transfer): the rows between leader and
+   * target, then the leader's. One would do for atomicity, but the delete trigger tells the
+   * candidate right behind the leader 'led' and that candidate leads on it without reading again
+   * (one round trip); its own row's NOTIFY from the same statement may reach it later. From an
+   * earlier transaction it arrives first, so a passed-over candidate never starts a term.
+   */
   async transfer(leader: EntryRef, target: EntryRef): Promise<TransferRecord> {
     if (target.token <= leader.token) return 'target-gone';
-    const { rows } = await run(
-      this.ctx,
-      this.ctx.sql.transfer,
-      [this.name, leader.token.toString(), target.token.toString()],
-      `transferring the leadership of "${this.name}"`,
-    );
-    const row = rows[0] ?? {};
-    if (Number(row['leads']) === 0) return 'not-leader';
-    if (Number(row['target']) === 0) return 'target-gone';
+    for (const withLeader of [false, true]) {
+      const { rows } = await run(
+        this.ctx,
+        this.ctx.sql.transfer,
+        [this.name, leader.token.toString(), target.token.toString(), withLeader],
+        `transferring the leadership of "${this.name}"`,
+      );
+      const row = rows[0] ?? {};
+      if (Number(row['leads']) === 0) return 'not-leader';
+      if (Number(row['target']) === 0) return 'target-gone';
+    }
     return 'transferred';
   }
 

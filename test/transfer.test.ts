@@ -1,0 +1,343 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  etcd,
+  LeaderElector,
+  memory,
+  postgres,
+  TransferError,
+  zookeeper,
+  type Backend,
+  type Term,
+  type TermEndReason,
+} from '../src/index.js';
+import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
+import { startPostgres, type PostgresServer } from './fixtures/postgres.js';
+import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
+import { eventually, within } from './helpers.js';
+
+// Leadership transfer on every backend: the leader hands over to a named waiting candidate in one
+// atomic backend step; the successor's term begins after the old one ended, tokens increase.
+
+type AnyBackend = Backend<unknown>;
+
+interface Fixture {
+  backend(): AnyBackend;
+  ttl: number;
+  rounds: number;
+}
+
+/** One term as the electors reported it; all electors share one process, so one monotonic clock. */
+interface TermRecord {
+  who: string;
+  token: bigint;
+  startedAt: number;
+  endedAt?: number;
+  reason?: TermEndReason;
+}
+
+let counter = 0;
+const fresh = (what: string) => `transfer-${what}-${process.pid}-${++counter}`;
+
+/** Three (or more) electors on one backend, recording their terms. */
+function electors(backend: AnyBackend, election: string, names: string[], ttl: number, terms: TermRecord[]) {
+  const all = new Map<string, LeaderElector<unknown>>();
+  for (const name of names) {
+    const e = new LeaderElector({
+      backend,
+      election,
+      value: name,
+      ttl,
+      flapGuard: false,
+      backoff: { initial: 10, max: 200 },
+    });
+    const open = new Map<Term<unknown>, TermRecord>();
+    e.on('elected', (term) => {
+      const record: TermRecord = { who: name, token: term.token, startedAt: term.startedAt };
+      open.set(term, record);
+      terms.push(record);
+    });
+    e.on('deposed', (term, reason) => {
+      const record = open.get(term);
+      if (!record) return;
+      open.delete(term);
+      record.endedAt = term.ended?.at;
+      record.reason = reason;
+    });
+    // A candidate the transfer passed over sees its entry deleted and campaigns again (a retry).
+    e.on('retrying', () => undefined);
+    all.set(name, e);
+  }
+  return all;
+}
+
+async function leaderOf(
+  backend: AnyBackend,
+  election: string,
+  all: Map<string, LeaderElector<unknown>>,
+  size: number,
+) {
+  let leader: LeaderElector<unknown> | undefined;
+  let line: Awaited<ReturnType<AnyBackend['participants']>> = [];
+  await eventually(
+    async () => {
+      line = await backend.participants(election);
+      leader = line[0] && all.get(line[0].value);
+      return line.length === size && leader !== undefined && leader.isLeader();
+    },
+    15_000,
+    `${size} candidates in line and the first one leading`,
+  );
+  return { leader: leader!, line };
+}
+
+/** Checks the recorded terms: tokens strictly increase, and each began after the previous ended. */
+function assertNoOverlap(terms: TermRecord[]): void {
+  const sorted = [...terms].sort((a, b) => (a.token < b.token ? -1 : 1));
+  for (let i = 1; i < sorted.length; i++) {
+    const prev = sorted[i - 1]!;
+    const next = sorted[i]!;
+    assert.ok(next.token > prev.token, `tokens strictly increase: ${prev.token} then ${next.token}`);
+    assert.ok(
+      prev.endedAt !== undefined,
+      `term ${prev.token} of ${prev.who} ended before term ${next.token}`,
+    );
+    assert.ok(
+      next.startedAt >= prev.endedAt,
+      `term ${next.token} (${next.who}) began at ${next.startedAt}, before term ${prev.token} (${prev.who}) ended at ${prev.endedAt}`,
+    );
+  }
+}
+
+/** BALLOT_TRANSFER_ONLY=memory,postgres runs only those suites (each starts its own server). */
+const only = process.env['BALLOT_TRANSFER_ONLY']?.split(',');
+
+function transferSuite(name: string, setup: () => Promise<Fixture>, teardown: () => Promise<void>): void {
+  const skip = only !== undefined && !only.some((o) => name.startsWith(o));
+  describe(`transfer: ${name}`, { skip }, () => {
+    let fx: Fixture;
+    before(async () => {
+      fx = await setup();
+    });
+    after(teardown);
+
+    test('transfers between three candidates: each to the named one, no overlap, tokens increase', async () => {
+      const election = fresh('rounds');
+      const terms: TermRecord[] = [];
+      const all = electors(fx.backend(), election, ['a', 'b', 'c'], fx.ttl, terms);
+      const expected: string[] = [];
+      try {
+        for (let i = 0; i < fx.rounds; i++) {
+          const { leader, line } = await leaderOf(fx.backend(), election, all, 3);
+          if (i === 0) expected.push(line[0]!.value);
+          // Alternately the next in line and the last (which passes over the one in between).
+          const target = line[i % 2 === 0 ? 2 : 1]!.value;
+          const result = await within(leader.transferTo(target, { timeout: 10_000 }), 15_000, 'transfer');
+          assert.equal(result.to.value, target);
+          assert.ok(result.to.token > result.from);
+          expected.push(target);
+          await eventually(() => all.get(target)!.isLeader(), 10_000, `${target} to lead`);
+        }
+      } finally {
+        await Promise.all([...all.values()].map((e) => e.stop()));
+      }
+      const sorted = [...terms].sort((a, b) => (a.token < b.token ? -1 : 1));
+      assert.deepEqual(
+        sorted.map((t) => t.who),
+        expected,
+        'every term went to the candidate named (and nobody else led in between)',
+      );
+      for (const t of sorted.slice(0, -1)) assert.equal(t.reason, 'transferred');
+      assertNoOverlap(terms);
+    });
+
+    test('to an absent candidate, or one that left: fails, and leadership is kept', async () => {
+      const election = fresh('absent');
+      const backend = fx.backend();
+      const leader = await backend.session({ ttl: fx.ttl });
+      const other = await backend.session({ ttl: fx.ttl });
+      try {
+        const term = await leader.election(election).campaign('leader');
+        const waiting = other.election(election).campaign('gone-soon');
+        // It ends when its session closes below.
+        waiting.catch(() => undefined);
+        await eventually(async () => (await backend.participants(election)).length === 2, 10_000, 'queue');
+        await assert.rejects(leader.election(election).transfer('nobody', { timeout: 2000 }), (err) => {
+          assert.ok(err instanceof TransferError);
+          assert.equal(err.code, 'TRANSFER_FAILED');
+          assert.equal(err.reason, 'candidate-not-found');
+          return true;
+        });
+        // The candidate dies (its session ends, its entry goes with it): transfer to it fails too.
+        await other.close();
+        await assert.rejects(waiting, { code: 'CLOSED' });
+        await assert.rejects(leader.election(election).transfer('gone-soon', { timeout: 2000 }), {
+          code: 'TRANSFER_FAILED',
+          reason: 'candidate-not-found',
+        });
+        assert.ok(term.active, 'the term is still current');
+        const now = await backend.leader(election);
+        assert.equal(now?.token, term.token, 'same leader, same token');
+        // Not leading: 'not-leader'.
+        const third = await backend.session({ ttl: fx.ttl });
+        try {
+          await assert.rejects(third.election(election).transfer('leader'), { reason: 'not-leader' });
+        } finally {
+          await third.close();
+        }
+      } finally {
+        await other.close();
+        await leader.close();
+      }
+    });
+
+    test('candidates between the leader and the target queue again at the back', async () => {
+      const election = fresh('between');
+      const backend = fx.backend();
+      const terms: TermRecord[] = [];
+      const all = electors(backend, election, ['l'], fx.ttl, terms);
+      try {
+        await eventually(() => all.get('l')!.isLeader(), 10_000, 'l to lead');
+        for (const name of ['m', 'n']) {
+          for (const [k, v] of electors(backend, election, [name], fx.ttl, terms)) all.set(k, v);
+          await eventually(
+            async () => (await backend.participants(election)).at(-1)?.value === name,
+            10_000,
+            `${name} to queue`,
+          );
+        }
+        const before = await backend.participants(election);
+        assert.deepEqual(
+          before.map((p) => p.value),
+          ['l', 'm', 'n'],
+        );
+        await all.get('l')!.transferTo('n', { timeout: 10_000 });
+        const { line } = await leaderOf(backend, election, all, 3);
+        assert.equal(line[0]!.value, 'n');
+        const m = line.find((p) => p.value === 'm')!;
+        assert.ok(m.token > line[0]!.token, 'm lost its place: its new entry is behind the new leader');
+        assert.ok(m.token > before[1]!.token);
+        assertNoOverlap(terms);
+      } finally {
+        await Promise.all([...all.values()].map((e) => e.stop()));
+      }
+    });
+
+    test('the step committed but the timeout passed: rejects with timeout, the old leader re-queued', async () => {
+      const election = fresh('timeout');
+      const backend = fx.backend();
+      const terms: TermRecord[] = [];
+      const all = electors(backend, election, ['x', 'y'], fx.ttl, terms);
+      try {
+        const { leader, line } = await leaderOf(backend, election, all, 2);
+        const target = line[1]!.value;
+        const term = leader.term!;
+        await assert.rejects(leader.transferTo(target, { timeout: 0 }), { reason: 'timeout' });
+        assert.equal(term.ended?.reason, 'transferred');
+        await eventually(() => all.get(target)!.isLeader(), 10_000, 'the target to lead anyway');
+        await eventually(
+          async () => (await backend.participants(election)).at(-1)?.value === line[0]!.value,
+          10_000,
+          'the old leader to queue again',
+        );
+      } finally {
+        await Promise.all([...all.values()].map((e) => e.stop()));
+      }
+    });
+
+    test("the operator's backend.transfer: the leader's term ends key-deleted, the target leads", async () => {
+      const election = fresh('operator');
+      const backend = fx.backend();
+      const terms: TermRecord[] = [];
+      const all = electors(backend, election, ['p', 'q'], fx.ttl, terms);
+      try {
+        const { line } = await leaderOf(backend, election, all, 2);
+        await assert.rejects(
+          backend.transfer(election, { to: line[1]!.value, token: line[0]!.token + 1000n }),
+          {
+            reason: 'not-leader',
+          },
+        );
+        const result = await backend.transfer(election, {
+          to: line[1]!.value,
+          token: line[0]!.token,
+          timeout: 10_000,
+        });
+        assert.equal(result.from, line[0]!.token);
+        assert.equal(result.to.value, line[1]!.value);
+        await eventually(() => terms[0]?.reason !== undefined, 10_000, 'the old term to end');
+        assert.equal(terms[0]!.reason, 'key-deleted');
+        await eventually(() => all.get(line[1]!.value)!.isLeader(), 10_000, 'the target to lead');
+      } finally {
+        await Promise.all([...all.values()].map((e) => e.stop()));
+      }
+    });
+  });
+}
+
+// memory
+{
+  let backend: AnyBackend;
+  transferSuite(
+    'memory',
+    async () => {
+      backend = memory();
+      return { backend: () => backend, ttl: 5, rounds: 20 };
+    },
+    async () => backend?.close(),
+  );
+}
+
+// etcd, both modes (same keys, same txn)
+for (const mode of ['client', 'service'] as const) {
+  let node: EtcdNode | undefined;
+  let backend: AnyBackend;
+  transferSuite(
+    `etcd (${mode})`,
+    async () => {
+      node = await startEtcd();
+      backend = etcd({ endpoints: [node.endpoint], mode, env: {} });
+      return { backend: () => backend, ttl: 5, rounds: 100 };
+    },
+    async () => {
+      await backend?.close();
+      await node?.stop();
+    },
+  );
+}
+
+// PostgreSQL
+{
+  let server: PostgresServer | undefined;
+  let backend: AnyBackend;
+  transferSuite(
+    'postgres',
+    async () => {
+      server = await startPostgres();
+      backend = postgres({ connectionString: server.url(), env: {} });
+      return { backend: () => backend, ttl: 5, rounds: 20 };
+    },
+    async () => {
+      await backend?.close();
+      await server?.stop();
+    },
+  );
+}
+
+// ZooKeeper
+{
+  let server: ZookeeperServer | undefined;
+  let backend: AnyBackend;
+  transferSuite(
+    'zookeeper',
+    async () => {
+      server = await startZookeeper();
+      backend = zookeeper({ connect: server.connect, env: {} });
+      return { backend: () => backend, ttl: 4, rounds: 20 };
+    },
+    async () => {
+      await backend?.close();
+      await server?.stop();
+    },
+  );
+}
