@@ -11,6 +11,7 @@ import {
   type Term,
   type TermEndReason,
 } from '../src/index.js';
+import { buildCli, runCli } from './cli-process.js';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { startPostgres, type PostgresServer } from './fixtures/postgres.js';
 import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
@@ -341,3 +342,45 @@ for (const mode of ['client', 'service'] as const) {
     },
   );
 }
+
+// The operator's command, against etcd: the built `ballot` bin as a child process.
+describe('transfer: cli (etcd)', { skip: only !== undefined && !only.includes('cli') }, () => {
+  let node: EtcdNode | undefined;
+  let backend: AnyBackend;
+  before(async () => {
+    await buildCli();
+    node = await startEtcd();
+    backend = etcd({ endpoints: [node.endpoint], env: {} });
+  });
+  after(async () => {
+    await backend?.close();
+    await node?.stop();
+  });
+
+  test('ballot transfer <election> <candidate>: hands over, exits 0; 9 for no such candidate; 3 for no leader', async () => {
+    const election = fresh('cli');
+    const terms: TermRecord[] = [];
+    const all = electors(backend, election, ['a', 'b', 'c'], 5, terms);
+    try {
+      const { line } = await leaderOf(backend, election, all, 3);
+      const target = line[2]!.value;
+      const done = await runCli(['transfer', election, target, '--timeout', '10s', '--json'], node!.endpoint);
+      assert.equal(done.code, 0, done.stderr);
+      const event = JSON.parse(done.stdout.split('\n')[0]!) as Record<string, unknown>;
+      assert.equal(event['event'], 'transferred');
+      assert.equal(event['value'], target);
+      assert.equal(event['from'], line[0]!.value);
+      await eventually(() => all.get(target)!.isLeader(), 10_000, `${target} to lead`);
+      await eventually(() => terms[0]?.reason !== undefined, 10_000, 'the old term to end');
+      assert.equal(terms[0]!.reason, 'key-deleted');
+      const missing = await runCli(['transfer', election, 'nobody'], node!.endpoint);
+      assert.equal(missing.code, 9, missing.stderr);
+      assert.match(missing.stderr, /no waiting candidate has that value/);
+      assert.ok(all.get(target)!.isLeader(), 'leadership kept');
+      const none = await runCli(['transfer', fresh('empty'), 'a'], node!.endpoint);
+      assert.equal(none.code, 3, none.stderr);
+    } finally {
+      await Promise.all([...all.values()].map((e) => e.stop()));
+    }
+  });
+});
