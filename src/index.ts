@@ -50,6 +50,7 @@ export {
   type TransferOptions,
   type TransferResult,
 } from './core/transfer.js';
+export type { PriorityTransferOptions } from './core/priority.js';
 export { Session, type SessionEvents, type SessionOptions } from './core/session.js';
 export { Term, TermEndedError, type TermEndReason } from './core/term.js';
 export type { TlsOptions } from './etcd/connection.js';

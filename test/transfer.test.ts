@@ -384,3 +384,114 @@ describe('transfer: cli (etcd)', { skip: only !== undefined && !only.includes('c
     }
   });
 });
+
+// The priority policy on top of transfer: a higher-priority candidate that has waited the
+// hysteresis time takes over; equal priorities and short-lived higher ones change nothing.
+for (const kind of ['memory', 'etcd'] as const) {
+  describe(
+    `transfer: priority policy (${kind})`,
+    { skip: only !== undefined && !only.includes(`priority-${kind}`) && !only.includes(kind) },
+    () => {
+      let node: EtcdNode | undefined;
+      let backend: AnyBackend;
+      before(async () => {
+        if (kind === 'etcd') {
+          node = await startEtcd();
+          backend = etcd({ endpoints: [node.endpoint], env: {} });
+        } else backend = memory();
+      });
+      after(async () => {
+        await backend?.close();
+        await node?.stop();
+      });
+
+      function candidate(election: string, value: string, priority: number, terms: TermRecord[]) {
+        const e = new LeaderElector({
+          backend,
+          election,
+          value,
+          priority,
+          ttl: 5,
+          flapGuard: false,
+          priorityTransfer: { hysteresisMs: 400, intervalMs: 50 },
+        });
+        e.on('elected', (term) => terms.push({ who: value, token: term.token, startedAt: term.startedAt }));
+        e.on('deposed', (term, reason) => {
+          const record = terms.find((t) => t.token === term.token);
+          if (record) Object.assign(record, { endedAt: term.ended?.at, reason });
+        });
+        e.on('retrying', () => undefined);
+        return e;
+      }
+
+      test('a higher priority takes over after the hysteresis, and never hands back', async () => {
+        const election = fresh('prio');
+        const terms: TermRecord[] = [];
+        const low = candidate(election, 'low', 1, terms);
+        const electors: LeaderElector<unknown>[] = [low];
+        try {
+          await eventually(() => low.isLeader(), 10_000, 'low to lead');
+          const joined = backend.clock.now();
+          const high = candidate(election, 'high', 5, terms);
+          electors.push(high);
+          await eventually(() => high.isLeader(), 10_000, 'high to take over');
+          const took = terms.find((t) => t.who === 'high')!.startedAt;
+          assert.ok(took - joined >= 400, `high waited the hysteresis (${took - joined} ms)`);
+          assert.equal(terms[0]!.reason, 'transferred');
+          // Low is back in line with its lower priority: high keeps leading.
+          await eventually(
+            async () => (await backend.participants(election)).length === 2,
+            10_000,
+            'low to queue',
+          );
+          await new Promise((r) => setTimeout(r, 1000));
+          assert.deepEqual(
+            terms.map((t) => t.who),
+            ['low', 'high'],
+            'no transfer back',
+          );
+          assertNoOverlap(terms);
+        } finally {
+          await Promise.all(electors.map((e) => e.stop()));
+        }
+      });
+
+      test('equal priorities never transfer; a higher one that leaves within the hysteresis changes nothing', async () => {
+        const election = fresh('equal');
+        const terms: TermRecord[] = [];
+        const electors = [candidate(election, 'p1', 3, terms)];
+        try {
+          await eventually(() => electors[0]!.isLeader(), 10_000, 'p1 to lead');
+          electors.push(candidate(election, 'p2', 3, terms));
+          await eventually(
+            async () => (await backend.participants(election)).length === 2,
+            10_000,
+            'p2 to queue',
+          );
+          await new Promise((r) => setTimeout(r, 1200));
+          assert.deepEqual(
+            terms.map((t) => t.who),
+            ['p1'],
+            'equal priority: no transfer',
+          );
+          const brief = candidate(election, 'brief', 9, terms);
+          await eventually(
+            async () => (await backend.participants(election)).length === 3,
+            10_000,
+            'brief to queue',
+          );
+          await brief.stop();
+          await new Promise((r) => setTimeout(r, 800));
+          assert.deepEqual(
+            terms.map((t) => t.who),
+            ['p1'],
+            'a higher one gone before the hysteresis: no transfer',
+          );
+          assert.ok(electors[0]!.isLeader());
+        } finally {
+          await Promise.all(electors.map((e) => e.stop()));
+        }
+      });
+    },
+  );
+}

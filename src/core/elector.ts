@@ -12,6 +12,12 @@ import {
   TransferError,
 } from './errors.js';
 import type { TransferOptions, TransferResult } from './transfer.js';
+import {
+  checkPriorityTransfer,
+  followPriority,
+  prioritySettings,
+  type PriorityTransferOptions,
+} from './priority.js';
 import { checkSessionOptions, type Session, type SessionOptions } from './session.js';
 import type { KvTxn } from './guard.js';
 import type { Term, TermEndReason } from './term.js';
@@ -39,6 +45,12 @@ export interface LeaderElectorOptions<Tx = KvTxn> {
   advertise?: Advertise;
   /** This candidate's priority (default 0), published with its value. */
   priority?: number;
+  /**
+   * The priority policy: while leading, hand leadership to a waiting candidate with a strictly
+   * higher `priority` once it has waited `hysteresisMs` (default one TTL), checking the line every
+   * `intervalMs` (default TTL / 3). Equal priorities never transfer. `true` takes the defaults.
+   */
+  priorityTransfer?: PriorityTransferOptions | boolean;
   /** Session TTL in seconds (default 10). */
   ttl?: number;
   /** Deadline safety margin in ms (see SessionOptions.margin). */
@@ -97,6 +109,8 @@ export class LeaderElector<Tx = KvTxn>
   private failure?: Error;
   private consumers = 0;
   private warned = false;
+  /** The priority policy of the current term, if it runs (awaited on stop). */
+  private policy: Promise<void> = Promise.resolve();
 
   constructor(options: LeaderElectorOptions<Tx>) {
     super();
@@ -236,6 +250,7 @@ export class LeaderElector<Tx = KvTxn>
         this.current = term;
         this.wakeWaiters();
         this.emit('elected', term);
+        this.followPriority(term, election);
         const whenEnded = term.whenEnded();
         const ended = await Promise.race([whenEnded, aborted(stop, whenEnded)]);
         if (!ended) {
@@ -266,6 +281,23 @@ export class LeaderElector<Tx = KvTxn>
     if (this.options.advertise !== undefined) options.advertise = this.options.advertise;
     if (this.options.priority !== undefined) options.priority = this.options.priority;
     return options;
+  }
+
+  /** Starts the priority policy (see priority.ts) for `term`, if enabled. */
+  private followPriority(term: Term<Tx>, election: Election<Tx>): void {
+    const option = this.options.priorityTransfer;
+    if (option === undefined || option === false) return;
+    const ttl = this.options.ttl ?? 10;
+    const { hysteresisMs, intervalMs } = prioritySettings(option, ttl);
+    this.policy = followPriority(term as Term<unknown>, {
+      clock: this.options.backend.clock,
+      priority: this.options.priority ?? 0,
+      hysteresisMs,
+      intervalMs,
+      participants: () => election.participants(),
+      transfer: (key) => this.transferTo(key, { timeout: ttl * 1000 }),
+      failed: (error, delay) => this.reportRetry(error, delay),
+    });
   }
 
   /** Waits until concede()'s resign has finished before queueing again, so we rejoin at the back. */
@@ -353,6 +385,7 @@ export class LeaderElector<Tx = KvTxn>
       }
       await session.close();
     }
+    await this.policy;
     if (held) this.emit('deposed', held, held.ended?.reason ?? 'closed');
     this.wakeWaiters();
   }
@@ -387,6 +420,7 @@ function checkOptions(options: LeaderElectorOptions<unknown>): void {
   const limits = { ...options.backend.limits, backend: options.backend.kind };
   checkValue(options.value, limits);
   checkCandidateMeta({ advertise: options.advertise, priority: options.priority });
+  checkPriorityTransfer(options.priorityTransfer);
   checkValue(
     encodeCandidateValue(options.value, { advertise: options.advertise, priority: options.priority }),
     limits,
