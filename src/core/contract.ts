@@ -275,9 +275,12 @@ export interface ElectionView {
   /**
    * Hands leadership from `leader` to `target` in one atomic step (see TRANSFER above): deletes the
    * leader's entry and every entry older than the target's, only while both still hold their
-   * tokens. Needs no liveness, so sessions and operators use the same step.
+   * tokens. Needs no liveness, so sessions and operators use the same step. `line` is the line as
+   * the caller read it (with the target in it): every entry older than the target was in it, since
+   * later ones are newer, so etcd and ZooKeeper take the entries to delete from it instead of
+   * reading again.
    */
-  transfer(leader: EntryRef, target: EntryRef): Promise<TransferRecord>;
+  transfer(leader: EntryRef, target: EntryRef, line?: readonly EntryRef[]): Promise<TransferRecord>;
 }
 
 /** Election primitives for one (election name, liveness id) pair; `Tx` is the backend's guard transaction. */

@@ -298,7 +298,7 @@ export class Election<Tx = KvTxn> {
     leading.transferSentAt = this.clock.now();
     let outcome;
     try {
-      outcome = await this.driver.transfer(leading.entry, target);
+      outcome = await this.driver.transfer(leading.entry, target, line);
     } finally {
       if (outcome === 'transferred') this.transferred(leading);
       else if (this.state === leading) leading.transferSentAt = undefined;

@@ -157,7 +157,7 @@ export async function transferAsOperator(
         : `cannot transfer "${election}": it has no leader`,
     );
   const target = pickTarget(election, line, leader.key, to);
-  const outcome = await view.transfer(leader, target);
+  const outcome = await view.transfer(leader, target, line);
   if (outcome !== 'transferred') throw refusal(election, to, outcome);
   const now = await awaitLeader(election, view, clock, target, deadline, to);
   return { from: leader.token, to: now };

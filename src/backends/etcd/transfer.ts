@@ -24,20 +24,16 @@ export async function transferTxn(
   prefix: string,
   leader: EntryRef,
   target: EntryRef,
+  line?: readonly EntryRef[],
 ): Promise<TransferRecord> {
   if (target.token <= leader.token) return 'target-gone';
-  // Keys created after this read are newer than the target's, so this list is every key the txns
-  // must delete; one deleted meanwhile makes its delete a no-op.
-  const ahead = await client.range({
-    key: Buffer.from(prefix),
-    range_end: prefixEnd(prefix),
-    sort_order: 'ASCEND',
-    sort_target: 'CREATE',
-    keys_only: true,
-    max_create_revision: (target.token - 1n).toString(),
-  });
-  if (ahead.kvs[0]?.key.toString() !== leader.key) return 'not-leader';
-  const between = ahead.kvs.slice(1).map((kv): RequestOp => ({ request_delete_range: { key: kv.key } }));
+  // Keys created after a read that found the target are newer than the target's, so that read
+  // lists every key the txns must delete; one deleted meanwhile makes its delete a no-op.
+  const ahead = (line ?? (await readAhead(client, prefix, target))).filter((e) => e.token < target.token);
+  if (ahead[0]?.key !== leader.key) return 'not-leader';
+  const between = ahead
+    .slice(1)
+    .map((e): RequestOp => ({ request_delete_range: { key: Buffer.from(e.key) } }));
   // Deletes are idempotent under unchanged compares, so the first txn may be resent.
   if (between.length > 0) {
     const first = await client.txn(guarded(leader, target, between));
@@ -58,6 +54,18 @@ export async function transferTxn(
     );
   }
   return response.succeeded ? 'transferred' : refused(response, leader);
+}
+
+async function readAhead(client: EtcdClient, prefix: string, target: EntryRef): Promise<EntryRef[]> {
+  const response = await client.range({
+    key: Buffer.from(prefix),
+    range_end: prefixEnd(prefix),
+    sort_order: 'ASCEND',
+    sort_target: 'CREATE',
+    keys_only: true,
+    max_create_revision: (target.token - 1n).toString(),
+  });
+  return response.kvs.map((kv) => ({ key: kv.key.toString(), token: BigInt(kv.create_revision) }));
 }
 
 function guarded(leader: EntryRef, target: EntryRef, success: RequestOp[]) {

@@ -89,7 +89,7 @@ export class EtcdView implements ElectionView {
   }
 
   /** One txn over the keys both modes share (see transfer.ts). */
-  transfer(leader: EntryRef, target: EntryRef): Promise<TransferRecord> {
-    return transferTxn(this.client, this.prefix, leader, target);
+  transfer(leader: EntryRef, target: EntryRef, line?: readonly EntryRef[]): Promise<TransferRecord> {
+    return transferTxn(this.client, this.prefix, leader, target, line);
   }
 }

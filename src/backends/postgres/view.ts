@@ -108,11 +108,14 @@ export class PgView implements ElectionView {
    * target, then the leader's. One would do for atomicity, but the delete trigger tells the
    * candidate right behind the leader 'led' and that candidate leads on it without reading again
    * (one round trip); its own row's NOTIFY from the same statement may reach it later. From an
-   * earlier transaction it arrives first, so a passed-over candidate never starts a term.
+   * earlier transaction it arrives first, so a passed-over candidate never starts a term. With
+   * nobody between them (as the caller's line shows), only the second runs.
    */
-  async transfer(leader: EntryRef, target: EntryRef): Promise<TransferRecord> {
+  async transfer(leader: EntryRef, target: EntryRef, line?: readonly EntryRef[]): Promise<TransferRecord> {
     if (target.token <= leader.token) return 'target-gone';
-    for (const withLeader of [false, true]) {
+    // The caller's line holds every entry older than the target: with none between, one statement.
+    const between = line?.some((e) => e.token > leader.token && e.token < target.token) ?? true;
+    for (const withLeader of between ? [false, true] : [true]) {
       const { rows } = await run(
         this.ctx,
         this.ctx.sql.transfer,

@@ -128,15 +128,18 @@ export class ZkView implements ElectionView {
    * unique sequence, so a check on a path is a check on that entry; the czxids are compared first.
    * A node between them that went meanwhile fails the multi at its delete: list and send again.
    */
-  transfer(leader: EntryRef, target: EntryRef): Promise<TransferRecord> {
+  transfer(leader: EntryRef, target: EntryRef, known?: readonly EntryRef[]): Promise<TransferRecord> {
     return attempt(this.ctx.where, `transferring the leadership of "${this.name}"`, async () => {
       const conn = await this.ctx.reader();
       for (let tries = 0; tries < 5; tries++) {
-        const line = await readLine(conn, this.path, this.kind);
-        if (line[0] !== leader.key || (await conn.getData(leader.key))?.czxid !== leader.token)
-          return 'not-leader';
+        // The caller's read serves the first try; a retry lists again.
+        const line =
+          tries === 0 && known ? known.map((e) => e.key) : await readLine(conn, this.path, this.kind);
         const at = line.indexOf(target.key);
-        if (at < 0 || (await conn.getData(target.key))?.czxid !== target.token) return 'target-gone';
+        // Both czxids in one round trip: a path restarted with a recreated parent is another entry.
+        const [held, waiting] = await Promise.all([conn.getData(leader.key), conn.getData(target.key)]);
+        if (line[0] !== leader.key || held?.czxid !== leader.token) return 'not-leader';
+        if (at < 0 || waiting?.czxid !== target.token) return 'target-gone';
         const ops: MultiOp[] = [
           { op: 'check', path: target.key, version: -1 },
           ...line.slice(0, at).map((path): MultiOp => ({ op: 'remove', path, version: -1 })),
