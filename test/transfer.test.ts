@@ -12,6 +12,7 @@ import {
   type TermEndReason,
 } from '../src/index.js';
 import { buildCli, runCli } from './cli-process.js';
+import { killCurators, startCurator } from './fixtures/curator.js';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { startPostgres, type PostgresServer } from './fixtures/postgres.js';
 import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
@@ -495,3 +496,72 @@ for (const kind of ['memory', 'etcd'] as const) {
     },
   );
 }
+
+// Curator's LeaderLatch in line between a ballot leader and a ballot target: its node is deleted
+// with the leader's, and the latch, finding its own node gone, creates a new one at the back.
+describe(
+  'transfer: zookeeper with a Curator LeaderLatch passed over',
+  { skip: only !== undefined && !only.includes('curator') },
+  () => {
+    let server: ZookeeperServer | undefined;
+    let backend: AnyBackend;
+    before(async () => {
+      server = await startZookeeper();
+      backend = zookeeper({ connect: server.connect, env: {} });
+    });
+    after(async () => {
+      await killCurators();
+      await backend?.close();
+      await server?.stop();
+    });
+
+    test('the latch queues again behind the new leader', async () => {
+      const path = `/transfer/curator-${process.pid}/leader`;
+      const leader = await backend.session({ ttl: 4 });
+      const target = await backend.session({ ttl: 4 });
+      try {
+        const term = await leader.election(path).campaign('ballot-leader');
+        const latch = await startCurator({
+          connect: server!.connect,
+          kind: 'latch',
+          path,
+          id: 'cur-1',
+          sessionTimeoutMs: 4000,
+        });
+        await eventually(
+          async () => (await backend.participants(path)).length === 2,
+          10_000,
+          'Curator to queue',
+        );
+        const won = target.election(path).campaign('ballot-target');
+        await eventually(
+          async () => (await backend.participants(path)).length === 3,
+          10_000,
+          'the target to queue',
+        );
+        const before = await backend.participants(path);
+        assert.deepEqual(
+          before.map((p) => p.value),
+          ['ballot-leader', 'cur-1', 'ballot-target'],
+        );
+        await leader.election(path).transfer('ballot-target', { timeout: 10_000 });
+        assert.equal(term.ended?.reason, 'transferred');
+        await within(won, 10_000, 'the target to lead');
+        await eventually(
+          async () => (await backend.participants(path)).map((p) => p.value).join() === 'ballot-target,cur-1',
+          10_000,
+          'the latch to queue again behind the target',
+        );
+        const after = await backend.participants(path);
+        assert.ok(after[1]!.token > before[2]!.token, "the latch's new node is newer than the target's");
+        assert.deepEqual(await latch.ask('leader', 'leader').then((e) => [e.id, e.isLeader]), [
+          'ballot-target',
+          true,
+        ]);
+      } finally {
+        await target.close();
+        await leader.close();
+      }
+    });
+  },
+);
