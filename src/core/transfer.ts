@@ -47,7 +47,9 @@ export function transferTimeout(options: TransferOptions | undefined): number {
 
 /**
  * The one waiting candidate named `candidate` (by value, else by entry key), behind `leaderKey`.
- * Throws TransferError('candidate-not-found') for none, several, or the leader itself.
+ * Throws TransferError('candidate-not-found') for none, several, or the leader itself. A candidate
+ * whose process died but whose session has not expired yet still stands in line and is found: the
+ * transfer then succeeds to a leader that will not act, until its session expires, like any crash.
  */
 export function pickTarget(
   election: string,
@@ -59,7 +61,8 @@ export function pickTarget(
     throw new InvalidArgumentError(
       'transfer needs the target candidate: its value (e.g. its id) as a non-empty string',
     );
-  const waiting = line.filter((p) => p.key !== leaderKey);
+  // An entry whose lease is already gone (ttl -1) is about to go too: no one to hand over to.
+  const waiting = line.filter((p) => p.key !== leaderKey && p.ttl !== -1);
   let found = waiting.filter((p) => p.value === candidate);
   if (found.length === 0) found = waiting.filter((p) => p.key === candidate);
   const [target] = found;
