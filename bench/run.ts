@@ -33,6 +33,7 @@ import {
   type RunOptions,
   type TargetCheck,
 } from './report.js';
+import { TRANSFER_METHOD, transferScenario } from './transfer.js';
 import { ZK_FIXTURE_NOTE } from './zk-common.js';
 import { ZK_FAILOVER_METHOD, zkFailoverScenario } from './zk-failover.js';
 import { ZK_HANDOVER_METHOD, zkHandoverScenario } from './zk-handover.js';
@@ -125,6 +126,15 @@ SCENARIOS.push({
   title: 'Forwarding to the leader: overhead of a follower hop',
   method: FORWARD_METHOD,
   run: forwardScenario,
+});
+
+// Issue 14: leadership transfer against resign-handover, on every backend in one section.
+SCENARIOS.push({
+  number: 'T 1',
+  backend: 'etcd',
+  title: 'Leadership transfer against resign handover (etcd, PostgreSQL, ZooKeeper)',
+  method: TRANSFER_METHOD,
+  run: transferScenario,
 });
 
 const FULL_ROUNDS = 200;

@@ -69,6 +69,13 @@ export {
   type LeaderSource,
 } from './serve/leader-fetch.js';
 export type { ForwardTimeouts } from './serve/proxy.js';
+export {
+  DEFAULT_TRANSFER_TIMEOUT_MS,
+  type BackendTransferOptions,
+  type TransferOptions,
+  type TransferResult,
+} from './core/transfer.js';
+export type { PriorityTransferOptions } from './core/priority.js';
 export { Session, type SessionEvents, type SessionOptions } from './core/session.js';
 export { Term, TermEndedError, type TermEndReason } from './core/term.js';
 export type { TlsOptions } from './etcd/connection.js';

@@ -153,7 +153,18 @@ describe('ballot command', () => {
   });
 
   test('help reads well at 80 columns: no line is wider, for the program and every command', async () => {
-    const commands = ['', 'campaign', 'observe', 'leader', 'run', 'lock', 'list', 'resign', 'demo'];
+    const commands = [
+      '',
+      'campaign',
+      'observe',
+      'leader',
+      'run',
+      'lock',
+      'list',
+      'resign',
+      'transfer',
+      'demo',
+    ];
     const helps = await Promise.all(
       commands.map((c) => runCli([...(c ? [c] : []), '--help'], undefined, { COLUMNS: '80' })),
     );

@@ -13,6 +13,7 @@ export const END_REASONS: ReadonlySet<string> = new Set([
   'unreachable',
   'key-deleted',
   'closed',
+  'transferred',
 ]);
 
 /** One term as its candidate reported it. */

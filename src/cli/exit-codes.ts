@@ -10,16 +10,17 @@
  * | 4    | DEPOSED     | the term ended for a reason other than our own resign (key deleted, session   |
  * |      |             | lost, backend unreachable past the deadline)                                  |
  * | 5    | UNAVAILABLE | the backend could not be reached within the dial timeout (endpoints named);   |
- * |      |             | also a candidate whose session was lost while it still waited in line         |
+ * |      |             | also a candidate whose session was lost while it still waited in line;        |
+ * |      |             | `transfer`: the step committed but the candidate did not lead within --timeout |
  * | 6    | AUTH        | the backend refused the credentials or the permission (or none were given to  |
  * |      |             | an etcd with auth); TLS: the server certificate failed verification, or a     |
  * |      |             | plain connection went to a server that expects TLS; PostgreSQL: a wrong       |
  * |      |             | password, or a role without rights on (or to create) ballot's tables          |
  * | 7    | BACKEND     | the backend answered with an error that retrying will not fix                 |
  * | 8    | INVARIANT   | `demo`: an invariant was violated                                             |
- * | 9    | CONFLICT    | `resign`: the leader changed while we resigned it; or, on ZooKeeper, it is    |
+ * | 9    | CONFLICT    | `resign`, `transfer`: the leader changed meanwhile; or, on ZooKeeper, it is   |
  * |      |             | not a ballot candidate (Curator's: it would not notice) and --force was not   |
- * |      |             | given. Nothing was deleted either way                                         |
+ * |      |             | given; `transfer`: the candidate is not waiting. Nothing was deleted          |
  * | 126  | CANNOT_EXEC | `run`: the command exists but could not be executed                           |
  * | 127  | NOT_FOUND   | `run`: the command was not found                                              |
  * | 130  | INTERRUPTED | `demo` interrupted before it finished; a second SIGINT/SIGTERM forced exit    |

@@ -115,6 +115,7 @@ const END_REASONS: Record<TermEndReason, string> = {
   unreachable: 'no keepalive was acknowledged before the session deadline, so the lease may have expired',
   'key-deleted': 'someone else deleted the leader key (e.g. `ballot resign`)',
   closed: 'the session was closed',
+  transferred: 'this candidate handed leadership to another (transfer)',
 };
 
 /** Why a term ended, in words for the stderr message. */

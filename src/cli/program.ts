@@ -8,6 +8,7 @@ import { migrate } from './commands/migrate.js';
 import { observe } from './commands/observe.js';
 import { resign } from './commands/resign.js';
 import { run } from './commands/run.js';
+import { transfer } from './commands/transfer.js';
 import { withBackend } from './connect.js';
 import { parseDuration } from './duration.js';
 import { UsageError, describeError, exitCodeFor } from './errors.js';
@@ -32,15 +33,17 @@ Examples:
   $ ballot lock nightly -- ./job.sh   # run job.sh holding the "nightly" mutex
   $ ballot list                       # every election, its leader and its queue
   $ ballot resign jobs                # operator: make the leader step down
+  $ ballot transfer jobs host-b       # operator: hand leadership to host-b
   $ ballot leader jobs --backend postgres --dsn postgres://app@db:5432/app
   $ ballot leader /services/jobs/leader --backend zookeeper --zk zk1:2181/apps
                                       # a znode path: a Curator LeaderLatch's
   $ ballot migrate --print-sql --grant app   # DDL for a DBA to apply
 
 Exit codes: 0 ok, 2 usage, 3 no leader, 4 deposed, 5 unavailable, 6 auth,
-7 backend error, 8 demo invariant violated, 9 conflict (resign: the leader
-changed, or is not ballot's and --force was not given); \`run\` and \`lock\`
-exit with their command's code.`;
+7 backend error, 8 demo invariant violated, 9 conflict (resign, transfer: the
+leader changed, or is not ballot's and --force was not given; transfer: the
+candidate is not waiting); transfer exits 5 if the candidate did not lead in
+time; \`run\` and \`lock\` exit with their command's code.`;
 
 /** Runs the `ballot` command line `argv` (process.argv form) and returns the exit code; never throws. */
 export async function runCli(argv: readonly string[]): Promise<number> {
@@ -224,6 +227,42 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
         resign(name, ctx, { force: flags.force ?? false }),
       );
     });
+
+  program
+    .command('transfer')
+    .summary('operator action: hand leadership to a named waiting candidate')
+    .description(
+      'Hand leadership to the waiting candidate with that value, in one atomic step guarded by the ' +
+        "leader's token: the leader's entry and those ahead of the candidate's are deleted, then the " +
+        'command waits until the candidate leads. The old leader sees its term end (key-deleted) and ' +
+        'queues again, as do candidates passed over. Exits 3 when there is no leader, 9 if the leader ' +
+        'changed or the candidate is not waiting (nothing deleted), 5 if the candidate did not lead ' +
+        'within --timeout. On ZooKeeper a leader that is not a ballot candidate is refused (exit 9) ' +
+        'unless --force is given, as for resign.',
+    )
+    .argument('<election>', ELECTION)
+    .argument('<candidate>', "the waiting candidate's value (as `ballot list` shows it)")
+    .addOption(
+      new Option('--timeout <duration>', 'how long to wait for the candidate to lead').default('10s'),
+    )
+    .option(
+      '--force',
+      'ZooKeeper: delete the leader node even if it is not a ballot candidate (risks two leaders)',
+    )
+    .action(
+      async (
+        election: string,
+        candidate: string,
+        flags: { timeout: string; force?: boolean },
+        cmd: Command,
+      ) => {
+        const name = checkElectionName(election);
+        const timeout = parseDuration(flags.timeout, '--timeout');
+        result.code = await withBackend(resolveGlobals(cmd, ETCD), 'transfer', (ctx) =>
+          transfer(name, candidate, ctx, { timeout, force: flags.force ?? false }),
+        );
+      },
+    );
 
   program
     .command('demo')

@@ -12,6 +12,7 @@ import {
   type Participant,
 } from './participants.js';
 import { checkName } from './validate.js';
+import { transferAsOperator, type BackendTransferOptions, type TransferResult } from './transfer.js';
 import { Session, type SessionOptions } from './session.js';
 
 /**
@@ -96,6 +97,21 @@ export class Backend<Tx = KvTxn> implements AsyncDisposable {
     const driver = this.driver.view(checkName(election));
     await this.driver.connect();
     return deposeLeader(election, driver, token);
+  }
+
+  /**
+   * The operator's transfer (`ballot transfer`): hands the leadership of `election` to the waiting
+   * candidate whose value is `options.to`, in one atomic step guarded by the leader's token as read
+   * (see depose), then resolves once that candidate leads. The old leader's term ends with reason
+   * 'key-deleted' (it learns of it by its watch) and a LeaderElector queues again at the back.
+   * Rejects with TransferError (code TRANSFER_FAILED) as Election.transfer does.
+   */
+  async transfer(election: string, options: BackendTransferOptions): Promise<TransferResult> {
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError("transfer needs options with the target: { to: 'node-2' }");
+    const driver = this.driver.view(checkName(election));
+    await this.driver.connect();
+    return transferAsOperator(election, driver, this.driver.clock, options);
   }
 
   /**

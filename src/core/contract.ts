@@ -95,6 +95,37 @@
  *             read alongside it).
  *   Postgres  SELECT joined with sessions ordered by seq; depose = DELETE ... WHERE seq = token.
  *
+ * TRANSFER: one atomic step that deletes the leader's entry and every entry older than a named
+ * target's, only while the leader still holds its token and the target's entry still exists with
+ * its token. Afterwards the target is the oldest entry and leads through its ordinary predecessor
+ * wait; its token (its order) is greater than the leader's, and the old term ends first (its
+ * entry's deletion). Candidates between the two lose their entries and queue again at the back.
+ *   etcd      read the keys older than the target's (a key created later is newer, so none is
+ *             missed), then txns comparing create_revision(leader) and create_revision(target):
+ *             one deleting the keys between them (if any), then one (never resent) deleting the
+ *             leader's key. Two, not one, because a candidate right behind the leader treats the
+ *             leader's deletion alone as its win and hears of its own key's deletion on another
+ *             watcher: deleted a revision earlier, it hears of it first (see etcd/transfer.ts).
+ *             Limit: etcd sends a watch that starts at a past revision its events only at its next
+ *             sync (every 100 ms); a candidate passed over within that long after joining can hear
+ *             of its predecessor's deletion first and start a term that ends at once
+ *             ('key-deleted'; its guards are refused, since its key is gone).
+ *             The failure branch reads the leader's key to tell 'not-leader' from
+ *             'target-gone'. Bounded by etcd's --max-txn-ops (128 by default) entries between.
+ *   etcd-svc  the same txn (same keys).
+ *   memory    check and delete in one synchronous step.
+ *   ZooKeeper one multi: check(target znode), check(leader znode) + delete(leader znode), then a
+ *             delete of every znode with a lower sequence than the target's (read just before;
+ *             a lower one cannot appear later). Curator LeaderLatch waiters that lose their
+ *             znode create a new one at the back, like ballot's candidates.
+ *   Postgres  DELETE ... WHERE election = $1 AND seq < targetSeq, guarded in the same statement
+ *             by the leader row (seq = token, session live, locked FOR UPDATE) and the target row
+ *             (locked FOR SHARE); run twice, first sparing the leader's row, for the reason etcd
+ *             uses two txns (the trigger's 'led' NOTIFY wakes the one right behind the leader).
+ *   etcd, Postgres: the leader's entry always goes in one atomic step guarded by both tokens; only a
+ *             target gone between the two steps leaves the passed-over candidates re-queued while
+ *             the leader keeps leading.
+ *
  * LIMITS: each backend declares them (BackendLimits); core validates against them and names the
  * backend in the message.
  *   etcd      values up to 1 MiB (requests are capped at 1.5 MiB), TTL whole seconds 1..86400
@@ -199,6 +230,18 @@ export type DeposeRecord =
   | { outcome: 'none' }
   | { outcome: 'changed'; leader: LeaderRecord };
 
+/** An entry named by its key and token, as transfer() checks it. */
+export interface EntryRef {
+  readonly key: string;
+  readonly token: bigint;
+}
+
+/**
+ * What transfer() did: 'transferred' when the step committed; 'not-leader' when `leader` no longer
+ * held its token (nothing changed); 'target-gone' when the target's entry was gone (nothing changed).
+ */
+export type TransferRecord = 'transferred' | 'not-leader' | 'target-gone';
+
 /** A leader read that proves contact with the backend. */
 export interface Confirmation {
   /** The leader the read found, or null. */
@@ -233,6 +276,15 @@ export interface ElectionView {
    * PostgreSQL: DELETE ... WHERE seq = token.
    */
   depose(expectedToken?: bigint): Promise<DeposeRecord>;
+  /**
+   * Hands leadership from `leader` to `target` in one atomic step (see TRANSFER above): deletes the
+   * leader's entry and every entry older than the target's, only while both still hold their
+   * tokens. Needs no liveness, so sessions and operators use the same step. `line` is the line as
+   * the caller read it (with the target in it): every entry older than the target was in it, since
+   * later ones are newer, so etcd and ZooKeeper take the entries to delete from it instead of
+   * reading again.
+   */
+  transfer(leader: EntryRef, target: EntryRef, line?: readonly EntryRef[]): Promise<TransferRecord>;
 }
 
 /** Election primitives for one (election name, liveness id) pair; `Tx` is the backend's guard transaction. */

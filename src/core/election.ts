@@ -15,12 +15,21 @@ import {
   InternalError,
   NotLeaderError,
   SessionLostError,
+  TransferError,
 } from './errors.js';
 import type { KvTxn } from './guard.js';
 import { Term, type TermEndReason } from './term.js';
 import { checkStaleAfter, observeWithLiveness } from './liveness.js';
 import { readParticipants, type Participant } from './participants.js';
 import { checkValue, type NamedLimits } from './validate.js';
+import {
+  awaitLeader,
+  pickTarget,
+  refusal,
+  transferTimeout,
+  type TransferOptions,
+  type TransferResult,
+} from './transfer.js';
 import {
   checkCandidateMeta,
   decodeCandidateValue,
@@ -131,6 +140,8 @@ interface Leading<Tx> {
   entry: Entry;
   term: Term<Tx>;
   unwatch: Unwatch;
+  /** When a transfer's step was sent (monotonic ms), while it runs: the term ends dated then if it commits. */
+  transferSentAt?: number;
 }
 
 /**
@@ -261,6 +272,40 @@ export class Election<Tx = KvTxn> {
     if (releasing.kind !== 'releasing') return;
     await this.driver.remove(releasing.entry);
     if (this.state === releasing) this.state = IDLE;
+  }
+
+  /**
+   * Hands leadership to the waiting candidate whose value is `candidate` (or whose entry key it is),
+   * in one atomic backend step (see TRANSFER in contract.ts), then resolves once that candidate is
+   * the observed leader. The term stays current until the step commits and ends with reason
+   * 'transferred', dated when the step was sent; this election is then idle (a LeaderElector
+   * campaigns again, at the back). Candidates between this leader and the target lose their entries
+   * and queue again at the back. Rejects with TransferError: 'not-leader' or 'candidate-not-found'
+   * (also when the target left before the step) with leadership unchanged; 'timeout' when the step
+   * committed but the target did not lead within `timeout` (this candidate's term has ended).
+   */
+  async transfer(candidate: string, options: TransferOptions = {}): Promise<TransferResult> {
+    const timeout = transferTimeout(options);
+    const deadline = this.clock.now() + timeout;
+    const leading = this.leadingNow();
+    const line = await this.participants();
+    if (this.state !== leading || !leading.term.active)
+      throw this.notLeader('lost leadership while reading the line');
+    const target = pickTarget(this.name, line, leading.entry.key, candidate);
+    if (leading.transferSentAt !== undefined)
+      throw new TransferError('not-leader', `a transfer of "${this.name}" is already running`);
+    const from = leading.entry.token;
+    leading.transferSentAt = this.clock.now();
+    let outcome;
+    try {
+      outcome = await this.driver.transfer(leading.entry, target, line);
+    } finally {
+      if (outcome === 'transferred') this.transferred(leading);
+      else if (this.state === leading) leading.transferSentAt = undefined;
+    }
+    if (outcome !== 'transferred') throw refusal(this.name, candidate, outcome);
+    const to = await awaitLeader(this.name, this.driver, this.clock, target, deadline, candidate);
+    return { from, to };
   }
 
   /** Reads the current leader, or null when there is none. */
@@ -427,6 +472,24 @@ export class Election<Tx = KvTxn> {
       : new InternalError(`campaign failed with a non-Error: ${String(error)}`, { cause: error });
   }
 
+  private leadingNow(): Leading<Tx> {
+    const state = this.state;
+    if (state.kind === 'leading' && state.term.active) return state;
+    throw this.notLeader('this session does not lead it');
+  }
+
+  private notLeader(why: string): TransferError {
+    return new TransferError('not-leader', `cannot transfer "${this.name}": ${why}`);
+  }
+
+  /** A transfer's step committed (or its entry vanished while the step was in flight): the term ends. */
+  private transferred(leading: Leading<Tx>): void {
+    if (this.state !== leading) return;
+    this.state = IDLE;
+    leading.unwatch();
+    leading.term.finish('transferred', leading.transferSentAt ?? this.clock.now());
+  }
+
   /** The backend reports the entry joined as `c` deleted by someone else. */
   private entryGone(c: Candidacy): void {
     this.session.checkDeadline();
@@ -434,6 +497,7 @@ export class Election<Tx = KvTxn> {
     if (state.kind === 'campaigning' && state.entry === c) {
       state.gone = true;
     } else if (state.kind === 'leading' && state.joined === c) {
+      if (state.transferSentAt !== undefined) return this.transferred(state);
       this.state = IDLE;
       state.unwatch();
       state.term.finish('key-deleted', this.clock.now());

@@ -9,7 +9,15 @@ import {
   FlappingError,
   InternalError,
   InvalidArgumentError,
+  TransferError,
 } from './errors.js';
+import type { TransferOptions, TransferResult } from './transfer.js';
+import {
+  checkPriorityTransfer,
+  followPriority,
+  prioritySettings,
+  type PriorityTransferOptions,
+} from './priority.js';
 import { checkSessionOptions, type Session, type SessionOptions } from './session.js';
 import type { KvTxn } from './guard.js';
 import type { Term, TermEndReason } from './term.js';
@@ -37,6 +45,12 @@ export interface LeaderElectorOptions<Tx = KvTxn> {
   advertise?: Advertise;
   /** This candidate's priority (default 0), published with its value. */
   priority?: number;
+  /**
+   * The priority policy: while leading, hand leadership to a waiting candidate with a strictly
+   * higher `priority` once it has waited `hysteresisMs` (default one TTL), checking the line every
+   * `intervalMs` (default TTL / 3). Equal priorities never transfer. `true` takes the defaults.
+   */
+  priorityTransfer?: PriorityTransferOptions | boolean;
   /** Session TTL in seconds (default 10). */
   ttl?: number;
   /** Deadline safety margin in ms (see SessionOptions.margin). */
@@ -96,6 +110,8 @@ export class LeaderElector<Tx = KvTxn>
   private consumers = 0;
   private warned = false;
   private lastChange?: LeaderChange;
+  /** The priority policy of the current term, if it runs (awaited on stop). */
+  private policy: Promise<void> = Promise.resolve();
 
   constructor(options: LeaderElectorOptions<Tx>) {
     super();
@@ -141,6 +157,23 @@ export class LeaderElector<Tx = KvTxn>
     } finally {
       this.conceding = false;
     }
+  }
+
+  /**
+   * Hands leadership to the waiting candidate whose value is `candidateId` (see Election.transfer):
+   * one atomic backend step, then resolves once it leads. This elector's term ends ('transferred')
+   * and it campaigns again at the back. Rejects with TransferError: 'not-leader' when not leading,
+   * 'candidate-not-found' (leadership kept), or 'timeout' (the step committed; this elector has
+   * re-queued).
+   */
+  async transferTo(candidateId: string, options: TransferOptions = {}): Promise<TransferResult> {
+    const session = this.session;
+    if (!this.term || !session)
+      throw new TransferError(
+        'not-leader',
+        `cannot transfer "${this.election}": this elector does not lead it`,
+      );
+    return session.election(this.election).transfer(candidateId, options);
   }
 
   /** Resigns, leaves the election and closes the session. Idempotent. */
@@ -228,7 +261,9 @@ export class LeaderElector<Tx = KvTxn>
         this.current = term;
         this.wakeWaiters();
         this.emit('elected', term);
-        const ended = await Promise.race([term.whenEnded(), aborted(stop)]);
+        this.followPriority(term, election);
+        const whenEnded = term.whenEnded();
+        const ended = await Promise.race([whenEnded, aborted(stop, whenEnded)]);
         if (!ended) {
           held = term;
           break;
@@ -257,6 +292,23 @@ export class LeaderElector<Tx = KvTxn>
     if (this.options.advertise !== undefined) options.advertise = this.options.advertise;
     if (this.options.priority !== undefined) options.priority = this.options.priority;
     return options;
+  }
+
+  /** Starts the priority policy (see priority.ts) for `term`, if enabled. */
+  private followPriority(term: Term<Tx>, election: Election<Tx>): void {
+    const option = this.options.priorityTransfer;
+    if (option === undefined || option === false) return;
+    const ttl = this.options.ttl ?? 10;
+    const { hysteresisMs, intervalMs } = prioritySettings(option, ttl);
+    this.policy = followPriority(term as Term<unknown>, {
+      clock: this.options.backend.clock,
+      priority: this.options.priority ?? 0,
+      hysteresisMs,
+      intervalMs,
+      participants: () => election.participants(),
+      transfer: (key) => this.transferTo(key, { timeout: ttl * 1000 }),
+      failed: (error, delay) => this.reportRetry(error, delay),
+    });
   }
 
   /** Waits until concede()'s resign has finished before queueing again, so we rejoin at the back. */
@@ -345,6 +397,7 @@ export class LeaderElector<Tx = KvTxn>
       }
       await session.close();
     }
+    await this.policy;
     if (held) this.emit('deposed', held, held.ended?.reason ?? 'closed');
     this.wakeWaiters();
   }
@@ -379,6 +432,7 @@ function checkOptions(options: LeaderElectorOptions<unknown>): void {
   const limits = { ...options.backend.limits, backend: options.backend.kind };
   checkValue(options.value, limits);
   checkCandidateMeta({ advertise: options.advertise, priority: options.priority });
+  checkPriorityTransfer(options.priorityTransfer);
   checkValue(
     encodeCandidateValue(options.value, { advertise: options.advertise, priority: options.priority }),
     limits,
@@ -414,9 +468,12 @@ function checkOptions(options: LeaderElectorOptions<unknown>): void {
     );
 }
 
-function aborted(signal: AbortSignal): Promise<undefined> {
+/** Resolves when `signal` aborts; its listener goes once `settled` does, so terms do not pile them up. */
+function aborted(signal: AbortSignal, settled: Promise<unknown>): Promise<undefined> {
   return new Promise((resolve) => {
-    if (signal.aborted) resolve(undefined);
-    else signal.addEventListener('abort', () => resolve(undefined), { once: true });
+    if (signal.aborted) return resolve(undefined);
+    const done = () => resolve(undefined);
+    signal.addEventListener('abort', done, { once: true });
+    void settled.then(() => signal.removeEventListener('abort', done));
   });
 }

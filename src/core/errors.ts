@@ -13,6 +13,8 @@ export type ErrorCode =
   /** A backend's history no longer reaches what a watcher needed (etcd: CompactedError). */
   | 'COMPACTED'
   | 'FLAPPING'
+  /** A leadership transfer did not happen, or did not complete in time (see TransferError.reason). */
+  | 'TRANSFER_FAILED'
   | 'INTERNAL';
 
 /** Base class of every error ballot throws; switch on `code`, not on the message. */
@@ -119,5 +121,23 @@ export class InternalError extends BallotError {
 export class FlappingError extends BallotError {
   constructor(message: string) {
     super('FLAPPING', message);
+  }
+}
+
+/**
+ * Why a transfer failed. 'candidate-not-found': no waiting candidate has that value (or several
+ * do, or it left before the step); nothing changed. 'not-leader': the caller does not lead (or
+ * the leader changed before the step); nothing changed. 'timeout': the step committed but the
+ * target did not lead within the timeout (e.g. it died): the old leader is back in line.
+ */
+export type TransferFailure = 'candidate-not-found' | 'not-leader' | 'timeout';
+
+/** A leadership transfer failed; `reason` says whether anything changed. */
+export class TransferError extends BallotError {
+  /** What went wrong (see TransferFailure). */
+  readonly reason: TransferFailure;
+  constructor(reason: TransferFailure, message: string, options?: { cause?: unknown }) {
+    super('TRANSFER_FAILED', message, options);
+    this.reason = reason;
   }
 }

@@ -11,6 +11,8 @@ export type TermEndReason =
   | 'unreachable'
   /** Someone else deleted the leader entry (an operator, another tool). */
   | 'key-deleted'
+  /** This candidate handed leadership to another (election.transfer, elector.transferTo). */
+  | 'transferred'
   /** The session or election was closed. */
   | 'closed';
 

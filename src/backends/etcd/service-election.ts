@@ -1,5 +1,5 @@
 import type { Candidacy, Entry, Won } from '../../core/contract.js';
-import { AuthError } from '../../core/errors.js';
+import { AuthError, EntryDeletedError } from '../../core/errors.js';
 import type { EntryRecipe } from '../shared/compose.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import { isInvalidAuthToken, isNotElectionLeader } from '../../etcd/errors.js';
@@ -40,6 +40,11 @@ export class ServiceElection implements EntryRecipe {
       this.client,
     );
     const token = BigInt(leader.rev);
+    // etcd's Campaign returns once every older key is gone without looking at our own key again,
+    // so a candidate deleted together with them (a transfer past it, an operator) would "win":
+    // one read after it makes such a campaign fail as on the other recipes.
+    const own = await this.client.range({ key: Buffer.from(c.key), keys_only: true });
+    if (own.kvs[0]?.create_revision !== leader.rev) throw new EntryDeletedError(c.key);
     const unwatch = watchDeletion(this.client, c.key, token, token + 1n, onGone);
     return { key: c.key, token, liveness: this.lease, unwatch };
   }

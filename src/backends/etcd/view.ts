@@ -3,8 +3,10 @@ import type {
   Confirmation,
   DeposeRecord,
   ElectionView,
+  EntryRef,
   LeaderRecord,
   ParticipantRecord,
+  TransferRecord,
 } from '../../core/contract.js';
 import { SharedRead } from '../../core/liveness.js';
 import { Multicast } from '../../core/multicast.js';
@@ -14,6 +16,7 @@ import { electionPrefix, escapeName } from './keys.js';
 import { readLeader, toRecord } from './leader-read.js';
 import { deleteLeaderEntry, readLine } from './participants.js';
 import { observeService } from './service-observe.js';
+import { transferTxn } from './transfer.js';
 
 /** What every view of an election on one client shares, keyed by the election's key prefix. */
 export interface ViewShares {
@@ -83,5 +86,10 @@ export class EtcdView implements ElectionView {
   /** Deletes the leader's entry, guarded by its create revision (the same in both modes). */
   async depose(expectedToken?: bigint): Promise<DeposeRecord> {
     return deleteLeaderEntry(this.client, (await readLeader(this.client, this.prefix)).record, expectedToken);
+  }
+
+  /** One txn over the keys both modes share (see transfer.ts). */
+  transfer(leader: EntryRef, target: EntryRef, line?: readonly EntryRef[]): Promise<TransferRecord> {
+    return transferTxn(this.client, this.prefix, leader, target, line);
   }
 }

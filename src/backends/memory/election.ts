@@ -4,8 +4,10 @@ import type {
   DeposeRecord,
   ElectionDriver,
   Entry,
+  EntryRef,
   LeaderRecord,
   ParticipantRecord,
+  TransferRecord,
   Won,
 } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
@@ -189,6 +191,17 @@ export class MemoryElection implements ElectionDriver<MemoryTxn> {
     if (expectedToken !== undefined && leader.token !== expectedToken) return { outcome: 'changed', leader };
     this.store.delete(leader.key);
     return { outcome: 'deposed', leader };
+  }
+
+  async transfer(leader: EntryRef, target: EntryRef): Promise<TransferRecord> {
+    this.link.check(this.lease);
+    // Checks and deletes run in one turn of the event loop: one atomic step, like etcd's txn.
+    const line = this.store.list(electionPrefix(this.name));
+    if (line[0]?.[0] !== leader.key || !this.owns(leader)) return 'not-leader';
+    if (!this.owns(target)) return 'target-gone';
+    // The leader's key goes first so that its term ends before anyone else can be woken.
+    for (const [key, stored] of line) if (stored.createRevision < target.token) this.store.delete(key);
+    return 'transferred';
   }
 
   private ownLease(): string {

@@ -48,14 +48,20 @@ export class PgEntries implements EntryRecipe {
   async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Won> {
     const e = entryOf(c);
     const bell = new Bell();
-    const own = await this.watchOwn(e, bell.ring);
+    // A NOTIFY on our own channel while waiting is our entry's deletion (or a reconnect's doubt):
+    // never lead on a predecessor's 'led' after it without reading again.
+    let ownNoticed = false;
+    const own = await this.watchOwn(e, () => {
+      ownNoticed = true;
+      bell.ring();
+    });
     let pred: { seq: bigint; unsubscribe: () => void; led: boolean } | undefined;
     try {
       for (;;) {
         signal.throwIfAborted();
         // The entry just ahead was deleted while it led: nothing is ahead of this one now (joins
         // only come after it), so it leads without reading again: one round trip, the delete's.
-        if (pred?.led) break;
+        if (pred?.led && !ownNoticed) break;
         let step: Step;
         try {
           step = await this.step(e);
@@ -85,7 +91,7 @@ export class PgEntries implements EntryRecipe {
     } finally {
       pred?.unsubscribe();
     }
-    return { ...e, unwatch: own.leading(onGone, bell.pending) };
+    return { ...e, unwatch: own.leading(onGone, bell.pending || ownNoticed) };
   }
 
   async tryLead(c: Candidacy, onGone: () => void): Promise<Won | null> {

@@ -20,6 +20,7 @@ export class Statements {
   readonly leader: string;
   readonly participants: string;
   readonly depose: string;
+  readonly transfer: string;
   readonly elections: string;
   readonly fence: string;
   readonly kvPut: string;
@@ -85,6 +86,26 @@ FROM ${s}.entries e JOIN ${s}.sessions x ON x.id = e.session_id WHERE e.election
 d AS (DELETE FROM ${s}.entries e USING l WHERE e.election = $1 AND e.seq = l.seq
   AND ($2::bigint IS NULL OR l.seq = $2::bigint) RETURNING e.seq)
 SELECT l.seq::text AS seq, l.session_id::text AS session_id, l.value, (SELECT count(*) FROM d)::int AS deleted FROM l`;
+    /**
+     * $1 election, $2 the leader's seq, $3 the target's seq, $4 whether the leader's row goes too
+     * (false: only the rows between). One statement: locks the leader row
+     * (its session live) and the target row, and only when both are there deletes every entry
+     * older than the target's, the leader's among them. The row locks make a concurrent delete of
+     * either row wait, or make this statement see it gone (READ COMMITTED rechecks locked rows),
+     * so the deletes never run on a stale check. A guard's FOR SHARE on the leader row makes
+     * this wait for that guard's transaction.
+     */
+    this.transfer = `WITH l AS MATERIALIZED (
+  SELECT e.seq FROM ${s}.entries e JOIN ${s}.sessions x ON x.id = e.session_id
+  WHERE e.election = $1 AND e.seq = $2::bigint AND x.expires_at > clock_timestamp() FOR UPDATE OF e
+), t AS MATERIALIZED (
+  SELECT e.seq FROM ${s}.entries e WHERE e.election = $1 AND e.seq = $3::bigint FOR SHARE
+), d AS (
+  DELETE FROM ${s}.entries e WHERE e.election = $1 AND e.seq < $3::bigint AND ($4::boolean OR e.seq <> $2::bigint)
+    AND EXISTS (SELECT 1 FROM l) AND EXISTS (SELECT 1 FROM t) RETURNING e.seq
+)
+SELECT (SELECT count(*) FROM l)::int AS leads, (SELECT count(*) FROM t)::int AS target,
+  (SELECT count(*) FROM d)::int AS deleted`;
     /** $1 name prefix. */
     this.elections = `SELECT DISTINCT election FROM ${s}.entries WHERE left(election, length($1)) = $1`;
     /**

@@ -2,8 +2,10 @@ import type {
   Confirmation,
   DeposeRecord,
   ElectionView,
+  EntryRef,
   LeaderRecord,
   ParticipantRecord,
+  TransferRecord,
 } from '../../core/contract.js';
 import { BackendUnavailableError } from '../../core/errors.js';
 import { SharedRead } from '../../core/liveness.js';
@@ -99,6 +101,32 @@ export class PgView implements ElectionView {
     if (!row) return { outcome: 'none' };
     const leader = this.toRecord(row);
     return Number(row['deleted']) > 0 ? { outcome: 'deposed', leader } : { outcome: 'changed', leader };
+  }
+
+  /**
+   * Two statements under the same checks (see Statements.transfer): the rows between leader and
+   * target, then the leader's. One would do for atomicity, but the delete trigger tells the
+   * candidate right behind the leader 'led' and that candidate leads on it without reading again
+   * (one round trip); its own row's NOTIFY from the same statement may reach it later. From an
+   * earlier transaction it arrives first, so a passed-over candidate never starts a term. With
+   * nobody between them (as the caller's line shows), only the second runs.
+   */
+  async transfer(leader: EntryRef, target: EntryRef, line?: readonly EntryRef[]): Promise<TransferRecord> {
+    if (target.token <= leader.token) return 'target-gone';
+    // The caller's line holds every entry older than the target: with none between, one statement.
+    const between = line?.some((e) => e.token > leader.token && e.token < target.token) ?? true;
+    for (const withLeader of between ? [false, true] : [true]) {
+      const { rows } = await run(
+        this.ctx,
+        this.ctx.sql.transfer,
+        [this.name, leader.token.toString(), target.token.toString(), withLeader],
+        `transferring the leadership of "${this.name}"`,
+      );
+      const row = rows[0] ?? {};
+      if (Number(row['leads']) === 0) return 'not-leader';
+      if (Number(row['target']) === 0) return 'target-gone';
+    }
+    return 'transferred';
   }
 
   private async read(): Promise<LeaderRead> {

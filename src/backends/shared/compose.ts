@@ -32,5 +32,6 @@ export function composeDriver<Tx>(
     confirm: (maxAgeMs) => view.confirm(maxAgeMs),
     participants: () => view.participants(),
     depose: (expectedToken) => view.depose(expectedToken),
+    transfer: (leader, target, line) => view.transfer(leader, target, line),
   };
 }

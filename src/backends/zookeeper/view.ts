@@ -3,13 +3,15 @@ import type {
   Confirmation,
   DeposeRecord,
   ElectionView,
+  EntryRef,
   LeaderRecord,
   ParticipantRecord,
+  TransferRecord,
 } from '../../core/contract.js';
 import { BackendUnavailableError } from '../../core/errors.js';
 import { SharedRead } from '../../core/liveness.js';
 import { Multicast } from '../../core/multicast.js';
-import type { NodeRead, ZkConnection } from '../../zookeeper/connection.js';
+import type { MultiOp, NodeRead, ZkConnection } from '../../zookeeper/connection.js';
 import { Bell } from '../shared/bell.js';
 import { attempt, type ZkContext } from './context.js';
 import { electionPath, sortLine, type LineKind } from './nodes.js';
@@ -117,6 +119,37 @@ export class ZkView implements ElectionView {
         if (await conn.remove(leader.key)) return { outcome: 'deposed', leader };
         if (expectedToken !== undefined) return { outcome: 'changed', leader };
       }
+    });
+  }
+
+  /**
+   * One multi: check(target), delete(leader), then a delete of every node below the target's (as
+   * listed just before: sequence numbers only grow, so none can be added below it). Paths carry a
+   * unique sequence, so a check on a path is a check on that entry; the czxids are compared first.
+   * A node between them that went meanwhile fails the multi at its delete: list and send again.
+   */
+  transfer(leader: EntryRef, target: EntryRef, known?: readonly EntryRef[]): Promise<TransferRecord> {
+    return attempt(this.ctx.where, `transferring the leadership of "${this.name}"`, async () => {
+      const conn = await this.ctx.reader();
+      for (let tries = 0; tries < 5; tries++) {
+        // The caller's read serves the first try; a retry lists again.
+        const line =
+          tries === 0 && known ? known.map((e) => e.key) : await readLine(conn, this.path, this.kind);
+        const at = line.indexOf(target.key);
+        // Both czxids in one round trip: a path restarted with a recreated parent is another entry.
+        const [held, waiting] = await Promise.all([conn.getData(leader.key), conn.getData(target.key)]);
+        if (line[0] !== leader.key || held?.czxid !== leader.token) return 'not-leader';
+        if (at < 0 || waiting?.czxid !== target.token) return 'target-gone';
+        const ops: MultiOp[] = [
+          { op: 'check', path: target.key, version: -1 },
+          ...line.slice(0, at).map((path): MultiOp => ({ op: 'remove', path, version: -1 })),
+        ];
+        const outcome = await conn.multi(ops);
+        if (outcome.ok) return 'transferred';
+        if (outcome.index === 0) return 'target-gone';
+        if (outcome.index === 1) return 'not-leader';
+      }
+      return 'not-leader';
     });
   }
 
