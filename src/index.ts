@@ -44,6 +44,7 @@ export {
 } from './core/guard.js';
 export { Mutex, type Lock } from './core/mutex.js';
 export type { DeposeOptions, DeposeResult, Participant } from './core/participants.js';
+export { silentLogger, type LogFields, type Logger, type LogMethod } from './core/logger.js';
 export { Session, type SessionEvents, type SessionOptions } from './core/session.js';
 export { Term, TermEndedError, type TermEndReason } from './core/term.js';
 export type { TlsOptions } from './etcd/connection.js';

@@ -12,6 +12,7 @@ import {
 } from './errors.js';
 import { checkSessionOptions, type Session, type SessionOptions } from './session.js';
 import type { KvTxn } from './guard.js';
+import { checkLogger, errorFields, type Logger } from './logger.js';
 import type { Term, TermEndReason } from './term.js';
 import { checkMillis, checkName, checkValue } from './validate.js';
 
@@ -45,9 +46,18 @@ export interface LeaderElectorOptions<Tx = KvTxn> {
   backoff?: { initial?: number; max?: number };
   /** Stop after more than maxTerms terms within windowMs (default 10 in 60 s); false disables. */
   flapGuard?: { maxTerms: number; windowMs: number } | false;
+  /**
+   * Where the elector and its sessions log (default: silent): any object with debug/info/warn/error
+   * taking `(fields, msg)`, e.g. pino. With a logger, retries are logged instead of the process warning.
+   */
+  logger?: Logger;
 }
 
-/** Events of a LeaderElector. Listeners run synchronously on the event loop, in registration order. */
+/**
+ * Events of a LeaderElector. Listeners run synchronously on the event loop, in registration order,
+ * from inside the elector's loop: the loop goes on only after they return, so long work belongs in
+ * a queue. A listener that throws is an uncaught exception, as with any EventEmitter.
+ */
 export interface LeaderElectorEvents<Tx = KvTxn> {
   /** This candidate became leader. */
   elected: [Term<Tx>];
@@ -70,6 +80,16 @@ export interface LeaderElectorEvents<Tx = KvTxn> {
    * thrown as an uncaught exception, like any EventEmitter 'error' nobody listens to.
    */
   error: [Error];
+  /**
+   * The elector opened a new session (at start, and after a session was lost); the argument is its
+   * id (on etcd, the lease id in decimal; etcdctl prints it in hex). Emitted before campaigning on it.
+   */
+  session: [string];
+  /**
+   * The elector has stopped for good: after stop(), or after a fatal `error`. Emitted exactly once
+   * and last, once the term is resigned and the session closed; the argument is the fatal error, if any.
+   */
+  stopped: [Error | undefined];
 }
 
 /**
@@ -95,12 +115,16 @@ export class LeaderElector<Tx = KvTxn>
   private failure?: Error;
   private consumers = 0;
   private warned = false;
+  private finished = false;
+  private campaignStart?: number;
+  private readonly logger: Logger;
 
   constructor(options: LeaderElectorOptions<Tx>) {
     super();
     checkOptions(options);
     this.election = checkName(options.election);
     this.options = options;
+    this.logger = checkLogger(options.logger);
     // Deferred one tick so that listeners attached right after construction see every event.
     this.loop = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.run());
   }
@@ -113,6 +137,16 @@ export class LeaderElector<Tx = KvTxn>
   /** The session the elector campaigns on now (it opens a new one after a loss). */
   get currentSession(): Session<Tx> | undefined {
     return this.session;
+  }
+
+  /** Monotonic time (ms) the campaign now running (or the one that won the current term) began. */
+  get campaignStartedAt(): number | undefined {
+    return this.campaignStart;
+  }
+
+  /** True once the elector has stopped for good (`stopped` was emitted). */
+  get stopped(): boolean {
+    return this.finished;
   }
 
   /** The current term, if leading. */
@@ -168,8 +202,9 @@ export class LeaderElector<Tx = KvTxn>
 
   /** Stops the elector with an error no retry can fix, and makes sure someone hears of it. */
   private fail(error: Error): void {
-    if (this.failure) return;
+    if (this.failure || this.finished) return;
     this.failure = error;
+    this.logger.error({ election: this.election, ...errorFields(error) }, 'elector stopped by an error');
     this.stopController.abort(error);
     this.wakeWaiters();
     if (this.listenerCount('error') > 0) this.emit('error', error);
@@ -182,11 +217,13 @@ export class LeaderElector<Tx = KvTxn>
 
   /** Reports a retryable failure: to 'retrying' listeners, else once as a process warning. */
   private reportRetry(error: Error, delay: number): void {
+    if (this.finished) return;
+    this.logger.warn({ election: this.election, delayMs: delay, ...errorFields(error) }, 'retrying');
     if (this.listenerCount('retrying') > 0) {
       this.emit('retrying', error, delay);
       return;
     }
-    if (this.warned) return;
+    if (this.warned || this.options.logger) return;
     this.warned = true;
     process.emitWarning(
       `LeaderElector for "${this.election}" keeps retrying: ${error.message} ` +
@@ -210,18 +247,25 @@ export class LeaderElector<Tx = KvTxn>
     while (!stop.aborted) {
       try {
         const election = await this.ensureSession();
+        this.campaignStart = this.options.backend.clock.now();
+        this.logger.debug({ election: this.election, session: this.session?.id }, 'campaigning');
         const term = await election.campaign(this.options.value, this.campaignOptions(stop));
         delay = initial;
         this.warned = false;
         if (this.flapping()) break;
         this.current = term;
         this.wakeWaiters();
+        this.logger.info(
+          { election: this.election, session: term.lease, token: String(term.token) },
+          'elected',
+        );
         this.emit('elected', term);
         const ended = await Promise.race([term.whenEnded(), aborted(stop)]);
         if (!ended) {
           held = term;
           break;
         }
+        this.logDeposed(term, ended.reason);
         this.emit('deposed', term, ended.reason);
         this.wakeWaiters();
         if (ended.reason === 'resigned' && this.conceding) await this.settleConcede();
@@ -239,6 +283,22 @@ export class LeaderElector<Tx = KvTxn>
       }
     }
     await this.shutdown(held);
+    this.finished = true;
+    this.logger.info({ election: this.election }, 'elector stopped');
+    this.emit('stopped', this.failure);
+  }
+
+  private logDeposed(term: Term<Tx>, reason: TermEndReason): void {
+    const ended = term.ended;
+    const fields = {
+      election: this.election,
+      session: term.lease,
+      token: String(term.token),
+      reason,
+      termMs: ended ? Math.round(ended.at - term.startedAt) : undefined,
+    };
+    if (reason === 'resigned' || reason === 'closed') this.logger.info(fields, 'deposed');
+    else this.logger.warn(fields, 'deposed');
   }
 
   private campaignOptions(signal: AbortSignal): CampaignOptions {
@@ -261,10 +321,13 @@ export class LeaderElector<Tx = KvTxn>
       this.session = undefined;
     }
     if (!this.session) {
-      const options: { ttl?: number; margin?: number } = {};
+      const options: SessionOptions = {};
       if (this.options.ttl !== undefined) options.ttl = this.options.ttl;
       if (this.options.margin !== undefined) options.margin = this.options.margin;
+      if (this.options.logger !== undefined) options.logger = this.options.logger;
       this.session = await this.options.backend.session(options);
+      this.logger.info({ election: this.election, session: this.session.id }, 'session opened');
+      this.emit('session', this.session.id);
       this.observe(this.session);
     }
     return this.session.election(this.election);
@@ -288,6 +351,8 @@ export class LeaderElector<Tx = KvTxn>
         try {
           for await (const change of session.election(this.election).observe({ signal })) {
             delay = initial;
+            // A change that arrives while stopping is not reported: 'stopped' must stay the last event.
+            if (signal.aborted || this.finished) return;
             this.emit('leader', change);
           }
         } catch (err) {
@@ -333,7 +398,11 @@ export class LeaderElector<Tx = KvTxn>
       }
       await session.close();
     }
-    if (held) this.emit('deposed', held, held.ended?.reason ?? 'closed');
+    if (held) {
+      const reason = held.ended?.reason ?? 'closed';
+      this.logDeposed(held, reason);
+      this.emit('deposed', held, reason);
+    }
     this.wakeWaiters();
   }
 }
@@ -366,6 +435,7 @@ function checkOptions(options: LeaderElectorOptions<unknown>): void {
   checkName(options.election);
   const limits = { ...options.backend.limits, backend: options.backend.kind };
   checkValue(options.value, limits);
+  checkLogger(options.logger);
   checkCandidateMeta({ advertise: options.advertise, priority: options.priority });
   checkValue(
     encodeCandidateValue(options.value, { advertise: options.advertise, priority: options.priority }),
