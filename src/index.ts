@@ -48,3 +48,4 @@ export { silentLogger, type LogFields, type Logger, type LogMethod } from './cor
 export { Session, type SessionEvents, type SessionOptions } from './core/session.js';
 export { Term, TermEndedError, type TermEndReason } from './core/term.js';
 export type { TlsOptions } from './etcd/connection.js';
+export * from './serve/index.js';

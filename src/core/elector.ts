@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Backend } from './backend.js';
 import type { CampaignOptions, Election, LeaderChange } from './election.js';
 import { checkCandidateMeta, encodeCandidateValue, type Advertise } from './candidate-value.js';
-import { sleep } from './clock.js';
+import { sleep, type Clock } from './clock.js';
 import {
   BallotError,
   CampaignCancelledError,
@@ -142,6 +142,11 @@ export class LeaderElector<Tx = KvTxn>
   /** Monotonic time (ms) the campaign now running (or the one that won the current term) began. */
   get campaignStartedAt(): number | undefined {
     return this.campaignStart;
+  }
+
+  /** The monotonic clock of the backend; terms and deadlines are times on it. */
+  get clock(): Clock {
+    return this.options.backend.clock;
   }
 
   /** True once the elector has stopped for good (`stopped` was emitted). */

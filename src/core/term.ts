@@ -51,6 +51,8 @@ export class Term<Tx = KvTxn> {
   private readonly controller = new AbortController();
   private readonly host: TermHost<Tx>;
   private end?: { at: number; reason: TermEndReason };
+  /** @internal set by metrics: told each guard's outcome; one `if` per guard when absent. */
+  probe?: (outcome: 'committed' | 'refused' | 'failed') => void;
 
   /** @internal created by Election when a campaign wins. */
   constructor(init: {
@@ -104,6 +106,20 @@ export class Term<Tx = KvTxn> {
    * mutex's key space are refused with InvalidArgumentError (they would become entries).
    */
   async guard<T>(body: (tx: Tx) => T | Promise<T>): Promise<GuardResult<GuardReturn<T>>> {
+    const probe = this.probe;
+    if (probe === undefined) return this.guarded(body);
+    let outcome: GuardResult<GuardReturn<T>>;
+    try {
+      outcome = await this.guarded(body);
+    } catch (err) {
+      probe('failed');
+      throw err;
+    }
+    probe(outcome.committed ? 'committed' : 'refused');
+    return outcome;
+  }
+
+  private async guarded<T>(body: (tx: Tx) => T | Promise<T>): Promise<GuardResult<GuardReturn<T>>> {
     this.assertCurrent('not sent');
     const outcome = await this.host.guard(async (tx) => {
       const returned = await body(tx);

@@ -1,0 +1,258 @@
+import type { BackendStats } from '../core/contract.js';
+import type { LeaderChange } from '../core/election.js';
+import type { LeaderElector } from '../core/elector.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { Session } from '../core/session.js';
+import type { Term, TermEndReason } from '../core/term.js';
+import { loadPromClient, type PromClient } from './prom.js';
+
+/** The part of a prom-client Registry that serving needs (structural, so prom-client's types stay optional). */
+export interface MetricsRegistry {
+  /** The Content-Type of metrics(). */
+  readonly contentType: string;
+  /** The exposition text of every metric registered. */
+  metrics(): Promise<string>;
+}
+
+/** Options of ballotMetrics(). */
+export interface MetricsOptions {
+  /** A prom-client Registry (default: prom-client's global `register`). */
+  register?: MetricsRegistry;
+  /** The prom-client module to use (default: `import('prom-client')`); pass yours if you bundle a copy. */
+  promClient?: unknown;
+  /** The elector's backend, for ballot_backend_events_total (its stats()); left out if absent. */
+  backend?: { readonly kind: string; stats(): BackendStats };
+}
+
+/** What ballotMetrics() returns. */
+export interface BallotMetrics {
+  /** The registry the metrics are in: serve it at /metrics (serveHandler does). */
+  readonly register: MetricsRegistry;
+  /** Stops recording this elector (its listeners and hooks are removed); the metrics stay registered. */
+  detach(): void;
+}
+
+/** Anything a LeaderElector of any backend, seen by metrics. */
+type AnyElector = LeaderElector<unknown>;
+
+/** One registry's ballot metrics, shared by every elector recorded into it. */
+interface Instruments {
+  electors: Set<AnyElector>;
+  backends: Set<{ readonly kind: string; stats(): BackendStats }>;
+  terms: import('prom-client').Counter<'election' | 'reason'>;
+  termDuration: import('prom-client').Histogram<'election'>;
+  campaign: import('prom-client').Histogram<'election'>;
+  handover: import('prom-client').Histogram<'election'>;
+  renewal: import('prom-client').Histogram<'election'>;
+  renewalFailures: import('prom-client').Counter<'election'>;
+  suspensions: import('prom-client').Counter<'election'>;
+  sessions: import('prom-client').Counter<'election'>;
+  guards: import('prom-client').Counter<'election' | 'outcome'>;
+  leaderChanges: import('prom-client').Counter<'election'>;
+}
+
+const byRegistry = new WeakMap<object, Instruments>();
+
+/**
+ * Records a LeaderElector into prom-client metrics (ballot_ prefix, seconds, `_total` counters).
+ * prom-client is an optional peer dependency: it is loaded here, on first use, and nowhere else;
+ * without it this rejects with InvalidArgumentError saying how to install it. Several electors
+ * may share a registry; each series carries its `election` label.
+ *
+ * ballot_handover_seconds is the handover as this candidate saw it: from the leader event that
+ * showed the election without a leader (kind 'none', after another candidate led) to this
+ * candidate's `elected`. A handover this elector's observer reported straight from the old leader
+ * to this one (the campaign won before the observer heard of the deletion) is not counted.
+ */
+export async function ballotMetrics<Tx>(
+  elector: LeaderElector<Tx>,
+  options: MetricsOptions = {},
+): Promise<BallotMetrics> {
+  const client = (options.promClient as PromClient | undefined) ?? (await loadPromClient());
+  if (typeof client?.Registry !== 'function' || typeof client.Counter !== 'function')
+    throw new InvalidArgumentError(
+      'promClient must be the prom-client module (import * as promClient from "prom-client")',
+    );
+  const register = (options.register ?? client.register) as import('prom-client').Registry;
+  if (typeof register?.getSingleMetric !== 'function')
+    throw new InvalidArgumentError('register must be a prom-client Registry (new promClient.Registry())');
+  const instruments = instrumentsFor(client, register);
+  const e = elector as unknown as AnyElector;
+  instruments.electors.add(e);
+  if (options.backend) instruments.backends.add(options.backend);
+  return { register, detach: record(e, instruments) };
+}
+
+/** Installs the listeners and hooks that feed `m` from `elector`; returns what removes them. */
+function record(elector: AnyElector, m: Instruments): () => void {
+  const election = { election: elector.election };
+  const clock = elector.clock;
+  let noneAt: number | undefined;
+  let lastLeader: string | undefined;
+  const renewalProbe = {
+    renewal(latencyMs: number, failed: boolean) {
+      if (failed) m.renewalFailures.inc(election);
+      else m.renewal.observe(election, latencyMs / 1000);
+    },
+  };
+  const onSuspended = () => m.suspensions.inc(election);
+  let watched: Session<unknown> | undefined;
+  const watch = (session: Session<unknown> | undefined) => {
+    if (watched === session) return;
+    if (watched) {
+      watched.probe = undefined;
+      watched.off('suspended', onSuspended);
+    }
+    watched = session;
+    if (session) {
+      session.probe = renewalProbe;
+      session.on('suspended', onSuspended);
+    }
+  };
+  const onSession = () => {
+    m.sessions.inc(election);
+    watch(elector.currentSession);
+  };
+  const guardProbe = (outcome: 'committed' | 'refused' | 'failed') => m.guards.inc({ ...election, outcome });
+  const onElected = (term: Term<unknown>) => {
+    term.probe = guardProbe;
+    const started = elector.campaignStartedAt;
+    if (started !== undefined) m.campaign.observe(election, Math.max(0, term.startedAt - started) / 1000);
+    if (noneAt !== undefined) m.handover.observe(election, Math.max(0, term.startedAt - noneAt) / 1000);
+    noneAt = undefined;
+  };
+  const onDeposed = (term: Term<unknown>, reason: TermEndReason) => {
+    m.terms.inc({ ...election, reason });
+    const end = term.ended?.at ?? clock.now();
+    m.termDuration.observe(election, Math.max(0, end - term.startedAt) / 1000);
+  };
+  const onLeader = (change: LeaderChange) => {
+    if (change.kind === 'unknown') return;
+    const id = change.kind === 'leader' ? `${change.token}` : 'none';
+    if (id !== lastLeader && lastLeader !== undefined) m.leaderChanges.inc(election);
+    if (change.kind === 'none' && lastLeader !== undefined && lastLeader !== 'none' && !elector.isLeader())
+      noneAt = clock.now();
+    else if (change.kind === 'leader' && change.token !== elector.term?.token) noneAt = undefined;
+    lastLeader = id;
+  };
+  elector.on('session', onSession);
+  elector.on('elected', onElected);
+  elector.on('deposed', onDeposed);
+  elector.on('leader', onLeader);
+  watch(elector.currentSession);
+  const current = elector.term;
+  if (current) current.probe = guardProbe;
+  return () => {
+    elector.off('session', onSession);
+    elector.off('elected', onElected);
+    elector.off('deposed', onDeposed);
+    elector.off('leader', onLeader);
+    watch(undefined);
+    const term = elector.term;
+    if (term?.probe === guardProbe) term.probe = undefined;
+    m.electors.delete(elector);
+  };
+}
+
+/** The registry's ballot metrics, created on its first elector and shared by the next ones. */
+function instrumentsFor(client: PromClient, register: import('prom-client').Registry): Instruments {
+  const known = byRegistry.get(register);
+  if (known) return known;
+  const electors = new Set<AnyElector>();
+  const backends = new Set<{ readonly kind: string; stats(): BackendStats }>();
+  const registers = [register];
+  const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+    new client.Counter<L>({ name, help, labelNames, registers });
+  const histogram = (name: string, help: string, buckets: number[]) =>
+    new client.Histogram<'election'>({ name, help, labelNames: ['election'], buckets, registers });
+  new client.Gauge<'election'>({
+    name: 'ballot_is_leader',
+    help: '1 while this process leads the election, else 0',
+    labelNames: ['election'],
+    registers,
+    collect() {
+      this.reset();
+      for (const e of electors) this.set({ election: e.election }, e.isLeader() ? 1 : 0);
+    },
+  });
+  new client.Gauge<'election'>({
+    name: 'ballot_session_deadline_headroom_seconds',
+    help: 'Seconds left before the session deadline (renewals push it forward); absent without a session',
+    labelNames: ['election'],
+    registers,
+    collect() {
+      this.reset();
+      for (const e of electors) {
+        const session = e.currentSession;
+        if (session && !e.stopped)
+          this.set({ election: e.election }, Math.max(0, session.deadline - e.clock.now()) / 1000);
+      }
+    },
+  });
+  new client.Counter<'backend'>({
+    name: 'ballot_backend_events_total',
+    help: 'Backend events (watch events, wake-ups) delivered to this client; divide by ballot_leader_changes_total for wake-ups per change',
+    labelNames: ['backend'],
+    registers,
+    collect() {
+      this.reset();
+      for (const b of backends) this.inc({ backend: b.kind }, b.stats().events);
+    },
+  });
+  const instruments: Instruments = {
+    electors,
+    backends,
+    terms: counter('ballot_terms_total', 'Terms of this process that ended, by reason', [
+      'election',
+      'reason',
+    ]),
+    termDuration: histogram('ballot_term_duration_seconds', 'How long terms of this process lasted', [
+      1,
+      10,
+      60,
+      300,
+      900,
+      3600,
+      4 * 3600,
+      24 * 3600,
+    ]),
+    campaign: histogram(
+      'ballot_campaign_duration_seconds',
+      'From the start of a campaign to winning it (waiting in line included)',
+      [0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120, 600, 3600],
+    ),
+    handover: histogram(
+      'ballot_handover_seconds',
+      "From seeing the election without a leader (after another's term) to this process's term",
+      [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    ),
+    renewal: histogram(
+      'ballot_session_renewal_duration_seconds',
+      'Round trip of acknowledged session renewals',
+      [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    ),
+    renewalFailures: counter(
+      'ballot_session_renewal_failures_total',
+      'Session renewals that failed or were refused',
+      ['election'],
+    ),
+    suspensions: counter(
+      'ballot_session_suspensions_total',
+      'Times a session entered the suspended state (renewals failing or overdue)',
+      ['election'],
+    ),
+    sessions: counter('ballot_sessions_total', 'Sessions the elector opened', ['election']),
+    guards: counter(
+      'ballot_guards_total',
+      'Guarded operations by outcome: committed, refused (the term had ended on the backend), failed (error)',
+      ['election', 'outcome'],
+    ),
+    leaderChanges: counter(
+      'ballot_leader_changes_total',
+      'Leader changes this process observed (none counts as a leader)',
+      ['election'],
+    ),
+  };
+  byRegistry.set(register, instruments);
+  return instruments;
+}
