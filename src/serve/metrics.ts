@@ -57,7 +57,8 @@ const byRegistry = new WeakMap<object, Instruments>();
  * Records a LeaderElector into prom-client metrics (ballot_ prefix, seconds, `_total` counters).
  * prom-client is an optional peer dependency: it is loaded here, on first use, and nowhere else;
  * without it this rejects with InvalidArgumentError saying how to install it. Several electors
- * may share a registry; each series carries its `election` label.
+ * may share a registry; each series carries its `election` label. Recording starts when this is
+ * called (before prom-client has loaded), so call it right after constructing the elector.
  *
  * ballot_handover_seconds is the handover as this candidate saw it: from the leader event that
  * showed the election without a leader (kind 'none', after another candidate led) to this
@@ -68,34 +69,55 @@ export async function ballotMetrics<Tx>(
   elector: LeaderElector<Tx>,
   options: MetricsOptions = {},
 ): Promise<BallotMetrics> {
-  const client = (options.promClient as PromClient | undefined) ?? (await loadPromClient());
-  if (typeof client?.Registry !== 'function' || typeof client.Counter !== 'function')
-    throw new InvalidArgumentError(
-      'promClient must be the prom-client module (import * as promClient from "prom-client")',
-    );
-  const register = (options.register ?? client.register) as import('prom-client').Registry;
-  if (typeof register?.getSingleMetric !== 'function')
-    throw new InvalidArgumentError('register must be a prom-client Registry (new promClient.Registry())');
-  const instruments = instrumentsFor(client, register);
   const e = elector as unknown as AnyElector;
-  instruments.electors.add(e);
-  if (options.backend) instruments.backends.add(options.backend);
-  return { register, detach: record(e, instruments) };
+  // Listen at once, before prom-client has loaded, so that nothing the elector does meanwhile is missed.
+  let instruments: Instruments | undefined;
+  const pending: ((m: Instruments) => void)[] = [];
+  const use = (record: (m: Instruments) => void) => {
+    if (instruments) record(instruments);
+    else pending.push(record);
+  };
+  const detach = record(e, use);
+  try {
+    const client = (options.promClient as PromClient | undefined) ?? (await loadPromClient());
+    if (typeof client?.Registry !== 'function' || typeof client.Counter !== 'function')
+      throw new InvalidArgumentError(
+        'promClient must be the prom-client module (import * as promClient from "prom-client")',
+      );
+    const register = (options.register ?? client.register) as import('prom-client').Registry;
+    if (typeof register?.getSingleMetric !== 'function')
+      throw new InvalidArgumentError('register must be a prom-client Registry (new promClient.Registry())');
+    instruments = instrumentsFor(client, register);
+    for (const record of pending.splice(0)) record(instruments);
+    instruments.electors.add(e);
+    if (options.backend) instruments.backends.add(options.backend);
+    const m = instruments;
+    return {
+      register,
+      detach() {
+        detach();
+        m.electors.delete(e);
+      },
+    };
+  } catch (err) {
+    detach();
+    throw err;
+  }
 }
 
-/** Installs the listeners and hooks that feed `m` from `elector`; returns what removes them. */
-function record(elector: AnyElector, m: Instruments): () => void {
+/** Installs the listeners and hooks that feed the instruments (through `use`); returns what removes them. */
+function record(elector: AnyElector, use: (record: (m: Instruments) => void) => void): () => void {
   const election = { election: elector.election };
   const clock = elector.clock;
   let noneAt: number | undefined;
   let lastLeader: string | undefined;
   const renewalProbe = {
     renewal(latencyMs: number, failed: boolean) {
-      if (failed) m.renewalFailures.inc(election);
-      else m.renewal.observe(election, latencyMs / 1000);
+      if (failed) use((m) => m.renewalFailures.inc(election));
+      else use((m) => m.renewal.observe(election, latencyMs / 1000));
     },
   };
-  const onSuspended = () => m.suspensions.inc(election);
+  const onSuspended = () => use((m) => m.suspensions.inc(election));
   let watched: Session<unknown> | undefined;
   const watch = (session: Session<unknown> | undefined) => {
     if (watched === session) return;
@@ -110,26 +132,35 @@ function record(elector: AnyElector, m: Instruments): () => void {
     }
   };
   const onSession = () => {
-    m.sessions.inc(election);
+    use((m) => m.sessions.inc(election));
     watch(elector.currentSession);
   };
-  const guardProbe = (outcome: 'committed' | 'refused' | 'failed') => m.guards.inc({ ...election, outcome });
+  const guardProbe = (outcome: 'committed' | 'refused' | 'failed') =>
+    use((m) => m.guards.inc({ ...election, outcome }));
   const onElected = (term: Term<unknown>) => {
     term.probe = guardProbe;
     const started = elector.campaignStartedAt;
-    if (started !== undefined) m.campaign.observe(election, Math.max(0, term.startedAt - started) / 1000);
-    if (noneAt !== undefined) m.handover.observe(election, Math.max(0, term.startedAt - noneAt) / 1000);
+    if (started !== undefined) {
+      const seconds = Math.max(0, term.startedAt - started) / 1000;
+      use((m) => m.campaign.observe(election, seconds));
+    }
+    if (noneAt !== undefined) {
+      const seconds = Math.max(0, term.startedAt - noneAt) / 1000;
+      use((m) => m.handover.observe(election, seconds));
+    }
     noneAt = undefined;
   };
   const onDeposed = (term: Term<unknown>, reason: TermEndReason) => {
-    m.terms.inc({ ...election, reason });
-    const end = term.ended?.at ?? clock.now();
-    m.termDuration.observe(election, Math.max(0, end - term.startedAt) / 1000);
+    const seconds = Math.max(0, (term.ended?.at ?? clock.now()) - term.startedAt) / 1000;
+    use((m) => {
+      m.terms.inc({ ...election, reason });
+      m.termDuration.observe(election, seconds);
+    });
   };
   const onLeader = (change: LeaderChange) => {
     if (change.kind === 'unknown') return;
     const id = change.kind === 'leader' ? `${change.token}` : 'none';
-    if (id !== lastLeader && lastLeader !== undefined) m.leaderChanges.inc(election);
+    if (id !== lastLeader && lastLeader !== undefined) use((m) => m.leaderChanges.inc(election));
     if (change.kind === 'none' && lastLeader !== undefined && lastLeader !== 'none' && !elector.isLeader())
       noneAt = clock.now();
     else if (change.kind === 'leader' && change.token !== elector.term?.token) noneAt = undefined;
@@ -139,9 +170,11 @@ function record(elector: AnyElector, m: Instruments): () => void {
   elector.on('elected', onElected);
   elector.on('deposed', onDeposed);
   elector.on('leader', onLeader);
+  // Attached to a running elector: count its session and term once.
+  if (elector.currentSession && !elector.stopped) use((m) => m.sessions.inc(election));
   watch(elector.currentSession);
   const current = elector.term;
-  if (current) current.probe = guardProbe;
+  if (current) onElected(current);
   return () => {
     elector.off('session', onSession);
     elector.off('elected', onElected);
@@ -150,7 +183,6 @@ function record(elector: AnyElector, m: Instruments): () => void {
     watch(undefined);
     const term = elector.term;
     if (term?.probe === guardProbe) term.probe = undefined;
-    m.electors.delete(elector);
   };
 }
 
