@@ -12,6 +12,7 @@ import {
   type HealthReport,
   type LeadershipView,
 } from '../src/index.js';
+import { buildCli, startCli, type Proc } from './cli-process.js';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { startFaultProxy } from './fixtures/fault-proxy.js';
 import { eventually } from './helpers.js';
@@ -196,5 +197,84 @@ describe('health on real etcd', () => {
       await backend.close();
       await proxy.close();
     }
+  });
+});
+
+describe('ballot campaign/run --health (built CLI, real etcd)', () => {
+  let node: EtcdNode;
+  const procs: Proc[] = [];
+  before(async () => {
+    [node] = await Promise.all([startEtcd({ name: 'health-cli' }), buildCli()]);
+  });
+  after(async () => {
+    for (const p of procs) p.kill('SIGKILL');
+    await node.stop();
+  });
+
+  test('a leader answers 200 on /healthz and /readyz, a follower 200 and 503; --log-level writes JSON lines', async () => {
+    const election = `cli-health-${process.pid}`;
+    const start = (args: string[]) => {
+      const p = startCli(args, node.endpoint);
+      procs.push(p);
+      return p;
+    };
+    const a = start([
+      'campaign',
+      election,
+      'a',
+      '--ttl',
+      '2',
+      '--json',
+      '--health',
+      '127.0.0.1:0',
+      '--log-level',
+      'debug',
+    ]);
+    const aUrl = String((await a.json('stdout', { event: 'health' }))['url']);
+    const elected = await a.json('stdout', { event: 'elected' });
+    const aHealth = await get(`${aUrl}/healthz`);
+    assert.equal(aHealth.status, 200);
+    assert.equal(aHealth.body.role, 'leader');
+    assert.equal(aHealth.body.token, String(elected['token']));
+    assert.equal((await get(`${aUrl}/readyz`)).status, 200);
+    const opened = a.events('stderr').find((r) => r['msg'] === 'session opened');
+    assert.equal(opened?.['level'], 'debug');
+    assert.equal(opened?.['session'], aHealth.body.session);
+
+    const b = start([
+      'run',
+      election,
+      '--ttl',
+      '2',
+      '--json',
+      '--health',
+      '127.0.0.1:0',
+      '--',
+      'sleep',
+      '30',
+    ]);
+    const bUrl = String((await b.json('stderr', { event: 'health' }))['url']);
+    await eventually(
+      async () => (await get(`${bUrl}/healthz`)).body.session !== null,
+      10_000,
+      'b has a session',
+    );
+    const follower = await get(`${bUrl}/healthz`);
+    assert.equal(follower.status, 200);
+    assert.equal(follower.body.role, 'follower');
+    assert.equal((await get(`${bUrl}/readyz`)).status, 503);
+    assert.deepEqual(
+      b.events('stderr').filter((r) => 'level' in r),
+      [],
+      'silent without --log-level',
+    );
+
+    a.kill('SIGINT');
+    assert.equal(await a.exited, 0);
+    await b.json('stderr', { event: 'elected' }, 10_000);
+    await eventually(async () => (await get(`${bUrl}/readyz`)).status === 200, 10_000, 'b ready as leader');
+    b.kill('SIGINT');
+    await b.exited;
+    await assert.rejects(fetch(`${bUrl}/healthz`), 'the health server closed with the command');
   });
 });
