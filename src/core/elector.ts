@@ -13,7 +13,7 @@ import {
 import { checkSessionOptions, type Session, type SessionOptions } from './session.js';
 import type { KvTxn } from './guard.js';
 import { checkLogger, errorFields, type Logger } from './logger.js';
-import type { Term, TermEndReason } from './term.js';
+import type { Term, TermEndedError, TermEndReason } from './term.js';
 import { checkMillis, checkName, checkValue } from './validate.js';
 
 /**
@@ -265,7 +265,7 @@ export class LeaderElector<Tx = KvTxn>
           'elected',
         );
         this.emit('elected', term);
-        const ended = await Promise.race([term.whenEnded(), aborted(stop)]);
+        const ended = await endedOrStopped(term, stop);
         if (!ended) {
           held = term;
           break;
@@ -477,9 +477,18 @@ function checkOptions(options: LeaderElectorOptions<unknown>): void {
     );
 }
 
-function aborted(signal: AbortSignal): Promise<undefined> {
+/**
+ * The term's end, or undefined once `stop` aborts. Removes its listener from `stop` when the term
+ * ends first: one left behind per term would pile up on the elector's long-lived signal.
+ */
+function endedOrStopped<Tx>(term: Term<Tx>, stop: AbortSignal): Promise<TermEndedError | undefined> {
+  if (stop.aborted) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    if (signal.aborted) resolve(undefined);
-    else signal.addEventListener('abort', () => resolve(undefined), { once: true });
+    const onStop = () => resolve(undefined);
+    stop.addEventListener('abort', onStop, { once: true });
+    void term.whenEnded().then((ended) => {
+      stop.removeEventListener('abort', onStop);
+      resolve(ended);
+    });
   });
 }

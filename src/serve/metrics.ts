@@ -47,7 +47,7 @@ interface Instruments {
   renewalFailures: import('prom-client').Counter<'election'>;
   suspensions: import('prom-client').Counter<'election'>;
   sessions: import('prom-client').Counter<'election'>;
-  guards: import('prom-client').Counter<'election' | 'outcome'>;
+  guardCounts: Map<AnyElector, GuardCounts>;
   leaderChanges: import('prom-client').Counter<'election'>;
 }
 
@@ -77,7 +77,9 @@ export async function ballotMetrics<Tx>(
     if (instruments) record(instruments);
     else pending.push(record);
   };
-  const detach = record(e, use);
+  const guardCounts: GuardCounts = { committed: 0, refused: 0, failed: 0 };
+  const recorder = record(e, use, guardCounts);
+  const detach = recorder.detach;
   try {
     const client = (options.promClient as PromClient | undefined) ?? (await loadPromClient());
     if (typeof client?.Registry !== 'function' || typeof client.Counter !== 'function')
@@ -89,7 +91,9 @@ export async function ballotMetrics<Tx>(
       throw new InvalidArgumentError('register must be a prom-client Registry (new promClient.Registry())');
     instruments = instrumentsFor(client, register);
     for (const record of pending.splice(0)) record(instruments);
+    recorder.ready(instruments);
     instruments.electors.add(e);
+    instruments.guardCounts.set(e, guardCounts);
     if (options.backend) instruments.backends.add(options.backend);
     const m = instruments;
     return {
@@ -97,6 +101,7 @@ export async function ballotMetrics<Tx>(
       detach() {
         detach();
         m.electors.delete(e);
+        m.guardCounts.delete(e);
       },
     };
   } catch (err) {
@@ -105,15 +110,41 @@ export async function ballotMetrics<Tx>(
   }
 }
 
-/** Installs the listeners and hooks that feed the instruments (through `use`); returns what removes them. */
-function record(elector: AnyElector, use: (record: (m: Instruments) => void) => void): () => void {
+/** What record() returns: detach() removes its listeners and hooks; ready() binds the hot paths. */
+interface Recorder {
+  detach(): void;
+  ready(m: Instruments): void;
+}
+
+/** Series bound to one election's labels (renewals: a few per TTL, so prom-client's own calls do). */
+interface Bound {
+  renewal: { observe(value: number): void };
+  renewalFailures: { inc(): void };
+}
+
+/** Guard outcomes of one elector, counted as plain numbers and read by the counter at scrape time. */
+type GuardCounts = Record<'committed' | 'refused' | 'failed', number>;
+
+/**
+ * Installs the listeners and hooks that feed the instruments (through `use` until ready()). Guards
+ * are the hot path (hundreds of thousands a second on memory): each costs one increment here.
+ */
+function record(
+  elector: AnyElector,
+  use: (record: (m: Instruments) => void) => void,
+  guardCounts: GuardCounts,
+): Recorder {
   const election = { election: elector.election };
+  let bound: Bound | undefined;
   const clock = elector.clock;
   let noneAt: number | undefined;
   let lastLeader: string | undefined;
   const renewalProbe = {
     renewal(latencyMs: number, failed: boolean) {
-      if (failed) use((m) => m.renewalFailures.inc(election));
+      if (bound) {
+        if (failed) bound.renewalFailures.inc();
+        else bound.renewal.observe(latencyMs / 1000);
+      } else if (failed) use((m) => m.renewalFailures.inc(election));
       else use((m) => m.renewal.observe(election, latencyMs / 1000));
     },
   };
@@ -135,8 +166,9 @@ function record(elector: AnyElector, use: (record: (m: Instruments) => void) => 
     use((m) => m.sessions.inc(election));
     watch(elector.currentSession);
   };
-  const guardProbe = (outcome: 'committed' | 'refused' | 'failed') =>
-    use((m) => m.guards.inc({ ...election, outcome }));
+  const guardProbe = (outcome: 'committed' | 'refused' | 'failed') => {
+    guardCounts[outcome]++;
+  };
   const onElected = (term: Term<unknown>) => {
     term.probe = guardProbe;
     const started = elector.campaignStartedAt;
@@ -175,7 +207,8 @@ function record(elector: AnyElector, use: (record: (m: Instruments) => void) => 
   watch(elector.currentSession);
   const current = elector.term;
   if (current) onElected(current);
-  return () => {
+  const detach = () => {
+    bound = undefined;
     elector.off('session', onSession);
     elector.off('elected', onElected);
     elector.off('deposed', onDeposed);
@@ -184,6 +217,16 @@ function record(elector: AnyElector, use: (record: (m: Instruments) => void) => 
     const term = elector.term;
     if (term?.probe === guardProbe) term.probe = undefined;
   };
+  return {
+    detach,
+    ready(m) {
+      const name = elector.election;
+      bound = {
+        renewal: m.renewal.labels(name),
+        renewalFailures: m.renewalFailures.labels(name),
+      };
+    },
+  };
 }
 
 /** The registry's ballot metrics, created on its first elector and shared by the next ones. */
@@ -191,6 +234,7 @@ function instrumentsFor(client: PromClient, register: import('prom-client').Regi
   const known = byRegistry.get(register);
   if (known) return known;
   const electors = new Set<AnyElector>();
+  const guardCounts = new Map<AnyElector, GuardCounts>();
   const backends = new Set<{ readonly kind: string; stats(): BackendStats }>();
   const registers = [register];
   const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
@@ -229,6 +273,18 @@ function instrumentsFor(client: PromClient, register: import('prom-client').Regi
     collect() {
       this.reset();
       for (const b of backends) this.inc({ backend: b.kind }, b.stats().events);
+    },
+  });
+  new client.Counter<'election' | 'outcome'>({
+    name: 'ballot_guards_total',
+    help: 'Guarded operations by outcome: committed, refused (the term had ended on the backend), failed (error)',
+    labelNames: ['election', 'outcome'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [e, counts] of guardCounts)
+        for (const outcome of ['committed', 'refused', 'failed'] as const)
+          if (counts[outcome] > 0) this.inc({ election: e.election, outcome }, counts[outcome]);
     },
   });
   const instruments: Instruments = {
@@ -274,11 +330,7 @@ function instrumentsFor(client: PromClient, register: import('prom-client').Regi
       ['election'],
     ),
     sessions: counter('ballot_sessions_total', 'Sessions the elector opened', ['election']),
-    guards: counter(
-      'ballot_guards_total',
-      'Guarded operations by outcome: committed, refused (the term had ended on the backend), failed (error)',
-      ['election', 'outcome'],
-    ),
+    guardCounts,
     leaderChanges: counter(
       'ballot_leader_changes_total',
       'Leader changes this process observed (none counts as a leader)',
