@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import {
   BackendUnavailableError,
@@ -159,6 +160,39 @@ describe('elector events (memory)', () => {
     assert.deepEqual(events, ['elected', 'deposed:closed', 'error:CLOSED', 'stopped']);
     await elector.stop();
     assert.equal(events.filter((e) => e === 'stopped').length, 1, 'exactly once');
+  });
+});
+
+describe('elector listeners', () => {
+  test('many terms leave no abort listener behind on the elector (no MaxListenersExceededWarning)', async () => {
+    const backend = memory();
+    const elector = new LeaderElector({ backend, election: 'many', value: 'a', ttl: 2, flapGuard: false });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      let terms = 0;
+      elector.on('elected', () => terms++);
+      for (let i = 0; i < 15; i++) {
+        await eventually(() => elector.isLeader() && terms === i + 1, 5000, `term ${i + 1}`);
+        await elector.concede();
+      }
+      await eventually(() => elector.isLeader(), 5000, 'the last term');
+      const stop = (elector as unknown as { stopController: AbortController }).stopController.signal;
+      assert.ok(
+        getEventListeners(stop, 'abort').length <= 3,
+        `${getEventListeners(stop, 'abort').length} listeners`,
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(
+        warnings.filter((w) => w === 'MaxListenersExceededWarning'),
+        [],
+      );
+    } finally {
+      process.off('warning', onWarning);
+      await elector.stop();
+      await backend.close();
+    }
   });
 });
 
