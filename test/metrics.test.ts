@@ -98,6 +98,7 @@ describe('metrics (memory, virtual time)', () => {
         (first.ended!.at - first.startedAt + (second.ended!.at - second.startedAt)) / 1000;
       assert.ok(Math.abs((sample(m, 'ballot_term_duration_seconds_sum', l) ?? 0) - expectedSeconds) < 1e-9);
       assert.equal(sample(m, 'ballot_campaign_duration_seconds_count', l), 2, 'two campaigns won');
+      assert.equal(sample(m, 'ballot_handover_seconds_count', l), 1, 'one term taken over from b');
       assert.equal(sample(m, 'ballot_guards_total', { ...l, outcome: 'committed' }), 2);
       assert.equal(
         sample(m, 'ballot_guards_total', { ...l, outcome: 'failed' }),
@@ -122,7 +123,7 @@ describe('metrics (memory, virtual time)', () => {
       assert.equal(sample(m, 'ballot_is_leader', l), 1);
       assert.equal(sample(m, 'ballot_terms_total', { ...l, reason: 'key-deleted' }), 1);
       assert.equal(sample(m, 'ballot_campaign_duration_seconds_count', l), 2);
-      assert.ok((sample(m, 'ballot_handover_seconds_count', l) ?? 0) <= 2);
+      assert.equal(sample(m, 'ballot_handover_seconds_count', l), 2, 'both terms taken over from a');
 
       backend.partition(b.currentSession!);
       await clock.advance(1000);
@@ -189,9 +190,13 @@ describe('metrics on real etcd', () => {
       await eventually(async () => (await backend.participants(election)).length === 2, 10_000, 'b queued');
       const committed = await a.term!.guard((tx) => tx.put(`${election}-data`, 'x'));
       assert.equal(committed.committed, true);
+      const seenByA: string[] = [];
+      a.on('leader', (c) => seenByA.push(c.kind === 'leader' ? c.value : c.kind));
       await a.concede();
       await eventually(() => b.isLeader(), 10_000, 'b leads');
       await eventually(async () => (await backend.participants(election)).length === 2, 10_000, 'a queued');
+      // Observers may skip a short term; let a see b's, so that a's next term is a handover from b.
+      await eventually(() => seenByA.includes('b'), 10_000, 'a to observe b leading');
       await b.concede();
       await eventually(() => a.isLeader(), 10_000, 'a leads again');
       await new Promise((resolve) => setTimeout(resolve, 800)); // at least one renewal (every 333 ms)
@@ -200,6 +205,8 @@ describe('metrics on real etcd', () => {
       assert.equal(sample(m, 'ballot_is_leader', l), 1);
       assert.equal(sample(m, 'ballot_terms_total', { ...l, reason: 'resigned' }), 1);
       assert.equal(sample(m, 'ballot_campaign_duration_seconds_count', l), 2);
+      assert.equal(sample(m, 'ballot_handover_seconds_count', l), 1, 'the second term, taken over from b');
+      assert.ok((sample(m, 'ballot_handover_seconds_sum', l) ?? -1) >= 0);
       assert.equal(sample(m, 'ballot_guards_total', { ...l, outcome: 'committed' }), 1);
       assert.ok((sample(m, 'ballot_session_renewal_duration_seconds_count', l) ?? 0) >= 1);
       const headroom = sample(m, 'ballot_session_deadline_headroom_seconds', l) ?? 0;

@@ -60,10 +60,12 @@ const byRegistry = new WeakMap<object, Instruments>();
  * may share a registry; each series carries its `election` label. Recording starts when this is
  * called (before prom-client has loaded), so call it right after constructing the elector.
  *
- * ballot_handover_seconds is the handover as this candidate saw it: from the leader event that
- * showed the election without a leader (kind 'none', after another candidate led) to this
- * candidate's `elected`. A handover this elector's observer reported straight from the old leader
- * to this one (the campaign won before the observer heard of the deletion) is not counted.
+ * ballot_handover_seconds is a handover as the new leader saw it, recorded for each term of this
+ * candidate that follows another candidate's (seen through `leader` events): from the first
+ * `leader` event that no longer named the previous leader (kind 'none', or a new leader) to this
+ * candidate's `elected`; 0 when `elected` came first (its campaign noticed the departure before
+ * its observer did, as on etcd, where the observer reads the new leader before reporting).
+ * Its count is the number of terms taken over from another candidate.
  */
 export async function ballotMetrics<Tx>(
   elector: LeaderElector<Tx>,
@@ -137,8 +139,10 @@ function record(
   const election = { election: elector.election };
   let bound: Bound | undefined;
   const clock = elector.clock;
-  let noneAt: number | undefined;
   let lastLeader: string | undefined;
+  // Handover: another candidate was seen leading (`previous`), then seen gone at `departedAt`.
+  let previous: bigint | undefined;
+  let departedAt: number | undefined;
   const renewalProbe = {
     renewal(latencyMs: number, failed: boolean) {
       if (bound) {
@@ -176,11 +180,13 @@ function record(
       const seconds = Math.max(0, term.startedAt - started) / 1000;
       use((m) => m.campaign.observe(election, seconds));
     }
-    if (noneAt !== undefined) {
-      const seconds = Math.max(0, term.startedAt - noneAt) / 1000;
+    if (previous !== undefined) {
+      // No departure seen yet: this campaign noticed it first, so nothing was lost in between.
+      const seconds = Math.max(0, term.startedAt - (departedAt ?? term.startedAt)) / 1000;
       use((m) => m.handover.observe(election, seconds));
     }
-    noneAt = undefined;
+    previous = undefined;
+    departedAt = undefined;
   };
   const onDeposed = (term: Term<unknown>, reason: TermEndReason) => {
     const seconds = Math.max(0, (term.ended?.at ?? clock.now()) - term.startedAt) / 1000;
@@ -193,10 +199,12 @@ function record(
     if (change.kind === 'unknown') return;
     const id = change.kind === 'leader' ? `${change.token}` : 'none';
     if (id !== lastLeader && lastLeader !== undefined) use((m) => m.leaderChanges.inc(election));
-    if (change.kind === 'none' && lastLeader !== undefined && lastLeader !== 'none' && !elector.isLeader())
-      noneAt = clock.now();
-    else if (change.kind === 'leader' && change.token !== elector.term?.token) noneAt = undefined;
     lastLeader = id;
+    // Our own entry, reported before or after `elected`: matched by session, not by term.
+    if (change.kind === 'leader' && change.lease !== elector.currentSession?.id) {
+      previous = change.token;
+      departedAt = undefined;
+    } else if (previous !== undefined && departedAt === undefined) departedAt = clock.now();
   };
   elector.on('session', onSession);
   elector.on('elected', onElected);
@@ -311,7 +319,7 @@ function instrumentsFor(client: PromClient, register: import('prom-client').Regi
     ),
     handover: histogram(
       'ballot_handover_seconds',
-      "From seeing the election without a leader (after another's term) to this process's term",
+      "From seeing the previous leader gone to this process's term (0 when the campaign saw it first)",
       [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     ),
     renewal: histogram(
