@@ -48,6 +48,8 @@ interface Instruments {
   suspensions: import('prom-client').Counter<'election'>;
   sessions: import('prom-client').Counter<'election'>;
   guardCounts: Map<AnyElector, GuardCounts>;
+  /** Each elector's flush of its queued events; a scrape runs them first. */
+  flushes: Set<() => void>;
   leaderChanges: import('prom-client').Counter<'election'>;
 }
 
@@ -73,15 +75,24 @@ export async function ballotMetrics<Tx>(
 ): Promise<BallotMetrics> {
   const e = elector as unknown as AnyElector;
   // Listen at once, before prom-client has loaded, so that nothing the elector does meanwhile is missed.
+  // Events are queued and recorded on the next turn of the event loop (or at the next scrape): a
+  // listener then costs the elector a push, never prom-client's label hashing on a handover's path.
   let instruments: Instruments | undefined;
+  let scheduled = false;
   const pending: ((m: Instruments) => void)[] = [];
+  const flush = () => {
+    scheduled = false;
+    if (instruments) for (const record of pending.splice(0)) record(instruments);
+  };
   const use = (record: (m: Instruments) => void) => {
-    if (instruments) record(instruments);
-    else pending.push(record);
+    pending.push(record);
+    if (instruments && !scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
   };
   const guardCounts: GuardCounts = { committed: 0, refused: 0, failed: 0 };
-  const recorder = record(e, use, guardCounts);
-  const detach = recorder.detach;
+  const detach = record(e, use, guardCounts);
   try {
     const client = (options.promClient as PromClient | undefined) ?? (await loadPromClient());
     if (typeof client?.Registry !== 'function' || typeof client.Counter !== 'function')
@@ -92,9 +103,9 @@ export async function ballotMetrics<Tx>(
     if (typeof register?.getSingleMetric !== 'function')
       throw new InvalidArgumentError('register must be a prom-client Registry (new promClient.Registry())');
     instruments = instrumentsFor(client, register);
-    for (const record of pending.splice(0)) record(instruments);
-    recorder.ready(instruments);
+    flush();
     instruments.electors.add(e);
+    instruments.flushes.add(flush);
     instruments.guardCounts.set(e, guardCounts);
     if (options.backend) instruments.backends.add(options.backend);
     const m = instruments;
@@ -102,8 +113,10 @@ export async function ballotMetrics<Tx>(
       register,
       detach() {
         detach();
+        flush();
         m.electors.delete(e);
         m.guardCounts.delete(e);
+        m.flushes.delete(flush);
       },
     };
   } catch (err) {
@@ -112,32 +125,19 @@ export async function ballotMetrics<Tx>(
   }
 }
 
-/** What record() returns: detach() removes its listeners and hooks; ready() binds the hot paths. */
-interface Recorder {
-  detach(): void;
-  ready(m: Instruments): void;
-}
-
-/** Series bound to one election's labels (renewals: a few per TTL, so prom-client's own calls do). */
-interface Bound {
-  renewal: { observe(value: number): void };
-  renewalFailures: { inc(): void };
-}
-
 /** Guard outcomes of one elector, counted as plain numbers and read by the counter at scrape time. */
 type GuardCounts = Record<'committed' | 'refused' | 'failed', number>;
 
 /**
- * Installs the listeners and hooks that feed the instruments (through `use` until ready()). Guards
+ * Installs the listeners and hooks that feed the instruments (through `use`, which queues). Guards
  * are the hot path (hundreds of thousands a second on memory): each costs one increment here.
  */
 function record(
   elector: AnyElector,
   use: (record: (m: Instruments) => void) => void,
   guardCounts: GuardCounts,
-): Recorder {
+): () => void {
   const election = { election: elector.election };
-  let bound: Bound | undefined;
   const clock = elector.clock;
   let lastLeader: string | undefined;
   // Handover: another candidate was seen leading (`previous`), then seen gone at `departedAt`.
@@ -145,10 +145,7 @@ function record(
   let departedAt: number | undefined;
   const renewalProbe = {
     renewal(latencyMs: number, failed: boolean) {
-      if (bound) {
-        if (failed) bound.renewalFailures.inc();
-        else bound.renewal.observe(latencyMs / 1000);
-      } else if (failed) use((m) => m.renewalFailures.inc(election));
+      if (failed) use((m) => m.renewalFailures.inc(election));
       else use((m) => m.renewal.observe(election, latencyMs / 1000));
     },
   };
@@ -215,8 +212,7 @@ function record(
   watch(elector.currentSession);
   const current = elector.term;
   if (current) onElected(current);
-  const detach = () => {
-    bound = undefined;
+  return () => {
     elector.off('session', onSession);
     elector.off('elected', onElected);
     elector.off('deposed', onDeposed);
@@ -224,16 +220,6 @@ function record(
     watch(undefined);
     const term = elector.term;
     if (term?.probe === guardProbe) term.probe = undefined;
-  };
-  return {
-    detach,
-    ready(m) {
-      const name = elector.election;
-      bound = {
-        renewal: m.renewal.labels(name),
-        renewalFailures: m.renewalFailures.labels(name),
-      };
-    },
   };
 }
 
@@ -243,6 +229,7 @@ function instrumentsFor(client: PromClient, register: import('prom-client').Regi
   if (known) return known;
   const electors = new Set<AnyElector>();
   const guardCounts = new Map<AnyElector, GuardCounts>();
+  const flushes = new Set<() => void>();
   const backends = new Set<{ readonly kind: string; stats(): BackendStats }>();
   const registers = [register];
   const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
@@ -254,7 +241,9 @@ function instrumentsFor(client: PromClient, register: import('prom-client').Regi
     help: '1 while this process leads the election, else 0',
     labelNames: ['election'],
     registers,
+    // Registered first, so collected first: records every queued event before any metric is read.
     collect() {
+      for (const flush of flushes) flush();
       this.reset();
       for (const e of electors) this.set({ election: e.election }, e.isLeader() ? 1 : 0);
     },
@@ -339,6 +328,7 @@ function instrumentsFor(client: PromClient, register: import('prom-client').Regi
     ),
     sessions: counter('ballot_sessions_total', 'Sessions the elector opened', ['election']),
     guardCounts,
+    flushes,
     leaderChanges: counter(
       'ballot_leader_changes_total',
       'Leader changes this process observed (none counts as a leader)',
