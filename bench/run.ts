@@ -16,6 +16,7 @@ import { CLI_HANDOVER_METHOD, cliHandoverScenario } from './handover-cli.js';
 import { HANDOVER_METHOD, handoverScenario } from './handover.js';
 import { HERD_METHOD, herdScenario } from './herd.js';
 import { MANY_METHOD, manyScenario } from './many.js';
+import { METRICS_OVERHEAD_METHOD, metricsOverheadScenario } from './metrics-overhead.js';
 import { PARTITION_METHOD, partitionScenario } from './partition.js';
 import { FIXTURE_NOTE } from './pg-common.js';
 import { PG_FAILOVER_METHOD, pgFailoverScenario } from './pg-failover.js';
@@ -63,6 +64,13 @@ const SCENARIOS: Scenario[] = [
   { number: '4', title: 'Herd: 1,000 candidates', method: HERD_METHOD, run: herdScenario },
   { number: '5', title: 'Many elections: 10,000 on one session', method: MANY_METHOD, run: manyScenario },
   { number: '6', title: 'Observer fan-out: 1,000 observers', method: FANOUT_METHOD, run: fanoutScenario },
+  // Issue 14: what recording metrics costs a handover and a guard (about 20 s).
+  {
+    number: 'M 1',
+    title: 'Metrics on vs off',
+    method: METRICS_OVERHEAD_METHOD,
+    run: metricsOverheadScenario,
+  },
 ].map((s) => ({ ...s, backend: 'etcd' as const }));
 
 // Issue 12: the same questions asked of the PostgreSQL backend, each section on a fresh server.

@@ -45,37 +45,14 @@ export {
 export { Mutex, type Lock } from './core/mutex.js';
 export type { DeposeOptions, DeposeResult, Participant } from './core/participants.js';
 export {
-  expressGate,
-  fastifyGate,
-  type ExpressGate,
-  type FastifyGatePlugin,
-  type FastifyInstanceLike,
-  type FastifyReplyLike,
-  type FastifyRequestLike,
-} from './serve/adapters.js';
-export {
-  leaderGate,
-  type GateElector,
-  type LeaderGate,
-  type LeaderGateOptions,
-  type RefusedReason,
-} from './serve/gate.js';
-export { FORWARDED_HEADER, REFUSED_HEADER, TOKEN_HEADER } from './serve/headers.js';
-export {
-  leaderFetch,
-  LeaderUnavailableError,
-  type LeaderFetch,
-  type LeaderFetchOptions,
-  type LeaderSource,
-} from './serve/leader-fetch.js';
-export type { ForwardTimeouts } from './serve/proxy.js';
-export {
   DEFAULT_TRANSFER_TIMEOUT_MS,
   type BackendTransferOptions,
   type TransferOptions,
   type TransferResult,
 } from './core/transfer.js';
 export type { PriorityTransferOptions } from './core/priority.js';
+export { silentLogger, type LogFields, type Logger, type LogMethod } from './core/logger.js';
 export { Session, type SessionEvents, type SessionOptions } from './core/session.js';
 export { Term, TermEndedError, type TermEndReason } from './core/term.js';
 export type { TlsOptions } from './etcd/connection.js';
+export * from './serve/index.js';

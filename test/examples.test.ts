@@ -131,6 +131,27 @@ for (const kind of ['etcd', 'memory', 'postgres', 'zookeeper'] as const) {
       assert.deepEqual(await entries('reports'), [], 'both sessions closed');
     });
 
+    test('serving.ts: health, readiness and metrics of the leader on one port, JSON log lines', async () => {
+      const child = runExample(['examples/serving.ts'], { ...env, OPS_PORT: '0' });
+      await finished(child, 'serving.ts');
+      const plain = child.lines.filter((l) => !l.startsWith('{'));
+      assert.match(plain[0] ?? '', /^leading with token \d+$/);
+      assert.deepEqual(plain.slice(1), [
+        '/healthz 200 leader',
+        '/readyz 200 leader',
+        'ballot_is_leader{election="api"} 1',
+      ]);
+      const logs = child.lines
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(
+        logs.map((r) => r['msg']),
+        ['session opened', 'elected', 'deposed', 'elector stopped'],
+      );
+      assert.equal(logs[1]?.['token'], /token (\d+)/.exec(plain[0] ?? '')?.[1]);
+      assert.equal(logs[2]?.['reason'], 'resigned');
+    });
+
     test('mutex.ts: locks, writes fenced, excludes others, unlocks', async () => {
       const child = runExample(['examples/mutex.ts'], env);
       await finished(child, 'mutex.ts');

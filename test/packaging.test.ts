@@ -225,6 +225,53 @@ describe('the npm package', () => {
     );
   });
 
+  test('metrics load the optional prom-client only when asked, from both builds', async () => {
+    const body = `
+      const backend = ballot.memory();
+      const elector = new ballot.LeaderElector({ backend, election: 'm', value: 'v', ttl: 5 });
+      for await (const term of elector.terms()) break;
+      const loadedEarly = LOADED();
+      let result;
+      try {
+        const { register } = await ballot.ballotMetrics(elector);
+        const text = await register.metrics();
+        result = { leader: /^ballot_is_leader\\{election="m"\\} 1$/m.test(text) };
+      } catch (err) {
+        result = { code: err.code, message: err.message };
+      }
+      await elector.stop();
+      await backend.close();
+      console.log(JSON.stringify({ loadedEarly, ...result }));`;
+    const cjs = `const ballot = require('ballot');
+      const LOADED = () => Object.keys(require.cache).some((k) => k.includes('prom-client'));
+      (async () => { ${body} })().catch((err) => { console.error(err); process.exit(1); });`;
+    const esm = `import * as ballot from 'ballot';
+      const LOADED = () => false;
+      ${body}`;
+    // Not installed in the consumer project: a clear error, and nothing else breaks.
+    for (const [name, code] of [
+      ['metrics-missing.cjs', cjs],
+      ['metrics-missing.mjs', esm],
+    ] as const) {
+      const missing = await consumer(name, code);
+      assert.equal(missing['code'], 'INVALID_ARGUMENT', name);
+      assert.match(String(missing['message']), /npm install prom-client/, name);
+    }
+    await symlink(
+      join(ROOT, 'node_modules', 'prom-client'),
+      join(scratch, 'node_modules', 'prom-client'),
+      'dir',
+    );
+    const fromCjs = await consumer('metrics.cjs', cjs);
+    assert.deepEqual(
+      fromCjs,
+      { loadedEarly: false, leader: true },
+      'require(): loaded only by ballotMetrics',
+    );
+    const fromEsm = await consumer('metrics.mjs', esm);
+    assert.deepEqual(fromEsm, { loadedEarly: false, leader: true });
+  });
+
   test('the command runs from the unpacked package', async () => {
     const { stdout } = await run(process.execPath, [join(installed, pkg.bin['ballot'] ?? ''), '--version']);
     assert.equal(stdout.trim(), pkg.version);

@@ -21,6 +21,7 @@ import {
 import { isPort } from '../etcd/connection.js';
 import { parseDuration, parseTtl } from './duration.js';
 import { UsageError } from './errors.js';
+import { parseLogLevel, type LogLevel } from './logger.js';
 
 /** Which coordination service a command talks to. */
 export type BackendKind = 'etcd' | 'memory' | 'postgres' | 'zookeeper';
@@ -48,6 +49,8 @@ export interface GlobalOptions {
   schema?: string;
   /** zookeeper: the connect string from --zk; without it the backend reads $ZOOKEEPER_CONNECT, else 127.0.0.1:2181. */
   zk?: string;
+  /** Where JSON log lines go to stderr from: --log-level, else $BALLOT_LOG, else silent. */
+  logLevel?: LogLevel;
 }
 
 /** The flags as commander hands them over, before validation. */
@@ -66,6 +69,7 @@ interface RawGlobals {
   dsn?: string;
   schema?: string;
   zk?: string;
+  logLevel?: string;
 }
 
 /** Per-command defaults: the demo runs on the embedded backend with a short TTL, the rest on etcd. */
@@ -118,6 +122,11 @@ export function addGlobalOptions(program: Command): Command {
       'zookeeper connect string, host:port[,host:port...][/chroot] (default: ' +
         '$ZOOKEEPER_CONNECT, else 127.0.0.1:2181); on it an election named /a/b is ' +
         "that znode path (a Curator LeaderLatch's), other names live under /ballot",
+    )
+    .option(
+      '--log-level <level>',
+      'write JSON log lines to stderr from this level: debug, info, warn, error, silent ' +
+        '(default: $BALLOT_LOG, else silent)',
     );
 }
 
@@ -144,6 +153,16 @@ const POSTGRES_FLAGS = [
  */
 export function resolveGlobals(command: Command, defaults: GlobalDefaults): GlobalOptions {
   const raw = command.optsWithGlobals<RawGlobals>();
+  const logLevel =
+    raw.logLevel !== undefined
+      ? parseLogLevel(raw.logLevel, '--log-level')
+      : process.env['BALLOT_LOG']
+        ? parseLogLevel(process.env['BALLOT_LOG'], '$BALLOT_LOG')
+        : 'silent';
+  return { ...resolveBackendGlobals(raw, defaults), logLevel };
+}
+
+function resolveBackendGlobals(raw: RawGlobals, defaults: GlobalDefaults): GlobalOptions {
   const backend = raw.backend ?? defaults.backend;
   if (backend !== 'zookeeper' && raw.zk !== undefined)
     throw new UsageError('--zk is for ZooKeeper: add --backend zookeeper, or leave --zk out');

@@ -16,12 +16,16 @@ import { ExitCode } from './exit-codes.js';
 import { watchInterrupts } from './interrupt.js';
 import { checkElectionName } from './names.js';
 import { addGlobalOptions, resolveGlobals, type GlobalDefaults } from './options.js';
+import { cliLogger } from './logger.js';
 
 const ETCD: GlobalDefaults = { backend: 'etcd', ttl: 10 };
 const DEMO: GlobalDefaults = { backend: 'memory', ttl: 2 };
 const MIGRATE: GlobalDefaults = { backend: 'postgres', ttl: 10 };
 /** The election argument: on ZooKeeper a name can also be the znode path Curator's recipes use. */
 const ELECTION = 'election name (ZooKeeper: one starting with / is that znode path)';
+const HEALTH =
+  'serve /healthz (503 when leading with renewals failing or the deadline near) and /readyz ' +
+  '(200 only while leading) on host:port, e.g. 127.0.0.1:9100';
 
 const EXAMPLES = `
 Examples:
@@ -95,11 +99,18 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
     )
     .argument('<election>', ELECTION)
     .argument('<value>', "this candidate's value, e.g. its address")
-    .action(async (election: string, value: string, _o: unknown, cmd: Command) => {
+    .option('--health <host:port>', HEALTH)
+    .action(async (election: string, value: string, flags: { health?: string }, cmd: Command) => {
       const name = checkElectionName(election);
       const options = resolveGlobals(cmd, ETCD);
+      const logger = cliLogger(options.logLevel);
+      const campaignFlags = {
+        ttl: options.ttl,
+        ...(flags.health === undefined ? {} : { health: flags.health }),
+        ...(logger ? { logger } : {}),
+      };
       result.code = await interruptible((signal) =>
-        withBackend(options, 'campaign', (ctx) => campaign(name, value, { ttl: options.ttl, signal }, ctx)),
+        withBackend(options, 'campaign', (ctx) => campaign(name, value, { ...campaignFlags, signal }, ctx)),
       );
     });
 
@@ -142,11 +153,12 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
     .option('--value <value>', 'campaign value (default: host:pid)')
     .addOption(new Option('--grace <duration>', 'time between SIGTERM and SIGKILL').default('5s'))
     .option('--requeue', 'campaign again (at the back) after the command exits or the term ends')
+    .option('--health <host:port>', HEALTH)
     .action(
       async (
         election: string,
         command: string[],
-        flags: { value?: string; grace: string; requeue?: boolean },
+        flags: { value?: string; grace: string; requeue?: boolean; health?: string },
         cmd: Command,
       ) => {
         const separator = argv.indexOf('--');
@@ -155,7 +167,11 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
             'missing command after --: ballot run <election> [options] -- <cmd> [args...]',
           );
         const options = resolveGlobals(cmd, ETCD);
-        const runFlags = { grace: parseDuration(flags.grace, '--grace'), requeue: flags.requeue ?? false };
+        const runFlags = {
+          grace: parseDuration(flags.grace, '--grace'),
+          requeue: flags.requeue ?? false,
+          ...(flags.health === undefined ? {} : { health: flags.health }),
+        };
         result.code = await run(
           checkElectionName(election),
           argv.slice(separator + 1),

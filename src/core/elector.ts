@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Backend } from './backend.js';
 import type { CampaignOptions, Election, LeaderChange } from './election.js';
 import { checkCandidateMeta, encodeCandidateValue, type Advertise } from './candidate-value.js';
-import { sleep } from './clock.js';
+import { sleep, type Clock } from './clock.js';
 import {
   BallotError,
   CampaignCancelledError,
@@ -20,7 +20,8 @@ import {
 } from './priority.js';
 import { checkSessionOptions, type Session, type SessionOptions } from './session.js';
 import type { KvTxn } from './guard.js';
-import type { Term, TermEndReason } from './term.js';
+import { checkLogger, errorFields, type Logger } from './logger.js';
+import type { Term, TermEndedError, TermEndReason } from './term.js';
 import { checkMillis, checkName, checkValue } from './validate.js';
 
 /**
@@ -59,9 +60,18 @@ export interface LeaderElectorOptions<Tx = KvTxn> {
   backoff?: { initial?: number; max?: number };
   /** Stop after more than maxTerms terms within windowMs (default 10 in 60 s); false disables. */
   flapGuard?: { maxTerms: number; windowMs: number } | false;
+  /**
+   * Where the elector and its sessions log (default: silent): any object with debug/info/warn/error
+   * taking `(fields, msg)`, e.g. pino. With a logger, retries are logged instead of the process warning.
+   */
+  logger?: Logger;
 }
 
-/** Events of a LeaderElector. Listeners run synchronously on the event loop, in registration order. */
+/**
+ * Events of a LeaderElector. Listeners run synchronously on the event loop, in registration order,
+ * from inside the elector's loop: the loop goes on only after they return, so long work belongs in
+ * a queue. A listener that throws is an uncaught exception, as with any EventEmitter.
+ */
 export interface LeaderElectorEvents<Tx = KvTxn> {
   /** This candidate became leader. */
   elected: [Term<Tx>];
@@ -84,6 +94,16 @@ export interface LeaderElectorEvents<Tx = KvTxn> {
    * thrown as an uncaught exception, like any EventEmitter 'error' nobody listens to.
    */
   error: [Error];
+  /**
+   * The elector opened a new session (at start, and after a session was lost); the argument is its
+   * id (on etcd, the lease id in decimal; etcdctl prints it in hex). Emitted before campaigning on it.
+   */
+  session: [string];
+  /**
+   * The elector has stopped for good: after stop(), or after a fatal `error`. Emitted exactly once
+   * and last, once the term is resigned and the session closed; the argument is the fatal error, if any.
+   */
+  stopped: [Error | undefined];
 }
 
 /**
@@ -112,12 +132,16 @@ export class LeaderElector<Tx = KvTxn>
   private lastChange?: LeaderChange;
   /** The priority policy of the current term, if it runs (awaited on stop). */
   private policy: Promise<void> = Promise.resolve();
+  private finished = false;
+  private campaignStart?: number;
+  private readonly logger: Logger;
 
   constructor(options: LeaderElectorOptions<Tx>) {
     super();
     checkOptions(options);
     this.election = checkName(options.election);
     this.options = options;
+    this.logger = checkLogger(options.logger);
     // Deferred one tick so that listeners attached right after construction see every event.
     this.loop = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.run());
   }
@@ -140,6 +164,21 @@ export class LeaderElector<Tx = KvTxn>
   /** What this candidate advertises (LeaderElectorOptions.advertise), e.g. to recognise its own entry. */
   get advertise(): Advertise | undefined {
     return this.options.advertise;
+  }
+
+  /** Monotonic time (ms) the campaign now running (or the one that won the current term) began. */
+  get campaignStartedAt(): number | undefined {
+    return this.campaignStart;
+  }
+
+  /** The monotonic clock of the backend; terms and deadlines are times on it. */
+  get clock(): Clock {
+    return this.options.backend.clock;
+  }
+
+  /** True once the elector has stopped for good (`stopped` was emitted). */
+  get stopped(): boolean {
+    return this.finished;
   }
 
   /** The current term, if leading. */
@@ -212,8 +251,9 @@ export class LeaderElector<Tx = KvTxn>
 
   /** Stops the elector with an error no retry can fix, and makes sure someone hears of it. */
   private fail(error: Error): void {
-    if (this.failure) return;
+    if (this.failure || this.finished) return;
     this.failure = error;
+    this.logger.error({ election: this.election, ...errorFields(error) }, 'elector stopped by an error');
     this.stopController.abort(error);
     this.wakeWaiters();
     if (this.listenerCount('error') > 0) this.emit('error', error);
@@ -226,11 +266,13 @@ export class LeaderElector<Tx = KvTxn>
 
   /** Reports a retryable failure: to 'retrying' listeners, else once as a process warning. */
   private reportRetry(error: Error, delay: number): void {
+    if (this.finished) return;
+    this.logger.warn({ election: this.election, delayMs: delay, ...errorFields(error) }, 'retrying');
     if (this.listenerCount('retrying') > 0) {
       this.emit('retrying', error, delay);
       return;
     }
-    if (this.warned) return;
+    if (this.warned || this.options.logger) return;
     this.warned = true;
     process.emitWarning(
       `LeaderElector for "${this.election}" keeps retrying: ${error.message} ` +
@@ -254,20 +296,26 @@ export class LeaderElector<Tx = KvTxn>
     while (!stop.aborted) {
       try {
         const election = await this.ensureSession();
+        this.campaignStart = this.options.backend.clock.now();
+        this.logger.debug({ election: this.election, session: this.session?.id }, 'campaigning');
         const term = await election.campaign(this.options.value, this.campaignOptions(stop));
         delay = initial;
         this.warned = false;
         if (this.flapping()) break;
         this.current = term;
         this.wakeWaiters();
+        this.logger.info(
+          { election: this.election, session: term.lease, token: String(term.token) },
+          'elected',
+        );
         this.emit('elected', term);
         this.followPriority(term, election);
-        const whenEnded = term.whenEnded();
-        const ended = await Promise.race([whenEnded, aborted(stop, whenEnded)]);
+        const ended = await endedOrStopped(term, stop);
         if (!ended) {
           held = term;
           break;
         }
+        this.logDeposed(term, ended.reason);
         this.emit('deposed', term, ended.reason);
         this.wakeWaiters();
         if (ended.reason === 'resigned' && this.conceding) await this.settleConcede();
@@ -285,6 +333,22 @@ export class LeaderElector<Tx = KvTxn>
       }
     }
     await this.shutdown(held);
+    this.finished = true;
+    this.logger.info({ election: this.election }, 'elector stopped');
+    this.emit('stopped', this.failure);
+  }
+
+  private logDeposed(term: Term<Tx>, reason: TermEndReason): void {
+    const ended = term.ended;
+    const fields = {
+      election: this.election,
+      session: term.lease,
+      token: String(term.token),
+      reason,
+      termMs: ended ? Math.round(ended.at - term.startedAt) : undefined,
+    };
+    if (reason === 'resigned' || reason === 'closed') this.logger.info(fields, 'deposed');
+    else this.logger.warn(fields, 'deposed');
   }
 
   private campaignOptions(signal: AbortSignal): CampaignOptions {
@@ -324,10 +388,13 @@ export class LeaderElector<Tx = KvTxn>
       this.session = undefined;
     }
     if (!this.session) {
-      const options: { ttl?: number; margin?: number } = {};
+      const options: SessionOptions = {};
       if (this.options.ttl !== undefined) options.ttl = this.options.ttl;
       if (this.options.margin !== undefined) options.margin = this.options.margin;
+      if (this.options.logger !== undefined) options.logger = this.options.logger;
       this.session = await this.options.backend.session(options);
+      this.logger.info({ election: this.election, session: this.session.id }, 'session opened');
+      this.emit('session', this.session.id);
       this.observe(this.session);
     }
     return this.session.election(this.election);
@@ -351,6 +418,8 @@ export class LeaderElector<Tx = KvTxn>
         try {
           for await (const change of session.election(this.election).observe({ signal })) {
             delay = initial;
+            // A change that arrives while stopping is not reported: 'stopped' must stay the last event.
+            if (signal.aborted || this.finished) return;
             this.lastChange = change;
             this.emit('leader', change);
           }
@@ -398,7 +467,11 @@ export class LeaderElector<Tx = KvTxn>
       await session.close();
     }
     await this.policy;
-    if (held) this.emit('deposed', held, held.ended?.reason ?? 'closed');
+    if (held) {
+      const reason = held.ended?.reason ?? 'closed';
+      this.logDeposed(held, reason);
+      this.emit('deposed', held, reason);
+    }
     this.wakeWaiters();
   }
 }
@@ -431,6 +504,7 @@ function checkOptions(options: LeaderElectorOptions<unknown>): void {
   checkName(options.election);
   const limits = { ...options.backend.limits, backend: options.backend.kind };
   checkValue(options.value, limits);
+  checkLogger(options.logger);
   checkCandidateMeta({ advertise: options.advertise, priority: options.priority });
   checkPriorityTransfer(options.priorityTransfer);
   checkValue(
@@ -468,12 +542,18 @@ function checkOptions(options: LeaderElectorOptions<unknown>): void {
     );
 }
 
-/** Resolves when `signal` aborts; its listener goes once `settled` does, so terms do not pile them up. */
-function aborted(signal: AbortSignal, settled: Promise<unknown>): Promise<undefined> {
+/**
+ * The term's end, or undefined once `stop` aborts. Removes its listener from `stop` when the term
+ * ends first: one left behind per term would pile up on the elector's long-lived signal.
+ */
+function endedOrStopped<Tx>(term: Term<Tx>, stop: AbortSignal): Promise<TermEndedError | undefined> {
+  if (stop.aborted) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    if (signal.aborted) return resolve(undefined);
-    const done = () => resolve(undefined);
-    signal.addEventListener('abort', done, { once: true });
-    void settled.then(() => signal.removeEventListener('abort', done));
+    const onStop = () => resolve(undefined);
+    stop.addEventListener('abort', onStop, { once: true });
+    void term.whenEnded().then((ended) => {
+      stop.removeEventListener('abort', onStop);
+      resolve(ended);
+    });
   });
 }

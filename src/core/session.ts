@@ -4,7 +4,13 @@ import type { BackendDriver } from './contract.js';
 import { Election } from './election.js';
 import type { KvTxn } from './guard.js';
 import { Mutex } from './mutex.js';
-import { InvalidArgumentError, SessionLostError, type SessionLossCause } from './errors.js';
+import {
+  BackendUnavailableError,
+  InvalidArgumentError,
+  SessionLostError,
+  type SessionLossCause,
+} from './errors.js';
+import { checkLogger, errorFields, type Logger } from './logger.js';
 import type { TermEndReason } from './term.js';
 import { checkMillis, checkName, checkTtl, type NamedLimits } from './validate.js';
 
@@ -20,6 +26,8 @@ export interface SessionOptions {
    * host and the backend (default: 1% of the TTL, at least 100 ms).
    */
   margin?: number;
+  /** Where the session logs renewals failing, recovering and the loss (default: silent). */
+  logger?: Logger;
 }
 
 /**
@@ -41,12 +49,30 @@ export function checkSessionOptions(
   return { ttlMs, margin };
 }
 
-/** Events a Session emits. Listeners run synchronously on the event loop, in registration order. */
+/**
+ * Events a Session emits. Listeners run synchronously on the event loop, in registration order,
+ * inside the renewal or timer callback that caused them: a slow listener delays the session's own
+ * bookkeeping, so hand long work to a queue. A listener that throws is an uncaught exception.
+ */
 export interface SessionEvents {
   /** The session ended; every term on it has already ended. */
   lost: [SessionLostError];
   /** A renewal was acknowledged; the argument is the new deadline. */
   renewed: [number];
+  /**
+   * Renewals are in trouble: one failed, or one went unanswered for half the renewal interval
+   * (TTL/6). Arguments: the error (BackendUnavailableError when overdue) and the ms left before the
+   * deadline. Terms still hold until the deadline; emitted once until `recovered` or `lost`.
+   */
+  suspended: [Error, number];
+  /** A renewal succeeded after `suspended`; the argument is the ms left before the new deadline. */
+  recovered: [number];
+}
+
+/** @internal what metrics install on a session; each call site costs one `if` when absent. */
+export interface SessionProbe {
+  /** A renewal settled after `latencyMs`; `failed` when it was refused or did not reach the backend. */
+  renewal(latencyMs: number, failed: boolean): void;
 }
 
 /** What a session holds under one name: an election, or a mutex (an election underneath). */
@@ -94,11 +120,27 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
   private deadlineAt: number;
   private renewTimer?: TimerHandle;
   private deadlineTimer?: TimerHandle;
+  private overdueTimer?: TimerHandle;
   private closing?: Promise<void>;
   private loss?: SessionLostError;
+  private readonly logger: Logger;
+  private suspendedAt?: number;
+  private failures = 0;
+  private acknowledgedAt: number;
+  /** @internal set by metrics (ballotMetrics); undefined otherwise. */
+  probe?: SessionProbe;
 
-  private constructor(driver: BackendDriver<Tx>, id: string, ttlMs: number, margin: number, sentAt: number) {
+  private constructor(
+    driver: BackendDriver<Tx>,
+    id: string,
+    ttlMs: number,
+    margin: number,
+    sentAt: number,
+    logger: Logger,
+  ) {
     super();
+    this.logger = logger;
+    this.acknowledgedAt = driver.clock.now();
     this.driver = driver;
     this.limits = { ...driver.limits, backend: driver.kind };
     this.id = id;
@@ -111,10 +153,12 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
   /** @internal use backend.session(). */
   static async open<Tx>(driver: BackendDriver<Tx>, options: SessionOptions = {}): Promise<Session<Tx>> {
     const { ttlMs, margin } = checkSessionOptions(options, { ...driver.limits, backend: driver.kind });
+    const logger = checkLogger(options.logger, 'session logger');
     await driver.connect();
     const sentAt = driver.clock.now();
     const grant = await driver.liveness.open(ttlMs);
-    const session = new Session(driver, grant.id, grant.ttlMs, margin, sentAt);
+    const session = new Session(driver, grant.id, grant.ttlMs, margin, sentAt, logger);
+    logger.debug({ backend: driver.kind, session: grant.id, ttlMs: grant.ttlMs }, 'session opened');
     session.armDeadline();
     session.scheduleRenewal(session.renewInterval());
     return session;
@@ -129,6 +173,21 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
   /** Monotonic time (ms) before which the server cannot have expired the liveness. */
   get deadline(): number {
     return this.deadlineAt;
+  }
+
+  /** True between `suspended` and `recovered`: renewals are failing or overdue. */
+  get suspended(): boolean {
+    return this.suspendedAt !== undefined;
+  }
+
+  /** Renewals that failed in a row since the last acknowledged one (0 while healthy). */
+  get renewalFailures(): number {
+    return this.failures;
+  }
+
+  /** Monotonic time (ms) the last renewal was acknowledged (the session's opening, before any). */
+  get lastRenewalAt(): number {
+    return this.acknowledgedAt;
   }
 
   /** True while the deadline has not passed and the liveness is not known to be gone. */
@@ -218,25 +277,80 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
 
   private renew(): void {
     if (this.loss) return;
-    const sentAt = this.driver.clock.now();
+    const clock = this.driver.clock;
+    const sentAt = clock.now();
+    let settled = false;
+    // An unanswered renewal is trouble long before it times out: say so at half the interval.
+    this.overdueTimer?.cancel();
+    this.overdueTimer = clock.setTimer(() => {
+      if (!settled && !this.loss)
+        this.suspend(
+          new BackendUnavailableError(
+            `session ${this.id}: renewal unanswered for ${Math.round(clock.now() - sentAt)} ms`,
+          ),
+        );
+    }, this.renewInterval() / 2);
     this.driver.liveness.renew(this.id).then(
       (ttlMs) => {
+        settled = true;
         if (this.loss) return;
+        const now = clock.now();
+        if (this.probe) this.probe.renewal(now - sentAt, ttlMs <= 0);
         if (ttlMs <= 0) {
-          this.lose('expired', `the backend reports session ${this.id} gone`, this.driver.clock.now());
+          this.lose('expired', `the backend reports session ${this.id} gone`, now);
           return;
         }
+        this.failures = 0;
+        this.acknowledgedAt = now;
         const next = sentAt + ttlMs - this.margin;
         if (next > this.deadlineAt) {
           this.deadlineAt = next;
           this.armDeadline();
           this.emit('renewed', next);
         }
+        if (this.suspendedAt !== undefined) {
+          const left = this.deadlineAt - now;
+          this.logger.info(
+            {
+              session: this.id,
+              deadlineLeftMs: Math.round(left),
+              suspendedMs: Math.round(now - this.suspendedAt),
+            },
+            'session renewals recovered',
+          );
+          this.suspendedAt = undefined;
+          this.emit('recovered', left);
+        }
       },
       // A failed renewal is retried soon; the deadline, not the error, decides loss.
-      () => this.scheduleRenewal(Math.min(250, this.renewInterval())),
+      (err: unknown) => {
+        settled = true;
+        if (this.loss) return;
+        this.failures++;
+        if (this.probe) this.probe.renewal(clock.now() - sentAt, true);
+        const error = err instanceof Error ? err : new BackendUnavailableError(String(err));
+        this.logger.debug(
+          { session: this.id, failures: this.failures, ...errorFields(error) },
+          'session renewal failed',
+        );
+        this.suspend(error);
+        this.scheduleRenewal(Math.min(250, this.renewInterval()));
+      },
     );
     this.scheduleRenewal(this.renewInterval());
+  }
+
+  /** Enters the suspended state once; `recovered` or `lost` leaves it. */
+  private suspend(error: Error): void {
+    if (this.suspendedAt !== undefined || this.loss) return;
+    const now = this.driver.clock.now();
+    this.suspendedAt = now;
+    const left = Math.max(0, this.deadlineAt - now);
+    this.logger.warn(
+      { session: this.id, deadlineLeftMs: Math.round(left), ...errorFields(error) },
+      'session renewals failing',
+    );
+    this.emit('suspended', error, left);
   }
 
   private armDeadline(): void {
@@ -258,6 +372,13 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
     this.loss = error;
     this.renewTimer?.cancel();
     this.deadlineTimer?.cancel();
+    this.overdueTimer?.cancel();
+    this.suspendedAt = undefined;
+    (cause === 'closed' ? this.logger.debug : this.logger.error).call(
+      this.logger,
+      { session: this.id, reason: cause, ...errorFields(error) },
+      cause === 'closed' ? 'session closed' : 'session lost',
+    );
     for (const election of this.allElections()) election.sessionEnded(LOSS_TO_TERM_END[cause], at, error);
     this.lostController.abort(error);
     // Best effort: if the backend is back, drop our entries now rather than after the TTL.

@@ -1,4 +1,5 @@
-import type { Term } from '../../index.js';
+import type { Logger, Term } from '../../index.js';
+import { CommandLeadership, serveHealth } from '../health.js';
 import type { CommandContext } from '../context.js';
 import { whileQueued } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
@@ -11,6 +12,10 @@ export interface CampaignFlags {
   ttl: number;
   /** Aborts on SIGINT/SIGTERM: leave the line, or resign the term, and exit 0. */
   signal: AbortSignal;
+  /** --health host:port: serve /healthz and /readyz there while campaigning. */
+  health?: string;
+  /** Where the session logs (--log-level). */
+  logger?: Logger;
 }
 
 /**
@@ -21,11 +26,21 @@ export interface CampaignFlags {
 export async function campaign(
   election: string,
   value: string,
-  { ttl, signal }: CampaignFlags,
+  { ttl, signal, health, logger }: CampaignFlags,
   { backend, out, stderr }: CommandContext,
 ): Promise<number> {
-  const session = await backend.session({ ttl });
+  const session = await backend.session(logger ? { ttl, logger } : { ttl });
+  const view = new CommandLeadership(election, backend.clock);
+  view.currentSession = session;
+  let server: Awaited<ReturnType<typeof serveHealth>> | undefined;
   try {
+    if (health !== undefined) {
+      server = await serveHealth(health, view);
+      out.event(
+        { event: 'health', election, url: server.url },
+        `health: ${server.url}/healthz, ${server.url}/readyz`,
+      );
+    }
     const race = session.election(election);
     if (!out.json) stderr.write(`campaigning for ${election} as ${value}\n`);
     let term: Term;
@@ -36,6 +51,7 @@ export async function campaign(
       if (signal.aborted) return ExitCode.OK;
       throw whileQueued(election, err, backend.kind);
     }
+    view.hold(term);
     out.elected({ election, value: term.value, key: term.key, token: term.token });
     const ended = await Promise.race([term.whenEnded(), whenAborted(signal)]);
     if (ended) {
@@ -52,6 +68,8 @@ export async function campaign(
     }
     return ExitCode.OK;
   } finally {
+    view.stopped = true;
+    await server?.close();
     await session.close();
   }
 }

@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Session, Term } from '../../index.js';
+import { CommandLeadership, serveHealth, type HealthServer } from '../health.js';
+import { cliLogger } from '../logger.js';
 import { exitStatus, signalGroup, spawnGroup, stopGroup, type ChildExit, type GroupChild } from '../child.js';
 import { explainUnavailable, openBackend } from '../connect.js';
 import { UsageError, whileQueued } from '../errors.js';
@@ -17,6 +19,8 @@ export interface RunOptions {
   grace: number;
   /** Campaign again (at the back of the line) after the command exits or the term ends. */
   requeue: boolean;
+  /** --health host:port: serve /healthz and /readyz there while running. */
+  health?: string;
 }
 
 /** A command that exits this fast is not restarted at once with --requeue: no hot loop on a broken command. */
@@ -77,12 +81,23 @@ export async function run(
   let child: GroupChild | undefined;
   interrupts.onForce(() => child && signalGroup(child.pid, 'SIGKILL'));
   const backend = openBackend(options, 'run');
+  const logger = cliLogger(options.logLevel);
+  const view = new CommandLeadership(election, backend.clock);
+  let server: HealthServer | undefined;
   let session: Session | undefined;
   try {
+    if (flags.health !== undefined) {
+      server = await serveHealth(flags.health, view);
+      out.event(
+        { event: 'health', election, url: server.url },
+        `health: ${server.url}/healthz, ${server.url}/readyz`,
+      );
+    }
     for (;;) {
       if (!session?.isAlive()) {
         await session?.close();
-        session = await backend.session({ ttl: options.ttl });
+        session = await backend.session(logger ? { ttl: options.ttl, logger } : { ttl: options.ttl });
+        view.currentSession = session;
       }
       const race = contender(session, target, election, value);
       let term: Term;
@@ -92,6 +107,7 @@ export async function run(
         if (interrupts.signal.aborted) return ExitCode.OK;
         throw whileQueued(election, err, backend.kind);
       }
+      view.hold(term);
       out.elected({ election, value, key: term.key, token: term.token });
       const startedAt = Date.now();
       try {
@@ -143,6 +159,8 @@ export async function run(
     throw explainUnavailable(err, options);
   } finally {
     if (child) await stopGroup(child, flags.grace, false);
+    view.stopped = true;
+    await server?.close();
     await backend.close();
     interrupts.dispose();
   }
