@@ -150,12 +150,29 @@ export class ZkEntries implements EntryRecipe {
       try {
         return await this.conn.create(prefix, data, zk.CreateMode.EPHEMERAL_SEQUENTIAL);
       } catch (err) {
-        if (attempt >= CREATE_ATTEMPTS) throw err;
-        if (zkCode(err) === zk.Exception.NO_NODE) await this.conn.mkdirp(this.view.path);
-        else if (isTransient(err)) {
-          const found = await this.find().catch(() => undefined);
+        const noParent = zkCode(err) === zk.Exception.NO_NODE;
+        if (!noParent && !isTransient(err)) throw err;
+        if (!noParent) {
+          const found = await this.findAfterLoss();
           if (found) return found;
-        } else throw err;
+        }
+        if (attempt >= CREATE_ATTEMPTS) throw err;
+        if (noParent) await this.conn.mkdirp(this.view.path);
+      }
+    }
+  }
+
+  /**
+   * Looks for the node a create without reply may have made. Only a lookup that answered may
+   * say "not there": creating again after one without reply could leave two nodes of this
+   * session in line, the second waiting forever on the first.
+   */
+  private async findAfterLoss(): Promise<string | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.find();
+      } catch (err) {
+        if (!isTransient(err) || attempt >= CREATE_ATTEMPTS) throw err;
       }
     }
   }

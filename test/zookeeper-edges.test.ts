@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { ZkContext } from '../src/backends/zookeeper/context.js';
+import { ZkEntries } from '../src/backends/zookeeper/entries.js';
+import { ZkView } from '../src/backends/zookeeper/view.js';
+import { ZkConnection } from '../src/zookeeper/connection.js';
+import { ZkTimeoutError } from '../src/zookeeper/errors.js';
+import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
+
+/** Generous bounds on waits, never targets. */
+const WITHIN = 10_000;
+
+/**
+ * Defects found reviewing the ZooKeeper backend, each shown against a real server. Some drive
+ * the entry recipe (ZkEntries) on a real connection whose replies are made to go missing, which
+ * is how a lost reply looks to the client; the server's state is always real.
+ */
+describe('zookeeper edges', () => {
+  let server: ZookeeperServer;
+  const opened: { close(): unknown }[] = [];
+
+  before(async () => {
+    server = await startZookeeper();
+  });
+  after(async () => {
+    for (const o of opened.reverse()) await o.close();
+    await server.stop();
+  });
+
+  async function admin(): Promise<ZkConnection> {
+    const conn = await ZkConnection.open(server.connect, 10_000, 5000);
+    opened.push(conn);
+    return conn;
+  }
+
+  /** An entry recipe on `conn` for `path`, as the driver builds one. */
+  function recipe(conn: ZkConnection, path: string) {
+    const ctx: ZkContext = {
+      where: server.connect,
+      reader: () => Promise.resolve(conn),
+      keySpaces: { add: () => undefined, check: () => undefined },
+      observers: new Map(),
+      probes: new Map(),
+    };
+    return new ZkEntries(ctx, new ZkView(ctx, path, 'latch'), conn, 'latch');
+  }
+
+  test('a create whose reply is lost, then a lookup without reply: one node of the session, not two', async () => {
+    const path = '/edges/lost-create';
+    const conn = await admin();
+    const create = conn.create.bind(conn);
+    const getChildren = conn.getChildren.bind(conn);
+    let loseCreate = true;
+    let loseLookup = false;
+    conn.create = async (p, data, mode) => {
+      const made = await create(p, data, mode);
+      if (!loseCreate) return made;
+      // Applied on the server, but the reply never came.
+      loseCreate = false;
+      loseLookup = true;
+      throw new ZkTimeoutError(server.connect, 5000);
+    };
+    conn.getChildren = (p, watch) => {
+      if (!loseLookup) return getChildren(p, watch);
+      loseLookup = false;
+      return Promise.reject(new ZkTimeoutError(server.connect, 5000));
+    };
+    const entries = recipe(conn, path);
+    const c = await entries.join('a');
+    const mine = (await getChildren(path)) ?? [];
+    assert.equal(mine.length, 1, `one node of this session, got ${mine.join(', ')}`);
+    assert.equal(`${path}/${mine[0]}`, c.key);
+    // Alone in the election, it leads at once (with two nodes it would wait on its own first one).
+    const won = await entries.lead(c, AbortSignal.timeout(WITHIN), () => undefined);
+    won.unwatch();
+  });
+});
