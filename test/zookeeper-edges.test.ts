@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { zookeeper } from '../src/index.js';
 import type { ZkContext } from '../src/backends/zookeeper/context.js';
 import { ZkEntries } from '../src/backends/zookeeper/entries.js';
 import { ZkView } from '../src/backends/zookeeper/view.js';
 import { ZkConnection } from '../src/zookeeper/connection.js';
 import { ZkTimeoutError } from '../src/zookeeper/errors.js';
 import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
+import { within } from './helpers.js';
 
 /** Generous bounds on waits, never targets. */
 const WITHIN = 10_000;
@@ -33,6 +35,12 @@ describe('zookeeper edges', () => {
     return conn;
   }
 
+  function backend() {
+    const b = zookeeper({ connect: server.connect, env: {} });
+    opened.push(b);
+    return b;
+  }
+
   /** An entry recipe on `conn` for `path`, as the driver builds one. */
   function recipe(conn: ZkConnection, path: string) {
     const ctx: ZkContext = {
@@ -44,6 +52,22 @@ describe('zookeeper edges', () => {
     };
     return new ZkEntries(ctx, new ZkView(ctx, path, 'latch'), conn, 'latch');
   }
+
+  test('a leader whose node changes and is deleted in one multi loses its term', async () => {
+    const session = await backend().session({ ttl: 10 });
+    const term = await session.election('/edges/rearm').campaign('a');
+    // The data change fires the term's watch; the deletion lands before it is set again.
+    const outcome = await (
+      await admin()
+    ).multi([
+      { op: 'setData', path: term.key, data: Buffer.from('b'), version: -1 },
+      { op: 'remove', path: term.key, version: -1 },
+    ]);
+    assert.deepEqual(outcome, { ok: true });
+    const ended = await within(term.whenEnded(), WITHIN, 'the term to end after its node was deleted');
+    assert.equal(ended.reason, 'key-deleted');
+    await session.close();
+  });
 
   test('a create whose reply is lost, then a lookup without reply: one node of the session, not two', async () => {
     const path = '/edges/lost-create';

@@ -195,6 +195,8 @@ export class ZkEntries implements EntryRecipe {
         react(type);
         if (type !== zk.Event.NODE_DELETED) void arm().catch(() => undefined);
       });
+      // Deleted between a change's event and this read: no deletion event will come.
+      if (!exists && !stopped) react(zk.Event.NODE_DELETED);
       return exists;
     };
     await attempt(this.ctx.where, `watching the entry of "${this.view.name}"`, arm);
