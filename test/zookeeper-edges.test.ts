@@ -7,7 +7,7 @@ import { ZkView } from '../src/backends/zookeeper/view.js';
 import { ZkConnection } from '../src/zookeeper/connection.js';
 import { ZkTimeoutError } from '../src/zookeeper/errors.js';
 import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
-import { within } from './helpers.js';
+import { eventually, within } from './helpers.js';
 
 /** Generous bounds on waits, never targets. */
 const WITHIN = 10_000;
@@ -96,6 +96,31 @@ describe('zookeeper edges', () => {
     assert.equal(`${path}/${mine[0]}`, c.key);
     // Alone in the election, it leads at once (with two nodes it would wait on its own first one).
     const won = await entries.lead(c, AbortSignal.timeout(WITHIN), () => undefined);
+    won.unwatch();
+  });
+
+  test('tryLead: a deletion whose event comes with the line read ends the term', async () => {
+    const path = '/edges/try-missed';
+    const conn = await admin();
+    const other = await admin();
+    const entries = recipe(conn, path);
+    const c = await entries.join('a');
+    const getChildren = conn.getChildren.bind(conn);
+    conn.getChildren = async (p, watch) => {
+      const children = await getChildren(p, watch);
+      // The node goes right after the server answered the read; its event arrives before the
+      // caller resumes (it can come in the same TCP read as the reply).
+      const before = conn.onEvent;
+      const event = new Promise<void>((resolve) => (conn.onEvent = () => resolve()));
+      await other.remove(c.key);
+      await within(event, WITHIN, 'the deletion event');
+      conn.onEvent = before;
+      return children;
+    };
+    let gone = false;
+    const won = await entries.tryLead(c, () => (gone = true));
+    assert.ok(won, 'it was alone in line when it read');
+    await eventually(() => gone, WITHIN, 'onGone for the deleted node');
     won.unwatch();
   });
 });

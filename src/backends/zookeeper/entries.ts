@@ -98,7 +98,9 @@ export class ZkEntries implements EntryRecipe {
 
   async tryLead(c: Candidacy, onGone: () => void): Promise<Won | null> {
     const e = entryOf(c);
-    const own = await this.watchOwn(e, () => undefined);
+    // A change that comes while the line is read (its event can arrive with the reply) is checked once leading.
+    let rang = false;
+    const own = await this.watchOwn(e, () => (rang = true));
     let ahead: string | null;
     try {
       ahead = await attempt(this.ctx.where, `trying to lead "${this.view.name}"`, () => this.nodeAhead(e));
@@ -110,7 +112,7 @@ export class ZkEntries implements EntryRecipe {
       own.stop();
       return null;
     }
-    return { ...e, unwatch: own.leading(onGone, false) };
+    return { ...e, unwatch: own.leading(onGone, rang) };
   }
 
   proclaim(e: Entry, value: string): Promise<boolean> {
