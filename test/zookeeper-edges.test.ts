@@ -7,7 +7,7 @@ import { ZkView } from '../src/backends/zookeeper/view.js';
 import { ZkConnection } from '../src/zookeeper/connection.js';
 import { ZkTimeoutError } from '../src/zookeeper/errors.js';
 import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
-import { eventually, within } from './helpers.js';
+import { eventually, sleep, within } from './helpers.js';
 
 /** Generous bounds on waits, never targets. */
 const WITHIN = 10_000;
@@ -122,5 +122,39 @@ describe('zookeeper edges', () => {
     assert.ok(won, 'it was alone in line when it read');
     await eventually(() => gone, WITHIN, 'onGone for the deleted node');
     won.unwatch();
+  });
+
+  test('a waiter woken many times keeps one watch on the node ahead (no listener leak)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => {
+      if (w.name === 'MaxListenersExceededWarning') warnings.push(w.message);
+    };
+    process.on('warning', onWarning);
+    try {
+      const b = backend();
+      const leading = (await b.session({ ttl: 10 })).election('/edges/listeners');
+      await leading.campaign('a');
+      const waiting = await b.session({ ttl: 10 });
+      const campaign = waiting.election('/edges/listeners').campaign('b');
+      campaign.catch(() => undefined); // awaited below; closing after a failed check rejects it
+      let key: string | undefined;
+      await eventually(
+        async () => ((key = (await b.participants('/edges/listeners'))[1]?.key), key !== undefined),
+        WITHIN,
+        'the second candidate in line',
+      );
+      // Each change of its own node wakes the waiter, which reads the line and the node ahead again.
+      const conn = await admin();
+      for (let i = 0; i < 15; i++) {
+        assert.ok(await conn.setData(key!, Buffer.from(`b${i}`)));
+        await sleep(30);
+      }
+      await sleep(300);
+      assert.deepEqual(warnings, []);
+      await leading.resign();
+      await within(campaign, WITHIN, 'the waiter to lead');
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });

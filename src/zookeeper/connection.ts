@@ -38,6 +38,7 @@ export class ZkConnection {
   /** Called on every watch event this connection delivers, with its type: the driver counts them (stats().events). */
   onEvent: (type: number) => void = () => undefined;
   private readonly reconnectWatchers = new Set<() => void>();
+  private readonly wrapped = new WeakMap<Watcher, (event: zk.Event) => void>();
 
   private constructor(
     readonly where: string,
@@ -248,11 +249,21 @@ export class ZkConnection {
     }
   }
 
+  /**
+   * The client's callback for `fn`: the same one each time, because the client keeps one listener
+   * per callback and path, so a caller that reads a node again with the same `fn` while its watch
+   * is still set does not add a listener each time (a waiter re-reads every minute).
+   */
   private watcher(fn: Watcher): (event: zk.Event) => void {
-    return (event) => {
-      this.onEvent(event.getType());
-      fn(event.getType());
-    };
+    let wrapped = this.wrapped.get(fn);
+    if (!wrapped) {
+      wrapped = (event) => {
+        this.onEvent(event.getType());
+        fn(event.getType());
+      };
+      this.wrapped.set(fn, wrapped);
+    }
+    return wrapped;
   }
 
   private call<T>(start: (cb: (err: Error | zk.Exception | null, value: T) => void) => void): Promise<T> {

@@ -79,7 +79,7 @@ export class ZkEntries implements EntryRecipe {
         // Gone already: NoNode, and no watch is left behind.
         let present: boolean;
         try {
-          present = (await this.conn.getData(ahead, () => bell.ring())) !== undefined;
+          present = (await this.conn.getData(ahead, bell.ring)) !== undefined;
         } catch (err) {
           if (!isTransient(err)) throw err;
           await bell.wait(RETRY_MS, signal);
