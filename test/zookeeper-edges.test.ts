@@ -6,6 +6,7 @@ import { ZkEntries } from '../src/backends/zookeeper/entries.js';
 import { ZkView } from '../src/backends/zookeeper/view.js';
 import { ZkConnection } from '../src/zookeeper/connection.js';
 import { ZkTimeoutError } from '../src/zookeeper/errors.js';
+import { startFaultProxy, type FaultProxy } from './fixtures/fault-proxy.js';
 import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
 import { eventually, sleep, within } from './helpers.js';
 
@@ -155,6 +156,63 @@ describe('zookeeper edges', () => {
       await within(campaign, WITHIN, 'the waiter to lead');
     } finally {
       process.off('warning', onWarning);
+    }
+  });
+});
+
+describe('zookeeper edges: the reader session expires', () => {
+  let server: ZookeeperServer;
+  let proxy: FaultProxy;
+
+  before(async () => {
+    // The reader asks for 30 s; this server grants at most 2 s, so a short partition expires it.
+    server = await startZookeeper({ maxSessionTimeout: 2000 });
+    proxy = await startFaultProxy(server.connect);
+  });
+  after(async () => {
+    await proxy.close();
+    await server.stop();
+  });
+
+  test('an observer follows leader changes again after its reader session expired', async () => {
+    const name = '/edges/reader-expiry';
+    const observer = zookeeper({ connect: proxy.endpoint, callTimeout: 500, env: {} });
+    const direct = zookeeper({ connect: server.connect, env: {} });
+    const stop = new AbortController();
+    const seen: string[] = [];
+    try {
+      const s1 = await direct.session({ ttl: 2 });
+      await s1.election(name).campaign('one');
+      const watching = (async () => {
+        for await (const change of observer.observe(name, { signal: stop.signal }))
+          seen.push(change.kind === 'leader' ? change.value : change.kind);
+      })();
+      await eventually(() => seen.includes('one'), WITHIN, 'the observer to see "one"');
+      proxy.blackhole();
+      // Past the reader's session timeout: the server expires it.
+      await sleep(4000);
+      proxy.heal();
+      await eventually(
+        () => seen.includes('unknown') && seen.lastIndexOf('one') > seen.indexOf('unknown'),
+        WITHIN,
+        `the observer to see "one" again after the partition (saw ${seen.join(', ')})`,
+      );
+      // A change after contact is back must reach the observer through its stream.
+      const s2 = await direct.session({ ttl: 2 });
+      const pending = s2.election(name).campaign('two');
+      await s1.election(name).resign();
+      await within(pending, WITHIN, '"two" to lead');
+      await eventually(
+        () => seen.at(-1) === 'two',
+        WITHIN,
+        `the observer to see "two" (saw ${seen.join(', ')})`,
+      );
+      stop.abort();
+      await watching;
+    } finally {
+      stop.abort();
+      await observer.close();
+      await direct.close();
     }
   });
 });

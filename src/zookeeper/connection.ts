@@ -46,7 +46,12 @@ export class ZkConnection {
     readonly callTimeout: number,
   ) {
     this.client = zk.createClient(where, { sessionTimeout: sessionTimeoutMs, spinDelay: 100, retries: 0 });
-    this.client.on('expired', () => (this.expired = true));
+    // An expired session never reconnects, and its watches are gone: whoever waits on one must
+    // look again (an observer on the reader then moves to a new session) rather than wait forever.
+    this.client.on('expired', () => {
+      this.expired = true;
+      for (const fn of [...this.reconnectWatchers]) fn();
+    });
     this.client.on('connected', () => {
       for (const fn of [...this.reconnectWatchers]) fn();
     });
@@ -88,7 +93,7 @@ export class ZkConnection {
     return this.expired;
   }
 
-  /** Calls `fn` after every reconnect of this session (watches may have been missed); returns an unsubscribe. */
+  /** Calls `fn` after every reconnect of this session (watches may have been missed) and when it expires; returns an unsubscribe. */
   onReconnect(fn: () => void): () => void {
     this.reconnectWatchers.add(fn);
     return () => this.reconnectWatchers.delete(fn);
