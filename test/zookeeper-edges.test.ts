@@ -216,3 +216,34 @@ describe('zookeeper edges: the reader session expires', () => {
     }
   });
 });
+
+describe('zookeeper edges: close()', () => {
+  let server: ZookeeperServer;
+
+  before(async () => {
+    server = await startZookeeper();
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  test('a connect that times out on a paused server does not crash the process when it wakes', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    const b = zookeeper({ connect: server.connect, callTimeout: 500, env: {} });
+    try {
+      server.pause();
+      // The kernel accepts the connection; the handshake gets no reply within the call timeout.
+      await assert.rejects(b.session({ ttl: 5 }), { code: 'UNAVAILABLE' });
+      server.resume();
+      // The server now answers the abandoned handshake; the reply must not be read as anything else.
+      await sleep(2500);
+      assert.deepEqual(uncaught.map(String), []);
+    } finally {
+      server.resume();
+      process.off('uncaughtException', onUncaught);
+      await b.close();
+    }
+  });
+});

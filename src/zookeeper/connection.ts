@@ -62,7 +62,7 @@ export class ZkConnection {
     const conn = new ZkConnection(where, sessionTimeoutMs, callTimeout);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        conn.close();
+        conn.abandon();
         reject(
           new BackendUnavailableError(
             `cannot reach ZooKeeper at ${where} within ${callTimeout} ms: check the connect string and that ZooKeeper is running`,
@@ -224,10 +224,25 @@ export class ZkConnection {
     this.closed = true;
     this.reconnectWatchers.clear();
     this.client.close();
-    const manager = (this.client as unknown as { connectionManager?: { socket?: { destroy(): void } } })
-      .connectionManager;
+    const manager = this.manager();
     const timer = setTimeout(() => manager?.socket?.destroy(), Math.min(this.callTimeout, 2000));
     this.client.once('disconnected', () => clearTimeout(timer));
+  }
+
+  /**
+   * Gives up a connect that got no reply. The handshake's late reply would be read as the reply to
+   * closeSession (the client is no longer waiting for one), and the client throws on it, an
+   * uncaught exception: drop the socket now. Nothing of ours is in the session yet; the server
+   * expires it by itself.
+   */
+  private abandon(): void {
+    this.close();
+    this.manager()?.socket?.destroy();
+  }
+
+  private manager(): { socket?: { destroy(): void } } | undefined {
+    return (this.client as unknown as { connectionManager?: { socket?: { destroy(): void } } })
+      .connectionManager;
   }
 
   /**
