@@ -125,6 +125,16 @@ describe('zookeeper edges', () => {
     won.unwatch();
   });
 
+  test('a backend on a chroot that does not exist: get() fails naming the chroot', async () => {
+    const chroot = `/nope-edges-${process.pid}`;
+    const b = zookeeper({ connect: `${server.connect}${chroot}`, env: {} });
+    opened.push(b);
+    await assert.rejects(b.get('k'), {
+      code: 'BACKEND',
+      message: new RegExp(`the chroot "${chroot}" does not exist`),
+    });
+  });
+
   test('a waiter woken many times keeps one watch on the node ahead (no listener leak)', async () => {
     const warnings: string[] = [];
     const onWarning = (w: Error) => {

@@ -89,16 +89,7 @@ export class ZkDriver implements BackendDriver<ZkTxn> {
   }
 
   async connect(): Promise<void> {
-    const conn = await this.reader();
-    // A chroot that does not exist still connects; every create under it would then fail.
-    const root = await attempt(this.ctx.where, 'reading the root', () => conn.exists('/'));
-    if (!root) {
-      const chroot = this.ctx.where.slice(this.ctx.where.indexOf('/'));
-      throw new BackendError(
-        `ZooKeeper at ${this.ctx.where}: the chroot "${chroot}" does not exist: create it ` +
-          `(zkCli.sh create ${chroot} "") or fix the connect string`,
-      );
-    }
+    await this.reader();
   }
 
   election(name: string, session: string): ElectionDriver<ZkTxn> {
@@ -180,8 +171,29 @@ export class ZkDriver implements BackendDriver<ZkTxn> {
     const current = await this.readerConn?.catch(() => undefined);
     if (current && !current.isExpired) return current;
     current?.close();
-    this.readerConn = this.open(READER_SESSION_MS);
+    // Checked with the reader, which every read goes through (get() included), not only sessions.
+    this.readerConn = this.open(READER_SESSION_MS).then(async (conn) => {
+      try {
+        await this.checkRoot(conn);
+        return conn;
+      } catch (err) {
+        conn.close();
+        throw err;
+      }
+    });
     this.readerConn.catch(() => (this.readerConn = undefined));
     return this.readerConn;
+  }
+
+  /** A chroot that does not exist still connects; every create under it would then fail. */
+  private async checkRoot(conn: ZkConnection): Promise<void> {
+    const root = await attempt(this.ctx.where, 'reading the root', () => conn.exists('/'));
+    if (!root) {
+      const chroot = this.ctx.where.slice(this.ctx.where.indexOf('/'));
+      throw new BackendError(
+        `ZooKeeper at ${this.ctx.where}: the chroot "${chroot}" does not exist: create it ` +
+          `(zkCli.sh create ${chroot} "") or fix the connect string`,
+      );
+    }
   }
 }
