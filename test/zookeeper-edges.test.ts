@@ -237,6 +237,24 @@ describe('zookeeper edges: close()', () => {
     await server.stop();
   });
 
+  /** Sessions the server holds a connection for (the four-letter word's own has none). */
+  async function sessionsOnServer(): Promise<string[]> {
+    return (await server.fourLetter('cons')).split('\n').filter((line) => line.includes('sid='));
+  }
+
+  test('a session opening while the backend closes is refused and leaves no connection', async () => {
+    const b = zookeeper({ connect: server.connect, env: {} });
+    await b.leader('/edges/close'); // the reader is open: the session's own connect is what is in flight
+    const opening = b.session({ ttl: 5 });
+    await b.close();
+    await assert.rejects(opening, { code: 'CLOSED' });
+    await eventually(
+      async () => (await sessionsOnServer()).length === 0,
+      WITHIN,
+      'no session left on the server',
+    );
+  });
+
   test('a connect that times out on a paused server does not crash the process when it wakes', async () => {
     const uncaught: unknown[] = [];
     const onUncaught = (err: unknown) => uncaught.push(err);
@@ -255,5 +273,12 @@ describe('zookeeper edges: close()', () => {
       process.off('uncaughtException', onUncaught);
       await b.close();
     }
+  });
+
+  test('a read on a closed backend fails CLOSED, as on the other backends', async () => {
+    const b = zookeeper({ connect: server.connect, env: {} });
+    await b.leader('/edges/close');
+    await b.close();
+    await assert.rejects(b.get('k'), { code: 'CLOSED' });
   });
 });

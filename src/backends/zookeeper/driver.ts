@@ -6,7 +6,7 @@ import type {
   ElectionView,
   Liveness,
 } from '../../core/contract.js';
-import { BackendError, InvalidArgumentError } from '../../core/errors.js';
+import { BackendError, ClosedError, InvalidArgumentError } from '../../core/errors.js';
 import { ZkConnection } from '../../zookeeper/connection.js';
 import { composeDriver } from '../shared/compose.js';
 import { KeySpaces } from '../shared/key-spaces.js';
@@ -167,7 +167,7 @@ export class ZkDriver implements BackendDriver<ZkTxn> {
 
   /** The reader connection, opened on first use and again after its session expired. */
   private async reader(): Promise<ZkConnection> {
-    if (this.closed) throw new BackendError(`ZooKeeper at ${this.ctx.where}: the backend is closed`);
+    if (this.closed) throw new ClosedError('zookeeper backend');
     const current = await this.readerConn?.catch(() => undefined);
     if (current && !current.isExpired) return current;
     current?.close();
