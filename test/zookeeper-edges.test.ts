@@ -225,6 +225,30 @@ describe('zookeeper edges: the reader session expires', () => {
       await direct.close();
     }
   });
+
+  test('reads racing to replace an expired reader open one connection, and close() ends it', async () => {
+    const b = zookeeper({ connect: proxy.endpoint, callTimeout: 500, env: {} });
+    try {
+      await b.leader('/edges/reader-race');
+      proxy.blackhole();
+      await sleep(4000);
+      proxy.heal();
+      // The client reconnects at once and hears that its session expired.
+      await sleep(1000);
+      const reads = await Promise.allSettled([1, 2, 3, 4].map(() => b.leader('/edges/reader-race')));
+      assert.ok(
+        reads.some((r) => r.status === 'fulfilled'),
+        'a read went through on a new reader',
+      );
+    } finally {
+      await b.close();
+    }
+    await eventually(
+      async () => !(await server.fourLetter('cons')).includes('sid='),
+      WITHIN,
+      'no session of the closed backend left on the server',
+    );
+  });
 });
 
 describe('zookeeper edges: close()', () => {

@@ -165,24 +165,36 @@ export class ZkDriver implements BackendDriver<ZkTxn> {
     return conn;
   }
 
-  /** The reader connection, opened on first use and again after its session expired. */
+  /**
+   * The reader connection, opened on first use and again after its session expired. Callers that
+   * find it expired together open one new connection, not one each (the others would be left
+   * open, past close()).
+   */
   private async reader(): Promise<ZkConnection> {
-    if (this.closed) throw new ClosedError('zookeeper backend');
-    const current = await this.readerConn?.catch(() => undefined);
-    if (current && !current.isExpired) return current;
-    current?.close();
-    // Checked with the reader, which every read goes through (get() included), not only sessions.
-    this.readerConn = this.open(READER_SESSION_MS).then(async (conn) => {
-      try {
-        await this.checkRoot(conn);
-        return conn;
-      } catch (err) {
-        conn.close();
-        throw err;
-      }
-    });
-    this.readerConn.catch(() => (this.readerConn = undefined));
-    return this.readerConn;
+    for (;;) {
+      if (this.closed) throw new ClosedError('zookeeper backend');
+      const pending = this.readerConn;
+      const current = await pending?.catch(() => undefined);
+      if (this.readerConn !== pending) continue; // replaced while we waited: use that one
+      if (this.closed) throw new ClosedError('zookeeper backend');
+      if (current && !current.isExpired) return current;
+      current?.close();
+      // Checked with the reader, which every read goes through (get() included), not only sessions.
+      const opening = this.open(READER_SESSION_MS).then(async (conn) => {
+        try {
+          await this.checkRoot(conn);
+          return conn;
+        } catch (err) {
+          conn.close();
+          throw err;
+        }
+      });
+      this.readerConn = opening;
+      opening.catch(() => {
+        if (this.readerConn === opening) this.readerConn = undefined;
+      });
+      return opening;
+    }
   }
 
   /** A chroot that does not exist still connects; every create under it would then fail. */
