@@ -299,6 +299,31 @@ describe('zookeeper edges: close()', () => {
     }
   });
 
+  test('a session closed while its connection reconnects does not crash the process', async () => {
+    const proxy = await startFaultProxy(server.connect);
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    const b = zookeeper({ connect: proxy.endpoint, callTimeout: 1000, env: {} });
+    try {
+      // A new session: its connection has sent no request of its own yet.
+      const session = await b.session({ ttl: 10 });
+      server.pause();
+      proxy.reset();
+      // The client reconnects; the server, paused, has not answered the handshake.
+      await sleep(500);
+      await session.close();
+      server.resume();
+      await sleep(2500);
+      assert.deepEqual(uncaught.map(String), []);
+    } finally {
+      server.resume();
+      process.off('uncaughtException', onUncaught);
+      await b.close();
+      await proxy.close();
+    }
+  });
+
   test('a read on a closed backend fails CLOSED, as on the other backends', async () => {
     const b = zookeeper({ connect: server.connect, env: {} });
     await b.leader('/edges/close');

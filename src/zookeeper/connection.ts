@@ -75,6 +75,15 @@ export class ZkConnection {
       });
       conn.client.connect();
     });
+    // The client numbers requests from 0, and a handshake reply that comes while it is closing (a
+    // reconnect cut short by close()) is read as the reply to request 0: for a connection that sent
+    // nothing yet, a match, and the client throws on the rest (an uncaught exception). Use 0 up now.
+    try {
+      await conn.exists('/');
+    } catch (err) {
+      conn.close();
+      throw translate(err, where, 'connecting');
+    }
     return conn;
   }
 
