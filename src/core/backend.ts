@@ -49,6 +49,11 @@ export class Backend<Tx = KvTxn> implements AsyncDisposable {
   async session(options: SessionOptions = {}): Promise<Session<Tx>> {
     if (this.closed) throw new ClosedError(`${this.kind} backend`);
     const session = await Session.open(this.driver, options);
+    // close() ran while it opened: it did not see this session, so nothing else would end it.
+    if (this.closed) {
+      await session.close();
+      throw new ClosedError(`${this.kind} backend`);
+    }
     this.sessions.add(session);
     session.once('lost', () => this.sessions.delete(session));
     return session;

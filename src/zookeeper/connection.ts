@@ -38,6 +38,7 @@ export class ZkConnection {
   /** Called on every watch event this connection delivers, with its type: the driver counts them (stats().events). */
   onEvent: (type: number) => void = () => undefined;
   private readonly reconnectWatchers = new Set<() => void>();
+  private readonly wrapped = new WeakMap<Watcher, (event: zk.Event) => void>();
 
   private constructor(
     readonly where: string,
@@ -45,7 +46,12 @@ export class ZkConnection {
     readonly callTimeout: number,
   ) {
     this.client = zk.createClient(where, { sessionTimeout: sessionTimeoutMs, spinDelay: 100, retries: 0 });
-    this.client.on('expired', () => (this.expired = true));
+    // An expired session never reconnects, and its watches are gone: whoever waits on one must
+    // look again (an observer on the reader then moves to a new session) rather than wait forever.
+    this.client.on('expired', () => {
+      this.expired = true;
+      for (const fn of [...this.reconnectWatchers]) fn();
+    });
     this.client.on('connected', () => {
       for (const fn of [...this.reconnectWatchers]) fn();
     });
@@ -56,7 +62,7 @@ export class ZkConnection {
     const conn = new ZkConnection(where, sessionTimeoutMs, callTimeout);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        conn.close();
+        conn.abandon();
         reject(
           new BackendUnavailableError(
             `cannot reach ZooKeeper at ${where} within ${callTimeout} ms: check the connect string and that ZooKeeper is running`,
@@ -69,6 +75,15 @@ export class ZkConnection {
       });
       conn.client.connect();
     });
+    // The client numbers requests from 0, and a handshake reply that comes while it is closing (a
+    // reconnect cut short by close()) is read as the reply to request 0: for a connection that sent
+    // nothing yet, a match, and the client throws on the rest (an uncaught exception). Use 0 up now.
+    try {
+      await conn.exists('/');
+    } catch (err) {
+      conn.close();
+      throw translate(err, where, 'connecting');
+    }
     return conn;
   }
 
@@ -87,7 +102,7 @@ export class ZkConnection {
     return this.expired;
   }
 
-  /** Calls `fn` after every reconnect of this session (watches may have been missed); returns an unsubscribe. */
+  /** Calls `fn` after every reconnect of this session (watches may have been missed) and when it expires; returns an unsubscribe. */
   onReconnect(fn: () => void): () => void {
     this.reconnectWatchers.add(fn);
     return () => this.reconnectWatchers.delete(fn);
@@ -218,10 +233,25 @@ export class ZkConnection {
     this.closed = true;
     this.reconnectWatchers.clear();
     this.client.close();
-    const manager = (this.client as unknown as { connectionManager?: { socket?: { destroy(): void } } })
-      .connectionManager;
+    const manager = this.manager();
     const timer = setTimeout(() => manager?.socket?.destroy(), Math.min(this.callTimeout, 2000));
     this.client.once('disconnected', () => clearTimeout(timer));
+  }
+
+  /**
+   * Gives up a connect that got no reply. The handshake's late reply would be read as the reply to
+   * closeSession (the client is no longer waiting for one), and the client throws on it, an
+   * uncaught exception: drop the socket now. Nothing of ours is in the session yet; the server
+   * expires it by itself.
+   */
+  private abandon(): void {
+    this.close();
+    this.manager()?.socket?.destroy();
+  }
+
+  private manager(): { socket?: { destroy(): void } } | undefined {
+    return (this.client as unknown as { connectionManager?: { socket?: { destroy(): void } } })
+      .connectionManager;
   }
 
   /**
@@ -248,11 +278,21 @@ export class ZkConnection {
     }
   }
 
+  /**
+   * The client's callback for `fn`: the same one each time, because the client keeps one listener
+   * per callback and path, so a caller that reads a node again with the same `fn` while its watch
+   * is still set does not add a listener each time (a waiter re-reads every minute).
+   */
   private watcher(fn: Watcher): (event: zk.Event) => void {
-    return (event) => {
-      this.onEvent(event.getType());
-      fn(event.getType());
-    };
+    let wrapped = this.wrapped.get(fn);
+    if (!wrapped) {
+      wrapped = (event) => {
+        this.onEvent(event.getType());
+        fn(event.getType());
+      };
+      this.wrapped.set(fn, wrapped);
+    }
+    return wrapped;
   }
 
   private call<T>(start: (cb: (err: Error | zk.Exception | null, value: T) => void) => void): Promise<T> {

@@ -6,7 +6,7 @@ import type {
   ElectionView,
   Liveness,
 } from '../../core/contract.js';
-import { BackendError, InvalidArgumentError } from '../../core/errors.js';
+import { BackendError, ClosedError, InvalidArgumentError } from '../../core/errors.js';
 import { ZkConnection } from '../../zookeeper/connection.js';
 import { composeDriver } from '../shared/compose.js';
 import { KeySpaces } from '../shared/key-spaces.js';
@@ -89,16 +89,7 @@ export class ZkDriver implements BackendDriver<ZkTxn> {
   }
 
   async connect(): Promise<void> {
-    const conn = await this.reader();
-    // A chroot that does not exist still connects; every create under it would then fail.
-    const root = await attempt(this.ctx.where, 'reading the root', () => conn.exists('/'));
-    if (!root) {
-      const chroot = this.ctx.where.slice(this.ctx.where.indexOf('/'));
-      throw new BackendError(
-        `ZooKeeper at ${this.ctx.where}: the chroot "${chroot}" does not exist: create it ` +
-          `(zkCli.sh create ${chroot} "") or fix the connect string`,
-      );
-    }
+    await this.reader();
   }
 
   election(name: string, session: string): ElectionDriver<ZkTxn> {
@@ -174,14 +165,47 @@ export class ZkDriver implements BackendDriver<ZkTxn> {
     return conn;
   }
 
-  /** The reader connection, opened on first use and again after its session expired. */
+  /**
+   * The reader connection, opened on first use and again after its session expired. Callers that
+   * find it expired together open one new connection, not one each (the others would be left
+   * open, past close()).
+   */
   private async reader(): Promise<ZkConnection> {
-    if (this.closed) throw new BackendError(`ZooKeeper at ${this.ctx.where}: the backend is closed`);
-    const current = await this.readerConn?.catch(() => undefined);
-    if (current && !current.isExpired) return current;
-    current?.close();
-    this.readerConn = this.open(READER_SESSION_MS);
-    this.readerConn.catch(() => (this.readerConn = undefined));
-    return this.readerConn;
+    for (;;) {
+      if (this.closed) throw new ClosedError('zookeeper backend');
+      const pending = this.readerConn;
+      const current = await pending?.catch(() => undefined);
+      if (this.readerConn !== pending) continue; // replaced while we waited: use that one
+      if (this.closed) throw new ClosedError('zookeeper backend');
+      if (current && !current.isExpired) return current;
+      current?.close();
+      // Checked with the reader, which every read goes through (get() included), not only sessions.
+      const opening = this.open(READER_SESSION_MS).then(async (conn) => {
+        try {
+          await this.checkRoot(conn);
+          return conn;
+        } catch (err) {
+          conn.close();
+          throw err;
+        }
+      });
+      this.readerConn = opening;
+      opening.catch(() => {
+        if (this.readerConn === opening) this.readerConn = undefined;
+      });
+      return opening;
+    }
+  }
+
+  /** A chroot that does not exist still connects; every create under it would then fail. */
+  private async checkRoot(conn: ZkConnection): Promise<void> {
+    const root = await attempt(this.ctx.where, 'reading the root', () => conn.exists('/'));
+    if (!root) {
+      const chroot = this.ctx.where.slice(this.ctx.where.indexOf('/'));
+      throw new BackendError(
+        `ZooKeeper at ${this.ctx.where}: the chroot "${chroot}" does not exist: create it ` +
+          `(zkCli.sh create ${chroot} "") or fix the connect string`,
+      );
+    }
   }
 }

@@ -79,7 +79,7 @@ export class ZkEntries implements EntryRecipe {
         // Gone already: NoNode, and no watch is left behind.
         let present: boolean;
         try {
-          present = (await this.conn.getData(ahead, () => bell.ring())) !== undefined;
+          present = (await this.conn.getData(ahead, bell.ring)) !== undefined;
         } catch (err) {
           if (!isTransient(err)) throw err;
           await bell.wait(RETRY_MS, signal);
@@ -98,7 +98,9 @@ export class ZkEntries implements EntryRecipe {
 
   async tryLead(c: Candidacy, onGone: () => void): Promise<Won | null> {
     const e = entryOf(c);
-    const own = await this.watchOwn(e, () => undefined);
+    // A change that comes while the line is read (its event can arrive with the reply) is checked once leading.
+    let rang = false;
+    const own = await this.watchOwn(e, () => (rang = true));
     let ahead: string | null;
     try {
       ahead = await attempt(this.ctx.where, `trying to lead "${this.view.name}"`, () => this.nodeAhead(e));
@@ -110,7 +112,7 @@ export class ZkEntries implements EntryRecipe {
       own.stop();
       return null;
     }
-    return { ...e, unwatch: own.leading(onGone, false) };
+    return { ...e, unwatch: own.leading(onGone, rang) };
   }
 
   proclaim(e: Entry, value: string): Promise<boolean> {
@@ -150,12 +152,29 @@ export class ZkEntries implements EntryRecipe {
       try {
         return await this.conn.create(prefix, data, zk.CreateMode.EPHEMERAL_SEQUENTIAL);
       } catch (err) {
-        if (attempt >= CREATE_ATTEMPTS) throw err;
-        if (zkCode(err) === zk.Exception.NO_NODE) await this.conn.mkdirp(this.view.path);
-        else if (isTransient(err)) {
-          const found = await this.find().catch(() => undefined);
+        const noParent = zkCode(err) === zk.Exception.NO_NODE;
+        if (!noParent && !isTransient(err)) throw err;
+        if (!noParent) {
+          const found = await this.findAfterLoss();
           if (found) return found;
-        } else throw err;
+        }
+        if (attempt >= CREATE_ATTEMPTS) throw err;
+        if (noParent) await this.conn.mkdirp(this.view.path);
+      }
+    }
+  }
+
+  /**
+   * Looks for the node a create without reply may have made. Only a lookup that answered may
+   * say "not there": creating again after one without reply could leave two nodes of this
+   * session in line, the second waiting forever on the first.
+   */
+  private async findAfterLoss(): Promise<string | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.find();
+      } catch (err) {
+        if (!isTransient(err) || attempt >= CREATE_ATTEMPTS) throw err;
       }
     }
   }
@@ -178,6 +197,8 @@ export class ZkEntries implements EntryRecipe {
         react(type);
         if (type !== zk.Event.NODE_DELETED) void arm().catch(() => undefined);
       });
+      // Deleted between a change's event and this read: no deletion event will come.
+      if (!exists && !stopped) react(zk.Event.NODE_DELETED);
       return exists;
     };
     await attempt(this.ctx.where, `watching the entry of "${this.view.name}"`, arm);

@@ -37,7 +37,7 @@ export async function readLine(
   kind: LineKind,
   watch?: () => void,
 ): Promise<string[]> {
-  const children = await conn.getChildren(path, watch && (() => watch()));
+  const children = await conn.getChildren(path, watch);
   return sortLine(children ?? [], kind).map((child) => `${path}/${child}`);
 }
 
@@ -163,14 +163,14 @@ export class ZkView implements ElectionView {
       const first = line[0];
       if (first === undefined) {
         // No leader: watch for the first candidate (a children watch; the node may not exist yet).
-        if (watch && !(await conn.getChildren(this.path, () => watch.children())))
-          await conn.exists(this.path, () => watch.children());
+        if (watch && !(await conn.getChildren(this.path, watch.children)))
+          await conn.exists(this.path, watch.children);
         if (!watch) return null;
         // The first candidate may have come between the two reads.
         if ((await readLine(conn, this.path, this.kind)).length === 0) return null;
         continue;
       }
-      const read = await conn.getData(first, watch && (() => watch.leader()));
+      const read = await conn.getData(first, watch?.leader);
       if (read) return toRecord(first, read);
     }
   }
