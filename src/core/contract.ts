@@ -48,8 +48,8 @@
  *             is older than it, its deletion alone makes us leader (one round trip).
  *   etcd-svc  on the server, inside the blocking Campaign/Lock call.
  *   memory    a per-key callback on the predecessor.
- *   ZooKeeper exists() watch on the next-lower znode (exists, not getData, so a node that is
- *             already gone is seen at once), then getChildren again.
+ *   ZooKeeper a getData watch on the next-lower znode, as Curator (a node already gone answers
+ *             NoNode and leaves no watch behind), then getChildren again.
  *   Postgres  LISTEN on a channel named after the predecessor's seq, NOTIFY from a delete
  *             trigger, plus a timer at the predecessor's expires_at: expiry sends nothing, so
  *             the successor reaps the expired session itself (DELETE ... WHERE expires_at <=
@@ -91,8 +91,8 @@
  *             txn delete guarded by the create revision.
  *   etcd-svc  the same (same keys).
  *   memory    store listing; a delete guarded by the create revision.
- *   ZooKeeper getChildren + getData; depose = delete after checking the czxid (with the version
- *             read alongside it).
+ *   ZooKeeper getChildren + getData; depose = delete of the leader's path as read (the path holds
+ *             a uuid and a sequence, so it names that one entry), any version.
  *   Postgres  SELECT joined with sessions ordered by seq; depose = DELETE ... WHERE seq = token.
  *
  * TRANSFER: one atomic step that deletes the leader's entry and every entry older than a named
