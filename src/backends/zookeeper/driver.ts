@@ -177,8 +177,12 @@ export class ZkDriver implements BackendDriver<ZkTxn> {
   /** The reader connection, opened on first use and again after its session expired. */
   private async reader(): Promise<ZkConnection> {
     if (this.closed) throw new BackendError(`ZooKeeper at ${this.ctx.where}: the backend is closed`);
-    const current = await this.readerConn?.catch(() => undefined);
+    const seen = this.readerConn;
+    const current = await seen?.catch(() => undefined);
     if (current && !current.isExpired) return current;
+    // Callers that found no usable reader at once (sessions opened together) must share one: the
+    // first to get here opens it, the others take that one instead of opening (and leaking) their own.
+    if (this.readerConn && this.readerConn !== seen) return this.readerConn;
     current?.close();
     this.readerConn = this.open(READER_SESSION_MS);
     this.readerConn.catch(() => (this.readerConn = undefined));
