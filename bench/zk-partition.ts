@@ -89,8 +89,8 @@ interface Running {
   led(timeoutMs: number): Promise<number>;
   /** The granted session timeout, ms. */
   timeoutMs(): number;
-  /** After the cut: what the old leader said, waiting for it up to `until` (ms, monotonic). */
-  stepDown(until: number): Promise<Omit<Trial, 'faultAt' | 'electedAt' | 'timeoutMs'>>;
+  /** What the old leader said after the cut at `faultAt`, waiting for it up to CAP_MS from the cut. */
+  stepDown(faultAt: number): Promise<Omit<Trial, 'faultAt' | 'electedAt' | 'timeoutMs'>>;
   /** Kills the process without a word to the server. */
   kill(): Promise<void>;
 }
@@ -167,7 +167,7 @@ async function trials(
         faultAt,
         electedAt,
         timeoutMs: leader.timeoutMs(),
-        ...(await leader.stepDown(faultAt + CAP_MS)),
+        ...(await leader.stepDown(faultAt)),
       });
     } finally {
       await Promise.all(live.map((c) => c.kill()));
@@ -189,8 +189,10 @@ function ballotCandidate(connect: string, path: string, value: string): Running 
   return {
     led: async (timeoutMs) => Number((await worker.waitFor(event('elected'), timeoutMs))['at']),
     timeoutMs: () => Number(worker.messages.find(event('lease'))?.['ttl']) * 1000,
-    async stepDown(until) {
-      const ended = await worker.waitFor(event('ended'), Math.max(1, until - now())).catch(() => undefined);
+    async stepDown(faultAt) {
+      const ended = await worker
+        .waitFor(event('ended'), Math.max(1, faultAt + CAP_MS - now()))
+        .catch(() => undefined);
       if (!ended) return {};
       return {
         toldAt: Number(ended['noticedAt']),
@@ -216,18 +218,23 @@ async function curatorCandidate(connect: string, path: string, id: string): Prom
   });
   const at = (e: CuratorEvent | undefined) => (e ? Number(e.t) / 1e6 : undefined);
   const state = (name: string) => (e: CuratorEvent) => e.event === 'state' && e['state'] === name;
+  // Only what the leader printed after the cut: a connection hiccup while starting is not the partition.
+  const since = (faultAt: number, match: (e: CuratorEvent) => boolean) => (e: CuratorEvent) =>
+    match(e) && Number(e.t) / 1e6 >= faultAt;
   return {
     led: async (timeoutMs) =>
       Number((await proc.waitFor((e) => e.event === 'isLeader', { timeoutMs })).t) / 1e6,
     timeoutMs: () => Number(proc.lines.find((e) => e.event === 'started')?.['sessionTimeoutMs']),
-    async stepDown(until) {
+    async stepDown(faultAt) {
       // LOST comes last; by then SUSPENDED and notLeader() have long been printed.
-      await proc.waitFor(state('LOST'), { timeoutMs: Math.max(1, until - now()) }).catch(() => undefined);
+      await proc
+        .waitFor(since(faultAt, state('LOST')), { timeoutMs: Math.max(1, faultAt + CAP_MS - now()) })
+        .catch(() => undefined);
       return {
-        toldAt: at(proc.lines.find((e) => e.event === 'notLeader')),
+        toldAt: at(proc.lines.find(since(faultAt, (e) => e.event === 'notLeader'))),
         reason: 'notLeader()',
-        suspendedAt: at(proc.lines.find(state('SUSPENDED'))),
-        lostAt: at(proc.lines.find(state('LOST'))),
+        suspendedAt: at(proc.lines.find(since(faultAt, state('SUSPENDED')))),
+        lostAt: at(proc.lines.find(since(faultAt, state('LOST')))),
       };
     },
     async kill() {
