@@ -35,10 +35,10 @@ export const ZK_HERD_METHOD = `
 As the etcd herd above, on one fresh ZooKeeper (${ZK_FIXTURE_NOTE}): N candidates in one election,
 all in this process, N sessions (session timeout ${HERD_TTL} s) on one \`zookeeper()\` backend with library
 defaults. Each ballot session is a ZooKeeper session on a connection of its own, so N = 1,000 is 1,000
-client connections, opened ${IN_FLIGHT} at a time. A round: the leader resigns; a sample is the time from just
-before \`resign()\` to the next candidate's term beginning; then the old leader joins again at the back,
-so N stays constant, and the bench waits ${HERD_WAIT_MS} ms. ${HERD_WARMUP} unmeasured rounds first; rounds start once the
-server's watch count has stopped growing.
+client connections, opened ${IN_FLIGHT} at a time. The rounds are those of the etcd and PostgreSQL herds
+(resign, the next candidate leads, the old leader rejoins at the back, a ${HERD_WAIT_MS} ms pause; ${HERD_WARMUP} unmeasured
+first); a sample is again the time from just before \`resign()\` to the next term's start. The rounds
+begin once the server's watch count has stopped growing.
 
 **Watch events per change, server** is the increase, from just before the resign to ${HERD_SETTLE_MS} ms after
 the next leader began, of the watchers ZooKeeper triggered (the sums of \`node_created\`, \`node_deleted\`,
@@ -47,7 +47,8 @@ the next leader began, of the watchers ZooKeeper triggered (the sums of \`node_c
 only the node just ahead of it, and every candidate watches its own node (to learn if someone else
 deletes it), so the server holds 2N − 1 watches; a resign's delete triggers two of them, the
 resigning leader's own and the next candidate's. A herd would show as these numbers growing with N. "Watches" and
-"connections" are the server's \`zk_watch_count\` and its \`cons\` list at the end of the series.
+"connections" are the server's \`zk_watch_count\` and the client connections with a session in its \`cons\`
+list (the bench's own left out) at the end of the series: one per session, and the backend's reader.
 The N sessions renew on their own (a request every T/3) and share one CPU budget with the server, so
 the N = 1,000 latencies include that load.
 `;
@@ -61,28 +62,30 @@ interface Series extends BackendHerdSeries {
 export async function zkHerdScenario(opts: RunOptions): Promise<Outcome> {
   const rounds = opts.quick ? 10 : 50;
   return withZkServer(async (server, probe) => {
-    const measured: Partial<Record<number, Series>> = {};
-    const results: Result[] = [];
-    for (const n of HERD_SIZES) {
-      const series = await herdSeries(server, probe, n, rounds);
-      measured[n] = series;
-      const events = summarize(series.events);
-      const triggered = summarize(series.serverEvents);
-      results.push({
-        scenario: SCENARIO,
-        name: `ballot zookeeper(), ${n.toLocaleString('en')} candidates on one backend`,
-        ...summarize(series.handover),
-        extra: {
-          'watch events per change, server (p50 / max)': `${triggered.p50} / ${triggered.max}`,
-          'received (p50 / max)': `${events.p50} / ${events.max}`,
-          watches: String(series.watches),
-          connections: String(series.connections),
-          'all joined in': `${(series.joinedMs / 1000).toFixed(2)} s`,
-        },
-      });
-    }
-    return { results, targets: herdTargets(measured[2], measured[1000]) };
+    const measured = new Map<number, Series>();
+    for (const n of HERD_SIZES) measured.set(n, await herdSeries(server, probe, n, rounds));
+    return {
+      results: [...measured].map(([n, series]) => herdRow(n, series)),
+      targets: watchTargets(measured),
+    };
   });
+}
+
+function herdRow(n: number, series: Series): Result {
+  const events = summarize(series.events);
+  const triggered = summarize(series.serverEvents);
+  return {
+    scenario: SCENARIO,
+    name: `ballot zookeeper(), ${n.toLocaleString('en')} candidates on one backend`,
+    ...summarize(series.handover),
+    extra: {
+      'watch events per change, server (p50 / max)': `${triggered.p50} / ${triggered.max}`,
+      'received (p50 / max)': `${events.p50} / ${events.max}`,
+      'all joined in': `${(series.joinedMs / 1000).toFixed(2)} s`,
+      watches: String(series.watches),
+      connections: String(series.connections),
+    },
+  };
 }
 
 async function herdSeries(
@@ -127,7 +130,8 @@ async function watchesSettled(server: ZookeeperServer, least: number): Promise<v
   }
 }
 
-function herdTargets(small: Series | undefined, large: Series | undefined): TargetCheck[] {
+function watchTargets(measured: ReadonlyMap<number, Series>): TargetCheck[] {
+  const [small, large] = [measured.get(2), measured.get(1000)];
   if (!small || !large) return [];
   const worst = Math.max(...small.serverEvents, ...large.serverEvents, ...small.events, ...large.events);
   return [

@@ -1,7 +1,6 @@
 /**
- * ZooKeeper many elections: one process, one session, 1,000 elections. The connections the backend
- * holds on the server (counted by the server), the time to campaign in all, and the memory held
- * (issue 13).
+ * ZooKeeper: 1,000 elections held by one session of one process. How many client connections the
+ * server sees for them, how long campaigning in all of them takes, and the process's memory (issue 13).
  */
 import { fileURLToPath } from 'node:url';
 import { spawnWorker } from '../test/fixtures/processes.js';
