@@ -3,7 +3,8 @@
  * callbacks), and the rounds in which the leader resigns and rejoins at the back of the line.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { withTimeout } from './handover-common.js';
+import type { Backend, Election, Session } from '../src/index.js';
+import { ROUND_TIMEOUT_MS, withTimeout } from './handover-common.js';
 
 /** Herd sizes measured, on etcd and PostgreSQL alike. */
 export const HERD_SIZES = [2, 1000] as const;
@@ -98,5 +99,90 @@ export async function herdRounds(
     moves.rejoin(previous);
     await moves.joined();
     await sleep(HERD_WAIT_MS);
+  }
+}
+
+/** N ballot sessions on one backend in one election, and how to see them on the server. */
+export interface BackendHerd {
+  backend: Backend;
+  /** The election's name. */
+  name: string;
+  n: number;
+  rounds: number;
+  /** Sessions opened at once while joining; default all n. */
+  inFlight?: number;
+  /** Resolves once all n candidates' entries are on the server. */
+  joined(timeoutMs: number): Promise<void>;
+  /** Resolves once the waiters have subscribed, so that the rounds measure a herd in place. */
+  subscribed(): Promise<void>;
+  /** A count the server keeps of the wake-ups it sends, if it has one. */
+  serverEvents?(): Promise<number>;
+}
+
+/** What backendHerdSeries() measured, per measured round. */
+export interface BackendHerdSeries {
+  handover: number[];
+  /** Increase of backend.stats().events: wake-ups delivered to the candidates. */
+  events: number[];
+  /** Increase of serverEvents(), if the server counts. */
+  serverEvents: number[];
+  /** From opening the first session to the first leader, ms. */
+  joinedMs: number;
+}
+
+/**
+ * Joins n ballot sessions of one backend to one election and runs herdRounds() on them, counting
+ * the wake-ups each change causes. The caller closes the backend.
+ */
+export async function backendHerdSeries(herd: BackendHerd): Promise<BackendHerdSeries> {
+  const { backend, n } = herd;
+  const lead = new Leadership();
+  const started = performance.now();
+  const sessions: Session[] = [];
+  for (let i = 0; i < n; i += herd.inFlight ?? n) {
+    const batch = Math.min(herd.inFlight ?? n, n - i);
+    sessions.push(
+      ...(await Promise.all(Array.from({ length: batch }, () => backend.session({ ttl: HERD_TTL })))),
+    );
+  }
+  const elections: Election[] = sessions.map((s) => s.election(herd.name));
+  // A campaign cut short by the caller's close() after the series is not the series' failure.
+  let done = false;
+  const campaign = (i: number) => {
+    elections[i]?.campaign(`c${i}`).then(
+      () => lead.elected(i, performance.now()),
+      (err: Error) => done || lead.failed(err),
+    );
+  };
+  try {
+    for (let i = 0; i < n; i++) campaign(i);
+    await herd.joined(HERD_SETUP_TIMEOUT_MS);
+    await lead.first(n, started);
+    const series: BackendHerdSeries = {
+      handover: [],
+      events: [],
+      serverEvents: [],
+      joinedMs: performance.now() - started,
+    };
+    await herd.subscribed();
+    await herdRounds(lead, n, herd.rounds, {
+      resign: (i) => elections[i]?.resign() ?? Promise.resolve(),
+      rejoin: campaign,
+      joined: () => herd.joined(ROUND_TIMEOUT_MS),
+      async begin() {
+        const e0 = backend.stats().events;
+        const s0 = await herd.serverEvents?.();
+        return async (took: number, measured: boolean) => {
+          const s1 = await herd.serverEvents?.();
+          if (!measured) return;
+          series.handover.push(took);
+          series.events.push(backend.stats().events - e0);
+          if (s0 !== undefined && s1 !== undefined) series.serverEvents.push(s1 - s0);
+        };
+      },
+    });
+    return series;
+  } finally {
+    done = true;
   }
 }

@@ -3,17 +3,14 @@
  * notifications the candidates' backend receives per leadership change (issue 12).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { postgres, type Election } from '../src/index.js';
-import { ROUND_TIMEOUT_MS } from './handover-common.js';
+import { postgres } from '../src/index.js';
 import {
   HERD_SETTLE_MS,
-  HERD_SETUP_TIMEOUT_MS,
   HERD_SIZES,
   HERD_TTL,
   HERD_WAIT_MS,
   HERD_WARMUP,
-  Leadership,
-  herdRounds,
+  backendHerdSeries,
 } from './herd-rounds.js';
 import { BALLOT_ENTRIES, FIXTURE_NOTE, withPgServer, type PgProbe } from './pg-common.js';
 import { ms, type Outcome, type Result, type RunOptions, type TargetCheck } from './report.js';
@@ -74,45 +71,22 @@ export async function pgHerdScenario(opts: RunOptions): Promise<Outcome> {
 async function herdSeries(url: string, probe: PgProbe, n: number, rounds: number): Promise<Series> {
   const name = `bench-pg-herd-${n}`;
   const backend = postgres({ connectionString: url, env: {}, applicationName: APP });
-  const lead = new Leadership();
-  let closing = false;
   try {
-    const started = performance.now();
-    const sessions = await Promise.all(Array.from({ length: n }, () => backend.session({ ttl: HERD_TTL })));
-    const elections: Election[] = sessions.map((s) => s.election(name));
-    const campaign = (i: number) => {
-      elections[i]?.campaign(`c${i}`).then(
-        () => lead.elected(i, performance.now()),
-        (err: Error) => closing || lead.failed(err),
-      );
-    };
-    for (let i = 0; i < n; i++) campaign(i);
-    await probe.atLeast(BALLOT_ENTRIES, [name], n, HERD_SETUP_TIMEOUT_MS);
-    await lead.first(n, started);
-    const joinedMs = performance.now() - started;
-    // Waiters subscribe after joining; give the last of them time to LISTEN before measuring.
-    await sleep(1000);
-    const series: Series = { handover: [], events: [], connections: 0, joinedMs };
-    await herdRounds(lead, n, rounds, {
-      resign: (i) => elections[i]?.resign() ?? Promise.resolve(),
-      rejoin: campaign,
-      joined: () => probe.atLeast(BALLOT_ENTRIES, [name], n, ROUND_TIMEOUT_MS),
-      begin() {
-        const e0 = backend.stats().events;
-        return Promise.resolve(async (took: number, measured: boolean) => {
-          if (!measured) return;
-          series.handover.push(took);
-          series.events.push(backend.stats().events - e0);
-        });
-      },
+    const { handover, events, joinedMs } = await backendHerdSeries({
+      backend,
+      name,
+      n,
+      rounds,
+      joined: (timeoutMs) => probe.atLeast(BALLOT_ENTRIES, [name], n, timeoutMs),
+      // Waiters subscribe after joining; give the last of them time to LISTEN before measuring.
+      subscribed: () => sleep(1000),
     });
-    series.connections = await probe.number(
+    const connections = await probe.number(
       'SELECT count(*) FROM pg_stat_activity WHERE application_name = $1',
       [APP],
     );
-    return series;
+    return { handover, events, connections, joinedMs };
   } finally {
-    closing = true;
     await backend.close();
   }
 }

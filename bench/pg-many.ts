@@ -2,18 +2,17 @@
  * PostgreSQL many elections: one process, one session, 1,000 elections. The connections the backend
  * holds on the server (counted by the server), the time to campaign in all, and the memory held.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { spawnWorker } from '../test/fixtures/processes.js';
+import { heldFacts, holdRun } from './many-common.js';
 import { FIXTURE_NOTE, withPgServer } from './pg-common.js';
-import { seconds, type Fact, type Outcome, type RunOptions, type TargetCheck } from './report.js';
+import type { Fact, Outcome, RunOptions, TargetCheck } from './report.js';
 
 const COUNT = 1000;
 const SESSION_TTL = 10;
 const POOL_SIZE = 10;
 const APP = 'ballot';
 const WORKER = fileURLToPath(new URL('./workers/pg-many-elections.ts', import.meta.url));
-const MB = 1024 * 1024;
 
 /** What the PostgreSQL many-elections table measures, for docs/benchmarks.md. */
 export const PG_MANY_METHOD = `
@@ -39,62 +38,23 @@ export async function pgManyScenario(opts: RunOptions): Promise<Outcome> {
       TTL: String(SESSION_TTL),
       APP,
     });
-    try {
-      const ready = await worker.waitFor((m) => m['event'] === 'ready', 30_000);
-      const atSession = await connections();
-      const campaigned = await worker.waitFor((m) => m['event'] === 'campaigned', 180_000);
-      const atCampaigned = await connections();
-      await sleep(windowMs);
-      const since = worker.messages.length;
-      worker.send('memory');
-      const held = await worker.waitFor((m) => m['event'] === 'memory', 30_000, { since });
-      const atHeld = await connections();
-      const closeFrom = worker.messages.length;
-      worker.send('close');
-      const closed = await worker.waitFor((m) => m['event'] === 'closed', 60_000, { since: closeFrom });
-      const exited = await Promise.race([worker.exited.then(() => true), sleep(15_000).then(() => false)]);
-      const afterClose = await connections();
-      const mb = (v: unknown) => `${Math.round(Number(v) / MB)} MB`;
-      const failed = Number(campaigned['failed']);
-      const facts: Fact[] = [
-        {
-          name: `campaign in ${COUNT.toLocaleString('en')} elections at once`,
-          value: seconds(Number(campaigned['ms'])),
-          note:
-            failed > 0
-              ? `**${failed} failed**: ${String(campaigned['firstError'])}`
-              : `all won; ${String(held['active'])} terms still active ${Math.round(windowMs / 1000)} s later`,
-        },
-        {
-          name: 'connections on the server (pg_stat_activity)',
-          value: `${atSession} / ${atCampaigned} / ${atHeld} / ${afterClose}`,
-          note: `after the session opened / just after campaign-all / holding all terms ${Math.round(windowMs / 1000)} s later / after close(); pool ${POOL_SIZE} + 1 LISTEN at most`,
-        },
-        {
-          name: 'RSS before campaigning / just after / holding all terms',
-          value: `${mb(ready['rss'])} / ${mb(campaigned['rss'])} / ${mb(held['rss'])}`,
-          note: `after a forced GC; JS heap used ${mb(ready['heapUsed'])} / ${mb(campaigned['heapUsed'])} / ${mb(held['heapUsed'])}, ${((Number(held['heapUsed']) - Number(ready['heapUsed'])) / COUNT / 1024).toFixed(1)} KB per held election`,
-        },
-        {
-          name: 'close()',
-          value: seconds(Number(closed['ms'])),
-          note: exited ? 'the process then exited on its own' : '**the process did not exit on its own**',
-        },
-      ];
-      const most = Math.max(atSession, atCampaigned, atHeld);
-      const targets: TargetCheck[] = [
-        {
-          scenario: 'pg 5',
-          target: `connections for ${COUNT.toLocaleString('en')} elections on one session are O(1), not one per election`,
-          measured: `${most} at most (${atSession} with the session alone, ${atHeld} holding ${COUNT.toLocaleString('en')} terms), ${afterClose} after close()`,
-          met: most <= POOL_SIZE + 1 && afterClose === 0,
-          why: 'the pool is bounded by poolSize and every LISTEN channel shares one connection',
-        },
-      ];
-      return { results: [], facts, targets };
-    } finally {
-      worker.kill('SIGKILL');
-      await worker.exited;
-    }
+    const run = await holdRun(worker, connections, windowMs);
+    const [atSession, atCampaigned, atHeld, afterClose] = run.counts;
+    const facts: Fact[] = heldFacts(run, COUNT, windowMs, {
+      name: 'connections on the server (pg_stat_activity)',
+      value: `${atSession} / ${atCampaigned} / ${atHeld} / ${afterClose}`,
+      note: `after the session opened / just after campaign-all / holding all terms ${Math.round(windowMs / 1000)} s later / after close(); pool ${POOL_SIZE} + 1 LISTEN at most`,
+    });
+    const most = Math.max(atSession, atCampaigned, atHeld);
+    const targets: TargetCheck[] = [
+      {
+        scenario: 'pg 5',
+        target: `connections for ${COUNT.toLocaleString('en')} elections on one session are O(1), not one per election`,
+        measured: `${most} at most (${atSession} with the session alone, ${atHeld} holding ${COUNT.toLocaleString('en')} terms), ${afterClose} after close()`,
+        met: most <= POOL_SIZE + 1 && afterClose === 0,
+        why: 'the pool is bounded by poolSize and every LISTEN channel shares one connection',
+      },
+    ];
+    return { results: [], facts, targets };
   });
 }

@@ -38,6 +38,9 @@ import { TRANSFER_METHOD, transferScenario } from './transfer.js';
 import { ZK_FIXTURE_NOTE } from './zk-common.js';
 import { ZK_FAILOVER_METHOD, zkFailoverScenario } from './zk-failover.js';
 import { ZK_HANDOVER_METHOD, zkHandoverScenario } from './zk-handover.js';
+import { ZK_HERD_METHOD, zkHerdScenario } from './zk-herd.js';
+import { ZK_MANY_METHOD, zkManyScenario } from './zk-many.js';
+import { ZK_PARTITION_METHOD, zkPartitionScenario } from './zk-partition.js';
 
 /** One benchmark scenario as run.ts sees it. */
 interface Scenario {
@@ -123,6 +126,24 @@ SCENARIOS.push(
       title: 'ZooKeeper: crash failover',
       method: ZK_FAILOVER_METHOD,
       run: zkFailoverScenario,
+    },
+    {
+      number: 'ZK 3',
+      title: 'ZooKeeper: partition step-down, ballot and Curator',
+      method: ZK_PARTITION_METHOD,
+      run: zkPartitionScenario,
+    },
+    {
+      number: 'ZK 4',
+      title: 'ZooKeeper: herd of 1,000 candidates',
+      method: ZK_HERD_METHOD,
+      run: zkHerdScenario,
+    },
+    {
+      number: 'ZK 5',
+      title: 'ZooKeeper: 1,000 elections on one session',
+      method: ZK_MANY_METHOD,
+      run: zkManyScenario,
     },
   ].map((s) => ({ ...s, backend: 'zookeeper' as const })),
 );

@@ -60,3 +60,43 @@ export async function withZkServer<T>(
     await server.stop();
   }
 }
+
+/** ZooKeeper's own numbers from `mntr` (name without the zk_ prefix → value); non-numeric ones are left out. */
+export async function mntr(server: ZookeeperServer): Promise<Record<string, number>> {
+  const found: Record<string, number> = {};
+  for (const line of (await server.fourLetter('mntr')).split('\n')) {
+    const [name, value] = line.split('\t');
+    if (name?.startsWith('zk_') && value !== undefined && Number.isFinite(Number(value)))
+      found[name.slice(3)] = Number(value);
+  }
+  return found;
+}
+
+/**
+ * Watches the server has triggered so far, counted by the server: the sums of its per-event
+ * watcher counts for created, deleted, changed and children events (ZooKeeper 3.6+ mntr).
+ */
+export async function triggeredWatches(server: ZookeeperServer): Promise<number> {
+  const m = await mntr(server);
+  const kinds = ['created', 'deleted', 'changed', 'children'];
+  const sums = kinds.map((k) => m[`sum_node_${k}_watch_count`]);
+  if (sums.some((s) => s === undefined))
+    throw new Error('mntr has no node_*_watch_count sums (ZooKeeper < 3.6?)');
+  return sums.reduce<number>((a, b) => a + (b ?? 0), 0);
+}
+
+/** One client connection with a session, as the server's `cons` lists it. */
+export interface ServerConnection {
+  sessionId: bigint;
+  /** The session timeout the server granted, ms. */
+  timeoutMs: number;
+}
+
+/** The client connections that carry a session, from `cons` (the four-letter-word connection itself has none). */
+export async function sessionConnections(server: ZookeeperServer): Promise<ServerConnection[]> {
+  const reply = await server.fourLetter('cons');
+  return [...reply.matchAll(/sid=0x([0-9a-f]+).*?\bto=(\d+)/g)].map((m) => ({
+    sessionId: BigInt(`0x${m[1] ?? '0'}`),
+    timeoutMs: Number(m[2]),
+  }));
+}
