@@ -5,10 +5,17 @@
 //   node --import tsx examples/grpc-leader.ts                        (etcd at 127.0.0.1:2379)
 //   BALLOT_BACKEND=postgres DATABASE_URL=postgres://... node --import tsx examples/grpc-leader.ts
 import * as grpc from '@grpc/grpc-js';
-import { etcd, LeaderElector, memory, postgres, type Backend, type LeaderChange } from 'ballot';
+import { etcd, LeaderElector, memory, postgres, zookeeper, type Backend, type LeaderChange } from 'ballot';
 
 const kind = process.env.BALLOT_BACKEND;
-const backend: Backend = kind === 'memory' ? memory() : kind === 'postgres' ? postgres() : etcd();
+const backend: Backend =
+  kind === 'memory'
+    ? memory()
+    : kind === 'postgres'
+      ? postgres()
+      : kind === 'zookeeper'
+        ? zookeeper()
+        : etcd();
 const election = 'grpc-api';
 
 // A one-method service without a .proto file, JSON on the wire, so the example stays one file.

@@ -3,12 +3,19 @@
 //   PORT=8081 node --import tsx examples/serve-gate.ts
 //   PORT=8082 node --import tsx examples/serve-gate.ts
 //   curl -i http://127.0.0.1:8082/jobs      (answered by the leader, with its Ballot-Token header)
-// BALLOT_BACKEND=memory or postgres (with DATABASE_URL) as in elector-service.ts.
+// BALLOT_BACKEND=memory, postgres (with DATABASE_URL) or zookeeper as in elector-service.ts.
 import http from 'node:http';
-import { etcd, LeaderElector, leaderGate, memory, postgres, type Backend } from 'ballot';
+import { etcd, LeaderElector, leaderGate, memory, postgres, zookeeper, type Backend } from 'ballot';
 
 const kind = process.env.BALLOT_BACKEND;
-const backend: Backend = kind === 'memory' ? memory() : kind === 'postgres' ? postgres() : etcd();
+const backend: Backend =
+  kind === 'memory'
+    ? memory()
+    : kind === 'postgres'
+      ? postgres()
+      : kind === 'zookeeper'
+        ? zookeeper()
+        : etcd();
 const port = Number(process.env.PORT ?? 8081);
 
 // #region readme

@@ -1,6 +1,6 @@
 // Serving behind an election: health and readiness for the orchestrator, Prometheus metrics, and
 // structured logs, on one operations port.
-//   node --import tsx examples/serving.ts       (or BALLOT_BACKEND=memory: no server; or postgres)
+//   node --import tsx examples/serving.ts       (or BALLOT_BACKEND=memory: no server; or postgres, zookeeper)
 //   then: curl 127.0.0.1:9100/healthz /readyz /metrics    (OPS_PORT=0 picks a free port)
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -12,13 +12,21 @@ import {
   memory,
   postgres,
   serveHandler,
+  zookeeper,
   type Backend,
   type Logger,
 } from 'ballot';
 import { Registry } from 'prom-client';
 
 const kind = process.env.BALLOT_BACKEND;
-const backend: Backend = kind === 'memory' ? memory() : kind === 'postgres' ? postgres() : etcd();
+const backend: Backend =
+  kind === 'memory'
+    ? memory()
+    : kind === 'postgres'
+      ? postgres()
+      : kind === 'zookeeper'
+        ? zookeeper()
+        : etcd();
 
 // #region readme
 // Any object with debug/info/warn/error taking (fields, msg) will do: pino() as it is, or this.

@@ -19,12 +19,11 @@ console.log(`pod-a leads with token ${termA.token}`); // the leader node's czxid
 // A guard is one multi: check(the leader's node), then your writes; all apply, or none.
 await termA.guard((tx) => tx.put('/services/jobs/owner', 'pod-a'));
 
-const bLeads = b.election(LATCH).campaign('pod-b');
-const line = await backend.participants(LATCH);
-console.log(`in line: ${line.map((p) => p.value).join(', ')}`); // pod-a, pod-b
+const bLeads = b.election(LATCH).campaign('pod-b'); // pod-b's node watches pod-a's
 await a.election(LATCH).resign(); // deletes pod-a's node; pod-b's watch on it fires
 const termB = await bLeads;
 console.log(`pod-b leads with token ${termB.token}`);
+console.log(`leader seen by any reader: ${(await backend.leader(LATCH))?.value}`); // as Curator's getLeader()
 await termB.guard((tx) => tx.put('/services/jobs/owner', 'pod-b'));
 
 // pod-a's node is gone, so its check fails and its late write never lands.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { startPostgres, type PostgresServer } from './fixtures/postgres.js';
+import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
 import { killExamples, runExample, type ExampleProcess } from './fixtures/example-process.js';
 import { freePort } from './fixtures/ports.js';
 import { GateClient } from './gate-client.js';
@@ -18,10 +19,11 @@ async function exitsCleanly(child: ExampleProcess, what: string): Promise<void> 
   assert.equal(child.stderr(), '', `${what} wrote to stderr`);
 }
 
-for (const kind of ['etcd', 'memory', 'postgres'] as const) {
+for (const kind of ['etcd', 'memory', 'postgres', 'zookeeper'] as const) {
   describe(`serving examples on ${kind}`, () => {
     let node: EtcdNode | undefined;
     let pg: PostgresServer | undefined;
+    let zk: ZookeeperServer | undefined;
     let env: Record<string, string> = { BALLOT_BACKEND: kind };
     let client: GateClient;
     before(async () => {
@@ -32,12 +34,16 @@ for (const kind of ['etcd', 'memory', 'postgres'] as const) {
       } else if (kind === 'postgres') {
         pg = await startPostgres();
         env = { BALLOT_BACKEND: kind, DATABASE_URL: pg.url() };
+      } else if (kind === 'zookeeper') {
+        zk = await startZookeeper();
+        env = { BALLOT_BACKEND: kind, ZOOKEEPER_CONNECT: zk.connect };
       }
     });
     after(async () => {
       await client.close();
       await node?.stop();
       await pg?.stop();
+      await zk?.stop();
     });
 
     test('grpc-leader.ts: the client reaches the leader, then the next one after a resign', async () => {
