@@ -1,0 +1,77 @@
+/**
+ * Edge cases of serving behind an election found in review: each test failed before its fix.
+ * Real servers only (memory(), local node:http servers).
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { LeaderElector, leaderGate, memory, type Backend, type LeaderChange } from '../src/index.js';
+import { GateClient } from './gate-client.js';
+import { eventually, within } from './helpers.js';
+
+const TTL = 2;
+
+describe('serving edges', () => {
+  const servers: http.Server[] = [];
+  let client: GateClient;
+  before(() => {
+    client = new GateClient();
+  });
+  after(async () => {
+    await client.close();
+  });
+  afterEach(async () => {
+    for (const server of servers.splice(0)) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  async function serve(handler: http.RequestListener): Promise<string> {
+    const server = http.createServer(handler);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  /** A follower elector behind a leader that campaigned on its own session, advertising `address`. */
+  async function follower(backend: Backend, election: string, address: string) {
+    const session = await backend.session({ ttl: TTL });
+    await session.election(election).campaign('leader', { advertise: { http: address } });
+    const elector = new LeaderElector({ backend, election, value: 'follower', ttl: TTL });
+    elector.on('retrying', () => {});
+    const changes: LeaderChange[] = [];
+    elector.on('leader', (change) => changes.push(change));
+    await eventually(() => changes.some((c) => c.kind === 'leader'), 5000, 'the leader event');
+    return { session, elector };
+  }
+
+  test('gate.close() aborts a forward whose response streams on (it waited for the stream to end)', async () => {
+    const backend = memory();
+    let streaming: http.ServerResponse | undefined;
+    const ticker: { timer?: NodeJS.Timeout } = {};
+    const leader = await serve((_req, res) => {
+      streaming = res;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      ticker.timer = setInterval(() => res.write('tick\n'), 20);
+      res.on('close', () => clearInterval(ticker.timer));
+    });
+    const { elector, session } = await follower(backend, 'stream', leader);
+    const gate = leaderGate(elector, { mode: 'proxy' });
+    const url = await serve((req, res) => gate(req, res, () => res.end('app')));
+    const got = new Promise<string>((resolve) => {
+      http.get(`${url}/events`, (res) => {
+        res.once('data', () => resolve('data'));
+        res.on('error', () => undefined);
+      });
+    });
+    assert.equal(await within(got, 5000, 'the first forwarded chunk'), 'data');
+    await within(gate.close(), 3000, 'gate.close() with a streaming forward in flight');
+    await eventually(() => streaming?.destroyed === true, 3000, 'the upstream stream to be cut');
+    clearInterval(ticker.timer);
+    await elector.stop();
+    await session.close();
+    await backend.close();
+  });
+});
