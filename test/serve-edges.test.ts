@@ -74,4 +74,43 @@ describe('serving edges', () => {
     await session.close();
     await backend.close();
   });
+
+  test("an elector listener that throws is an uncaught exception: the loop goes on (a 'session' listener's throw left the elector without leader events)", async () => {
+    const backend = memory();
+    const uncaught: unknown[] = [];
+    process.setUncaughtExceptionCaptureCallback((err) => uncaught.push(err));
+    const elector = new LeaderElector({ backend, election: 'throws', value: 'a', ttl: TTL });
+    try {
+      const retried: Error[] = [];
+      elector.on('retrying', (err) => retried.push(err));
+      elector.once('session', () => {
+        throw new Error('session listener');
+      });
+      const elected: bigint[] = [];
+      elector.on('elected', (term) => {
+        elected.push(term.token);
+        if (elected.length === 1) throw new Error('elected listener');
+      });
+      const changes: LeaderChange[] = [];
+      elector.on('leader', (change) => changes.push(change));
+      await eventually(() => changes.some((c) => c.kind === 'leader'), 5000, 'a leader event');
+      assert.equal(changes.at(-1)?.value, 'a');
+      assert.deepEqual(elected, [1n], 'one term, reported once');
+      assert.deepEqual(retried, [], 'a listener error is no campaign failure');
+      elector.once('stopped', () => {
+        throw new Error('stopped listener');
+      });
+      await elector.stop();
+      await eventually(() => uncaught.length === 3, 2000, 'three uncaught exceptions');
+      assert.deepEqual(uncaught.map((err) => (err as Error).message).sort(), [
+        'elected listener',
+        'session listener',
+        'stopped listener',
+      ]);
+    } finally {
+      process.setUncaughtExceptionCaptureCallback(null);
+      await elector.stop().catch(() => undefined);
+      await backend.close();
+    }
+  });
 });
