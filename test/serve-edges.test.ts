@@ -113,4 +113,25 @@ describe('serving edges', () => {
       await backend.close();
     }
   });
+
+  test('a plain value that looks like the v1 encoding reads back as given (it lost its tail and gained a priority)', async () => {
+    const backend = memory();
+    const value = 'job ballot/v1{"priority":7}';
+    const elector = new LeaderElector({ backend, election: 'plain', value, ttl: TTL });
+    const session = await backend.session({ ttl: TTL });
+    try {
+      const term = await new Promise<{ value: string }>((resolve) => elector.once('elected', resolve));
+      assert.equal(term.value, value);
+      const leader = await backend.leader('plain');
+      assert.equal(leader?.value, value);
+      assert.equal(leader?.priority, undefined);
+      const lock = await session.election('plain-try').tryCampaign('x ballot/v1{}');
+      assert.equal(lock?.value, 'x ballot/v1{}');
+      assert.equal((await backend.leader('plain-try'))?.value, 'x ballot/v1{}');
+    } finally {
+      await elector.stop();
+      await session.close();
+      await backend.close();
+    }
+  });
 });
