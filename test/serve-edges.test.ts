@@ -6,7 +6,17 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { LeaderElector, leaderGate, memory, type Backend, type LeaderChange } from '../src/index.js';
+import { getEventListeners } from 'node:events';
+import {
+  BackendUnavailableError,
+  LeaderElector,
+  leaderFetch,
+  leaderGate,
+  memory,
+  type Backend,
+  type LeaderChange,
+  type LeaderSource,
+} from '../src/index.js';
 import { GateClient } from './gate-client.js';
 import { eventually, within } from './helpers.js';
 
@@ -130,6 +140,35 @@ describe('serving edges', () => {
       assert.equal((await backend.leader('plain-try'))?.value, 'x ballot/v1{}');
     } finally {
       await elector.stop();
+      await session.close();
+      await backend.close();
+    }
+  });
+
+  test('leaderFetch: an observer that keeps failing leaves no abort listener per retry on its stop signal', async () => {
+    const backend = memory();
+    const session = await backend.session({ ttl: TTL });
+    const leaderUrl = await serve((_req, res) => res.end('leader app'));
+    await session.election('flaky').campaign('leader', { advertise: { http: leaderUrl } });
+    const listeners: number[] = [];
+    const source: LeaderSource = {
+      observe(election, options) {
+        listeners.push(options?.signal ? getEventListeners(options.signal, 'abort').length : -1);
+        if (listeners.length <= 4) throw new BackendUnavailableError('the backend is unreachable');
+        return backend.observe(election, options);
+      },
+    };
+    const call = leaderFetch(source, 'flaky');
+    try {
+      const response = await call('/x');
+      assert.equal(await response.text(), 'leader app');
+      assert.equal(listeners.length, 5);
+      assert.ok(
+        listeners.every((n) => n === listeners[0]),
+        `abort listeners per attempt: ${listeners.join(', ')}`,
+      );
+    } finally {
+      await call.close();
       await session.close();
       await backend.close();
     }
