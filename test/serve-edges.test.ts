@@ -9,6 +9,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { getEventListeners } from 'node:events';
 import {
   BackendUnavailableError,
+  etcd,
   LeaderElector,
   leaderFetch,
   leaderGate,
@@ -17,6 +18,7 @@ import {
   type LeaderChange,
   type LeaderSource,
 } from '../src/index.js';
+import { startEtcd } from './fixtures/etcd.js';
 import { GateClient } from './gate-client.js';
 import { eventually, within } from './helpers.js';
 
@@ -171,6 +173,37 @@ describe('serving edges', () => {
       await call.close();
       await session.close();
       await backend.close();
+    }
+  });
+
+  test("an entry written by another tool advertising an http address that is no URL: 503 no-address, not a follower's uncaught exception", async () => {
+    const node = await startEtcd();
+    const backend = etcd({ endpoints: [node.endpoint] });
+    try {
+      const grant = await node.etcdctl(['lease', 'grant', '30']);
+      const lease = /lease ([0-9a-f]+) granted/.exec(grant.stdout)?.[1];
+      assert.ok(lease, grant.stdout + grant.stderr);
+      const stored = 'other ballot/v1{"advertise":{"http":"not a url"}}';
+      assert.equal((await node.etcdctl(['put', '--lease', lease, `odd/${lease}`, stored])).code, 0);
+      const leader = await backend.leader('odd');
+      assert.equal(leader?.advertise, undefined);
+      assert.equal(leader?.value, stored);
+      const elector = new LeaderElector({ backend, election: 'odd', value: 'follower', ttl: TTL });
+      elector.on('retrying', () => {});
+      await new Promise((resolve) => elector.once('leader', resolve));
+      const proxy = leaderGate(elector, { mode: 'proxy' });
+      const redirect = leaderGate(elector, { mode: 'redirect' });
+      for (const gate of [proxy, redirect]) {
+        const url = await serve((req, res) => gate(req, res, () => res.end('app')));
+        const got = await client.call(`${url}/x`);
+        assert.equal(got.status, 503);
+        assert.equal(got.headers['ballot-refused'], 'no-address');
+        await gate.close();
+      }
+      await elector.stop();
+    } finally {
+      await backend.close();
+      await node.stop();
     }
   });
 });
