@@ -17,6 +17,7 @@ import {
   type Backend,
   type LeaderChange,
   type LeaderSource,
+  type Logger,
 } from '../src/index.js';
 import { startEtcd } from './fixtures/etcd.js';
 import { GateClient } from './gate-client.js';
@@ -204,6 +205,32 @@ describe('serving edges', () => {
     } finally {
       await backend.close();
       await node.stop();
+    }
+  });
+
+  test('a term handed over by transferTo is logged as info, like a resign, not as a warning', async () => {
+    const backend = memory();
+    const records: { level: string; message: string; reason?: unknown }[] = [];
+    const logger = Object.fromEntries(
+      (['debug', 'info', 'warn', 'error'] as const).map((level) => [
+        level,
+        (fields: Record<string, unknown>, message: string) =>
+          records.push({ level, message, reason: fields['reason'] }),
+      ]),
+    ) as unknown as Logger;
+    const a = new LeaderElector({ backend, election: 'handover', value: 'a', ttl: TTL, logger });
+    const b = new LeaderElector({ backend, election: 'handover', value: 'b', ttl: TTL });
+    try {
+      await new Promise((resolve) => a.once('elected', resolve));
+      await eventually(async () => (await backend.participants('handover')).length === 2, 5000, 'b in line');
+      await a.transferTo('b');
+      await eventually(() => records.some((r) => r.message === 'deposed'), 5000, "a's deposed record");
+      const deposed = records.find((r) => r.message === 'deposed');
+      assert.deepEqual([deposed?.level, deposed?.reason], ['info', 'transferred']);
+    } finally {
+      await a.stop();
+      await b.stop();
+      await backend.close();
     }
   });
 });

@@ -363,7 +363,9 @@ export class LeaderElector<Tx = KvTxn>
       reason,
       termMs: ended ? Math.round(ended.at - term.startedAt) : undefined,
     };
-    if (reason === 'resigned' || reason === 'closed') this.logger.info(fields, 'deposed');
+    // Ends this process chose (stop, concede, a transfer) are no trouble: info, not warn.
+    if (reason === 'resigned' || reason === 'closed' || reason === 'transferred')
+      this.logger.info(fields, 'deposed');
     else this.logger.warn(fields, 'deposed');
   }
 
