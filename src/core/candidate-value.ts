@@ -7,7 +7,9 @@
  *     <value> ballot/v1{"advertise":{"http":"http://10.0.0.5:8080"},"priority":5}
  *
  * one line, the value first so it stays readable, then the marker and compact JSON. A stored text
- * that does not end in a well-formed marker and object is a plain value: nothing fails to parse.
+ * that does not end in a well-formed marker and object (whose http address, if any, is an http(s)
+ * URL) is a plain value: nothing fails to parse. A plain value that ends in such a marker itself
+ * is stored with an empty one (`<value> ballot/v1{}`).
  */
 import { InvalidArgumentError } from './errors.js';
 
@@ -34,7 +36,10 @@ const MARK = ' ballot/v1';
 export function encodeCandidateValue(value: string, meta: CandidateMeta = {}): string {
   const advertise = meta.advertise && Object.keys(meta.advertise).length > 0 ? meta.advertise : undefined;
   const priority = meta.priority !== undefined && meta.priority !== 0 ? meta.priority : undefined;
-  if (advertise === undefined && priority === undefined) return value;
+  // A plain value that itself reads as the v1 form would lose its tail when read back: it gets an
+  // empty marker of its own, which decoding strips.
+  if (advertise === undefined && priority === undefined)
+    return decodeCandidateValue(value).value === value ? value : `${value}${MARK}{}`;
   return `${value}${MARK}${JSON.stringify({ advertise, priority })}`;
 }
 
@@ -51,7 +56,10 @@ export function decodeCandidateValue(stored: string): DecodedValue {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { value: stored };
   const { advertise, priority } = parsed as { advertise?: unknown; priority?: unknown };
   const decoded: { value: string; advertise?: Advertise; priority?: number } = { value: stored.slice(0, at) };
-  if (isAdvertise(advertise)) decoded.advertise = advertise;
+  // Another writer's entry (etcdctl, another client) is not checked like ours: an http address that
+  // is no URL would make every follower's gate throw building its forward or redirect.
+  if (isAdvertise(advertise) && (advertise.http === undefined || isHttpUrl(advertise.http)))
+    decoded.advertise = advertise;
   else if (advertise !== undefined) return { value: stored };
   if (typeof priority === 'number' && Number.isFinite(priority)) decoded.priority = priority;
   else if (priority !== undefined) return { value: stored };

@@ -227,12 +227,14 @@ export class Election<Tx = KvTxn> {
    */
   async tryCampaign(value: string): Promise<Term<Tx> | null> {
     checkValue(value, this.limits);
+    const stored = encodeCandidateValue(value);
+    checkValue(stored, this.limits);
     this.session.assertAlive();
     const current = this.currentTerm;
     if (current) return current;
     return this.exclusive((run) => {
       this.meta = {};
-      return this.runTry(value, run);
+      return this.runTry(stored, run);
     });
   }
 

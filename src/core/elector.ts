@@ -256,7 +256,7 @@ export class LeaderElector<Tx = KvTxn>
     this.logger.error({ election: this.election, ...errorFields(error) }, 'elector stopped by an error');
     this.stopController.abort(error);
     this.wakeWaiters();
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this.listenerCount('error') > 0) this.tell('error', error);
     else if (this.consumers === 0)
       // Outside the run loop's promise, so it is an uncaught exception rather than a lost rejection.
       process.nextTick(() => {
@@ -269,7 +269,7 @@ export class LeaderElector<Tx = KvTxn>
     if (this.finished) return;
     this.logger.warn({ election: this.election, delayMs: delay, ...errorFields(error) }, 'retrying');
     if (this.listenerCount('retrying') > 0) {
-      this.emit('retrying', error, delay);
+      this.tell('retrying', error, delay);
       return;
     }
     if (this.warned || this.options.logger) return;
@@ -279,6 +279,22 @@ export class LeaderElector<Tx = KvTxn>
         "(listen to 'retrying' to handle this yourself)",
       { code: 'BALLOT_ELECTOR_RETRYING' },
     );
+  }
+
+  /**
+   * Emits `event` to its listeners. One that throws is an uncaught exception, as documented, not a
+   * failure of the loop that emitted: caught there it was taken for a failed campaign (a 'session'
+   * listener's throw left the session without a leader observer; an 'elected' one's had the term
+   * reported twice), and a throwing 'stopped' listener made stop() reject.
+   */
+  private tell<K extends keyof LeaderElectorEvents<Tx>>(event: K, ...args: LeaderElectorEvents<Tx>[K]): void {
+    try {
+      (this.emit as (event: K, ...args: LeaderElectorEvents<Tx>[K]) => boolean)(event, ...args);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
   }
 
   private wakeWaiters(): void {
@@ -308,7 +324,7 @@ export class LeaderElector<Tx = KvTxn>
           { election: this.election, session: term.lease, token: String(term.token) },
           'elected',
         );
-        this.emit('elected', term);
+        this.tell('elected', term);
         this.followPriority(term, election);
         const ended = await endedOrStopped(term, stop);
         if (!ended) {
@@ -316,7 +332,7 @@ export class LeaderElector<Tx = KvTxn>
           break;
         }
         this.logDeposed(term, ended.reason);
-        this.emit('deposed', term, ended.reason);
+        this.tell('deposed', term, ended.reason);
         this.wakeWaiters();
         if (ended.reason === 'resigned' && this.conceding) await this.settleConcede();
       } catch (err) {
@@ -335,7 +351,7 @@ export class LeaderElector<Tx = KvTxn>
     await this.shutdown(held);
     this.finished = true;
     this.logger.info({ election: this.election }, 'elector stopped');
-    this.emit('stopped', this.failure);
+    this.tell('stopped', this.failure);
   }
 
   private logDeposed(term: Term<Tx>, reason: TermEndReason): void {
@@ -347,7 +363,9 @@ export class LeaderElector<Tx = KvTxn>
       reason,
       termMs: ended ? Math.round(ended.at - term.startedAt) : undefined,
     };
-    if (reason === 'resigned' || reason === 'closed') this.logger.info(fields, 'deposed');
+    // Ends this process chose (stop, concede, a transfer) are no trouble: info, not warn.
+    if (reason === 'resigned' || reason === 'closed' || reason === 'transferred')
+      this.logger.info(fields, 'deposed');
     else this.logger.warn(fields, 'deposed');
   }
 
@@ -394,7 +412,7 @@ export class LeaderElector<Tx = KvTxn>
       if (this.options.logger !== undefined) options.logger = this.options.logger;
       this.session = await this.options.backend.session(options);
       this.logger.info({ election: this.election, session: this.session.id }, 'session opened');
-      this.emit('session', this.session.id);
+      this.tell('session', this.session.id);
       this.observe(this.session);
     }
     return this.session.election(this.election);
@@ -421,7 +439,7 @@ export class LeaderElector<Tx = KvTxn>
             // A change that arrives while stopping is not reported: 'stopped' must stay the last event.
             if (signal.aborted || this.finished) return;
             this.lastChange = change;
-            this.emit('leader', change);
+            this.tell('leader', change);
           }
         } catch (err) {
           if (signal.aborted) return;
@@ -470,7 +488,7 @@ export class LeaderElector<Tx = KvTxn>
     if (held) {
       const reason = held.ended?.reason ?? 'closed';
       this.logDeposed(held, reason);
-      this.emit('deposed', held, reason);
+      this.tell('deposed', held, reason);
     }
     this.wakeWaiters();
   }

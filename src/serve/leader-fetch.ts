@@ -3,6 +3,7 @@
  * the leader from a session-less observer, so that a call costs no backend read.
  */
 import { Agent, fetch, type RequestInit, type Response } from 'undici';
+import { sleep, systemClock } from '../core/clock.js';
 import type { LeaderChange, ObserveOptions } from '../core/election.js';
 import { BallotError, InvalidArgumentError } from '../core/errors.js';
 import { joinUrl } from './gate.js';
@@ -174,10 +175,8 @@ async function follow(
       // Fatal for observing at all (a closed backend, a bad name): nothing later would fix it.
       if (err instanceof BallotError && (err.code === 'CLOSED' || err.code === 'INVALID_ARGUMENT')) return;
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, delay);
-      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-    });
+    // sleep() removes its abort listener when the delay passes: one left per retry piled up on `signal`.
+    await sleep(systemClock, delay, signal);
   }
 }
 

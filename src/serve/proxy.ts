@@ -20,7 +20,7 @@ export interface ForwardTimeouts {
 // Requests without a body must not get one: undici would send a chunked empty body with GET.
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'DELETE']);
 
-/** Streams requests to URLs on a pooled Agent; close() waits for in-flight ones (bounded by the timeouts). */
+/** Streams requests to URLs on a pooled Agent; close() aborts in-flight ones. */
 export class Forwarder {
   private readonly agent: Agent;
 
@@ -86,8 +86,11 @@ export class Forwarder {
     );
   }
 
-  /** Closes the pool; resolves once in-flight forwards are done and every socket is closed. */
+  /**
+   * Aborts in-flight forwards and closes every socket. Not agent.close(): that waits for them, and
+   * bodyTimeout bounds only silence, so a response that streams on kept close() waiting for good.
+   */
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.agent.destroy();
   }
 }
