@@ -4,6 +4,7 @@
 //   BALLOT_BACKEND=memory node --import tsx examples/grpc-leader.ts
 //   node --import tsx examples/grpc-leader.ts                        (etcd at 127.0.0.1:2379)
 //   BALLOT_BACKEND=postgres DATABASE_URL=postgres://... node --import tsx examples/grpc-leader.ts
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { etcd, LeaderElector, memory, postgres, zookeeper, type Backend, type LeaderChange } from 'ballot';
 
@@ -101,23 +102,29 @@ class LeaderChannel {
     })();
   }
 
-  /** Calls WhoAmI on the leader; on UNAVAILABLE it waits (bounded) for the next leader and tries once more. */
+  /**
+   * Calls WhoAmI on the leader. UNAVAILABLE is retried, up to 5 tries in about half a second: the
+   * member no longer leads (the next leader event re-points the channel), or the observer already
+   * names a member whose own elector has not yet heard that it won.
+   */
   async whoAmI(): Promise<Record<string, string>> {
-    const first = await this.leaderClient(5000);
-    try {
-      return await this.call(first);
-    } catch (err) {
-      // UNAVAILABLE: the member does not lead (or is gone); any error after the leader changed: the old
-      // channel was closed under the call. Either way the next leader gets one more try.
-      if ((err as grpc.ServiceError).code !== grpc.status.UNAVAILABLE && this.client === first) throw err;
-      return this.call(await this.leaderClient(5000, first));
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.leaderClient(5000);
+      try {
+        return await this.call(client);
+      } catch (err) {
+        // Any error after the leader changed: the old channel was closed under the call.
+        const retry = (err as grpc.ServiceError).code === grpc.status.UNAVAILABLE || this.client !== client;
+        if (!retry || attempt === 5) throw err;
+        if (this.client === client) await sleep(50 * attempt);
+      }
     }
   }
 
-  /** The client for the current leader (other than `not`), waiting up to `ms` for one. */
-  private async leaderClient(ms: number, not?: Who): Promise<Who> {
+  /** The client for the current leader, waiting up to `ms` for one. */
+  private async leaderClient(ms: number): Promise<Who> {
     const deadline = Date.now() + ms;
-    while (!this.client || this.client === not) {
+    while (!this.client) {
       const left = deadline - Date.now();
       if (left <= 0)
         throw new Error(`no leader with a grpc address in ${ms} ms (last seen: ${this.latest?.kind})`);
