@@ -5,6 +5,7 @@
  * candidates, inject faults and mark heals. A trial's record is what the checker judges.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { electionPrefix, escapeName } from '../../src/backends/etcd/keys.js';
@@ -26,6 +27,7 @@ import {
 } from './checker.js';
 import { PgHistory, pgCleanup, pgLine, preparePostgres } from './pg-store.js';
 import { ZkHistory, ZkProbe } from './zk-store.js';
+import { TxnLogs } from './zk-txnlog.js';
 import {
   applicationNameOf,
   monotonicNow as now,
@@ -81,6 +83,7 @@ export class Lab {
   readonly #pg: PostgresServer | undefined;
   readonly #zk: ZookeeperEnsemble | undefined;
   readonly #zkProbe: ZkProbe | undefined;
+  readonly #zkLogs: TxnLogs | undefined;
   readonly ttl: number;
   readonly callTimeout: number;
   readonly writeEveryMs: number;
@@ -97,7 +100,8 @@ export class Lab {
       this.#http = new EtcdHttp(store.endpoints);
     } else if ('servers' in store) {
       this.#zk = store;
-      this.#zkProbe = new ZkProbe(store);
+      this.#zkProbe = new ZkProbe(store.connect);
+      this.#zkLogs = new TxnLogs(store.servers.map((s) => join(s.dir, 'data')));
     } else this.#pg = store;
     this.ttl = options.ttl ?? 2;
     this.callTimeout = options.callTimeout ?? 1_000;
@@ -162,6 +166,12 @@ export class Lab {
   get zkProbe(): ZkProbe {
     if (!this.#zkProbe) throw new Error(`this lab runs ${this.backend}, not ZooKeeper`);
     return this.#zkProbe;
+  }
+
+  /** The ensemble's transaction logs, read on across trials; only in a ZooKeeper lab. */
+  get zkLogs(): TxnLogs {
+    if (!this.#zkLogs) throw new Error(`this lab runs ${this.backend}, not ZooKeeper`);
+    return this.#zkLogs;
   }
 
   /** How many endpoints a worker can be given (etcd members, ZooKeeper servers; one PostgreSQL server). */
@@ -358,7 +368,7 @@ export class Trial {
       const trial = new Trial(
         lab,
         scenario,
-        (t) => new ZkHistory(lab.zk, t.election, t.writeKey),
+        (t) => new ZkHistory(lab.zkLogs, t.election, t.writeKey),
         name,
         seed,
       );

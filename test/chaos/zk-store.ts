@@ -10,10 +10,8 @@
  * and because writers never race on a version: a write fails only on the guard's check.
  */
 import type { KvEvent, Kv } from '../fixtures/etcd-history.js';
-import type { ZookeeperEnsemble } from '../fixtures/zookeeper.js';
 import { ZkConnection } from '../../src/zookeeper/connection.js';
-import { join } from 'node:path';
-import { committedTxns } from './zk-txnlog.js';
+import type { TxnLogs } from './zk-txnlog.js';
 import type { WriteValue } from './protocol.js';
 
 /** The harness's own session is long: it must outlive the lab's ensemble outages. */
@@ -24,14 +22,15 @@ const HARNESS_CALL_MS = 2_000;
 export class ZkProbe {
   #conn: Promise<ZkConnection> | undefined;
 
-  constructor(private readonly ensemble: ZookeeperEnsemble) {}
+  /** `connect`: the ensemble's connect string. */
+  constructor(private readonly connect: string) {}
 
   /** A live connection (a new one if the last expired or never connected). */
   async conn(): Promise<ZkConnection> {
     const current = await this.#conn?.catch(() => undefined);
     if (current && !current.isExpired) return current;
     current?.close();
-    this.#conn = ZkConnection.open(this.ensemble.connect, HARNESS_SESSION_MS, HARNESS_CALL_MS);
+    this.#conn = ZkConnection.open(this.connect, HARNESS_SESSION_MS, HARNESS_CALL_MS);
     return this.#conn;
   }
 
@@ -103,14 +102,14 @@ export class ZkHistory {
   events: (KvEvent & { created: boolean })[] = [];
 
   constructor(
-    private readonly ensemble: ZookeeperEnsemble,
+    private readonly logs: TxnLogs,
     private readonly election: string,
     private readonly writeKey: string,
   ) {}
 
   /** Reads the logs again (everything, in zxid order); returns the last zxid of the trial seen. */
   async sync(): Promise<bigint> {
-    const txns = await committedTxns(this.ensemble.servers.map((s) => join(s.dir, 'data')));
+    const txns = await this.logs.committed();
     const events: (KvEvent & { created: boolean })[] = [];
     const live = new Map<string, { czxid: bigint; session: bigint }>();
     const entry = `${this.election}/`;

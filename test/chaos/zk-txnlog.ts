@@ -11,7 +11,7 @@
  * then per transaction: checksum (8), length (4), that many bytes (TxnHeader, the txn record,
  * a digest we skip), and the byte 'B'. Preallocated space is zeros: a zero length ends the log.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** One change to the tree, as a transaction (or one op of a multi) made it. */
@@ -130,11 +130,18 @@ function opsOf(type: number, r: Reader): TxnOp[] {
   }
 }
 
-/** The complete transactions of one log file; a torn tail (being written) is left for the next read. */
-export function parseTxnLog(buf: Buffer): LoggedTxn[] {
-  if (buf.length < 16 || buf.readInt32BE(0) !== MAGIC) return [];
-  const out: LoggedTxn[] = [];
-  let at = 16;
+/**
+ * The complete transactions of a log file's bytes, `buf` starting at file offset `from` (0: the
+ * file header first); a torn tail (being written) is left for the next read. Returns them and the
+ * offset to read on from.
+ */
+export function parseTxnLog(buf: Buffer, from = 0): { txns: LoggedTxn[]; next: number } {
+  const txns: LoggedTxn[] = [];
+  let at = 0;
+  if (from === 0) {
+    if (buf.length < 16 || buf.readInt32BE(0) !== MAGIC) return { txns, next: 0 };
+    at = 16;
+  }
   while (at + 12 <= buf.length) {
     const len = buf.readInt32BE(at + 8);
     if (len <= 0 || at + 12 + len + 1 > buf.length || buf[at + 12 + len] !== EOR) break;
@@ -145,35 +152,57 @@ export function parseTxnLog(buf: Buffer): LoggedTxn[] {
     r.long(); // time
     const type = r.int();
     const ops = opsOf(type, r);
-    if (ops.length > 0) out.push({ zxid, session, ops });
+    if (ops.length > 0) txns.push({ zxid, session, ops });
     at += 12 + len + 1;
   }
-  return out;
+  return { txns, next: from + at };
 }
 
-/** Every transaction of one server's data dir, in file order. */
-async function readServer(dataDir: string): Promise<LoggedTxn[]> {
-  const dir = join(dataDir, 'version-2');
-  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.startsWith('log.'));
-  const out: LoggedTxn[] = [];
-  for (const f of files) out.push(...parseTxnLog(await readFile(join(dir, f))));
-  return out;
-}
+/**
+ * The transaction logs of an ensemble's servers (their data dirs), read on as they grow. A server
+ * appends only to its newest log file (it starts another on restart and after a snapshot), and the
+ * space ahead is preallocated zeros, so each file is read on from where the last read stopped.
+ */
+export class TxnLogs {
+  /** Where each file was read up to. */
+  readonly #offsets = new Map<string, number>();
+  /** Each transaction seen, with the servers that logged it. */
+  readonly #seen = new Map<bigint, { txn: LoggedTxn; servers: Set<number> }>();
 
-/** The transactions a majority of the servers (their data dirs) logged, in zxid order. */
-export async function committedTxns(dataDirs: readonly string[]): Promise<LoggedTxn[]> {
-  const seen = new Map<bigint, { txn: LoggedTxn; servers: Set<number> }>();
-  const logs = await Promise.all(dataDirs.map(readServer));
-  logs.forEach((txns, server) => {
-    for (const txn of txns) {
-      const entry = seen.get(txn.zxid) ?? { txn, servers: new Set<number>() };
-      entry.servers.add(server);
-      seen.set(txn.zxid, entry);
+  constructor(private readonly dataDirs: readonly string[]) {}
+
+  /** The transactions a majority of the servers logged, in zxid order. */
+  async committed(): Promise<LoggedTxn[]> {
+    await Promise.all(this.dataDirs.map((dir, server) => this.#readServer(dir, server)));
+    const quorum = Math.floor(this.dataDirs.length / 2) + 1;
+    return [...this.#seen.values()]
+      .filter((e) => e.servers.size >= quorum)
+      .map((e) => e.txn)
+      .sort((a, b) => (a.zxid < b.zxid ? -1 : a.zxid > b.zxid ? 1 : 0));
+  }
+
+  async #readServer(dataDir: string, server: number): Promise<void> {
+    const dir = join(dataDir, 'version-2');
+    const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.startsWith('log.'));
+    for (const f of files) {
+      const path = join(dir, f);
+      const from = this.#offsets.get(path) ?? 0;
+      const file = await open(path, 'r');
+      let buf: Buffer;
+      try {
+        const { size } = await file.stat();
+        buf = Buffer.alloc(Math.max(0, size - from));
+        await file.read(buf, 0, buf.length, from);
+      } finally {
+        await file.close();
+      }
+      const { txns, next } = parseTxnLog(buf, from);
+      this.#offsets.set(path, next);
+      for (const txn of txns) {
+        const entry = this.#seen.get(txn.zxid) ?? { txn, servers: new Set<number>() };
+        entry.servers.add(server);
+        this.#seen.set(txn.zxid, entry);
+      }
     }
-  });
-  const quorum = Math.floor(dataDirs.length / 2) + 1;
-  return [...seen.values()]
-    .filter((e) => e.servers.size >= quorum)
-    .map((e) => e.txn)
-    .sort((a, b) => (a.zxid < b.zxid ? -1 : a.zxid > b.zxid ? 1 : 0));
+  }
 }
