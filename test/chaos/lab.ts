@@ -1,8 +1,8 @@
 /**
  * The chaos lab: a 3-member etcd cluster on loopback (or one PostgreSQL server, or a 3-server
- * ZooKeeper ensemble), a pool of recorder
- * workers (each behind its own fault proxies), and Trial, the handle a scenario uses to join
- * candidates, inject faults and mark heals. A trial's record is what the checker judges.
+ * ZooKeeper ensemble), a pool of recorder workers (each behind its own fault proxies), and Trial,
+ * the handle a scenario uses to join candidates, inject faults and mark heals. A trial's record
+ * is what the checker judges.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -53,7 +53,7 @@ function zkTrialPath(runId: string, trial: string): string {
   return `/chaos/${runId}/${trial}`;
 }
 
-/** Session timeouts the lab's ensemble grants: whatever TTL the lab asks for, in ms. */
+/** Session timeouts (ms) the lab's ensemble grants: any TTL from 1 s to 30 s, as asked. */
 const ZK_SESSION_LIMITS = { minSessionTimeout: 1_000, maxSessionTimeout: 30_000 };
 
 /** Settings shared by every trial of a lab. */
@@ -140,13 +140,13 @@ export class Lab {
 
   /** The etcd cluster; only in an etcd lab. */
   get cluster(): EtcdCluster {
-    if (!this.#cluster) throw new Error('this lab runs PostgreSQL, not etcd');
+    if (!this.#cluster) throw new Error(`this lab runs ${this.backend}, not etcd`);
     return this.#cluster;
   }
 
   /** etcd's JSON gateway, read apart from ballot; only in an etcd lab. */
   get http(): EtcdHttp {
-    if (!this.#http) throw new Error('this lab runs PostgreSQL, not etcd');
+    if (!this.#http) throw new Error(`this lab runs ${this.backend}, not etcd`);
     return this.#http;
   }
 

@@ -114,7 +114,7 @@ function storeText(info: RunInfo, env: ReturnType<typeof environment>): StoreTex
           'Each candidate has its own `zookeeper()` backend, given every server (through its proxies) in a ' +
           "random order. On ZooKeeper lock nodes and latch nodes under one path form two lines (as Curator's " +
           'InterProcessMutex and LeaderLatch do), so a quarter of the trials cast every candidate as a Mutex and ' +
-          'the others cast none. ',
+          'the others cast none (LeaderElector and `Election` share the latch line). ',
         fencing:
           "- **fencing**: ZooKeeper's own history of the trial is replayed: the harness reads the servers' " +
           'transaction logs (every create, delete and session close, in zxid order; a transaction counts once a ' +
@@ -173,7 +173,9 @@ export function renderReport(
       text.write +
       '. About 70% drive LeaderElector; ' +
       'the rest run their own loop over `Election` (campaign/resign) or over `session.mutex()` (lock/unlock), ' +
-      'queued in the same line, so mutex holders and leaders are judged as one sequence. ' +
+      (info.backend === 'zookeeper'
+        ? ''
+        : 'queued in the same line, so mutex holders and leaders are judged as one sequence. ') +
       text.backends +
       `Terms by API: ${describeApis(termsByApi(results))}`,
     '',

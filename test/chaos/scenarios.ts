@@ -127,7 +127,8 @@ const raftLeaderKilledDuringHandover: Scenario = {
     const member = await trial.raftLeader();
     // Kill shortly before, at, or after the resign is sent.
     const offsetMs = rng.int(-30, 60);
-    trial.trigger('resign while the raft leader dies', leader.cand);
+    const consensus = trial.lab.backend === 'zookeeper' ? 'ensemble leader' : 'raft leader';
+    trial.trigger(`resign while the ${consensus} dies`, leader.cand);
     if (offsetMs < 0) {
       await trial.killMember(member);
       await sleep(-offsetMs);

@@ -96,7 +96,8 @@ async function main(): Promise<number> {
       : undefined;
   const zookeeperVersion =
     backend === 'zookeeper'
-      ? (/Zookeeper version: ([^,\s]+)/.exec(await lab.zk.servers[0]!.fourLetter('srvr'))?.[1] ?? 'unknown')
+      ? (/Zookeeper version: (\d+(?:\.\d+)*)/.exec(await lab.zk.servers[0]!.fourLetter('srvr'))?.[1] ??
+        'unknown')
       : undefined;
   const results: TrialResult[] = [];
   const started = now();
