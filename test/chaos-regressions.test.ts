@@ -270,6 +270,7 @@ describe('regressions found by the chaos harness on ZooKeeper', () => {
     const maker = await ZkConnection.open(server.connect, 10_000, 5_000);
     const backend = zookeeper({ connect: server.connect, env: {} });
     const controller = new AbortController();
+    let changes: AsyncIterator<unknown> | undefined;
     try {
       // The reader, at its exists call, finds the node just created: the race, made certain.
       let raced = false;
@@ -292,17 +293,21 @@ describe('regressions found by the chaos harness on ZooKeeper', () => {
         observers: new Map(),
         probes: new Map(),
       };
-      const changes = new ZkView(ctx, path, 'latch').observe(controller.signal)[Symbol.asyncIterator]();
-      const first = await within(changes.next(), 5_000, 'the first observation');
+      const view = new ZkView(ctx, path, 'latch');
+      const stream = view.observe(controller.signal)[Symbol.asyncIterator]();
+      changes = stream;
+      const first = await within(stream.next(), 5_000, 'the first observation');
       assert.equal(first.value, null, 'no candidate yet');
       assert.ok(raced, 'precondition: the node was created between the listing and the exists call');
       const session = await backend.session({ ttl: 4 });
       const term = await session.election(path).campaign('first');
-      const next = await within(changes.next(), 5_000, 'the observation of the first leader');
+      const next = await within(stream.next(), 5_000, 'the observation of the first leader');
       assert.equal(next.value?.token, term.token, 'the observer reports the leader that joined');
       await session.close();
     } finally {
       controller.abort();
+      // An iterator left unfinished would keep the shared watch (and its retries) running.
+      await changes?.return?.();
       await backend.close();
       reader.close();
       maker.close();

@@ -107,7 +107,7 @@ export class ZkHistory {
     private readonly writeKey: string,
   ) {}
 
-  /** Reads the logs again (everything, in zxid order); returns the last zxid of the trial seen. */
+  /** Reads on in the logs, then rebuilds the trial's events; returns the last zxid of the trial seen. */
   async sync(): Promise<bigint> {
     const txns = await this.logs.committed();
     const events: (KvEvent & { created: boolean })[] = [];
@@ -116,60 +116,38 @@ export class ZkHistory {
     const write = `${this.writeKey}/`;
     let last = 0n;
     for (const txn of txns) {
-      const at = { modRevision: txn.zxid };
       const before = events.length;
+      const add = (type: 'PUT' | 'DELETE', key: string, value: string, czxid: bigint, session: bigint) =>
+        events.push({
+          type,
+          key,
+          value,
+          modRevision: txn.zxid,
+          createRevision: czxid,
+          lease: hex(session),
+          created: type === 'PUT' && czxid === txn.zxid && key !== this.writeKey,
+        });
       for (const op of txn.ops) {
         if (op.kind === 'closeSession') {
           // The server deletes the session's ephemeral nodes with it.
           for (const [key, e] of live)
             if (e.session === txn.session) {
               live.delete(key);
-              events.push({
-                ...at,
-                type: 'DELETE',
-                key,
-                value: '',
-                createRevision: e.czxid,
-                lease: hex(e.session),
-                created: false,
-              });
+              add('DELETE', key, '', e.czxid, e.session);
             }
         } else if (op.path.startsWith(entry)) {
           if (op.kind === 'create') {
             const session = op.ephemeral ? txn.session : 0n;
             live.set(op.path, { czxid: txn.zxid, session });
-            events.push({
-              ...at,
-              type: 'PUT',
-              key: op.path,
-              value: op.data.toString('utf8'),
-              createRevision: txn.zxid,
-              lease: hex(session),
-              created: true,
-            });
+            add('PUT', op.path, op.data.toString('utf8'), txn.zxid, session);
           } else {
             const e = live.get(op.path);
             if (op.kind === 'delete') live.delete(op.path);
-            events.push({
-              ...at,
-              type: op.kind === 'delete' ? 'DELETE' : 'PUT',
-              key: op.path,
-              value: op.kind === 'setData' ? op.data.toString('utf8') : '',
-              createRevision: e?.czxid ?? 0n,
-              lease: hex(e?.session ?? 0n),
-              created: false,
-            });
+            const value = op.kind === 'setData' ? op.data.toString('utf8') : '';
+            add(op.kind === 'delete' ? 'DELETE' : 'PUT', op.path, value, e?.czxid ?? 0n, e?.session ?? 0n);
           }
         } else if (op.kind === 'create' && op.path.startsWith(write)) {
-          events.push({
-            ...at,
-            type: 'PUT',
-            key: this.writeKey,
-            value: op.data.toString('utf8'),
-            createRevision: txn.zxid,
-            lease: '0',
-            created: false,
-          });
+          add('PUT', this.writeKey, op.data.toString('utf8'), txn.zxid, 0n);
         }
       }
       if (events.length > before) last = txn.zxid;
