@@ -27,8 +27,11 @@ export class ZkProbe {
 
   /** A live connection (a new one if the last expired or never connected). */
   async conn(): Promise<ZkConnection> {
-    const current = await this.#conn?.catch(() => undefined);
+    const pending = this.#conn;
+    const current = await pending?.catch(() => undefined);
     if (current && !current.isExpired) return current;
+    // Another caller replaced it meanwhile: use theirs, or one connection would be left open.
+    if (this.#conn !== pending) return this.conn();
     current?.close();
     this.#conn = ZkConnection.open(this.connect, HARNESS_SESSION_MS, HARNESS_CALL_MS);
     return this.#conn;
