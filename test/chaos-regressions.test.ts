@@ -11,10 +11,15 @@ import {
   etcd,
   memory,
   SessionLostError,
+  zookeeper,
   type Backend,
   type Election,
   type Term,
 } from '../src/index.js';
+import { KeySpaces } from '../src/backends/shared/key-spaces.js';
+import { ZkView } from '../src/backends/zookeeper/view.js';
+import { ZkConnection } from '../src/zookeeper/connection.js';
+import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { EtcdHttp } from './fixtures/etcd-history.js';
 import { startFaultProxy, type FaultProxy } from './fixtures/fault-proxy.js';
@@ -243,5 +248,69 @@ describe('regressions found by the chaos harness', () => {
       !(typeof result === 'object' && result !== null && 'committed' in result && result.committed === false),
       'guard() reported committed: false for a write etcd applied (it should report committed: true, or fail as unknown)',
     );
+  });
+});
+
+describe('regressions found by the chaos harness on ZooKeeper', () => {
+  let server: ZookeeperServer;
+  before(async () => {
+    server = await startZookeeper();
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  // Found by zk-leader-sigkill (seed 0x3588cb2f): an observer that found no election node set an
+  // exists watch on it; when the node appeared between that listing and the exists call (the first
+  // candidate's mkdirp), exists answered true and left a watch that fires only when the node
+  // changes or goes, so the observer reported no leader while one led, for up to a minute.
+  test('an observer started as the election node is created still sees the first leader', async () => {
+    const path = `/regress-observe-${process.pid}`;
+    const reader = await ZkConnection.open(server.connect, 10_000, 5_000);
+    const maker = await ZkConnection.open(server.connect, 10_000, 5_000);
+    const backend = zookeeper({ connect: server.connect, env: {} });
+    const controller = new AbortController();
+    let changes: AsyncIterator<unknown> | undefined;
+    try {
+      // The reader, at its exists call, finds the node just created: the race, made certain.
+      let raced = false;
+      const racing = new Proxy(reader, {
+        get(target, prop, receiver) {
+          if (prop !== 'exists') return Reflect.get(target, prop, receiver) as unknown;
+          return async (p: string, watch?: (type: number) => void) => {
+            if (!raced) {
+              raced = true;
+              await maker.mkdirp(p);
+            }
+            return target.exists(p, watch);
+          };
+        },
+      });
+      const ctx = {
+        where: server.connect,
+        reader: () => Promise.resolve(racing),
+        keySpaces: new KeySpaces(),
+        observers: new Map(),
+        probes: new Map(),
+      };
+      const view = new ZkView(ctx, path, 'latch');
+      const stream = view.observe(controller.signal)[Symbol.asyncIterator]();
+      changes = stream;
+      const first = await within(stream.next(), 5_000, 'the first observation');
+      assert.equal(first.value, null, 'no candidate yet');
+      assert.ok(raced, 'precondition: the node was created between the listing and the exists call');
+      const session = await backend.session({ ttl: 4 });
+      const term = await session.election(path).campaign('first');
+      const next = await within(stream.next(), 5_000, 'the observation of the first leader');
+      assert.equal(next.value?.token, term.token, 'the observer reports the leader that joined');
+      await session.close();
+    } finally {
+      controller.abort();
+      // An iterator left unfinished would keep the shared watch (and its retries) running.
+      await changes?.return?.();
+      await backend.close();
+      reader.close();
+      maker.close();
+    }
   });
 });

@@ -2,12 +2,14 @@
  * The bounded chaos pass for CI: every scenario of test/chaos at least 5 times against a real
  * 3-member etcd cluster and real candidate processes, within 5 minutes, plus the schedules that
  * found bugs before; then every PostgreSQL scenario twice against one real server, within about
- * a minute and a half (select it alone with --test-name-pattern postgres). Set CHAOS_SEED to
+ * a minute and a half (select it alone with --test-name-pattern postgres); then every ZooKeeper
+ * scenario twice against a real 3-server ensemble, in about 40 s of trials (--test-name-pattern
+ * zookeeper), after the ZooKeeper regression schedules. Set CHAOS_SEED to
  * replay a whole pass; each failure prints its own replay command. The checker's self-tests are
  * in test/checker.test.ts.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { deriveSeed, formatSeed, parseSeed, randomSeed, Rng } from './fixtures/rng.js';
 import { Lab } from './chaos/lab.js';
 import {
@@ -19,14 +21,19 @@ import {
   type TrialResult,
 } from './chaos/runner.js';
 import { REGRESSION_SCHEDULES } from './chaos/regressions.js';
-import { PG_SCENARIOS, SCENARIOS, scenarioNamed } from './chaos/scenarios.js';
+import type { Backend } from './chaos/protocol.js';
+import { backendOf, SCENARIOS, scenarioNamed, scenariosFor } from './chaos/scenarios.js';
 
 const ROUNDS = 5;
 const BUDGET_MS = 5 * 60_000;
 const PG_ROUNDS = 2;
 const PG_BUDGET_MS = 150_000;
-/** deriveSeed index of the PostgreSQL pass's stream, so one CHAOS_SEED replays both passes. */
+/** deriveSeed index of the PostgreSQL pass's stream, so one CHAOS_SEED replays every pass. */
 const PG_STREAM = 0x9a5;
+/** The ZooKeeper pass: two short rounds (about 40 s of trials; the ensemble takes a few seconds to start). */
+const ZK_ROUNDS = 2;
+const ZK_BUDGET_MS = 150_000;
+const ZK_STREAM = 0x2c;
 
 /** One master seed for the whole file, so CHAOS_SEED replays both passes of a run. */
 const MASTER = process.env['CHAOS_SEED'] ? parseSeed(process.env['CHAOS_SEED']) : randomSeed();
@@ -46,7 +53,7 @@ describe('chaos: bounded pass over every scenario (3-member etcd, candidate proc
       try {
         const order = new Rng(master);
         let index = 0;
-        for (const r of REGRESSION_SCHEDULES) {
+        for (const r of REGRESSION_SCHEDULES.filter((x) => backendOf(x.scenario) === 'etcd')) {
           const result = await runTrial(lab, scenarioNamed(r.scenario), parseSeed(r.seed));
           results.push(result);
           t.diagnostic(`${summaryLine(result)}  (regression: ${r.bug})`);
@@ -85,50 +92,72 @@ describe('chaos: bounded pass over every scenario (3-member etcd, candidate proc
   );
 });
 
+/** One bounded pass over another backend's scenarios (its regression schedules first), judged like etcd's. */
+async function storePass(
+  t: TestContext,
+  backend: Exclude<Backend, 'etcd'>,
+  rounds: number,
+  streamIndex: number,
+): Promise<void> {
+  const master = MASTER;
+  t.diagnostic(
+    `master seed ${formatSeed(master)} (replay the whole pass with CHAOS_SEED=${formatSeed(master)})`,
+  );
+  const scenarios = scenariosFor(backend);
+  const stream = deriveSeed(master, streamIndex);
+  const started = Date.now();
+  const results: TrialResult[] = [];
+  const lab = await Lab.start({ backend, ttl: 2, callTimeout: 1_000, writeEveryMs: 50 });
+  try {
+    for (const r of REGRESSION_SCHEDULES.filter((x) => backendOf(x.scenario) === backend)) {
+      const result = await runTrial(lab, scenarioNamed(r.scenario), parseSeed(r.seed));
+      results.push(result);
+      t.diagnostic(`${summaryLine(result)}  (regression: ${r.bug})`);
+    }
+    const order = new Rng(stream);
+    let index = 0;
+    for (let round = 0; round < rounds; round++) {
+      for (const scenario of order.shuffle(scenarios)) {
+        const result = await runTrial(lab, scenario, deriveSeed(stream, index++));
+        results.push(result);
+        t.diagnostic(summaryLine(result));
+      }
+    }
+  } finally {
+    await lab.close();
+  }
+  const failed = results.filter((r) => r.verdict.violations.length > 0);
+  const counts = scenarios.map((s) => results.filter((r) => r.scenario === s.name).length);
+  t.diagnostic(
+    `${backend}: ${results.length} trials in ${((Date.now() - started) / 1000).toFixed(0)} s, ` +
+      `${failed.length} with violations (master seed ${formatSeed(master)})`,
+  );
+  const byApi = termsByApi(results);
+  t.diagnostic(`${backend}: terms by API: ${describeApis(byApi)}`);
+  assert.ok(
+    Math.min(...counts) >= rounds,
+    `every ${backend} scenario ran at least ${rounds} times (${counts.join(', ')})`,
+  );
+  assert.ok(byApi['elector/client'] > 0, `no LeaderElector candidate ever led on ${backend}`);
+  assert.equal(
+    failed.length,
+    0,
+    `violations found on ${backend} (master seed ${formatSeed(master)}):\n\n${failed.map(failureReport).join('\n\n')}`,
+  );
+}
+
 describe('chaos: postgres: bounded pass over every PostgreSQL scenario (one server, candidate processes, faults)', () => {
   test(
     `every PostgreSQL scenario ${PG_ROUNDS} times, with 0 violations (the same checker, no allowance)`,
     { timeout: PG_BUDGET_MS },
-    async (t) => {
-      const master = MASTER;
-      t.diagnostic(
-        `master seed ${formatSeed(master)} (replay the whole pass with CHAOS_SEED=${formatSeed(master)})`,
-      );
-      const stream = deriveSeed(master, PG_STREAM);
-      const started = Date.now();
-      const results: TrialResult[] = [];
-      const lab = await Lab.start({ backend: 'postgres', ttl: 2, callTimeout: 1_000, writeEveryMs: 50 });
-      try {
-        const order = new Rng(stream);
-        let index = 0;
-        for (let round = 0; round < PG_ROUNDS; round++) {
-          for (const scenario of order.shuffle(PG_SCENARIOS)) {
-            const result = await runTrial(lab, scenario, deriveSeed(stream, index++));
-            results.push(result);
-            t.diagnostic(summaryLine(result));
-          }
-        }
-      } finally {
-        await lab.close();
-      }
-      const failed = results.filter((r) => r.verdict.violations.length > 0);
-      const counts = PG_SCENARIOS.map((s) => results.filter((r) => r.scenario === s.name).length);
-      t.diagnostic(
-        `postgres: ${results.length} trials in ${((Date.now() - started) / 1000).toFixed(0)} s, ` +
-          `${failed.length} with violations (master seed ${formatSeed(master)})`,
-      );
-      const byApi = termsByApi(results);
-      t.diagnostic(`postgres: terms by API: ${describeApis(byApi)}`);
-      assert.ok(
-        Math.min(...counts) >= PG_ROUNDS,
-        `every PostgreSQL scenario ran at least ${PG_ROUNDS} times (${counts.join(', ')})`,
-      );
-      assert.ok(byApi['elector/client'] > 0, 'no LeaderElector candidate ever led on PostgreSQL');
-      assert.equal(
-        failed.length,
-        0,
-        `violations found on PostgreSQL (master seed ${formatSeed(master)}):\n\n${failed.map(failureReport).join('\n\n')}`,
-      );
-    },
+    (t) => storePass(t, 'postgres', PG_ROUNDS, PG_STREAM),
+  );
+});
+
+describe('chaos: zookeeper: bounded pass over every ZooKeeper scenario (3-server ensemble, candidate processes, faults)', () => {
+  test(
+    `every ZooKeeper scenario ${ZK_ROUNDS} times and the ZooKeeper regression schedules, with 0 violations (the same checker, no allowance)`,
+    { timeout: ZK_BUDGET_MS },
+    (t) => storePass(t, 'zookeeper', ZK_ROUNDS, ZK_STREAM),
   );
 });

@@ -11,7 +11,7 @@ import {
   type Violation,
 } from '../../src/check/checker.js';
 import type { KvEvent } from '../fixtures/etcd-history.js';
-import type { WriteValue } from './protocol.js';
+import type { Backend, WriteValue } from './protocol.js';
 
 export {
   END_REASONS,
@@ -33,13 +33,14 @@ export interface TrialRecord extends History {
   entryPrefix: string;
   writeKey: string;
   /**
-   * The store's history of the trial's keys, from before the first candidate joined: etcd's own, or
-   * PostgreSQL's commit-ordered log of entries and writes in the same form (pg-store.ts), where
-   * `created` marks an entry's insert.
+   * The store's history of the trial's keys, from before the first candidate joined: etcd's own,
+   * PostgreSQL's commit-ordered log of entries and writes in the same form (pg-store.ts), or
+   * ZooKeeper's transaction logs in the same form (zk-store.ts), where `created` marks an entry's
+   * insert (create).
    */
   history: (KvEvent & { created?: boolean })[];
   /** Which store the history is from, for messages (default etcd). */
-  store?: 'etcd' | 'postgres';
+  store?: Backend;
 }
 
 /** Judges one trial: the candidates' reports, then the store's history against them. */
@@ -52,7 +53,7 @@ export function check(record: TrialRecord): Verdict {
 /**
  * Fencing judged on the store's own history: replay the entries, and at every applied write find
  * the leader (oldest entry) at that revision; the write's token must be its create revision (on
- * PostgreSQL, its seq). No allowance of any kind here: every write must match.
+ * PostgreSQL, its seq; on ZooKeeper, its czxid). No allowance of any kind here: every write must match.
  */
 function replayEtcd(record: TrialRecord): Violation[] {
   const violations: Violation[] = [];

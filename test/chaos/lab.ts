@@ -1,9 +1,11 @@
 /**
- * The chaos lab: a 3-member etcd cluster on loopback (or one PostgreSQL server), a pool of recorder
- * workers (each behind its own fault proxies), and Trial, the handle a scenario uses to join
- * candidates, inject faults and mark heals. A trial's record is what the checker judges.
+ * The chaos lab: a 3-member etcd cluster on loopback (or one PostgreSQL server, or a 3-server
+ * ZooKeeper ensemble), a pool of recorder workers (each behind its own fault proxies), and Trial,
+ * the handle a scenario uses to join candidates, inject faults and mark heals. A trial's record
+ * is what the checker judges.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { electionPrefix, escapeName } from '../../src/backends/etcd/keys.js';
@@ -11,6 +13,7 @@ import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
 import { EtcdHttp, KeyHistory, type Kv } from '../fixtures/etcd-history.js';
 import { startPostgres, type PostgresServer, type ShutdownMode } from '../fixtures/postgres.js';
 import { spawnIsolatedWorker, type IsolatedWorker } from '../fixtures/isolated-worker.js';
+import { startZookeeperEnsemble, type ZookeeperEnsemble } from '../fixtures/zookeeper.js';
 import type { JsonObject } from '../fixtures/processes.js';
 import { deriveSeed, Rng, type Seed } from '../fixtures/rng.js';
 import {
@@ -23,6 +26,8 @@ import {
   type WriteRecord,
 } from './checker.js';
 import { PgHistory, pgCleanup, pgLine, preparePostgres } from './pg-store.js';
+import { ZkHistory, ZkProbe } from './zk-store.js';
+import { TxnLogs } from './zk-txnlog.js';
 import {
   applicationNameOf,
   monotonicNow as now,
@@ -43,6 +48,14 @@ function trialPrefix(runId: string, trial: string): string {
   return escapeName(`chaos/${runId}/${trial}/`);
 }
 
+/** On ZooKeeper a trial is a subtree: its election is a path, as a Curator LeaderLatch's is. */
+function zkTrialPath(runId: string, trial: string): string {
+  return `/chaos/${runId}/${trial}`;
+}
+
+/** Session timeouts (ms) the lab's ensemble grants: any TTL from 1 s to 30 s, as asked. */
+const ZK_SESSION_LIMITS = { minSessionTimeout: 1_000, maxSessionTimeout: 30_000 };
+
 /** Settings shared by every trial of a lab. */
 export interface LabOptions {
   /** Recorder processes kept ready (at least 3; the burst spreads over all of them). */
@@ -55,7 +68,7 @@ export interface LabOptions {
   writeEveryMs?: number;
   /** Share of candidates cast on etcd's v3election/v3lock services (mode 'service'); default 0. */
   serviceShare?: number;
-  /** What the candidates elect on: a 3-member etcd cluster (default) or one PostgreSQL server. */
+  /** What the candidates elect on: a 3-member etcd cluster (default), one PostgreSQL server, or a 3-server ZooKeeper ensemble. */
   backend?: StoreKind;
 }
 
@@ -68,6 +81,9 @@ export class Lab {
   readonly #cluster: EtcdCluster | undefined;
   readonly #http: EtcdHttp | undefined;
   readonly #pg: PostgresServer | undefined;
+  readonly #zk: ZookeeperEnsemble | undefined;
+  readonly #zkProbe: ZkProbe | undefined;
+  readonly #zkLogs: TxnLogs | undefined;
   readonly ttl: number;
   readonly callTimeout: number;
   readonly writeEveryMs: number;
@@ -77,11 +93,15 @@ export class Lab {
   readonly #slots: Promise<IsolatedWorker>[];
   #trials = 0;
 
-  private constructor(store: EtcdCluster | PostgresServer, options: LabOptions) {
+  private constructor(store: EtcdCluster | PostgresServer | ZookeeperEnsemble, options: LabOptions) {
     this.backend = options.backend ?? 'etcd';
     if ('nodes' in store) {
       this.#cluster = store;
       this.#http = new EtcdHttp(store.endpoints);
+    } else if ('servers' in store) {
+      this.#zk = store;
+      this.#zkProbe = new ZkProbe(store.connect);
+      this.#zkLogs = new TxnLogs(store.servers.map((s) => join(s.dir, 'data')));
     } else this.#pg = store;
     this.ttl = options.ttl ?? 2;
     this.callTimeout = options.callTimeout ?? 1_000;
@@ -92,8 +112,9 @@ export class Lab {
 
   /** Starts the cluster (or server) and the workers; everything is stopped again if any of it fails. */
   static async start(options: LabOptions = {}): Promise<Lab> {
-    let store: EtcdCluster | PostgresServer;
-    if (options.backend === 'postgres') {
+    let store: EtcdCluster | PostgresServer | ZookeeperEnsemble;
+    if (options.backend === 'zookeeper') store = await startZookeeperEnsemble(3, ZK_SESSION_LIMITS);
+    else if (options.backend === 'postgres') {
       // The fixture's default, synchronous_commit = off, acknowledges commits whose WAL an immediate
       // shutdown then loses: a term (or a guarded write) a candidate was told it holds would vanish,
       // which no election can survive (nor promises to). fsync stays off: the lab crashes processes,
@@ -119,25 +140,43 @@ export class Lab {
 
   /** The etcd cluster; only in an etcd lab. */
   get cluster(): EtcdCluster {
-    if (!this.#cluster) throw new Error('this lab runs PostgreSQL, not etcd');
+    if (!this.#cluster) throw new Error(`this lab runs ${this.backend}, not etcd`);
     return this.#cluster;
   }
 
   /** etcd's JSON gateway, read apart from ballot; only in an etcd lab. */
   get http(): EtcdHttp {
-    if (!this.#http) throw new Error('this lab runs PostgreSQL, not etcd');
+    if (!this.#http) throw new Error(`this lab runs ${this.backend}, not etcd`);
     return this.#http;
   }
 
   /** The PostgreSQL server; only in a PostgreSQL lab. */
   get pg(): PostgresServer {
-    if (!this.#pg) throw new Error('this lab runs etcd, not PostgreSQL');
+    if (!this.#pg) throw new Error(`this lab runs ${this.backend}, not PostgreSQL`);
     return this.#pg;
   }
 
-  /** How many endpoints a worker can be given (etcd members; one PostgreSQL server). */
+  /** The ZooKeeper ensemble; only in a ZooKeeper lab. */
+  get zk(): ZookeeperEnsemble {
+    if (!this.#zk) throw new Error(`this lab runs ${this.backend}, not ZooKeeper`);
+    return this.#zk;
+  }
+
+  /** The harness's own ZooKeeper client; only in a ZooKeeper lab. */
+  get zkProbe(): ZkProbe {
+    if (!this.#zkProbe) throw new Error(`this lab runs ${this.backend}, not ZooKeeper`);
+    return this.#zkProbe;
+  }
+
+  /** The ensemble's transaction logs, read on across trials; only in a ZooKeeper lab. */
+  get zkLogs(): TxnLogs {
+    if (!this.#zkLogs) throw new Error(`this lab runs ${this.backend}, not ZooKeeper`);
+    return this.#zkLogs;
+  }
+
+  /** How many endpoints a worker can be given (etcd members, ZooKeeper servers; one PostgreSQL server). */
   get members(): number {
-    return this.#cluster ? this.#cluster.nodes.length : 1;
+    return this.#cluster?.nodes.length ?? this.#zk?.servers.length ?? 1;
   }
 
   /** Number of worker slots. */
@@ -172,9 +211,10 @@ export class Lab {
   /** Members back up and unpaused; used between trials so a failed one cannot poison the next. */
   async restoreCluster(): Promise<boolean> {
     if (this.#pg) return this.#restorePostgres(this.#pg);
+    const nodes = this.#zk?.servers ?? this.cluster.nodes;
     let changed = false;
-    const down = this.cluster.nodes.filter((n) => !n.running);
-    for (const node of this.cluster.nodes) {
+    const down = nodes.filter((n) => !n.running);
+    for (const node of nodes) {
       if (node.running) {
         try {
           node.resume();
@@ -187,7 +227,8 @@ export class Lab {
       changed = true;
       await Promise.all(down.map((n) => n.restart()));
     }
-    await this.cluster.leaderIndex(15_000);
+    if (this.#zk) await this.#zk.leader(15_000);
+    else await this.cluster.leaderIndex(15_000);
     return changed;
   }
 
@@ -196,6 +237,8 @@ export class Lab {
     await Promise.all(this.#slots.map((s) => s.then((w) => w.close()).catch(() => undefined)));
     await this.#cluster?.stop();
     await this.#pg?.stop();
+    await this.#zkProbe?.close();
+    await this.#zk?.stop();
   }
 
   /** The server running and unpaused; a restart if it is down. Waits until it answers. */
@@ -220,12 +263,19 @@ export class Lab {
 
   async #spawn(): Promise<IsolatedWorker> {
     const pg = this.#pg;
+    const zk = this.#zk;
     const iw = pg
       ? await spawnIsolatedWorker(RECORDER, [`${pg.host}:${pg.port}`], {
           BACKEND: 'postgres',
           PG_URL: pg.url('app'),
         })
-      : await spawnIsolatedWorker(RECORDER, this.cluster.endpoints);
+      : zk
+        ? await spawnIsolatedWorker(
+            RECORDER,
+            zk.servers.map((s) => s.connect),
+            { BACKEND: 'zookeeper' },
+          )
+        : await spawnIsolatedWorker(RECORDER, this.cluster.endpoints);
     try {
       await iw.worker.waitFor((m) => m['ev'] === 'ready', 30_000);
     } catch (err) {
@@ -269,36 +319,62 @@ export class Trial {
   readonly triggers: Trigger[] = [];
   readonly failures: { check: Check; message: string }[] = [];
   readonly #participants = new Map<number, Participant>();
-  readonly #history: KeyHistory | PgHistory;
+  readonly #history: KeyHistory | PgHistory | ZkHistory;
   #statusReq = 0;
   readonly #specs = new Map<string, CandidateSpec>();
   /** Draws the cast (which etcd mode each candidate runs), apart from the scenario's rng. */
   readonly #cast: Rng;
+  /**
+   * On ZooKeeper, whether every candidate of the trial holds a Mutex: lock nodes and latch nodes
+   * under one path form two lines there (as InterProcessMutex's and LeaderLatch's do), so a trial
+   * mixing them would have two holders at once by design, not by a bug.
+   */
+  readonly #allMutex: boolean;
 
   private constructor(
     lab: Lab,
     scenario: string,
-    history: (t: Trial) => KeyHistory | PgHistory,
+    history: (t: Trial) => KeyHistory | PgHistory | ZkHistory,
     name: string,
     seed: Seed,
   ) {
     this.lab = lab;
     // A stream of its own, so seeds recorded before service-mode candidates joined replay the same faults.
     this.#cast = new Rng(deriveSeed(seed, CAST_STREAM));
+    this.#allMutex = lab.backend === 'zookeeper' && this.#cast.chance(0.25);
     this.scenario = scenario;
     this.name = name;
-    // The election's name has '/'s, so its entries live under its escaped name (see keys.ts);
-    // trialPrefix is escaped the same way, so it holds them and the fenced key, in one history.
-    this.prefix = trialPrefix(lab.runId, name);
-    this.election = `chaos/${lab.runId}/${name}/e`;
-    this.entryPrefix = electionPrefix(this.election);
-    this.writeKey = `${this.prefix}fenced`;
+    if (lab.backend === 'zookeeper') {
+      this.prefix = zkTrialPath(lab.runId, name);
+      this.election = `${this.prefix}/e`;
+      this.entryPrefix = `${this.election}/`;
+      this.writeKey = `${this.prefix}/w`;
+    } else {
+      // The election's name has '/'s, so its entries live under its escaped name (see keys.ts);
+      // trialPrefix is escaped the same way, so it holds them and the fenced key, in one history.
+      this.prefix = trialPrefix(lab.runId, name);
+      this.election = `chaos/${lab.runId}/${name}/e`;
+      this.entryPrefix = electionPrefix(this.election);
+      this.writeKey = `${this.prefix}fenced`;
+    }
     this.#history = history(this);
   }
 
   /** Opens a trial; its history starts at the current revision, before any candidate exists. */
   static async open(lab: Lab, scenario: string, seed: Seed): Promise<Trial> {
     const name = lab.nextTrialName(scenario);
+    if (lab.backend === 'zookeeper') {
+      // The history is the servers' logs, filtered by the trial's paths: no position to take.
+      const trial = new Trial(
+        lab,
+        scenario,
+        (t) => new ZkHistory(lab.zkLogs, t.election, t.writeKey),
+        name,
+        seed,
+      );
+      await lab.zkProbe.prepare(trial.writeKey);
+      return trial;
+    }
     if (lab.backend === 'postgres') {
       const after = await PgHistory.position(lab.pg);
       return new Trial(
@@ -398,7 +474,9 @@ export class Trial {
    * draw of the scenario's `rng`, as before mutexes joined, so recorded seeds replay the same faults.
    */
   cast(id: string, index: number, rng: Rng): CandidateSpec {
-    const mode: CandidateMode = rng.chance(0.7) ? 'elector' : index % 2 === 1 ? 'mutex' : 'election';
+    const drawn: CandidateMode = rng.chance(0.7) ? 'elector' : index % 2 === 1 ? 'mutex' : 'election';
+    const zkLine = this.lab.backend === 'zookeeper';
+    const mode = this.#allMutex ? 'mutex' : zkLine && drawn === 'mutex' ? 'election' : drawn;
     const service = this.#cast.chance(this.lab.serviceShare);
     return { id, mode, etcd: service ? 'service' : 'client' };
   }
@@ -472,6 +550,7 @@ export class Trial {
   /** Candidates in line, oldest entry first, as etcd has them. */
   async line(): Promise<Kv[]> {
     if (this.lab.backend === 'postgres') return pgLine(this.lab.pg, this.election, this.entryPrefix);
+    if (this.lab.backend === 'zookeeper') return this.lab.zkProbe.line(this.election);
     return (await this.lab.http.range(this.entryPrefix)).kvs;
   }
 
@@ -482,12 +561,14 @@ export class Trial {
   async lineOwners(): Promise<string[]> {
     const [statuses, kvs] = await Promise.all([this.#statuses(), this.line()]);
     const ownerOf = this.#ownerOf(statuses);
-    return kvs.map((kv) => ownerOf(kv.key));
+    return kvs.map(ownerOf);
   }
 
-  #ownerOf(statuses: CandidateStatus[]): (key: string) => string {
+  /** On ZooKeeper a node's name does not show its session: its ephemeralOwner (the kv's lease) does. */
+  #ownerOf(statuses: CandidateStatus[]): (kv: Kv) => string {
     const byLease = new Map(statuses.filter((s) => s.lease !== null).map((s) => [s.lease, s.cand]));
-    return (key) => byLease.get(key.slice(this.entryPrefix.length)) ?? key;
+    const onZk = this.lab.backend === 'zookeeper';
+    return (kv) => byLease.get(onZk ? kv.lease : kv.key.slice(this.entryPrefix.length)) ?? kv.key;
   }
 
   /** Waits until `n` entries are in line. */
@@ -577,23 +658,34 @@ export class Trial {
     this.lab.respawn(slot);
   }
 
-  /** Kills etcd member `index` (SIGKILL). */
+  /** What the lab calls a member of its cluster, for the timeline. */
+  get #member(): string {
+    return this.lab.backend === 'zookeeper' ? 'ZooKeeper server' : 'etcd member';
+  }
+
+  /** Kills etcd member (or ZooKeeper server) `index` with SIGKILL. */
   async killMember(index: number): Promise<void> {
-    this.mark(`SIGKILL etcd member m${index}`);
-    await this.lab.cluster.nodes[index]?.kill();
+    this.mark(`SIGKILL ${this.#member} m${index}`);
+    await (this.lab.backend === 'zookeeper' ? this.lab.zk.servers : this.lab.cluster.nodes)[index]?.kill();
   }
 
-  /** Restarts etcd member `index` on its data dir. */
+  /** Restarts etcd member (or ZooKeeper server) `index` on its data dir. */
   async restartMember(index: number): Promise<void> {
-    this.mark(`restart etcd member m${index}`);
-    await this.lab.cluster.nodes[index]?.restart();
-    this.mark(`etcd member m${index} healthy`);
+    this.mark(`restart ${this.#member} m${index}`);
+    await (this.lab.backend === 'zookeeper' ? this.lab.zk.servers : this.lab.cluster.nodes)[index]?.restart();
+    this.mark(`${this.#member} m${index} healthy`);
   }
 
-  /** Waits until the reachable members agree on a raft leader; returns its index. */
+  /**
+   * Waits until the reachable members agree on a raft leader (on ZooKeeper: one server in leader
+   * mode with a quorum of followers, as `srvr` reports); returns its index.
+   */
   async raftLeader(): Promise<number> {
-    const index = await this.lab.cluster.leaderIndex(15_000);
-    this.mark(`raft leader is m${index}`);
+    const index =
+      this.lab.backend === 'zookeeper'
+        ? this.lab.zk.servers.indexOf(await this.lab.zk.leader(15_000))
+        : await this.lab.cluster.leaderIndex(15_000);
+    this.mark(`${this.lab.backend === 'zookeeper' ? 'ZooKeeper' : 'raft'} leader is m${index}`);
     return index;
   }
 
@@ -770,6 +862,7 @@ export class Trial {
         this.failures.push({ check: 'crash', message: `${e.kind}: ${e.error}` });
       }
     }
+    if (this.lab.backend === 'zookeeper') await this.#readBack(writes);
     for (const t of terms) {
       if (t.announced) continue;
       const p = this.#participants.get(this.slotOf(t.cand));
@@ -794,8 +887,33 @@ export class Trial {
     };
   }
 
-  /** Removes the trial's keys (or rows) so the store does not grow across a long soak. */
+  /**
+   * ZooKeeper keeps every write as a node of its own: each write reported committed must be
+   * readable now, with the token that made it, and no write reported refused may be.
+   */
+  async #readBack(writes: readonly WriteRecord[]): Promise<void> {
+    const readable = await this.lab.zkProbe.readWrites(this.writeKey);
+    for (const w of writes) {
+      const found = readable.has(`${w.token}/${w.cand}/${w.seq}`);
+      if (w.committed === true && !found)
+        this.failures.push({
+          check: 'fencing',
+          message: `write ${w.cand}#${w.token} seq ${w.seq} reported committed, but no node under ${this.writeKey} holds it`,
+        });
+      else if (w.committed === false && found)
+        this.failures.push({
+          check: 'fencing',
+          message: `write ${w.cand}#${w.token} seq ${w.seq} reported refused, but ZooKeeper holds it under ${this.writeKey}`,
+        });
+    }
+  }
+
+  /** Removes the trial's keys (or rows, or nodes) so the store does not grow across a long soak. */
   async cleanup(): Promise<void> {
+    if (this.lab.backend === 'zookeeper') {
+      await this.lab.zkProbe.removeTree(this.prefix).catch(() => undefined);
+      return;
+    }
     if (this.lab.backend === 'postgres') {
       await pgCleanup(this.lab.pg, this.name, this.election).catch(() => undefined);
       return;
@@ -821,7 +939,7 @@ export class Trial {
     const ownerOf = this.#ownerOf(all);
     const count = new Map<string, number>();
     for (const kv of kvs) {
-      const owner = ownerOf(kv.key);
+      const owner = ownerOf(kv);
       count.set(owner, (count.get(owner) ?? 0) + 1);
       if (!live.has(owner)) problems.push(`entry ${kv.key}=${kv.value}, which is not a live candidate's`);
     }
@@ -832,7 +950,7 @@ export class Trial {
     const oldest = kvs[0];
     const token = oldest?.createRevision.toString() ?? 'none';
     for (const s of statuses) {
-      if (oldest && s.cand === ownerOf(oldest.key)) {
+      if (oldest && s.cand === ownerOf(oldest)) {
         if (!s.leader) problems.push(`${s.cand} holds the oldest entry (${token}) but does not lead`);
         else if (s.token !== token)
           problems.push(`${s.cand} leads with token ${s.token}, its entry is ${token}`);

@@ -11,7 +11,7 @@
 export type CandidateMode = 'elector' | 'election' | 'mutex';
 
 /** What a lab's candidates elect on. */
-export type Backend = 'etcd' | 'postgres';
+export type Backend = 'etcd' | 'postgres' | 'zookeeper';
 
 /**
  * The application_name of a PostgreSQL candidate's connections (pool and LISTEN), by which the
@@ -36,7 +36,7 @@ export interface JoinCommand {
   cmd: 'join';
   trial: string;
   election: string;
-  /** Shared key every leader writes under its term's guard. */
+  /** Shared key every leader writes under its term's guard (on ZooKeeper: the node writes are created under). */
   writeKey: string;
   ttl: number;
   callTimeout: number;
@@ -86,7 +86,7 @@ export interface CandidateStatus {
   token: string | null;
   /**
    * Its current session as its entry key ends (etcd: the lease in lowercase hex; PostgreSQL: the
-   * session id), if it has one.
+   * session id) or, on ZooKeeper, as its node's ephemeralOwner (Session.id), if it has one.
    */
   lease: string | null;
   /** The last leader its observer reported: a token, 'none', or null before the first report. */

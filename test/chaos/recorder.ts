@@ -1,7 +1,7 @@
 /**
  * The chaos recorder: a worker process hosting the candidates of one or more trials. It talks to
- * etcd (or, with BACKEND=postgres, to PostgreSQL at PG_URL) only through its own fault proxies
- * (ENDPOINTS), so the harness can partition it alone. Each candidate campaigns (LeaderElector, or
+ * etcd (or, with BACKEND=postgres, to PostgreSQL at PG_URL; with BACKEND=zookeeper, to the
+ * ensemble) only through its own fault proxies (ENDPOINTS), so the harness can partition it alone. Each candidate campaigns (LeaderElector, or
  * its own loop over Election), makes guarded writes while it leads (a shared key on etcd, a row of
  * chaos.writes on PostgreSQL), samples its own belief every few milliseconds, and reports all of
  * it as JSON lines on the shared monotonic clock. See protocol.ts for the messages.
@@ -11,8 +11,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   etcd,
   postgres,
+  zookeeper,
   LeaderElector,
   type PgTxn,
+  type ZkTxn,
   type Backend,
   type LeaderChange,
   type Session,
@@ -33,6 +35,7 @@ import {
 
 const ENDPOINTS = (process.env['ENDPOINTS'] ?? '').split(',').filter(Boolean);
 const ON_POSTGRES = process.env['BACKEND'] === 'postgres';
+const ON_ZOOKEEPER = process.env['BACKEND'] === 'zookeeper';
 
 /** PG_URL with its host and port replaced by this worker's proxy, so faults can cut it off alone. */
 function proxiedPgUrl(): string {
@@ -80,7 +83,7 @@ function leaderToken(change: LeaderChange): string | null {
 /**
  * The candidates of one trial in this process, sharing one backend (one connection) per etcd mode;
  * on PostgreSQL one backend per candidate, named after it, so the harness can terminate exactly
- * that candidate's connections.
+ * that candidate's connections; on ZooKeeper one per candidate too (a session is a connection anyway).
  */
 class TrialContext {
   readonly cmd: JoinCommand;
@@ -94,7 +97,7 @@ class TrialContext {
 
   /** The backend for candidate `cand` in `mode`, opened on first use. */
   backend(mode: EtcdMode, cand: string): Backend {
-    const slot = ON_POSTGRES ? cand : mode;
+    const slot = ON_POSTGRES || ON_ZOOKEEPER ? cand : mode;
     let backend = this.backends.get(slot);
     if (!backend) {
       if (ON_POSTGRES) {
@@ -107,7 +110,9 @@ class TrialContext {
         });
       } else {
         const endpoints = this.cmd.order.map((i) => ENDPOINTS[i] as string);
-        backend = etcd({ endpoints, mode, callTimeout: this.cmd.callTimeout });
+        backend = ON_ZOOKEEPER
+          ? zookeeper({ connect: endpoints.join(','), callTimeout: this.cmd.callTimeout, env: {} })
+          : etcd({ endpoints, mode, callTimeout: this.cmd.callTimeout });
       }
       this.backends.set(slot, backend);
     }
@@ -154,7 +159,7 @@ abstract class Candidate {
       cand: this.id,
       leader: token !== null,
       token,
-      lease: session ? (ON_POSTGRES ? session.id : BigInt(session.id).toString(16)) : null,
+      lease: session ? (ON_POSTGRES || ON_ZOOKEEPER ? session.id : BigInt(session.id).toString(16)) : null,
       observed: this.observed,
       stopping: this.stopping,
     };
@@ -244,11 +249,16 @@ abstract class Candidate {
     try {
       const { trial, writeKey } = this.ctx.cmd;
       // On PostgreSQL the guard writes a real table; its commit-ordered log is the fencing record.
+      // On ZooKeeper each write creates a node of its own (see zk-store.ts) in the guard's multi.
       const result = ON_POSTGRES
         ? await term.guard(async (tx) => {
             await (tx as PgTxn).query(CHAOS_WRITE_SQL, [trial, value.t, value.c, value.s]);
           })
-        : await term.guard((tx) => tx.put(writeKey, JSON.stringify(value)));
+        : ON_ZOOKEEPER
+          ? await term.guard((tx) => {
+              (tx as ZkTxn).create(`${writeKey}/${value.t}-${value.c}-${value.s}`, JSON.stringify(value));
+            })
+          : await term.guard((tx) => tx.put(writeKey, JSON.stringify(value)));
       say({ ...base, committed: result.committed, at: now() });
     } catch (err) {
       // NOT_LEADER is a refusal before sending: certain, unlike an unknown outcome.

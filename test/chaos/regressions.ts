@@ -39,4 +39,12 @@ export const REGRESSION_SCHEDULES: readonly RegressionSchedule[] = [
     bug: 'sessions expiring during the outage crashed waiting candidates with a stack overflow',
     fix: 'the same as the first (958c569)',
   },
+  {
+    scenario: 'zk-leader-sigkill',
+    seed: '0x3588cb2f',
+    bug:
+      "a ZooKeeper observer that found no election node, which then appeared before its exists call, reported 'no leader' " +
+      'while one led (its exists watch fires only when the node changes or goes, never when a candidate joins)',
+    fix: 'the observer lists the node again with a children watch once exists finds it (9928894)',
+  },
 ];

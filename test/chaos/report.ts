@@ -4,7 +4,7 @@ import { formatSeed, parseSeed, type Seed } from '../fixtures/rng.js';
 import { REGRESSION_SCHEDULES } from './regressions.js';
 import { describeApis, replayCommand, termsByApi, type TrialResult } from './runner.js';
 import type { Backend } from './protocol.js';
-import type { Scenario } from './scenarios.js';
+import { backendOf, type Scenario } from './scenarios.js';
 
 /** Per-scenario totals. */
 export interface ScenarioStats {
@@ -61,6 +61,81 @@ export interface RunInfo {
   backend: Backend;
   /** The PostgreSQL server's version, when the backend is PostgreSQL. */
   postgresVersion?: string;
+  /** The ZooKeeper servers' version, when the backend is ZooKeeper. */
+  zookeeperVersion?: string;
+}
+
+/** What the report says differently for each store. */
+interface StoreText {
+  title: string;
+  store: string;
+  /** The store's line of the environment list. */
+  setup: string;
+  /** How a guarded write is made, after "a guarded write" (may be empty). */
+  write: string;
+  /** How candidates reach the store (a sentence), in the candidates line. */
+  backends: string;
+  /** The fencing bullet of "What is checked". */
+  fencing: string;
+}
+
+function storeText(info: RunInfo, env: ReturnType<typeof environment>): StoreText {
+  switch (info.backend) {
+    case 'postgres':
+      return {
+        title: '# Reliability under faults: PostgreSQL',
+        store: 'PostgreSQL',
+        setup:
+          `- PostgreSQL: ${info.postgresVersion ?? 'unknown'}; one server on loopback (a throwaway cluster from ` +
+          '`test/fixtures/postgres.ts`) with `synchronous_commit = on`, so an immediate shutdown loses no ' +
+          'acknowledged commit (`fsync` stays off: the lab crashes processes, not the machine); the candidates ' +
+          'connect as a non-superuser role',
+        write: ' (an `INSERT` into a table of its own, through `tx.query` in the guard)',
+        backends:
+          'Each candidate has its own `postgres()` backend (pool and LISTEN connection) named after it. ',
+        fencing:
+          "- **fencing**: PostgreSQL's own history of the trial is replayed: deferred triggers (installed by the " +
+          'harness, not by ballot) log every insert and delete of an entry row and every guarded write in commit ' +
+          "order; at every write, the write's token is the seq of the oldest entry; writes reported committed " +
+          'are in the log and writes reported refused are not. The checker is the one etcd trials use, with no ' +
+          'allowance of any kind.',
+      };
+    case 'zookeeper':
+      return {
+        title: '# Reliability under faults: ZooKeeper',
+        store: 'ZooKeeper',
+        setup:
+          `- ZooKeeper: ${info.zookeeperVersion ?? 'unknown'}; a 3-server ensemble on loopback ` +
+          '(`test/fixtures/zookeeper.ts`: tickTime 500 ms, sessions granted from 1 s to 30 s)',
+        write:
+          ' (a multi of `check(leader node)` and the `create` of a persistent node of its own, ' +
+          '`/chaos/<run>/<trial>/w/<token>-<candidate>-<seq>`, through `ZkTxn` in the guard)',
+        backends:
+          'Each candidate has its own `zookeeper()` backend, given every server (through its proxies) in a ' +
+          "random order. On ZooKeeper lock nodes and latch nodes under one path form two lines (as Curator's " +
+          'InterProcessMutex and LeaderLatch do), so a quarter of the trials cast every candidate as a Mutex and ' +
+          'the others cast none (LeaderElector and `Election` share the latch line). ',
+        fencing:
+          "- **fencing**: ZooKeeper's own history of the trial is replayed: the harness reads the servers' " +
+          'transaction logs (every create, delete and session close, in zxid order; a transaction counts once a ' +
+          "majority of the servers logged it); at every write, the write's token is the czxid of the oldest " +
+          'candidate node; writes reported committed are in the log and writes reported refused are not. The ' +
+          'checker is the one etcd trials use, with no allowance of any kind. Besides, every write reported ' +
+          'committed must still be readable at the end of the trial, from its own node, with the token that made it.',
+      };
+    case 'etcd':
+      return {
+        title: '# Reliability under faults',
+        store: 'etcd',
+        setup: `- etcd: ${env.etcd}; 3 members on loopback (heartbeat 50 ms, election timeout 500 ms)`,
+        write: '',
+        backends: `Share cast on etcd's v3election/v3lock services (\`mode: "service"\`): ${info.serviceShare}. `,
+        fencing:
+          "- **fencing**: etcd's history of the trial (read over its JSON gateway, not through ballot) is replayed; at " +
+          "every applied guarded write, the write's token is the create revision of the oldest entry; writes reported " +
+          'committed are in the history and writes reported refused are not.',
+      };
+  }
 }
 
 /** The markdown of docs/reliability.md. */
@@ -77,36 +152,31 @@ export function renderReport(
   for (const r of results)
     for (const h of r.verdict.handovers) byTrigger.set(h.label, [...(byTrigger.get(h.label) ?? []), h.ms]);
 
-  const onPg = info.backend === 'postgres';
-  const regressions = REGRESSION_SCHEDULES.filter((r) => r.scenario.startsWith('pg-') === onPg);
-  const store = onPg ? 'PostgreSQL' : 'etcd';
+  const text = storeText(info, env);
+  const regressions = REGRESSION_SCHEDULES.filter((r) => backendOf(r.scenario) === info.backend);
+  const store = text.store;
   const lines = [
-    onPg ? '# Reliability under faults: PostgreSQL' : '# Reliability under faults',
+    text.title,
     '',
     `Generated by \`${info.command}\` on ${env.date}. Do not edit by hand: the next soak overwrites this file.`,
     '',
     `**${results.length} trials, ${violations} violations** in ${info.minutes.toFixed(1)} minutes ` +
       `(master seed ${formatSeed(info.masterSeed)}).`,
     '',
-    onPg
-      ? `- PostgreSQL: ${info.postgresVersion ?? 'unknown'}; one server on loopback (a throwaway cluster from ` +
-        '`test/fixtures/postgres.ts`) with `synchronous_commit = on`, so an immediate shutdown loses no ' +
-        'acknowledged commit (`fsync` stays off: the lab crashes processes, not the machine); the candidates ' +
-        'connect as a non-superuser role'
-      : `- etcd: ${env.etcd}; 3 members on loopback (heartbeat 50 ms, election timeout 500 ms)`,
+    text.setup,
     `- Node.js: ${env.node}`,
     `- Machine: ${env.cpus} cores, ${env.cpuModel}`,
     `- ballot: ${env.commit}`,
-    `- Candidates: one process each${onPg ? '' : ' (the 200-candidate burst shares the workers)'}, each behind ` +
+    `- Candidates: one process each${info.backend === 'postgres' ? '' : ' (the burst shares the workers)'}, each behind ` +
       `its own TCP fault proxies; session TTL ${info.ttl} s, call timeout ${info.callTimeout} ms; a leader makes a guarded write ` +
       `every ${info.writeEveryMs} ms and one more with its term after it ends` +
-      (onPg ? ' (an `INSERT` into a table of its own, through `tx.query` in the guard)' : '') +
+      text.write +
       '. About 70% drive LeaderElector; ' +
       'the rest run their own loop over `Election` (campaign/resign) or over `session.mutex()` (lock/unlock), ' +
-      'queued in the same line, so mutex holders and leaders are judged as one sequence. ' +
-      (onPg
-        ? 'Each candidate has its own `postgres()` backend (pool and LISTEN connection) named after it. '
-        : `Share cast on etcd's v3election/v3lock services (\`mode: "service"\`): ${info.serviceShare}. `) +
+      (info.backend === 'zookeeper'
+        ? ''
+        : 'queued in the same line, so mutex holders and leaders are judged as one sequence. ') +
+      text.backends +
       `Terms by API: ${describeApis(termsByApi(results))}`,
     '',
     '## Per scenario',
@@ -145,19 +215,7 @@ export function renderReport(
       'CLOCK_MONOTONIC every process shares; a candidate never finds itself leading after its own `term.ended.at`.',
     `- **tokens**: tokens strictly increase in the order terms began; each term's token is an entry that ${store} ` +
       "really had as the oldest, under the key the candidate's term holds.",
-    ...(onPg
-      ? [
-          "- **fencing**: PostgreSQL's own history of the trial is replayed: deferred triggers (installed by the " +
-            'harness, not by ballot) log every insert and delete of an entry row and every guarded write in commit ' +
-            "order; at every write, the write's token is the seq of the oldest entry; writes reported committed " +
-            'are in the log and writes reported refused are not. The checker is the one etcd trials use, with no ' +
-            'allowance of any kind.',
-        ]
-      : [
-          "- **fencing**: etcd's history of the trial (read over its JSON gateway, not through ballot) is replayed; at " +
-            "every applied guarded write, the write's token is the create revision of the oldest entry; writes reported " +
-            'committed are in the history and writes reported refused are not.',
-        ]),
+    text.fencing,
     '- **announced**: every term of a process that was not killed reports its end, with a `TermEndReason`.',
     "- **liveness**: after each heal (or a leader's kill, freeze or partition), some other candidate leads within " +
       'TTL + 2 s.',

@@ -31,7 +31,8 @@ export interface Planned {
 
 /** How to replay a trial: the command that runs exactly this scenario with this seed. */
 export function replayCommand(scenario: string, seed: Seed): string {
-  const backend = backendOf(scenario) === 'postgres' ? '--backend postgres ' : '';
+  const store = backendOf(scenario);
+  const backend = store === 'etcd' ? '' : `--backend ${store} `;
   return `npm run chaos -- ${backend}--trial ${scenario}:${formatSeed(seed)}`;
 }
 

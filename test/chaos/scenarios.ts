@@ -1,5 +1,6 @@
 /**
- * The fault scenarios of issue 4 (etcd) and of issue 12 (PostgreSQL, named pg-*). Each takes its every choice (who, when, how long) from the
+ * The fault scenarios of issue 4 (etcd), of issue 12 (PostgreSQL, named pg-*) and of issue 13
+ * (ZooKeeper, named zk-*). Each takes its every choice (who, when, how long) from the
  * trial's seeded Rng, so a printed seed replays the schedule. A scenario only builds up the
  * situation and marks heal points; the runner then restores anything left broken, waits for the
  * trial to settle, stops everyone and hands the record to the checker.
@@ -126,7 +127,8 @@ const raftLeaderKilledDuringHandover: Scenario = {
     const member = await trial.raftLeader();
     // Kill shortly before, at, or after the resign is sent.
     const offsetMs = rng.int(-30, 60);
-    trial.trigger('resign while the raft leader dies', leader.cand);
+    const consensus = trial.lab.backend === 'zookeeper' ? 'ensemble leader' : 'raft leader';
+    trial.trigger(`resign while the ${consensus} dies`, leader.cand);
     if (offsetMs < 0) {
       await trial.killMember(member);
       await sleep(-offsetMs);
@@ -194,7 +196,7 @@ const endpointFailover: Scenario = {
   summary: 'the etcd member every client is connected to dies; clients fail over to the others',
   async run(trial, rng) {
     const raft = await trial.raftLeader();
-    const members = trial.lab.cluster.nodes.map((_, i) => i);
+    const members = Array.from({ length: trial.lab.members }, (_, i) => i);
     const victim = rng.chance(0.5) ? raft : rng.pick(members.filter((i) => i !== raft));
     const order = [victim, ...rng.shuffle(members.filter((i) => i !== victim))];
     const { leader } = await threeInLine(trial, rng, order);
@@ -212,36 +214,55 @@ const endpointFailover: Scenario = {
   },
 };
 
-const burst: Scenario = {
-  name: 'burst-200',
-  summary: '200 candidates join at once, leadership changes a few times, then all 200 leave at once',
-  async run(trial, rng) {
-    const total = 200;
-    const slots = trial.lab.size;
-    const joins: Promise<void>[] = [];
-    for (let s = 0; s < slots; s++) {
-      const cands = [];
-      for (let i = s; i < total; i += slots) cands.push(trial.cast(`b${i}`, i, rng));
-      joins.push(trial.join(s, cands, { rng }));
-    }
-    trial.healed('200 candidates joining');
-    await Promise.all(joins);
-    let current = await trial.waitLeader();
-    await trial.waitLine(total, 30_000);
-    trial.mark(`all ${total} in line`);
-    const changes = rng.int(2, 4);
-    for (let i = 0; i < changes; i++) {
-      await sleep(rng.int(0, 200));
-      trial.trigger('resign among 200 candidates', current.cand);
-      await trial.concede(current.cand);
-      current = await trial.waitLeader({ above: current.token, what: 'no leader after a resign' });
-    }
-  },
-};
+/** `total` candidates join at once, leadership changes a few times, then all leave at once. */
+function burstOf(total: number): Scenario {
+  return {
+    name: `burst-${total}`,
+    summary: `${total} candidates join at once, leadership changes a few times, then all ${total} leave at once`,
+    run: (trial, rng) => runBurst(trial, rng, total),
+  };
+}
 
-/** A scenario of the etcd list run against PostgreSQL, under a name (and summary) of its own. */
-function onPostgres(scenario: Scenario, summary: string): Scenario {
-  return { ...scenario, name: `pg-${scenario.name}`, summary };
+async function runBurst(trial: Trial, rng: Rng, total: number): Promise<void> {
+  const slots = trial.lab.size;
+  const joins: Promise<void>[] = [];
+  for (let s = 0; s < slots; s++) {
+    const cands = [];
+    for (let i = s; i < total; i += slots) cands.push(trial.cast(`b${i}`, i, rng));
+    joins.push(trial.join(s, cands, { rng }));
+  }
+  trial.healed(`${total} candidates joining`);
+  await Promise.all(joins);
+  let current = await trial.waitLeader();
+  await trial.waitLine(total, 30_000);
+  trial.mark(`all ${total} in line`);
+  const changes = rng.int(2, 4);
+  for (let i = 0; i < changes; i++) {
+    await sleep(rng.int(0, 200));
+    trial.trigger(`resign among ${total} candidates`, current.cand);
+    await trial.concede(current.cand);
+    current = await trial.waitLeader({ above: current.token, what: 'no leader after a resign' });
+  }
+}
+
+/** A scenario run against another backend, under a name (`pg-...`, `zk-...`) and summary of its own. */
+function onBackend(
+  prefix: 'pg' | 'zk',
+  scenario: Scenario,
+  summary = scenario.summary,
+  name = scenario.name,
+): Scenario {
+  return { ...scenario, name: `${prefix}-${name}`, summary };
+}
+
+/** The etcd scenario on PostgreSQL. */
+function onPostgres(scenario: Scenario, summary?: string): Scenario {
+  return onBackend('pg', scenario, summary);
+}
+
+/** The etcd scenario on ZooKeeper, under ZooKeeper's words where etcd's would mislead. */
+function onZookeeper(scenario: Scenario, summary?: string, name?: string): Scenario {
+  return onBackend('zk', scenario, summary, name);
 }
 
 const serverPause: Scenario = {
@@ -316,7 +337,7 @@ const backendTerminate: Scenario = {
 };
 
 const resignChurn: Scenario = {
-  name: 'pg-resign-churn',
+  name: 'resign-churn',
   summary: 'leaders resign and campaign again 3-6 times in a row, the next resign soon after each handover',
   async run(trial, rng) {
     let { leader: current } = await threeInLine(trial, rng);
@@ -348,7 +369,38 @@ export const PG_SCENARIOS: readonly Scenario[] = [
     leaderPartition,
     "the leader's link to PostgreSQL (its own TCP proxy) is blackholed or slowed, then healed",
   ),
-  resignChurn,
+  onPostgres(resignChurn),
+];
+
+/** The ZooKeeper scenarios: candidate faults, ensemble faults, a burst, churn. */
+export const ZK_SCENARIOS: readonly Scenario[] = [
+  onZookeeper(
+    leaderSigkill,
+    'the leader process is killed with SIGKILL; the next candidate leads once its session expires',
+  ),
+  onZookeeper(
+    leaderSigstop,
+    'the leader process is frozen with SIGSTOP (mostly past the session timeout), keeping its connection, then continued',
+  ),
+  onZookeeper(
+    leaderPartition,
+    "the leader's connection is made half-open: its proxies blackhole both ways without closing (node-zookeeper-client " +
+      'never notices by itself), or, 1 time in 5, only slowed down; then healed',
+  ),
+  onZookeeper(
+    endpointFailover,
+    'the ZooKeeper server every candidate connects to first (the ensemble leader half the time) is killed; sessions move ' +
+      'to the other servers; then it is restarted',
+    'server-failover',
+  ),
+  onZookeeper(
+    raftLeaderKilledDuringHandover,
+    'the ensemble leader (found with `srvr`) is killed while the election leader resigns, then restarted',
+    'ensemble-leader-killed-during-handover',
+  ),
+  onZookeeper(followerPartitionResign),
+  onZookeeper(burstOf(40)),
+  onZookeeper(resignChurn),
 ];
 
 /** Every scenario, in the order of the issue. */
@@ -361,22 +413,29 @@ export const SCENARIOS: readonly Scenario[] = [
   clusterRestart,
   compactionDuringObserve,
   endpointFailover,
-  burst,
+  burstOf(200),
 ];
+
+const BY_BACKEND: Record<Backend, readonly Scenario[]> = {
+  etcd: SCENARIOS,
+  postgres: PG_SCENARIOS,
+  zookeeper: ZK_SCENARIOS,
+};
 
 /** The scenarios of one backend. */
 export function scenariosFor(backend: Backend): readonly Scenario[] {
-  return backend === 'postgres' ? PG_SCENARIOS : SCENARIOS;
+  return BY_BACKEND[backend];
 }
 
-/** Which backend a scenario runs on (PostgreSQL scenarios are named pg-*). */
+/** Which backend a scenario runs on (PostgreSQL scenarios are named pg-*, ZooKeeper ones zk-*). */
 export function backendOf(scenario: string): Backend {
-  return PG_SCENARIOS.some((s) => s.name === scenario) ? 'postgres' : 'etcd';
+  if (PG_SCENARIOS.some((s) => s.name === scenario)) return 'postgres';
+  return ZK_SCENARIOS.some((s) => s.name === scenario) ? 'zookeeper' : 'etcd';
 }
 
-/** Looks a scenario up by name, among both backends' scenarios. */
+/** Looks a scenario up by name, among every backend's scenarios. */
 export function scenarioNamed(name: string): Scenario {
-  const all = [...SCENARIOS, ...PG_SCENARIOS];
+  const all = Object.values(BY_BACKEND).flat();
   const found = all.find((s) => s.name === name);
   if (!found) throw new Error(`no scenario "${name}"; known: ${all.map((s) => s.name).join(', ')}`);
   return found;

@@ -1,12 +1,12 @@
 /**
- * `npm run chaos -- [--backend etcd|postgres] [--minutes N] [--trials N] [--seed S] [--scenarios a,b] [--trial scenario:seed ...] [--service SHARE] [--no-report] [--verbose]`
+ * `npm run chaos -- [--backend etcd|postgres|zookeeper] [--minutes N] [--trials N] [--seed S] [--scenarios a,b] [--trial scenario:seed ...] [--service SHARE] [--no-report] [--verbose]`
  * `--service 0.33` casts that share of candidates on etcd's v3election/v3lock services (default 0).
  *
  * The soak: runs randomized trials of every scenario of one backend (etcd by default; one backend
  * per run, so each has its own report) for N minutes (default 5), or until N trials with --trials,
- * against a fresh 3-member etcd cluster or PostgreSQL server, prints one line per trial (and the
- * full story of any failure), and writes docs/reliability.md (etcd) or
- * docs/reliability-postgres.md. `--trial name:seed` replays exact trials instead (no report is
+ * against a fresh 3-member etcd cluster, PostgreSQL server or 3-server ZooKeeper ensemble, prints
+ * one line per trial (and the full story of any failure), and writes docs/reliability.md (etcd),
+ * docs/reliability-postgres.md or docs/reliability-zookeeper.md. `--trial name:seed` replays exact trials instead (no report is
  * written; the backend follows from the scenario names); `--verbose` prints every trial's
  * timeline, not only failed ones. Exits 1 if any trial found a violation.
  */
@@ -31,7 +31,9 @@ import { backendOf, scenarioNamed, scenariosFor, type Scenario } from './scenari
 const REPORTS: Record<Backend, URL> = {
   etcd: new URL('../../docs/reliability.md', import.meta.url),
   postgres: new URL('../../docs/reliability-postgres.md', import.meta.url),
+  zookeeper: new URL('../../docs/reliability-zookeeper.md', import.meta.url),
 };
+const BACKENDS = Object.keys(REPORTS) as Backend[];
 const TTL = 2;
 const CALL_TIMEOUT = 1_000;
 const WRITE_EVERY_MS = 50;
@@ -92,6 +94,11 @@ async function main(): Promise<number> {
     backend === 'postgres'
       ? String((await lab.pg.query('SHOW server_version')).rows[0]?.['server_version'] ?? 'unknown')
       : undefined;
+  const zookeeperVersion =
+    backend === 'zookeeper'
+      ? (/Zookeeper version: (\d+(?:\.\d+)*)/.exec(await lab.zk.servers[0]!.fourLetter('srvr'))?.[1] ??
+        'unknown')
+      : undefined;
   const results: TrialResult[] = [];
   const started = now();
   try {
@@ -144,6 +151,7 @@ async function main(): Promise<number> {
         serviceShare,
         backend,
         ...(postgresVersion === undefined ? {} : { postgresVersion }),
+        ...(zookeeperVersion === undefined ? {} : { zookeeperVersion }),
       },
       pool,
       results,
@@ -159,8 +167,8 @@ async function main(): Promise<number> {
 
 /** The backend asked for, or the one the named scenarios run on; they must all agree. */
 function chooseBackend(asked: string | undefined, scenarios: readonly Scenario[]): Backend {
-  if (asked !== undefined && asked !== 'etcd' && asked !== 'postgres')
-    throw new Error(`--backend takes etcd or postgres, got ${JSON.stringify(asked)}`);
+  if (asked !== undefined && !BACKENDS.includes(asked as Backend))
+    throw new Error(`--backend takes ${BACKENDS.join(', ')}, got ${JSON.stringify(asked)}`);
   const implied = new Set(scenarios.map((s) => backendOf(s.name)));
   if (implied.size > 1) throw new Error('the scenarios named run on different backends: run them separately');
   const [only] = implied;

@@ -163,8 +163,12 @@ export class ZkView implements ElectionView {
       const first = line[0];
       if (first === undefined) {
         // No leader: watch for the first candidate (a children watch; the node may not exist yet).
-        if (watch && !(await conn.getChildren(this.path, watch.children)))
-          await conn.exists(this.path, watch.children);
+        if (watch && !(await conn.getChildren(this.path, watch.children))) {
+          // Created since that listing (the first candidate's mkdirp): an exists watch on it would
+          // fire only when it changes or goes, never when a candidate joins. List it again, with
+          // a children watch this time.
+          if (await conn.exists(this.path, watch.children)) continue;
+        }
         if (!watch) return null;
         // The first candidate may have come between the two reads.
         if ((await readLine(conn, this.path, this.kind)).length === 0) return null;
