@@ -9,7 +9,7 @@
  * in test/checker.test.ts.
  */
 import assert from 'node:assert/strict';
-import { describe, test, type TestContext } from 'node:test';
+import { after, describe, test, type TestContext } from 'node:test';
 import { deriveSeed, formatSeed, parseSeed, randomSeed, Rng } from './fixtures/rng.js';
 import { Lab } from './chaos/lab.js';
 import {
@@ -160,4 +160,15 @@ describe('chaos: zookeeper: bounded pass over every ZooKeeper scenario (3-server
     { timeout: ZK_BUDGET_MS },
     (t) => storePass(t, 'zookeeper', ZK_ROUNDS, ZK_STREAM),
   );
+});
+
+// A pass that leaves a handle open would keep this file's process, and CI, waiting for ever: say
+// what is left open and fail instead.
+after(() => {
+  setTimeout(() => {
+    console.error(
+      `chaos.test.ts is still running 10 s after its last test; open: ${JSON.stringify(process.getActiveResourcesInfo())}`,
+    );
+    process.exit(1);
+  }, 10_000).unref();
 });

@@ -40,6 +40,12 @@ import {
 } from './protocol.js';
 
 const RECORDER = fileURLToPath(new URL('./recorder.ts', import.meta.url));
+/**
+ * How long a ZooKeeper ensemble may take to have a leader with a quorum again after its leader died:
+ * an election, then followers syncing within initLimit × tickTime (5 s here), retried if it times
+ * out; 15 s was seen to pass on a loaded 2-core machine. Raft (etcd) keeps its 15 s.
+ */
+const ZK_QUORUM_MS = 30_000;
 /** deriveSeed index of the cast's random stream (any index the scenarios do not use as a seed). */
 const CAST_STREAM = 0xca57;
 
@@ -227,7 +233,7 @@ export class Lab {
       changed = true;
       await Promise.all(down.map((n) => n.restart()));
     }
-    if (this.#zk) await this.#zk.leader(15_000);
+    if (this.#zk) await this.#zk.leader(ZK_QUORUM_MS);
     else await this.cluster.leaderIndex(15_000);
     return changed;
   }
@@ -683,7 +689,7 @@ export class Trial {
   async raftLeader(): Promise<number> {
     const index =
       this.lab.backend === 'zookeeper'
-        ? this.lab.zk.servers.indexOf(await this.lab.zk.leader(15_000))
+        ? this.lab.zk.servers.indexOf(await this.lab.zk.leader(ZK_QUORUM_MS))
         : await this.lab.cluster.leaderIndex(15_000);
     this.mark(`${this.lab.backend === 'zookeeper' ? 'ZooKeeper' : 'raft'} leader is m${index}`);
     return index;
