@@ -4,26 +4,11 @@
 // POST /claim?worker=w1 answers {"item":17,"master":"m1","token":"42"}; examples/crawler-demo.ts
 // runs three masters and a stream of workers' claims, kills and pauses the leader, and checks.
 import http from 'node:http';
-import {
-  etcd,
-  LeaderElector,
-  leaderGate,
-  memory,
-  postgres,
-  zookeeper,
-  type Backend,
-  type Term,
-} from 'ballot';
+import { backendFromEnv, LeaderElector, leaderGate, type Term } from 'ballot';
 
-const kind = process.env.BALLOT_BACKEND;
-const backend: Backend =
-  kind === 'memory'
-    ? memory()
-    : kind === 'postgres'
-      ? postgres()
-      : kind === 'zookeeper'
-        ? zookeeper()
-        : etcd();
+// $BALLOT_BACKEND picks the backend: etcd (the default), memory, postgres or zookeeper, each
+// connecting as its own tools do ($ETCDCTL_ENDPOINTS, $DATABASE_URL or PG*, $ZOOKEEPER_CONNECT).
+const backend = backendFromEnv();
 const master = process.env.MASTER ?? 'm1';
 const ttl = Number(process.env.TTL ?? 2);
 const ITEMS = 'state/crawler/'; // outside the election's own keys ("crawler/...")

@@ -6,29 +6,11 @@
 //   BALLOT_BACKEND=zookeeper ZOOKEEPER_CONNECT=127.0.0.1:2181 node --import tsx examples/elector-service.ts
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  BallotError,
-  etcd,
-  LeaderElector,
-  memory,
-  postgres,
-  zookeeper,
-  type Backend,
-  type Term,
-} from 'ballot';
+import { backendFromEnv, BallotError, LeaderElector, type Term } from 'ballot';
 
-// etcd() connects as etcdctl would: $ETCDCTL_ENDPOINTS (and the other ETCDCTL_* variables), or 127.0.0.1:2379;
-// postgres() as psql would: $DATABASE_URL, or PGHOST, PGUSER, PGPASSWORD, PGDATABASE;
-// zookeeper() as zkCli.sh would: $ZOOKEEPER_CONNECT, or 127.0.0.1:2181.
-const kind = process.env.BALLOT_BACKEND;
-const backend: Backend =
-  kind === 'memory'
-    ? memory()
-    : kind === 'postgres'
-      ? postgres()
-      : kind === 'zookeeper'
-        ? zookeeper()
-        : etcd();
+// $BALLOT_BACKEND picks the backend: etcd (the default), memory, postgres or zookeeper, each
+// connecting as its own tools do ($ETCDCTL_ENDPOINTS, $DATABASE_URL or PG*, $ZOOKEEPER_CONNECT).
+const backend = backendFromEnv();
 const elector = new LeaderElector({
   backend,
   election: 'scheduler',

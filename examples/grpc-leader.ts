@@ -6,17 +6,11 @@
 //   BALLOT_BACKEND=postgres DATABASE_URL=postgres://... node --import tsx examples/grpc-leader.ts
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
-import { etcd, LeaderElector, memory, postgres, zookeeper, type Backend, type LeaderChange } from 'ballot';
+import { backendFromEnv, LeaderElector, type Backend, type LeaderChange } from 'ballot';
 
-const kind = process.env.BALLOT_BACKEND;
-const backend: Backend =
-  kind === 'memory'
-    ? memory()
-    : kind === 'postgres'
-      ? postgres()
-      : kind === 'zookeeper'
-        ? zookeeper()
-        : etcd();
+// $BALLOT_BACKEND picks the backend: etcd (the default), memory, postgres or zookeeper, each
+// connecting as its own tools do ($ETCDCTL_ENDPOINTS, $DATABASE_URL or PG*, $ZOOKEEPER_CONNECT).
+const backend = backendFromEnv();
 const election = 'grpc-api';
 
 // A one-method service without a .proto file, JSON on the wire, so the example stays one file.

@@ -1,29 +1,11 @@
 // Fencing: a write guarded by a term lands only while that term leads. Two candidates, "a" and
 // "b", take turns leading the election "reports"; a's late write after b took over is refused.
 //   node --import tsx examples/guarded-write.ts          (or BALLOT_BACKEND=memory: no server; or postgres, zookeeper)
-import {
-  BallotError,
-  etcd,
-  memory,
-  postgres,
-  zookeeper,
-  type Backend,
-  type GuardBuilder,
-  type Term,
-} from 'ballot';
+import { backendFromEnv, BallotError, type GuardBuilder, type Term } from 'ballot';
 
-// etcd() connects as etcdctl would: $ETCDCTL_ENDPOINTS (and the other ETCDCTL_* variables), or 127.0.0.1:2379;
-// postgres() as psql would: $DATABASE_URL, or PGHOST, PGUSER, PGPASSWORD, PGDATABASE;
-// zookeeper() as zkCli.sh would: $ZOOKEEPER_CONNECT, or 127.0.0.1:2181.
-const kind = process.env.BALLOT_BACKEND;
-const backend: Backend =
-  kind === 'memory'
-    ? memory()
-    : kind === 'postgres'
-      ? postgres()
-      : kind === 'zookeeper'
-        ? zookeeper()
-        : etcd();
+// $BALLOT_BACKEND picks the backend: etcd (the default), memory, postgres or zookeeper, each
+// connecting as its own tools do ($ETCDCTL_ENDPOINTS, $DATABASE_URL or PG*, $ZOOKEEPER_CONNECT).
+const backend = backendFromEnv();
 
 // #region readme
 // The report lives outside the election's own keys ("reports/..."): ballot owns those.

@@ -1,20 +1,11 @@
 // The steps LeaderElector takes for you, one call each: session, campaign, proclaim, observe,
 // resign, close. Use them when you want to drive each step yourself.
 //   node --import tsx examples/lower-level.ts          (or BALLOT_BACKEND=memory: no server; or postgres, zookeeper)
-import { etcd, memory, postgres, zookeeper, type Backend } from 'ballot';
+import { backendFromEnv } from 'ballot';
 
-// etcd() connects as etcdctl would: $ETCDCTL_ENDPOINTS (and the other ETCDCTL_* variables), or 127.0.0.1:2379;
-// postgres() as psql would: $DATABASE_URL, or PGHOST, PGUSER, PGPASSWORD, PGDATABASE;
-// zookeeper() as zkCli.sh would: $ZOOKEEPER_CONNECT, or 127.0.0.1:2181.
-const kind = process.env.BALLOT_BACKEND;
-const backend: Backend =
-  kind === 'memory'
-    ? memory()
-    : kind === 'postgres'
-      ? postgres()
-      : kind === 'zookeeper'
-        ? zookeeper()
-        : etcd();
+// $BALLOT_BACKEND picks the backend: etcd (the default), memory, postgres or zookeeper, each
+// connecting as its own tools do ($ETCDCTL_ENDPOINTS, $DATABASE_URL or PG*, $ZOOKEEPER_CONNECT).
+const backend = backendFromEnv();
 
 // #region readme
 const signal = AbortSignal.timeout(30_000); // give up campaigning after 30 s

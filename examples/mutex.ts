@@ -1,20 +1,11 @@
 // A distributed mutex: one holder at a time, waiters served first come, first served. On etcd it
 // shares its keys with `etcdctl lock` and Go's concurrency.Mutex.
 //   node --import tsx examples/mutex.ts          (or BALLOT_BACKEND=memory: no server; or postgres, zookeeper)
-import { etcd, memory, postgres, zookeeper, type Backend } from 'ballot';
+import { backendFromEnv } from 'ballot';
 
-// etcd() connects as etcdctl would: $ETCDCTL_ENDPOINTS (and the other ETCDCTL_* variables), or 127.0.0.1:2379;
-// postgres() as psql would: $DATABASE_URL, or PGHOST, PGUSER, PGPASSWORD, PGDATABASE;
-// zookeeper() as zkCli.sh would: $ZOOKEEPER_CONNECT, or 127.0.0.1:2181.
-const kind = process.env.BALLOT_BACKEND;
-const backend: Backend =
-  kind === 'memory'
-    ? memory()
-    : kind === 'postgres'
-      ? postgres()
-      : kind === 'zookeeper'
-        ? zookeeper()
-        : etcd();
+// $BALLOT_BACKEND picks the backend: etcd (the default), memory, postgres or zookeeper, each
+// connecting as its own tools do ($ETCDCTL_ENDPOINTS, $DATABASE_URL or PG*, $ZOOKEEPER_CONNECT).
+const backend = backendFromEnv();
 
 // #region readme
 const session = await backend.session({ ttl: 5 });

@@ -5,17 +5,11 @@
 //   curl -i http://127.0.0.1:8082/jobs      (answered by the leader, with its Ballot-Token header)
 // BALLOT_BACKEND=memory, postgres (with DATABASE_URL) or zookeeper as in elector-service.ts.
 import http from 'node:http';
-import { etcd, LeaderElector, leaderGate, memory, postgres, zookeeper, type Backend } from 'ballot';
+import { backendFromEnv, LeaderElector, leaderGate } from 'ballot';
 
-const kind = process.env.BALLOT_BACKEND;
-const backend: Backend =
-  kind === 'memory'
-    ? memory()
-    : kind === 'postgres'
-      ? postgres()
-      : kind === 'zookeeper'
-        ? zookeeper()
-        : etcd();
+// $BALLOT_BACKEND picks the backend: etcd (the default), memory, postgres or zookeeper, each
+// connecting as its own tools do ($ETCDCTL_ENDPOINTS, $DATABASE_URL or PG*, $ZOOKEEPER_CONNECT).
+const backend = backendFromEnv();
 const port = Number(process.env.PORT ?? 8081);
 
 // #region readme

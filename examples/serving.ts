@@ -5,28 +5,12 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  ballotMetrics,
-  etcd,
-  LeaderElector,
-  memory,
-  postgres,
-  serveHandler,
-  zookeeper,
-  type Backend,
-  type Logger,
-} from 'ballot';
+import { backendFromEnv, ballotMetrics, LeaderElector, serveHandler, type Logger } from 'ballot';
 import { Registry } from 'prom-client';
 
-const kind = process.env.BALLOT_BACKEND;
-const backend: Backend =
-  kind === 'memory'
-    ? memory()
-    : kind === 'postgres'
-      ? postgres()
-      : kind === 'zookeeper'
-        ? zookeeper()
-        : etcd();
+// $BALLOT_BACKEND picks the backend: etcd (the default), memory, postgres or zookeeper, each
+// connecting as its own tools do ($ETCDCTL_ENDPOINTS, $DATABASE_URL or PG*, $ZOOKEEPER_CONNECT).
+const backend = backendFromEnv();
 
 // #region readme
 // Any object with debug/info/warn/error taking (fields, msg) will do: pino() as it is, or this.

@@ -12,6 +12,7 @@ export {
   type PostgresOptions,
 } from './backends/postgres/index.js';
 export { zookeeper, ZkTxn, type ZookeeperOptions } from './backends/zookeeper/index.js';
+export { backendFromEnv, type BackendKind } from './backends/from-env.js';
 export { Backend } from './core/backend.js';
 export {
   decodeCandidateValue,
