@@ -9,6 +9,8 @@ import { prefixEnd } from '../src/backends/etcd/keys.js';
 import type { EtcdClient } from '../src/etcd/client.js';
 import { startFaultProxy, type FaultProxy } from '../test/fixtures/fault-proxy.js';
 import { spawnWorker, type JsonObject, type Worker } from '../test/fixtures/processes.js';
+import { seconds, signed, type Result } from './report.js';
+import { summarize } from './stats.js';
 
 /** A library whose candidates run as bench/workers/<library>-candidate.ts. */
 export type Library = 'ballot' | 'etcd3';
@@ -237,4 +239,40 @@ function num(msg: JsonObject, field: string): number {
   const found = msg[field];
   if (typeof found !== 'number') throw new Error(`expected a number in ${field}: ${JSON.stringify(msg)}`);
   return found;
+}
+
+/** Column titles of a crash-failover row, in the words of the backend's expiry. */
+export interface FailoverColumns {
+  /** Title of "the session expired (as estimated) after the kill", p50 (min–max). */
+  expiry: string;
+  /** Title of "the waiter led after that expiry", p50 / max. */
+  after: string;
+}
+
+/**
+ * One crash-failover table row from chained kill trials: failover from the kill to the waiter's term,
+ * the estimated expiry after the kill, how long after it the waiter led, and p99 against the TTL.
+ */
+export function chainFailoverRow(
+  scenario: string,
+  name: string,
+  ttl: number,
+  trials: ChainTrial[],
+  columns: FailoverColumns,
+): Result {
+  const led = trials.filter((t) => Number.isFinite(t.electedAt));
+  const failover = summarize(led.map((t) => t.electedAt - t.faultAt));
+  const expiry = led.map((t) => (t.expiresAt ?? Number.NaN) - t.faultAt);
+  const after = summarize(led.map((t) => t.electedAt - (t.expiresAt ?? Number.NaN)));
+  return {
+    scenario,
+    name,
+    ...failover,
+    extra: {
+      [columns.expiry]: `${seconds(summarize(expiry).p50)} (${seconds(Math.min(...expiry))}–${seconds(Math.max(...expiry))})`,
+      [columns.after]: `${Math.round(after.p50)} / ${Math.round(after.max)} ms`,
+      'p99 − TTL': `${signed(failover.p99 - ttl * 1000)} ms`,
+    },
+    note: led.length < trials.length ? `${trials.length - led.length} waiter(s) never led` : undefined,
+  };
 }

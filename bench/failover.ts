@@ -11,6 +11,7 @@ import { startEtcd } from '../test/fixtures/etcd.js';
 import { entries, faultTrials, now, type FaultTrial, type Library } from './candidates.js';
 import {
   seconds,
+  signed,
   skippedRow,
   type Bar,
   type Outcome,
@@ -234,9 +235,4 @@ async function etcdctlFailover(endpoint: string, probe: EtcdClient, signal: Abor
     killAll();
     await Promise.all(procs.map((p) => p.exited));
   }
-}
-
-function signed(value: number): string {
-  const rounded = Math.round(value);
-  return rounded >= 0 ? `+${rounded}` : `−${Math.abs(rounded)}`;
 }

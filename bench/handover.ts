@@ -3,9 +3,7 @@
  * resign() the next candidate leads, for ballot and for the etcd3 npm package, next to the floor
  * of one etcd put round trip measured in the same run (DESIGN.md invariant 3).
  */
-import { realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Etcd3, type Campaign } from 'etcd3';
 import { prefixEnd } from '../src/backends/etcd/keys.js';
@@ -23,6 +21,7 @@ import {
   type Contest,
 } from './handover-common.js';
 import {
+  isMainModule,
   ms,
   renderTable,
   type Bar,
@@ -281,17 +280,7 @@ async function entries(client: EtcdClient, prefix: string, count: number): Promi
   }
 }
 
-function isMain(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   const { values } = parseArgs({ options: { rounds: { type: 'string', default: '200' } } });
   const rounds = Number(values.rounds);
   benchHandover({ rounds }).then(

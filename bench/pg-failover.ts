@@ -3,9 +3,9 @@
  * process leads, at TTL 2 s and 5 s (issue 12).
  */
 import { FIXTURE_NOTE, withPgServer } from './pg-common.js';
-import { pgFaultTrials, type PgTrial } from './pg-candidates.js';
-import { seconds, type Outcome, type Result, type RunOptions } from './report.js';
-import { summarize } from './stats.js';
+import { pgFaultTrials } from './pg-candidates.js';
+import { chainFailoverRow } from './candidates.js';
+import type { Outcome, Result, RunOptions } from './report.js';
 
 const SCENARIO = 'pg crash failover';
 const TTLS = [2, 5] as const;
@@ -45,32 +45,13 @@ export async function pgFailoverScenario(opts: RunOptions): Promise<Outcome> {
         electCapMs: ttl * 3000 + 10_000,
         endCapMs: 0,
       });
-      results.push(failoverRow(ttl, trials));
+      results.push(
+        chainFailoverRow(SCENARIO, `ballot postgres(), TTL ${ttl} s`, ttl, trials, {
+          expiry: 'session expired after kill, p50 (min–max)',
+          after: 'detection p50 / max',
+        }),
+      );
     }
     return { results, targets: [] };
   });
-}
-
-function failoverRow(ttl: number, trials: PgTrial[]): Result {
-  const ttlMs = ttl * 1000;
-  const led = trials.filter((t) => Number.isFinite(t.electedAt));
-  const failover = summarize(led.map((t) => t.electedAt - t.faultAt));
-  const expiry = led.map((t) => (t.expiresAt ?? Number.NaN) - t.faultAt);
-  const detection = summarize(led.map((t) => t.electedAt - (t.expiresAt ?? Number.NaN)));
-  return {
-    scenario: SCENARIO,
-    name: `ballot postgres(), TTL ${ttl} s`,
-    ...failover,
-    extra: {
-      'session expired after kill, p50 (min–max)': `${seconds(summarize(expiry).p50)} (${seconds(Math.min(...expiry))}–${seconds(Math.max(...expiry))})`,
-      'detection p50 / max': `${Math.round(detection.p50)} / ${Math.round(detection.max)} ms`,
-      'p99 − TTL': `${signed(failover.p99 - ttlMs)} ms`,
-    },
-    note: led.length < trials.length ? `${trials.length - led.length} waiter(s) never led` : undefined,
-  };
-}
-
-function signed(value: number): string {
-  const rounded = Math.round(value);
-  return rounded >= 0 ? `+${rounded}` : `−${Math.abs(rounded)}`;
 }

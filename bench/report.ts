@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { postgresVersion } from './pg-common.js';
 import type { Summary } from './stats.js';
 
@@ -168,6 +169,23 @@ export function ms(value: number): string {
 /** Formats milliseconds as seconds with two decimals, for failover-sized times. */
 export function seconds(valueMs: number): string {
   return `${(valueMs / 1000).toFixed(2)} s`;
+}
+
+/** Rounds milliseconds to a whole number with its sign (a minus sign, not a hyphen), e.g. +310, −61. */
+export function signed(value: number): string {
+  const rounded = Math.round(value);
+  return rounded >= 0 ? `+${rounded}` : `−${Math.abs(rounded)}`;
+}
+
+/** True when the module at `moduleUrl` is the script node was started with (run on its own, not imported by run.ts). */
+export function isMainModule(moduleUrl: string): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return moduleUrl === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
 }
 
 function ratio(value: number | undefined): string {

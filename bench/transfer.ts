@@ -4,15 +4,13 @@
  * the same pair of candidates, so both see the same machine and connections.
  * Run: node --import tsx bench/transfer.ts [--rounds N]
  */
-import { realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { etcd, postgres, zookeeper, type Backend, type Election } from '../src/index.js';
 import { startEtcd } from '../test/fixtures/etcd.js';
 import { startPostgres } from '../test/fixtures/postgres.js';
 import { startZookeeper } from '../test/fixtures/zookeeper.js';
-import { renderTable, type Outcome, type Result, type RunOptions } from './report.js';
+import { isMainModule, renderTable, type Outcome, type Result, type RunOptions } from './report.js';
 import { summarize } from './stats.js';
 
 const SCENARIO = 'transfer';
@@ -143,17 +141,7 @@ export async function transferScenario(opts: RunOptions): Promise<Outcome> {
   return { results: await benchTransfer(opts.rounds), targets: [] };
 }
 
-function isMain(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   const { values } = parseArgs({ options: { rounds: { type: 'string', default: '60' } } });
   benchTransfer(Number(values.rounds)).then(
     (results) => console.log(renderTable(results)),

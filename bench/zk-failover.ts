@@ -4,9 +4,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { spawnWorker, type Worker } from '../test/fixtures/processes.js';
-import { chainTrials, type ChainTrial } from './candidates.js';
-import { seconds, type Outcome, type Result, type RunOptions } from './report.js';
-import { summarize } from './stats.js';
+import { chainFailoverRow, chainTrials } from './candidates.js';
+import type { Outcome, Result, RunOptions } from './report.js';
 import { ZK_FIXTURE_NOTE, withZkServer } from './zk-common.js';
 
 const SCENARIO = 'zk crash failover';
@@ -59,32 +58,13 @@ export async function zkFailoverScenario(opts: RunOptions): Promise<Outcome> {
         endCapMs: undefined,
         expires: true,
       });
-      results.push(failoverRow(ttl, trials));
+      results.push(
+        chainFailoverRow(SCENARIO, `ballot zookeeper(), TTL ${ttl} s`, ttl, trials, {
+          expiry: 'last renewal + TTL, after kill, p50 (min–max)',
+          after: 'led after that, p50 / max',
+        }),
+      );
     }
     return { results, targets: [] };
   });
-}
-
-function failoverRow(ttl: number, trials: ChainTrial[]): Result {
-  const ttlMs = ttl * 1000;
-  const led = trials.filter((t) => Number.isFinite(t.electedAt));
-  const failover = summarize(led.map((t) => t.electedAt - t.faultAt));
-  const expiry = led.map((t) => (t.expiresAt ?? Number.NaN) - t.faultAt);
-  const after = summarize(led.map((t) => t.electedAt - (t.expiresAt ?? Number.NaN)));
-  return {
-    scenario: SCENARIO,
-    name: `ballot zookeeper(), TTL ${ttl} s`,
-    ...failover,
-    extra: {
-      'last renewal + TTL, after kill, p50 (min–max)': `${seconds(summarize(expiry).p50)} (${seconds(Math.min(...expiry))}–${seconds(Math.max(...expiry))})`,
-      'led after that, p50 / max': `${Math.round(after.p50)} / ${Math.round(after.max)} ms`,
-      'p99 − TTL': `${signed(failover.p99 - ttlMs)} ms`,
-    },
-    note: led.length < trials.length ? `${trials.length - led.length} waiter(s) never led` : undefined,
-  };
-}
-
-function signed(value: number): string {
-  const rounded = Math.round(value);
-  return rounded >= 0 ? `+${rounded}` : `−${Math.abs(rounded)}`;
 }
