@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   etcd,
@@ -13,26 +11,10 @@ import {
   type LeadershipView,
 } from '../src/index.js';
 import { buildCli, startCli, type Proc } from './cli-process.js';
+import { listenLocal } from './fixtures/local-http.js';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { startFaultProxy } from './fixtures/fault-proxy.js';
 import { eventually } from './helpers.js';
-
-/** Serves `handler` on a random loopback port until the returned close() runs. */
-async function listen(
-  handler: Parameters<typeof createServer>[1],
-): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 async function get(url: string): Promise<{ status: number; body: HealthReport }> {
   const res = await fetch(url);
@@ -47,8 +29,8 @@ describe('health and readiness (memory, virtual time)', () => {
     const b = new LeaderElector({ backend, election: 'h', value: 'b', ttl: 3 });
     b.on('retrying', () => undefined);
     a.on('retrying', () => undefined);
-    const sa = await listen(serveHandler(a));
-    const sb = await listen(serveHandler(b));
+    const sa = await listenLocal(serveHandler(a));
+    const sb = await listenLocal(serveHandler(b));
     try {
       await clock.advance(10);
       assert.equal(a.isLeader(), true);
@@ -103,8 +85,8 @@ describe('health and readiness (memory, virtual time)', () => {
       currentSession: { id: 's1', ttlMs: 9000, deadline: 8900, suspended: false, lastRenewalAt: 0 },
       clock: { now: () => now, setTimer: () => ({ cancel: () => undefined }) },
     };
-    const server = await listen(healthHandler(view));
-    const strict = await listen(healthHandler(view, { minDeadlineLeftMs: 6000 }));
+    const server = await listenLocal(healthHandler(view));
+    const strict = await listenLocal(healthHandler(view, { minDeadlineLeftMs: 6000 }));
     try {
       now = 5000; // 3900 ms left: more than TTL/3 (3000)
       assert.equal((await get(server.url)).status, 200);
@@ -130,8 +112,8 @@ describe('health and readiness (memory, virtual time)', () => {
     const backend = memory();
     const elector = new LeaderElector({ backend, election: 's', value: 'a', ttl: 2 });
     const handler = serveHandler(elector);
-    const plain = await listen(handler);
-    const chained = await listen((req, res) =>
+    const plain = await listenLocal(handler);
+    const chained = await listenLocal((req, res) =>
       handler(req, res, () => {
         res.writeHead(200);
         res.end('app');
@@ -168,7 +150,7 @@ describe('health on real etcd', () => {
     const backend = etcd({ endpoints: [proxy.endpoint], callTimeout: 1000, env: {} });
     const elector = new LeaderElector({ backend, election: `health-${process.pid}`, value: 'a', ttl: 3 });
     elector.on('retrying', () => undefined);
-    const server = await listen(serveHandler(elector));
+    const server = await listenLocal(serveHandler(elector));
     try {
       await eventually(() => elector.isLeader(), 10_000, 'leading');
       assert.equal((await get(`${server.url}/healthz`)).status, 200);

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer, type RequestListener } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import * as promClient from 'prom-client';
 import {
@@ -12,23 +10,10 @@ import {
   NotLeaderError,
   serveHandler,
 } from '../src/index.js';
+import { listenLocal } from './fixtures/local-http.js';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { eventually } from './helpers.js';
 import { parseMetrics, sample, type Sample } from './metrics-text.js';
-
-async function listen(handler: RequestListener): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 async function scrape(url: string): Promise<Sample[]> {
   const res = await fetch(`${url}/metrics`);
@@ -54,8 +39,8 @@ describe('metrics (memory, virtual time)', () => {
     const b = new LeaderElector({ backend, election: e, value: 'b', ttl: 3, backoff: { initial: 10 } });
     b.on('retrying', () => undefined);
     await ballotMetrics(b, { register: regB });
-    const sa = await listen(serveHandler(a, { metrics: regA }));
-    const sb = await listen(serveHandler(b, { metrics: regB }));
+    const sa = await listenLocal(serveHandler(a, { metrics: regA }));
+    const sb = await listenLocal(serveHandler(b, { metrics: regB }));
     try {
       await clock.advance(10);
       assert.equal(a.isLeader(), true);
@@ -183,7 +168,7 @@ describe('metrics on real etcd', () => {
     const a = new LeaderElector({ backend, election, value: 'a', ttl: 1 });
     const register = new promClient.Registry();
     await ballotMetrics(a, { register, backend });
-    const server = await listen(serveHandler(a, { metrics: register }));
+    const server = await listenLocal(serveHandler(a, { metrics: register }));
     await eventually(() => a.isLeader(), 10_000, 'a leads');
     const b = new LeaderElector({ backend, election, value: 'b', ttl: 1 });
     try {

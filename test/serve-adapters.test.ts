@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { expressGate, fastifyGate, LeaderElector, memory, type LeaderGateOptions } from '../src/index.js';
+import { closeServer } from './fixtures/local-http.js';
 import { GateClient } from './gate-client.js';
 import { eventually } from './helpers.js';
 
@@ -53,8 +54,7 @@ async function expressMember(
     async close() {
       await elector.stop();
       await gate.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await closeServer(server);
     },
   };
 }

@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { getEventListeners } from 'node:events';
 import {
@@ -20,13 +19,14 @@ import {
   type Logger,
 } from '../src/index.js';
 import { startEtcd } from './fixtures/etcd.js';
+import { listenLocal, type LocalHttp } from './fixtures/local-http.js';
 import { GateClient } from './gate-client.js';
 import { eventually, within } from './helpers.js';
 
 const TTL = 2;
 
 describe('serving edges', () => {
-  const servers: http.Server[] = [];
+  const servers: LocalHttp[] = [];
   let client: GateClient;
   before(() => {
     client = new GateClient();
@@ -35,17 +35,13 @@ describe('serving edges', () => {
     await client.close();
   });
   afterEach(async () => {
-    for (const server of servers.splice(0)) {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    await Promise.all(servers.splice(0).map((server) => server.close()));
   });
 
   async function serve(handler: http.RequestListener): Promise<string> {
-    const server = http.createServer(handler);
+    const server = await listenLocal(handler);
     servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return server.url;
   }
 
   /** A follower elector behind a leader that campaigned on its own session, advertising `address`. */

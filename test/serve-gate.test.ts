@@ -18,6 +18,7 @@ import {
 } from '../src/index.js';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { spawnWorker, type JsonObject, type Worker } from './fixtures/processes.js';
+import { listenLocal, type LocalHttp } from './fixtures/local-http.js';
 import { GateClient, type Answer } from './gate-client.js';
 import { eventually, isPending, sleep, within } from './helpers.js';
 
@@ -253,7 +254,7 @@ describe('leaderGate: three service processes on etcd', () => {
 });
 
 describe('leaderGate: refusals, on memory and etcd', () => {
-  const servers: http.Server[] = [];
+  const servers: LocalHttp[] = [];
   let client: GateClient;
   before(() => {
     client = new GateClient();
@@ -262,18 +263,14 @@ describe('leaderGate: refusals, on memory and etcd', () => {
     await client.close();
   });
   afterEach(async () => {
-    for (const server of servers.splice(0)) {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    await Promise.all(servers.splice(0).map((server) => server.close()));
   });
 
   /** A local server on a random port running `handler`. */
   async function serve(handler: http.RequestListener): Promise<string> {
-    const server = http.createServer(handler);
+    const server = await listenLocal(handler);
     servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return server.url;
   }
 
   /** A follower elector behind a leader that campaigned on its own session, advertising `http`. */
