@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
-import { startPostgres, type PostgresServer } from './fixtures/postgres.js';
-import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
+import { startExampleServer, type ExampleServer } from './fixtures/example-servers.js';
 import { killExamples, runExample, type ExampleProcess } from './fixtures/example-process.js';
 import { freePort } from './fixtures/ports.js';
 import { GateClient } from './gate-client.js';
@@ -21,29 +19,17 @@ async function exitsCleanly(child: ExampleProcess, what: string): Promise<void> 
 
 for (const kind of ['etcd', 'memory', 'postgres', 'zookeeper'] as const) {
   describe(`serving examples on ${kind}`, () => {
-    let node: EtcdNode | undefined;
-    let pg: PostgresServer | undefined;
-    let zk: ZookeeperServer | undefined;
-    let env: Record<string, string> = { BALLOT_BACKEND: kind };
+    let servers: ExampleServer;
+    let env: Record<string, string> = {};
     let client: GateClient;
     before(async () => {
       client = new GateClient();
-      if (kind === 'etcd') {
-        node = await startEtcd();
-        env = { BALLOT_BACKEND: kind, ETCDCTL_ENDPOINTS: node.endpoint };
-      } else if (kind === 'postgres') {
-        pg = await startPostgres();
-        env = { BALLOT_BACKEND: kind, DATABASE_URL: pg.url() };
-      } else if (kind === 'zookeeper') {
-        zk = await startZookeeper();
-        env = { BALLOT_BACKEND: kind, ZOOKEEPER_CONNECT: zk.connect };
-      }
+      servers = await startExampleServer(kind);
+      env = servers.env;
     });
     after(async () => {
       await client.close();
-      await node?.stop();
-      await pg?.stop();
-      await zk?.stop();
+      await servers?.stop();
     });
 
     test('grpc-leader.ts: the client reaches the leader, then the next one after a resign', async () => {

@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { postgres, zookeeper, type Backend } from '../src/index.js';
-import { entryKeys, startEtcd, type EtcdNode } from './fixtures/etcd.js';
-import { startPostgres, type PostgresServer } from './fixtures/postgres.js';
-import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
+import { entryKeys, type EtcdNode } from './fixtures/etcd.js';
+import type { PostgresServer } from './fixtures/postgres.js';
+import type { ZookeeperServer } from './fixtures/zookeeper.js';
+import { startExampleServer, type ExampleServer } from './fixtures/example-servers.js';
 import { killExamples, REPO_ROOT, runExample, type ExampleProcess } from './fixtures/example-process.js';
 import { within } from './helpers.js';
 
@@ -37,27 +38,27 @@ for (const kind of ['etcd', 'memory', 'postgres', 'zookeeper'] as const) {
     let node: EtcdNode | undefined;
     let pg: { server: PostgresServer; backend: Backend } | undefined;
     let zk: { server: ZookeeperServer; backend: Backend } | undefined;
-    let env: Record<string, string> = { BALLOT_BACKEND: kind };
+    let servers: ExampleServer;
+    let env: Record<string, string> = {};
     before(async () => {
-      if (kind === 'etcd') {
-        node = await startEtcd();
-        env = { BALLOT_BACKEND: kind, ETCDCTL_ENDPOINTS: node.endpoint };
-      } else if (kind === 'postgres') {
-        const server = await startPostgres();
-        pg = { server, backend: postgres({ connectionString: server.url(), env: {} }) };
-        env = { BALLOT_BACKEND: kind, DATABASE_URL: server.url() };
-      } else if (kind === 'zookeeper') {
-        const server = await startZookeeper();
-        zk = { server, backend: zookeeper({ connect: server.connect, env: {} }) };
-        env = { BALLOT_BACKEND: kind, ZOOKEEPER_CONNECT: server.connect };
-      }
+      servers = await startExampleServer(kind);
+      env = servers.env;
+      node = servers.etcd;
+      if (servers.postgres)
+        pg = {
+          server: servers.postgres,
+          backend: postgres({ connectionString: servers.postgres.url(), env: {} }),
+        };
+      if (servers.zookeeper)
+        zk = {
+          server: servers.zookeeper,
+          backend: zookeeper({ connect: servers.zookeeper.connect, env: {} }),
+        };
     });
     after(async () => {
-      await node?.stop();
       await pg?.backend.close();
-      await pg?.server.stop();
       await zk?.backend.close();
-      await zk?.server.stop();
+      await servers?.stop();
     });
 
     /** The entries of an election in line order, read from the server the example runs on. */
