@@ -39,6 +39,11 @@ export class ZkConnection {
   onEvent: (type: number) => void = () => undefined;
   private readonly reconnectWatchers = new Set<() => void>();
   private readonly wrapped = new WeakMap<Watcher, (event: zk.Event) => void>();
+  /**
+   * Whether the root existed when the connection opened: false only under a chroot that does not
+   * exist (ZooKeeper still connects to one). Read by open()'s first request.
+   */
+  rootFound = false;
 
   private constructor(
     readonly where: string,
@@ -79,7 +84,7 @@ export class ZkConnection {
     // reconnect cut short by close()) is read as the reply to request 0: for a connection that sent
     // nothing yet, a match, and the client throws on the rest (an uncaught exception). Use 0 up now.
     try {
-      await conn.exists('/');
+      conn.rootFound = await conn.exists('/');
     } catch (err) {
       conn.close();
       throw translate(err, where, 'connecting');

@@ -182,7 +182,7 @@ export class ZkDriver implements BackendDriver<ZkTxn> {
       // Checked with the reader, which every read goes through (get() included), not only sessions.
       const opening = this.open(READER_SESSION_MS).then(async (conn) => {
         try {
-          await this.checkRoot(conn);
+          this.checkRoot(conn);
           return conn;
         } catch (err) {
           conn.close();
@@ -197,9 +197,12 @@ export class ZkDriver implements BackendDriver<ZkTxn> {
     }
   }
 
-  /** A chroot that does not exist still connects; every create under it would then fail. */
-  private async checkRoot(conn: ZkConnection): Promise<void> {
-    const root = await attempt(this.ctx.where, 'reading the root', () => conn.exists('/'));
+  /**
+   * A chroot that does not exist still connects; every create under it would then fail. The
+   * connection read the root as its first request (ZkConnection.rootFound): no second read here.
+   */
+  private checkRoot(conn: ZkConnection): void {
+    const root = conn.rootFound;
     if (!root) {
       const chroot = this.ctx.where.slice(this.ctx.where.indexOf('/'));
       throw new BackendError(
