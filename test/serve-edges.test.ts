@@ -19,14 +19,14 @@ import {
   type Logger,
 } from '../src/index.js';
 import { startEtcd } from './fixtures/etcd.js';
-import { listenLocal, type LocalHttp } from './fixtures/local-http.js';
+import { LocalHttpPool } from './fixtures/local-http.js';
 import { GateClient } from './gate-client.js';
 import { eventually, within } from './helpers.js';
 
 const TTL = 2;
 
 describe('serving edges', () => {
-  const servers: LocalHttp[] = [];
+  const servers = new LocalHttpPool();
   let client: GateClient;
   before(() => {
     client = new GateClient();
@@ -35,14 +35,10 @@ describe('serving edges', () => {
     await client.close();
   });
   afterEach(async () => {
-    await Promise.all(servers.splice(0).map((server) => server.close()));
+    await servers.closeAll();
   });
 
-  async function serve(handler: http.RequestListener): Promise<string> {
-    const server = await listenLocal(handler);
-    servers.push(server);
-    return server.url;
-  }
+  const serve = (handler: http.RequestListener): Promise<string> => servers.serve(handler);
 
   /** A follower elector behind a leader that campaigned on its own session, advertising `address`. */
   async function follower(backend: Backend, election: string, address: string) {

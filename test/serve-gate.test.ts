@@ -18,7 +18,7 @@ import {
 } from '../src/index.js';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
 import { spawnWorker, type JsonObject, type Worker } from './fixtures/processes.js';
-import { listenLocal, type LocalHttp } from './fixtures/local-http.js';
+import { LocalHttpPool } from './fixtures/local-http.js';
 import { GateClient, type Answer } from './gate-client.js';
 import { eventually, isPending, sleep, within } from './helpers.js';
 
@@ -254,7 +254,7 @@ describe('leaderGate: three service processes on etcd', () => {
 });
 
 describe('leaderGate: refusals, on memory and etcd', () => {
-  const servers: LocalHttp[] = [];
+  const servers = new LocalHttpPool();
   let client: GateClient;
   before(() => {
     client = new GateClient();
@@ -263,15 +263,10 @@ describe('leaderGate: refusals, on memory and etcd', () => {
     await client.close();
   });
   afterEach(async () => {
-    await Promise.all(servers.splice(0).map((server) => server.close()));
+    await servers.closeAll();
   });
 
-  /** A local server on a random port running `handler`. */
-  async function serve(handler: http.RequestListener): Promise<string> {
-    const server = await listenLocal(handler);
-    servers.push(server);
-    return server.url;
-  }
+  const serve = (handler: http.RequestListener): Promise<string> => servers.serve(handler);
 
   /** A follower elector behind a leader that campaigned on its own session, advertising `http`. */
   async function follower(backend: Backend, election: string, http: string | undefined) {
