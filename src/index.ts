@@ -13,7 +13,7 @@ export {
 } from './backends/postgres/index.js';
 export { zookeeper, ZkTxn, type ZookeeperOptions } from './backends/zookeeper/index.js';
 export { backendFromEnv, type BackendKind } from './backends/from-env.js';
-export { Backend } from './core/backend.js';
+export { Backend, type BackendEvents } from './core/backend.js';
 export {
   decodeCandidateValue,
   encodeCandidateValue,
@@ -22,7 +22,7 @@ export {
   type DecodedValue,
 } from './core/candidate-value.js';
 export { ManualClock, systemClock, type Clock, type TimerHandle } from './core/clock.js';
-export type { BackendLimits, BackendStats } from './core/contract.js';
+export type { BackendLimits, BackendStats, BackendWarning } from './core/contract.js';
 export {
   Election,
   type CampaignOptions,

@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
-import type { BackendDriver, BackendLimits, BackendStats } from './contract.js';
+import { EventEmitter } from 'node:events';
+import type { BackendDriver, BackendLimits, BackendStats, BackendWarning } from './contract.js';
 import { readLeader, type Leader, type LeaderChange, type ObserveOptions } from './election.js';
 import { ClosedError, InvalidArgumentError } from './errors.js';
 import type { KvTxn } from './guard.js';
@@ -16,18 +17,45 @@ import { transferAsOperator, type BackendTransferOptions, type TransferResult } 
 import { Session, type SessionOptions } from './session.js';
 
 /**
+ * Events a Backend emits. Listeners run synchronously inside the backend's own callbacks; a
+ * listener that throws is an uncaught exception.
+ */
+export interface BackendEvents {
+  /**
+   * A condition worth acting on that is not the error of any one call (see BackendWarning).
+   * Without a listener, each code is emitted once per backend as a process warning
+   * (code BALLOT_WARNING).
+   */
+  warning: [BackendWarning];
+}
+
+/**
  * A connection to one coordination service; opens sessions. Create it with etcd() or memory().
  * `Tx` is what its guards hand the body of term.guard() (etcd: EtcdTxn; memory: MemoryTxn).
  */
-export class Backend<Tx = KvTxn> implements AsyncDisposable {
+export class Backend<Tx = KvTxn> extends EventEmitter<BackendEvents> implements AsyncDisposable {
   /** @internal */
   protected readonly driver: BackendDriver<Tx>;
   private readonly sessions = new Set<Session<Tx>>();
   private closed = false;
+  /** Warning codes already emitted as process warnings, so that nobody listening is told once. */
+  private readonly warned = new Set<string>();
 
   /** @internal use etcd() or memory(). */
   constructor(driver: BackendDriver<Tx>) {
+    super();
     this.driver = driver;
+    driver.onWarning?.((warning) => this.warn(warning));
+  }
+
+  private warn(warning: BackendWarning): void {
+    if (this.listenerCount('warning') > 0) {
+      this.emit('warning', warning);
+      return;
+    }
+    if (this.warned.has(warning.code)) return;
+    this.warned.add(warning.code);
+    process.emitWarning(`ballot ${this.kind}: ${warning.message}`, { code: 'BALLOT_WARNING' });
   }
 
   /** "etcd", "memory", ... */

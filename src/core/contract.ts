@@ -357,4 +357,19 @@ export interface BackendDriver<Tx = unknown> {
   stats(): BackendStats;
   /** Releases connections and timers. */
   close(): Promise<void>;
+  /**
+   * Where the driver reports conditions a user should act on that are not errors of any one call
+   * (e.g. etcd: a server version with a known bug, a recipe fallback). Backend installs it once.
+   */
+  onWarning?(sink: (warning: BackendWarning) => void): void;
+}
+
+/** Something about the backend a user should know, reported by the 'warning' event of Backend. */
+export interface BackendWarning {
+  /** Stable kebab-case code, e.g. 'etcd-early-revocation' or 'service-fallback'. */
+  code: string;
+  /** One sentence saying what happened and what to change, if anything. */
+  message: string;
+  /** The election it concerns, when it concerns one. */
+  election?: string;
 }
