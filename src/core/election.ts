@@ -17,8 +17,8 @@ import {
   SessionLostError,
   TransferError,
 } from './errors.js';
-import type { KvTxn } from './guard.js';
-import { Term, type TermEndReason } from './term.js';
+import type { GuardBody, GuardResult, KvTxn } from './guard.js';
+import { Term, type TermEndReason, type TermHost } from './term.js';
 import { checkStaleAfter, observeWithLiveness } from './liveness.js';
 import { readParticipants, type Participant } from './participants.js';
 import { checkValue, type NamedLimits } from './validate.js';
@@ -434,10 +434,7 @@ export class Election<Tx = KvTxn> {
       lease: entry.liveness,
       value: decodeCandidateValue(value).value,
       startedAt: this.clock.now(),
-      host: {
-        checkDeadline: () => this.session.checkDeadline(),
-        guard: (body) => this.driver.guard(entry, body),
-      },
+      host: new TermLink(this.session, this.driver, entry),
     });
     this.state = { kind: 'leading', joined, entry, term, unwatch: won.unwatch };
     return term;
@@ -504,6 +501,23 @@ export class Election<Tx = KvTxn> {
       state.unwatch();
       state.term.finish('key-deleted', this.clock.now());
     }
+  }
+}
+
+/** What a term calls back: its session's deadline check and the guard on its entry. A class, so a held term carries no closures. */
+class TermLink<Tx> implements TermHost<Tx> {
+  constructor(
+    private readonly session: SessionLink,
+    private readonly driver: ElectionDriver<Tx>,
+    private readonly entry: Entry,
+  ) {}
+
+  checkDeadline(): void {
+    this.session.checkDeadline();
+  }
+
+  guard(body: GuardBody<Tx>): Promise<GuardResult> {
+    return this.driver.guard(this.entry, body);
   }
 }
 

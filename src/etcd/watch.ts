@@ -7,7 +7,8 @@ import type { WatchCreateRequest, WatchEvent, WatchRequest, WatchResponse } from
 
 /** What to watch. */
 export interface WatchSpec {
-  key: Buffer;
+  /** The key; a string is sent as UTF-8 (kept as a string, it holds no Buffer pool slab while watched). */
+  key: Buffer | string;
   /** Watch [key, rangeEnd) instead of one key. */
   rangeEnd?: Buffer;
   /** First revision to deliver; required so that nothing between a read and its watch is missed. */
@@ -29,13 +30,24 @@ export interface Watcher {
   cancel(): void;
 }
 
-interface Entry {
-  spec: WatchSpec;
-  handler: WatchHandler;
+/** One watcher as the hub keeps it; it is also the Watcher handed out, so a watch costs one object. */
+class Entry implements Watcher {
   /** Next revision this watcher needs: where it resumes after a reconnect. */
   next: bigint;
-  id?: string;
-  cancelled: boolean;
+  id?: string = undefined;
+  cancelled = false;
+
+  constructor(
+    private readonly hub: WatchHub,
+    readonly spec: WatchSpec,
+    readonly handler: WatchHandler,
+  ) {
+    this.next = spec.startRevision;
+  }
+
+  cancel(): void {
+    this.hub.cancel(this);
+  }
 }
 
 type WatchStreamT = grpc.ClientDuplexStream<WatchRequest, WatchResponse>;
@@ -65,10 +77,10 @@ export class WatchHub {
 
   /** Starts a watcher on the shared stream. */
   watch(spec: WatchSpec, handler: WatchHandler): Watcher {
-    const entry: Entry = { spec, handler, next: spec.startRevision, cancelled: false };
+    const entry = new Entry(this, spec, handler);
     this.waiting.add(entry);
     this.flush();
-    return { cancel: () => this.cancel(entry) };
+    return entry;
   }
 
   /** Closes the stream; watchers get no further callbacks. */
@@ -81,7 +93,8 @@ export class WatchHub {
     this.creating = [];
   }
 
-  private cancel(entry: Entry): void {
+  /** @internal Entry.cancel(). */
+  cancel(entry: Entry): void {
     if (entry.cancelled) return;
     entry.cancelled = true;
     this.waiting.delete(entry);
@@ -102,7 +115,7 @@ export class WatchHub {
       this.waiting.delete(entry);
       this.creating.push(entry);
       const create: WatchCreateRequest = {
-        key: entry.spec.key,
+        key: typeof entry.spec.key === 'string' ? Buffer.from(entry.spec.key) : entry.spec.key,
         start_revision: entry.next.toString(),
         progress_notify: true,
       };

@@ -1,4 +1,16 @@
-import type { ElectionDriver, ElectionView, Entry } from '../../core/contract.js';
+import type {
+  Candidacy,
+  Confirmation,
+  DeposeRecord,
+  ElectionDriver,
+  ElectionView,
+  Entry,
+  EntryRef,
+  LeaderRecord,
+  ParticipantRecord,
+  TransferRecord,
+  Won,
+} from '../../core/contract.js';
 import type { GuardBody, GuardResult } from '../../core/guard.js';
 
 /**
@@ -20,18 +32,51 @@ export function composeDriver<Tx>(
   view: ElectionView,
   fence: Fence<Tx>,
 ): ElectionDriver<Tx> {
-  return {
-    join: (value) => recipe.join(value),
-    lead: (c, signal, onGone) => recipe.lead(c, signal, onGone),
-    tryLead: (c, onGone) => recipe.tryLead(c, onGone),
-    proclaim: (e, value) => recipe.proclaim(e, value),
-    remove: (e) => recipe.remove(e),
-    guard: fence,
-    leader: () => view.leader(),
-    observe: (signal) => view.observe(signal),
-    confirm: (maxAgeMs) => view.confirm(maxAgeMs),
-    participants: () => view.participants(),
-    depose: (expectedToken) => view.depose(expectedToken),
-    transfer: (leader, target, line) => view.transfer(leader, target, line),
-  };
+  return new ComposedDriver(recipe, view, fence);
+}
+
+/**
+ * A class, not an object of arrow functions: a session holds one driver per election, and
+ * prototype methods cost nothing per election where a dozen closures cost a few hundred bytes each.
+ */
+class ComposedDriver<Tx> implements ElectionDriver<Tx> {
+  constructor(
+    private readonly recipe: EntryRecipe,
+    private readonly view: ElectionView,
+    readonly guard: Fence<Tx>,
+  ) {}
+
+  join(value: string): Promise<Candidacy> {
+    return this.recipe.join(value);
+  }
+  lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Won> {
+    return this.recipe.lead(c, signal, onGone);
+  }
+  tryLead(c: Candidacy, onGone: () => void): Promise<Won | null> {
+    return this.recipe.tryLead(c, onGone);
+  }
+  proclaim(e: Entry, value: string): Promise<boolean> {
+    return this.recipe.proclaim(e, value);
+  }
+  remove(e: Candidacy | Entry): Promise<void> {
+    return this.recipe.remove(e);
+  }
+  leader(): Promise<LeaderRecord | null> {
+    return this.view.leader();
+  }
+  observe(signal: AbortSignal): AsyncIterable<LeaderRecord | null> {
+    return this.view.observe(signal);
+  }
+  confirm(maxAgeMs: number): Promise<Confirmation> {
+    return this.view.confirm(maxAgeMs);
+  }
+  participants(): Promise<ParticipantRecord[]> {
+    return this.view.participants();
+  }
+  depose(expectedToken?: bigint): Promise<DeposeRecord> {
+    return this.view.depose(expectedToken);
+  }
+  transfer(leader: EntryRef, target: EntryRef, line?: readonly EntryRef[]): Promise<TransferRecord> {
+    return this.view.transfer(leader, target, line);
+  }
 }
