@@ -399,9 +399,9 @@ export class Election<Tx = KvTxn> {
   }
 
   private async runCampaign(value: string, run: Campaigning, user?: AbortSignal): Promise<Term<Tx>> {
-    const signal = AbortSignal.any(
-      user ? [run.controller.signal, this.session.lost, user] : [run.controller.signal, this.session.lost],
-    );
+    // The session's loss aborts run.controller (sessionEnded), so only a user signal needs combining:
+    // AbortSignal.any costs each campaign a signal and a weak reference held by session.lost.
+    const signal = user ? AbortSignal.any([run.controller.signal, user]) : run.controller.signal;
     try {
       const c = await this.driver.join(value);
       run.entry = c;

@@ -15,6 +15,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from './messages.js';
+import { TxnBatcher, type SmallTxn } from './txn-batch.js';
 import { WatchHub, type WatchHandler, type WatchSpec, type Watcher } from './watch.js';
 
 /**
@@ -27,6 +28,7 @@ export class EtcdClient {
   readonly services: ConcurrencyServices;
   private readonly keepAlives: KeepAlives;
   private readonly watches: WatchHub;
+  private readonly batcher = new TxnBatcher((request) => this.txn(request));
 
   constructor(options: ConnectionOptions) {
     this.connection = new Connection(options);
@@ -58,6 +60,14 @@ export class EtcdClient {
   /** Runs a transaction; `retry: false` when a repeat could misreport an applied txn as failed. */
   txn(request: TxnRequest, options: { retry?: boolean } = {}): Promise<TxnResponse> {
     return this.connection.call('/etcdserverpb.KV/Txn', request, options);
+  }
+
+  /**
+   * Runs a one-compare txn, merged with others issued in the same turn (see TxnBatcher); `group`
+   * (an election's key prefix) is what two txns of one batch must not share.
+   */
+  smallTxn(txn: SmallTxn, group: string): Promise<TxnResponse> {
+    return this.batcher.txn(txn, group);
   }
 
   /** Grants a lease; `ttl` in seconds. */

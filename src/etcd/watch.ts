@@ -50,6 +50,14 @@ class Entry implements Watcher {
   }
 }
 
+/**
+ * Create requests in flight on the stream at most; the rest wait for `created` replies. 10,000 creates
+ * written at once sit in grpc-js's write buffer, which copies what is left of it after every write:
+ * hundreds of MB of garbage for one mass campaign. etcd answers creates in order, so a short
+ * pipeline keeps it as busy.
+ */
+const MAX_CREATING = 64;
+
 type WatchStreamT = grpc.ClientDuplexStream<WatchRequest, WatchResponse>;
 
 /**
@@ -112,6 +120,7 @@ export class WatchHub {
       return;
     }
     for (const entry of this.waiting) {
+      if (this.creating.length >= MAX_CREATING) return;
       this.waiting.delete(entry);
       this.creating.push(entry);
       const create: WatchCreateRequest = {
@@ -156,6 +165,7 @@ export class WatchHub {
     if (response.created) {
       const entry = this.creating.shift();
       if (!entry) return;
+      this.flush();
       entry.id = response.watch_id;
       if (entry.cancelled) {
         this.stream?.write({ cancel_request: { watch_id: response.watch_id } });

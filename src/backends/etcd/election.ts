@@ -28,17 +28,20 @@ export class EtcdElection implements EntryRecipe {
   async join(value: string): Promise<Candidacy> {
     const key = entryKey(this.name, this.lease);
     const k = Buffer.from(key);
-    const response = await this.client.txn({
-      compare: [{ result: 'EQUAL', target: 'CREATE', key: k, create_revision: '0' }],
-      success: [{ request_put: { key: k, value: Buffer.from(value), lease: this.lease } }],
-      failure: [{ request_range: { key: k } }],
-    });
-    const joined = (token: bigint): Candidacy => ({ key, value, liveness: this.lease, token });
-    if (response.succeeded) return joined(BigInt(response.header.revision));
+    const response = await this.client.smallTxn(
+      {
+        compare: { result: 'EQUAL', target: 'CREATE', key: k, create_revision: '0' },
+        success: { request_put: { key: k, value: Buffer.from(value), lease: this.lease } },
+        failure: { request_range: { key: k } },
+      },
+      this.prefix,
+    );
+    if (response.succeeded)
+      return { key, value, liveness: this.lease, token: BigInt(response.header.revision) };
     // This lease already has an entry (an earlier campaign that could not be removed): resume it.
     const existing = response.responses[0]?.response_range?.kvs[0];
     if (!existing) return this.join(value);
-    const c = joined(BigInt(existing.create_revision));
+    const c = { key, value, liveness: this.lease, token: BigInt(existing.create_revision) };
     if (!existing.value.equals(Buffer.from(value)) && !(await this.proclaim(entryOf(c), value)))
       return this.join(value);
     return c;
@@ -102,11 +105,10 @@ export class EtcdElection implements EntryRecipe {
 
   /** One round trip checks that our entry still exists and finds the newest older entry. */
   private async checkAndFindOlder(e: Entry): Promise<{ older: RangeResponse; revision: bigint }> {
-    const response = await this.client.txn({
-      compare: [ownedBy(e)],
-      success: [{ request_range: this.olderEntries(e) }],
-      failure: [],
-    });
+    const response = await this.client.smallTxn(
+      { compare: ownedBy(e), success: { request_range: this.olderEntries(e) } },
+      this.prefix,
+    );
     const older = response.responses[0]?.response_range;
     if (!response.succeeded || !older) throw new EntryDeletedError(e.key);
     return { older, revision: BigInt(response.header.revision) };
