@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { entryKey } from '../src/backends/etcd/keys.js';
-import { etcd } from '../src/index.js';
+import { BackendUnavailableError, etcd } from '../src/index.js';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
+import { startFaultProxy } from './fixtures/fault-proxy.js';
 
 /** etcd's own count of Txn calls it has handled. */
 async function txnCalls(node: EtcdNode): Promise<number> {
@@ -72,6 +73,28 @@ describe('etcd: campaigns batched into shared txns (real etcd)', () => {
       await Promise.all([a.close(), b.close()]);
     } finally {
       await backend.close();
+    }
+  });
+
+  test('a batch etcd never answers fails each of its campaigns as its own call would', async () => {
+    const proxy = await startFaultProxy(node.endpoint);
+    const backend = etcd({ endpoints: [proxy.endpoint], callTimeout: 500, env: {} });
+    try {
+      const session = await backend.session({ ttl: 10 });
+      proxy.blackhole();
+      const names = Array.from({ length: 5 }, (_, i) => `batch-unanswered-${process.pid}-${i}`);
+      const outcomes = await Promise.allSettled(names.map((n) => session.election(n).campaign('v')));
+      for (const o of outcomes) {
+        assert.equal(o.status, 'rejected');
+        assert.ok(o.reason instanceof BackendUnavailableError, String(o.reason));
+      }
+      proxy.heal();
+      const term = await session.election(names[0] as string).campaign('v');
+      assert.equal(term.active, true);
+      await session.close();
+    } finally {
+      await backend.close();
+      await proxy.close();
     }
   });
 
