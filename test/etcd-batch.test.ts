@@ -122,4 +122,19 @@ describe('etcd: campaigns batched into shared txns (real etcd)', () => {
       await backend.close();
     }
   });
+
+  test('an etcd allowing fewer txn ops than a batch still elects every campaign', async () => {
+    const small = await startEtcd({ extraArgs: ['--max-txn-ops=8'] });
+    const backend = etcd({ endpoints: [small.endpoint], env: {} });
+    try {
+      const session = await backend.session({ ttl: 10 });
+      const names = Array.from({ length: 40 }, (_, i) => `batch-ops-${process.pid}-${i}`);
+      const terms = await Promise.all(names.map((n) => session.election(n).campaign('v')));
+      assert.equal(terms.filter((t) => t.active).length, 40);
+      await session.close();
+    } finally {
+      await backend.close();
+      await small.stop();
+    }
+  });
 });
