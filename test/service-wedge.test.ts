@@ -78,6 +78,28 @@ describe('service mode on an etcd member whose server-side watch stream is wedge
       await backend.close();
     }
   });
+
+  test('a mutex through v3lock on the same member: the stalled Lock is re-issued and the waiter gets the lock', async () => {
+    const backend = etcd({ endpoints: [node.endpoint], mode: 'service', callTimeout: 1000 });
+    const warnings: BackendWarning[] = [];
+    backend.on('warning', (w) => warnings.push(w));
+    try {
+      const name = 'lock-after-wedge';
+      const [a, b] = [
+        (await backend.session({ ttl: 10 })).mutex(name),
+        (await backend.session({ ttl: 10 })).mutex(name),
+      ];
+      await a.lock();
+      const pb = b.lock();
+      await eventually(async () => (await entryKeys(node, name)).length === 2, 5000, 'b to queue');
+      await a.unlock();
+      await within(pb, 15_000, 'b to get the lock through a re-issued Lock');
+      assert.ok(b.isLocked());
+      assert.equal(warnings.length, 0);
+    } finally {
+      await backend.close();
+    }
+  });
 });
 
 describe('service mode refuses a term etcd did not grant', () => {
