@@ -1,4 +1,4 @@
-import type { BackendWarning } from '../../core/contract.js';
+import type { BackendWarning, Won } from '../../core/contract.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import type { KeyValue } from '../../etcd/messages.js';
 import { electionPrefix, prefixEnd } from './keys.js';
@@ -162,4 +162,23 @@ function pause(ms: number, signal: AbortSignal, answer: Promise<unknown>): Promi
     signal.addEventListener('abort', finish, { once: true });
     answer.then(finish, finish);
   });
+}
+
+/** A won term whose unwatch also lets go of stalled calls kept open until the term ends. */
+export async function releasing(won: Promise<Won>, release: () => void): Promise<Won> {
+  try {
+    const w = await won;
+    return { ...w, unwatch: joinUnwatch(w.unwatch, release) };
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+/** Stops the watch, then lets go of the stalled calls. */
+export function joinUnwatch(unwatch: () => void, release: () => void): () => void {
+  return () => {
+    unwatch();
+    release();
+  };
 }

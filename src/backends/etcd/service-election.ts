@@ -4,7 +4,13 @@ import type { EntryRecipe } from '../shared/compose.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import { isInvalidAuthToken, isNotElectionLeader } from '../../etcd/errors.js';
 import type { LeaderKey } from '../../etcd/messages.js';
-import { oldestEntry, superviseCampaign, type ServiceStalls } from './campaign-watchdog.js';
+import {
+  joinUnwatch,
+  oldestEntry,
+  releasing,
+  superviseCampaign,
+  type ServiceStalls,
+} from './campaign-watchdog.js';
 import { watchDeletion } from './deletion.js';
 import type { EtcdElection } from './election.js';
 import { entryKey, escapeName } from './keys.js';
@@ -127,22 +133,4 @@ export async function campaignThroughTokenExpiry<T>(call: () => Promise<T>, clie
       client.connection.invalidateToken();
     }
   }
-}
-
-/** A won term whose unwatch also lets go of stalled calls kept open until the term ends. */
-export async function releasing(won: Promise<Won>, release: () => void): Promise<Won> {
-  try {
-    const w = await won;
-    return { ...w, unwatch: joinUnwatch(w.unwatch, release) };
-  } catch (err) {
-    release();
-    throw err;
-  }
-}
-
-function joinUnwatch(unwatch: () => void, release: () => void): () => void {
-  return () => {
-    unwatch();
-    release();
-  };
 }

@@ -2,11 +2,11 @@ import type { Candidacy, Entry, Won } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
 import type { EntryRecipe } from '../shared/compose.js';
 import type { EtcdClient } from '../../etcd/client.js';
-import { oldestEntry, superviseCampaign, type ServiceStalls } from './campaign-watchdog.js';
+import { oldestEntry, releasing, superviseCampaign, type ServiceStalls } from './campaign-watchdog.js';
 import { watchDeletion } from './deletion.js';
 import type { EtcdElection } from './election.js';
 import { entryKey, escapeName } from './keys.js';
-import { campaignThroughTokenExpiry, releasing } from './service-election.js';
+import { campaignThroughTokenExpiry } from './service-election.js';
 
 /**
  * A mutex run by etcd's server-side v3lock service. Lock blocks on the server; its reply names the
