@@ -3,6 +3,7 @@ import type {
   BackendDriver,
   BackendLimits,
   BackendStats,
+  BackendWarning,
   ElectionDriver,
   ElectionView,
   Liveness,
@@ -12,6 +13,7 @@ import { EtcdClient } from '../../etcd/client.js';
 import { warmCodecs } from '../../etcd/codec.js';
 import type { ConnectionOptions } from '../../etcd/connection.js';
 import { composeDriver, type Fence } from '../shared/compose.js';
+import { ServiceStalls } from './campaign-watchdog.js';
 import { EtcdElection } from './election.js';
 import { guardTxn } from './fence.js';
 import { KeySpaces } from './keys.js';
@@ -56,12 +58,20 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
   private readonly fence: Fence<EtcdTxn> = (e, body) => guardTxn(this.client, this.keySpaces, e, body);
 
   readonly mode: EtcdMode;
+  /** Where warnings go once Backend installed its sink (see onWarning). */
+  private warn: (warning: BackendWarning) => void = () => undefined;
+  /**
+   * Stalled server-side campaigns per election; one call timeout is the bound, since a Campaign
+   * whose entry is already the oldest answers within one watch event.
+   */
+  private readonly stalls: ServiceStalls;
 
   constructor(options: ConnectionOptions, mode: EtcdMode = 'client') {
     if (mode !== 'client' && mode !== 'service')
       throw new InvalidArgumentError(`etcd mode must be "client" or "service", got ${JSON.stringify(mode)}`);
     this.mode = mode;
     this.client = new EtcdClient(options);
+    this.stalls = new ServiceStalls(this.client.connection.callTimeout, (w) => this.warn(w));
     const client = this.client;
     // Core validated the TTL against ETCD_LIMITS, so it is a whole number of seconds.
     this.liveness = {
@@ -106,7 +116,7 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
     this.keySpaces.add('election', name);
     const recipe = new EtcdElection(this.client, name, lease);
     return composeDriver(
-      this.mode === 'service' ? new ServiceElection(this.client, name, lease, recipe) : recipe,
+      this.mode === 'service' ? new ServiceElection(this.client, name, lease, recipe, this.stalls) : recipe,
       this.view(name),
       this.fence,
     );
@@ -119,7 +129,7 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
     // Go's concurrency.Mutex is the election recipe with an empty value, so the client mode reuses it.
     const recipe = new EtcdElection(this.client, name, lease);
     return composeDriver(
-      this.mode === 'service' ? new ServiceLock(this.client, name, lease, recipe) : recipe,
+      this.mode === 'service' ? new ServiceLock(this.client, name, lease, recipe, this.stalls) : recipe,
       view,
       this.fence,
     );
@@ -137,6 +147,10 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
 
   elections(namePrefix: string): AsyncIterable<string> {
     return electionNames(this.client, namePrefix);
+  }
+
+  onWarning(sink: (warning: BackendWarning) => void): void {
+    this.warn = sink;
   }
 
   get callTimeout(): number {

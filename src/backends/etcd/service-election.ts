@@ -4,6 +4,13 @@ import type { EntryRecipe } from '../shared/compose.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import { isInvalidAuthToken, isNotElectionLeader } from '../../etcd/errors.js';
 import type { LeaderKey } from '../../etcd/messages.js';
+import {
+  joinUnwatch,
+  oldestEntry,
+  releasing,
+  superviseCampaign,
+  type ServiceStalls,
+} from './campaign-watchdog.js';
 import { watchDeletion } from './deletion.js';
 import type { EtcdElection } from './election.js';
 import { entryKey, escapeName } from './keys.js';
@@ -14,7 +21,8 @@ import { entryKey, escapeName } from './keys.js';
  * ours (the server never keeps it alive), and guards are the same create-revision txn as the
  * client-side recipe (guardTxn), so a Term means the same thing in both modes. Reads, observers
  * and the fence come from composeDriver; tryLead, which the service lacks, goes through the client
- * `recipe`.
+ * `recipe`. A Campaign that stalls with our entry already the oldest is re-issued, and after
+ * repeated stalls the election runs through `recipe` on this backend (campaign-watchdog.ts).
  */
 export class ServiceElection implements EntryRecipe {
   /** The name etcd's service sees: escaped, so that it builds the same prefix as the client recipe. */
@@ -25,6 +33,7 @@ export class ServiceElection implements EntryRecipe {
     private readonly name: string,
     private readonly lease: string,
     private readonly recipe: EtcdElection,
+    private readonly stalls: ServiceStalls,
   ) {
     this.keyName = escapeName(name);
   }
@@ -35,18 +44,48 @@ export class ServiceElection implements EntryRecipe {
   }
 
   async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Won> {
-    const leader = await campaignThroughTokenExpiry(
-      () => this.client.services.campaign(this.keyName, this.lease, c.value, signal),
+    if (this.stalls.fellBack('election', this.name)) return this.leadClientSide(c, signal, onGone);
+    const outcome = await superviseCampaign(
       this.client,
+      this.stalls,
+      {
+        call: (s) =>
+          campaignThroughTokenExpiry(
+            () => this.client.services.campaign(this.keyName, this.lease, c.value, s),
+            this.client,
+          ),
+        key: c.key,
+        name: this.name,
+        kind: 'election',
+      },
+      signal,
     );
+    if (outcome.kind === 'fell-back') {
+      // Our entry is already the oldest: the client recipe confirms it in one txn and leads at once.
+      const entry = { ...c, token: BigInt(outcome.own.create_revision) };
+      return releasing(this.recipe.lead(entry, signal, onGone), outcome.release);
+    }
+    const leader = outcome.value;
+    try {
+      // etcd's Campaign returns once every older key is gone without looking at our own key again,
+      // so a candidate deleted together with them (a lease revoked early, a transfer past it, an
+      // operator) would "win". One read confirms, at or after Campaign's revision, that our entry
+      // is still there with that revision and is the oldest: else no term begins.
+      const oldest = await oldestEntry(this.client, this.name);
+      if (oldest?.key.toString() !== c.key || oldest.create_revision !== leader.rev)
+        throw new EntryDeletedError(c.key);
+    } catch (err) {
+      outcome.release();
+      throw err;
+    }
     const token = BigInt(leader.rev);
-    // etcd's Campaign returns once every older key is gone without looking at our own key again,
-    // so a candidate deleted together with them (a transfer past it, an operator) would "win":
-    // one read after it makes such a campaign fail as on the other recipes.
-    const own = await this.client.range({ key: Buffer.from(c.key), keys_only: true });
-    if (own.kvs[0]?.create_revision !== leader.rev) throw new EntryDeletedError(c.key);
     const unwatch = watchDeletion(this.client, c.key, token, token + 1n, onGone);
-    return { key: c.key, token, liveness: this.lease, unwatch };
+    return { key: c.key, token, liveness: this.lease, unwatch: joinUnwatch(unwatch, outcome.release) };
+  }
+
+  /** After repeated stalls: the same election through the client recipe, on the same keys. */
+  private async leadClientSide(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Won> {
+    return this.recipe.lead(await this.recipe.join(c.value), signal, onGone);
   }
 
   /** v3election cannot try without waiting, so this one step uses the (identical) client-side layout. */

@@ -2,6 +2,7 @@ import type { Candidacy, Entry, Won } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
 import type { EntryRecipe } from '../shared/compose.js';
 import type { EtcdClient } from '../../etcd/client.js';
+import { oldestEntry, releasing, superviseCampaign, type ServiceStalls } from './campaign-watchdog.js';
 import { watchDeletion } from './deletion.js';
 import type { EtcdElection } from './election.js';
 import { entryKey, escapeName } from './keys.js';
@@ -11,7 +12,8 @@ import { campaignThroughTokenExpiry } from './service-election.js';
  * A mutex run by etcd's server-side v3lock service. Lock blocks on the server; its reply names the
  * key but not its create revision, so one read fetches the token that guards and fencing need.
  * Same key layout as Go's concurrency.Mutex, so client-side holders and `etcdctl lock` queue with it.
- * Reads, observers and the fence come from composeDriver; tryLead goes through the client `recipe`.
+ * Reads, observers and the fence come from composeDriver; tryLead goes through the client `recipe`,
+ * and so does lead() after repeated stalls of Lock (see campaign-watchdog.ts).
  */
 export class ServiceLock implements EntryRecipe {
   constructor(
@@ -19,6 +21,7 @@ export class ServiceLock implements EntryRecipe {
     private readonly name: string,
     private readonly lease: string,
     private readonly recipe: EtcdElection,
+    private readonly stalls: ServiceStalls,
   ) {}
 
   async join(value: string): Promise<Candidacy> {
@@ -26,15 +29,47 @@ export class ServiceLock implements EntryRecipe {
   }
 
   async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Won> {
-    const key = await campaignThroughTokenExpiry(
-      () => this.client.services.lock(escapeName(this.name), this.lease, signal),
+    if (this.stalls.fellBack('mutex', this.name))
+      return this.recipe.lead(await this.recipe.join(c.value), signal, onGone);
+    const outcome = await superviseCampaign(
       this.client,
+      this.stalls,
+      {
+        call: (s) =>
+          campaignThroughTokenExpiry(
+            () => this.client.services.lock(escapeName(this.name), this.lease, s),
+            this.client,
+          ),
+        key: c.key,
+        name: this.name,
+        kind: 'mutex',
+      },
+      signal,
     );
-    const held = (await this.client.range({ key: Buffer.from(key) })).kvs[0];
-    if (!held) throw new EntryDeletedError(key);
-    const token = BigInt(held.create_revision);
-    const unwatch = watchDeletion(this.client, c.key, token, token + 1n, onGone);
-    return { key: c.key, token, liveness: this.lease, unwatch };
+    if (outcome.kind === 'fell-back') {
+      const entry = { ...c, token: BigInt(outcome.own.create_revision) };
+      return releasing(this.recipe.lead(entry, signal, onGone), outcome.release);
+    }
+    let token: bigint;
+    try {
+      // The reply names the key but not its revision; one read fetches the token and confirms that
+      // our key is still there and the oldest (Lock, like Campaign, never looks at it again).
+      const oldest = await oldestEntry(this.client, this.name);
+      if (oldest?.key.toString() !== outcome.value) throw new EntryDeletedError(outcome.value);
+      token = BigInt(oldest.create_revision);
+    } catch (err) {
+      outcome.release();
+      throw err;
+    }
+    return releasing(
+      Promise.resolve({
+        key: c.key,
+        token,
+        liveness: this.lease,
+        unwatch: watchDeletion(this.client, c.key, token, token + 1n, onGone),
+      }),
+      outcome.release,
+    );
   }
 
   /** v3lock has no try-lock, so this one step uses the (identical) client-side layout. */
