@@ -3,6 +3,7 @@ import type {
   BackendDriver,
   BackendLimits,
   BackendStats,
+  BackendWarning,
   ElectionDriver,
   ElectionView,
   Liveness,
@@ -15,6 +16,7 @@ import { composeDriver, type Fence } from '../shared/compose.js';
 import { EtcdElection } from './election.js';
 import { guardTxn } from './fence.js';
 import { KeySpaces } from './keys.js';
+import { reportKnownBugs } from './known-bugs.js';
 import { electionNames } from './participants.js';
 import { ServiceElection } from './service-election.js';
 import { ServiceLock } from './service-lock.js';
@@ -56,6 +58,8 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
   private readonly fence: Fence<EtcdTxn> = (e, body) => guardTxn(this.client, this.keySpaces, e, body);
 
   readonly mode: EtcdMode;
+  /** Where warnings go, once Backend installs its sink (onWarning). */
+  private warnings?: (warning: BackendWarning) => void;
 
   constructor(options: ConnectionOptions, mode: EtcdMode = 'client') {
     if (mode !== 'client' && mode !== 'service')
@@ -77,7 +81,8 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
   connect(): Promise<void> {
     this.connected ??= this.client
       .status(this.client.connection.dialTimeout)
-      .then(() => {
+      .then((status) => {
+        reportKnownBugs(status.version, this.client.connection.activeEndpoint, this.warnings);
         warmCodecs();
         // One no-op guarded txn runs the whole write path once, so that a short-lived process
         // (the CLI) does not pay for its first compilation in the middle of a handover.
@@ -100,6 +105,10 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
         );
       });
     return this.connected;
+  }
+
+  onWarning(sink: (warning: BackendWarning) => void): void {
+    this.warnings = sink;
   }
 
   election(name: string, lease: string): ElectionDriver<EtcdTxn> {
