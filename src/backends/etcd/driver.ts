@@ -94,6 +94,12 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
             failure: [],
           })
           .catch(() => undefined);
+        // In service mode nothing watches before the first term, whose watch on its own key would
+        // then open the shared stream after Campaign returns, on the handover's path: open it now.
+        if (this.mode === 'service')
+          this.client
+            .watch({ key, startRevision: 0n }, { onEvents: () => undefined, onEnd: () => undefined })
+            .cancel();
       })
       .catch((err: Error) => {
         this.connected = undefined;
