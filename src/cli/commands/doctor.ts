@@ -50,7 +50,7 @@ async function doctorEtcd(options: GlobalOptions, out: Output): Promise<number> 
           reachable: false,
           error: describe(check.error),
         },
-        `endpoint ${check.endpoint}: not reached (${describe(check.error)})`,
+        `endpoint ${check.endpoint}: ${check.error instanceof BackendUnavailableError ? 'not reached' : 'failed'} (${describe(check.error)})`,
       );
       continue;
     }
@@ -63,7 +63,7 @@ async function doctorEtcd(options: GlobalOptions, out: Output): Promise<number> 
         reachable: true,
         version: check.version,
         raft_leader: check.raftLeader ?? null,
-        [jsonBugField]: bug,
+        early_revocation: bug,
       },
       `endpoint ${check.endpoint}: etcd ${check.version}${check.raftLeader ? ' (raft leader)' : ''}, ` +
         `bug #15247 ${bugWords(bug)}`,
@@ -93,7 +93,7 @@ async function doctorEtcd(options: GlobalOptions, out: Output): Promise<number> 
       mode: options.mode,
       endpoints: checks.length,
       reached: reached.length,
-      [jsonBugField]: overall,
+      early_revocation: overall,
       fixed_in: fixedInText(),
       guarantee: overall === 'fixed' ? 'no-overlap and fencing' : EARLY_REVOCATION.consequence,
     },
@@ -101,9 +101,6 @@ async function doctorEtcd(options: GlobalOptions, out: Output): Promise<number> 
   );
   return ExitCode.OK;
 }
-
-/** The JSON field of the early-revocation verdict. */
-const jsonBugField = 'early_revocation';
 
 function summary(options: GlobalOptions, checks: EndpointCheck[], overall: BugVerdict): string {
   const reached = checks.filter((c) => c.version !== undefined);
