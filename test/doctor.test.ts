@@ -9,6 +9,8 @@ import { verdict } from '../src/backends/etcd/known-bugs.js';
 import { etcd, type BackendWarning } from '../src/index.js';
 import { buildCli, NO_STACK, runCli } from './cli-process.js';
 import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
+import { startPostgres, type PostgresServer } from './fixtures/postgres.js';
+import { startZookeeper, type ZookeeperServer } from './fixtures/zookeeper.js';
 
 let node: EtcdNode;
 /** The server's version as etcdctl reads it from the Status RPC. */
@@ -179,5 +181,74 @@ describe('ballot doctor and the startup warning on a real etcd', () => {
       lines.map((l) => [l['level'], l['code'], l['backend']]),
       affected ? [['warn', 'etcd-early-revocation', 'etcd']] : [],
     );
+  });
+});
+
+describe('ballot doctor on PostgreSQL and ZooKeeper', () => {
+  let pg: PostgresServer | undefined;
+  let zkServer: ZookeeperServer | undefined;
+  const clean: NodeJS.ProcessEnv = {
+    DATABASE_URL: '',
+    PGHOST: '',
+    PGPORT: '',
+    PGUSER: '',
+    PGPASSWORD: '',
+    PGDATABASE: '',
+    ZOOKEEPER_CONNECT: '',
+  };
+
+  before(async () => {
+    [pg, zkServer] = await Promise.all([startPostgres(), startZookeeper(), buildCli()]);
+  });
+
+  after(async () => {
+    await Promise.all([pg?.stop(), zkServer?.stop()]);
+  });
+
+  test('PostgreSQL: reachability and the server version; unreachable exits 5', async () => {
+    const url = pg!.url('app');
+    const res = await runCli(['doctor', '--backend', 'postgres', '--dsn', url, '--json'], undefined, clean);
+    assert.equal(res.code, 0, res.stderr);
+    const [event] = res.stdout.split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(event?.['event'], 'doctor');
+    assert.equal(event?.['reachable'], true);
+    assert.match(String(event?.['version']), /^\d+(\.\d+)+/);
+    const human = await runCli(['doctor', '--backend', 'postgres', '--dsn', url], undefined, clean);
+    assert.match(human.stdout, /^backend postgres at .+: reached, PostgreSQL \d+/);
+
+    const down = await runCli(
+      [
+        'doctor',
+        '--backend',
+        'postgres',
+        '--dsn',
+        'postgres://app@127.0.0.1:1/app',
+        '--dial-timeout',
+        '500ms',
+      ],
+      undefined,
+      clean,
+    );
+    assert.equal(down.code, 5, down.stderr);
+    assert.match(down.stderr, /check --dsn/);
+    assert.doesNotMatch(down.stderr, NO_STACK);
+  });
+
+  test('ZooKeeper: reachability only; unreachable exits 5', async () => {
+    const res = await runCli(
+      ['doctor', '--backend', 'zookeeper', '--zk', zkServer!.connect],
+      undefined,
+      clean,
+    );
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, `backend zookeeper at ${zkServer!.connect}: reached`);
+
+    const down = await runCli(
+      ['doctor', '--backend', 'zookeeper', '--zk', '127.0.0.1:1', '--dial-timeout', '500ms'],
+      undefined,
+      clean,
+    );
+    assert.equal(down.code, 5, down.stderr);
+    assert.doesNotMatch(down.stderr, NO_STACK);
   });
 });

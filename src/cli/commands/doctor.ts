@@ -172,9 +172,9 @@ async function doctorZookeeper(options: GlobalOptions, out: Output): Promise<num
   // A listener, so that nothing the backend warns about lands on stderr as a process warning.
   backend.on('warning', () => undefined);
   try {
-    // Reading the root connects (and checks a chroot); the server version would take the `srvr`
-    // four-letter word, which servers often disable, so it is not asked.
-    await backend.get('/');
+    // Reading a key (absent or not) connects and checks a chroot. The server version would take
+    // the `srvr` four-letter word, which servers often disable, so it is not asked.
+    await backend.get('ballot-doctor');
     out.event(
       {
         event: 'doctor',
