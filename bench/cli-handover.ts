@@ -33,6 +33,13 @@ const tools: Tool[] = [
     elected: (line, value) => line.startsWith('elected ') && line.includes(`: ${value} (`),
   },
   {
+    name: 'ballot campaign --mode service',
+    election: 'bench-service',
+    start: (node, value) =>
+      startCli(['campaign', 'bench-service', value, '--mode', 'service'], node.endpoint),
+    elected: (line, value) => line.startsWith('elected ') && line.includes(`: ${value} (`),
+  },
+  {
     name: 'etcdctl elect',
     election: 'bench-etcdctl',
     start: (node, value) =>

@@ -2,6 +2,7 @@ import { BackendUnavailableError, etcd, postgres, zookeeper, type Backend } from
 import { EtcdClient } from '../etcd/client.js';
 import type { CommandContext } from './context.js';
 import { UsageError } from './errors.js';
+import { cliLogger } from './logger.js';
 import { etcdOptions, postgresOptions, zookeeperOptions, type GlobalOptions } from './options.js';
 import { Output } from './output.js';
 
@@ -10,13 +11,33 @@ import { Output } from './output.js';
  * lives inside one process, so only the demo can use it.
  */
 export function openBackend(options: GlobalOptions, command: string): Backend {
-  if (options.backend === 'postgres') return postgres(postgresOptions(options));
-  if (options.backend === 'zookeeper') return zookeeper(zookeeperOptions(options));
+  if (options.backend === 'postgres') return logWarnings(postgres(postgresOptions(options)), options);
+  if (options.backend === 'zookeeper') return logWarnings(zookeeper(zookeeperOptions(options)), options);
   if (options.backend !== 'etcd')
     throw new UsageError(
       `\`ballot ${command}\` needs --backend etcd, postgres or zookeeper: the memory backend lives inside one process (only \`ballot demo\` uses it)`,
     );
-  return etcd(etcdOptions(options));
+  return logWarnings(etcd(etcdOptions(options)), options);
+}
+
+/**
+ * Sends the backend's warnings to the --log-level logger (level warn), and nowhere without one: a
+ * listener keeps them from becoming process warnings on stderr, which scripts read for the
+ * command's own messages. `ballot doctor` reports a server version with a known bug.
+ */
+export function logWarnings(backend: Backend, options: Pick<GlobalOptions, 'logLevel'>): Backend {
+  const logger = cliLogger(options.logLevel);
+  backend.on('warning', (warning) =>
+    logger?.warn(
+      {
+        backend: backend.kind,
+        code: warning.code,
+        ...(warning.election === undefined ? {} : { election: warning.election }),
+      },
+      warning.message,
+    ),
+  );
+  return backend;
 }
 
 /** Where PostgreSQL's connection settings come from, for messages that say what to change. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { campaign } from './commands/campaign.js';
 import { demo, demoWorker } from './commands/demo.js';
+import { doctor } from './commands/doctor.js';
 import { leader } from './commands/leader.js';
 import { list } from './commands/list.js';
 import { migrate } from './commands/migrate.js';
@@ -38,6 +39,7 @@ Examples:
   $ ballot list                       # every election, its leader and its queue
   $ ballot resign jobs                # operator: make the leader step down
   $ ballot transfer jobs host-b       # operator: hand leadership to host-b
+  $ ballot doctor                     # server versions, known etcd bugs
   $ ballot leader jobs --backend postgres --dsn postgres://app@db:5432/app
   $ ballot leader /services/jobs/leader --backend zookeeper --zk zk1:2181/apps
                                       # a znode path: a Curator LeaderLatch's
@@ -279,6 +281,21 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
         );
       },
     );
+
+  program
+    .command('doctor')
+    .summary('check the backend: endpoints reached, server versions, known server bugs')
+    .description(
+      'Ask every endpoint for its status and report the backend, the endpoints reached and each ' +
+        "server's version. On etcd, say whether that version has the fix for etcd bug #15247 (a " +
+        'paused raft leader revokes live leases when it resumes; fixed in 3.4.31, 3.5.13, 3.6.0): ' +
+        'without it, no-overlap of believed leadership holds only while the raft leader is not ' +
+        'paused, while fencing holds always. Exits 0 when the backend answers, a known bug ' +
+        'included; 5 when no endpoint answers.',
+    )
+    .action(async (_o: unknown, cmd: Command) => {
+      result.code = await doctor(resolveGlobals(cmd, ETCD));
+    });
 
   program
     .command('demo')

@@ -53,7 +53,7 @@ export class Backend<Tx = KvTxn> extends EventEmitter<BackendEvents> implements 
       this.emit('warning', warning);
       return;
     }
-    if (this.warned.has(warning.code)) return;
+    if (warning.quiet || this.warned.has(warning.code)) return;
     this.warned.add(warning.code);
     process.emitWarning(`ballot ${this.kind}: ${warning.message}`, { code: 'BALLOT_WARNING' });
   }

@@ -372,4 +372,9 @@ export interface BackendWarning {
   message: string;
   /** The election it concerns, when it concerns one. */
   election?: string;
+  /**
+   * With no 'warning' listener, do not raise it as a process warning either: for conditions only an
+   * operator can change, that a program cannot act on, and that `ballot doctor` reports.
+   */
+  quiet?: boolean;
 }

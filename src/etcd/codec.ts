@@ -73,6 +73,24 @@ const SAMPLES: [path: string, request: object, response: object][] = [
     },
   ],
   ['/etcdserverpb.KV/Range', { key: kv.key }, { header, kvs: [kv], count: '1' }],
+  ['/etcdserverpb.Lease/LeaseRevoke', { ID: '1' }, { header }],
+  // A leader's resign in service mode, and a waiter's wake-up there.
+  [
+    '/v3electionpb.Election/Resign',
+    { leader: { name: kv.key, key: kv.key, rev: '1', lease: '1' } },
+    { header },
+  ],
+  [
+    '/v3electionpb.Election/Campaign',
+    { name: kv.key, lease: '1', value: kv.value },
+    { header, leader: { name: kv.key, key: kv.key, rev: '1', lease: '1' } },
+  ],
+  // Ending a term cancels the watch on its own key before the delete is sent.
+  [
+    '/etcdserverpb.Watch/Watch',
+    { cancel_request: { watch_id: '1' } },
+    { header, watch_id: '1', canceled: true },
+  ],
   ['/etcdserverpb.Lease/LeaseKeepAlive', { ID: '1' }, { header, ID: '1', TTL: '1' }],
   [
     '/etcdserverpb.Watch/Watch',

@@ -17,6 +17,7 @@ import { ServiceStalls } from './campaign-watchdog.js';
 import { EtcdElection } from './election.js';
 import { guardTxn } from './fence.js';
 import { KeySpaces } from './keys.js';
+import { reportKnownBugs } from './known-bugs.js';
 import { electionNames } from './participants.js';
 import { ServiceElection } from './service-election.js';
 import { ServiceLock } from './service-lock.js';
@@ -87,7 +88,8 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
   connect(): Promise<void> {
     this.connected ??= this.client
       .status(this.client.connection.dialTimeout)
-      .then(() => {
+      .then((status) => {
+        reportKnownBugs(status.version, this.client.connection.activeEndpoint, this.warn);
         warmCodecs();
         // One no-op guarded txn runs the whole write path once, so that a short-lived process
         // (the CLI) does not pay for its first compilation in the middle of a handover.
@@ -99,6 +101,12 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
             failure: [],
           })
           .catch(() => undefined);
+        // In service mode nothing watches before the first term, whose watch on its own key would
+        // then open the shared stream after Campaign returns, on the handover's path: open it now.
+        if (this.mode === 'service')
+          this.client
+            .watch({ key, startRevision: 0n }, { onEvents: () => undefined, onEnd: () => undefined })
+            .cancel();
       })
       .catch((err: Error) => {
         this.connected = undefined;

@@ -52,15 +52,26 @@ export async function campaign(
       throw whileQueued(election, err, backend.kind);
     }
     view.hold(term);
+    // On SIGINT the delete is the whole handover: resign() starts inside the abort dispatch, ahead
+    // of the promise hops below, and still ends the term before the delete is sent.
+    let resigning: Promise<void> | undefined;
+    const resignNow = () => {
+      resigning = race.resign();
+      resigning.catch(() => undefined);
+    };
+    signal.addEventListener('abort', resignNow, { once: true });
     out.elected({ election, value: term.value, key: term.key, token: term.token });
     const ended = await Promise.race([term.whenEnded(), whenAborted(signal)]);
-    if (ended) {
+    // A term that ended on its own (resign() ends it as 'resigned') is reported as deposed.
+    if (ended && ended.reason !== 'resigned') {
+      signal.removeEventListener('abort', resignNow);
+      await resigning?.catch(() => undefined);
       out.deposed(election, ended.reason);
       stderr.write(`ballot: ${describeEnd(election, term.token, ended.reason)}\n`);
       return ExitCode.DEPOSED;
     }
     try {
-      await race.resign();
+      await (resigning ?? race.resign());
     } finally {
       // The term ended the moment resign() began; say so even if deleting the key failed (the
       // key then goes with the lease, which close() revokes or the TTL expires).
