@@ -78,6 +78,9 @@ export class WatchHub {
   private readonly active = new Map<string, Entry>();
   private readonly waiting = new Set<Entry>();
   private closed = false;
+  /** Cancel requests waiting for the end of the current turn (see queueCancel). */
+  private pendingCancels: string[] = [];
+  private cancelFlush?: NodeJS.Immediate;
 
   constructor(connection: Connection) {
     this.connection = connection;
@@ -95,6 +98,9 @@ export class WatchHub {
   close(): void {
     this.closed = true;
     clearTimeout(this.reopenTimer);
+    if (this.cancelFlush) clearImmediate(this.cancelFlush);
+    this.cancelFlush = undefined;
+    this.pendingCancels = [];
     this.dropStream();
     this.waiting.clear();
     this.active.clear();
@@ -108,8 +114,27 @@ export class WatchHub {
     this.waiting.delete(entry);
     if (entry.id !== undefined && this.active.get(entry.id) === entry) {
       this.active.delete(entry.id);
-      this.stream?.write({ cancel_request: { watch_id: entry.id } });
+      this.queueCancel(entry.id);
     }
+  }
+
+  /**
+   * Sends the cancel request after this turn. A cancel is never urgent (the entry already gets no
+   * callbacks), and it is often issued on a handover's path: a leader resigning, a waiter whose
+   * predecessor just went. Written at once, it would go out ahead of the request that matters.
+   */
+  private queueCancel(id: string): void {
+    const stream = this.stream;
+    if (!stream) return;
+    this.pendingCancels.push(id);
+    this.cancelFlush ??= setImmediate(() => {
+      this.cancelFlush = undefined;
+      const ids = this.pendingCancels;
+      this.pendingCancels = [];
+      // A stream that broke meanwhile took these watchers with it; the new one never had them.
+      if (this.stream !== stream) return;
+      for (const watchId of ids) stream.write({ cancel_request: { watch_id: watchId } });
+    });
   }
 
   /** Sends create requests for waiting watchers, opening the stream first if needed. */
