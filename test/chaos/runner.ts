@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatSeed, Rng, type Seed } from '../fixtures/rng.js';
-import { check, type Verdict } from './checker.js';
+import { check, type ChaosVerdict } from './checker.js';
 import { StepTimeout, Trial, type Lab } from './lab.js';
 import { monotonicNow as now, type CandidateMode, type EtcdMode } from './protocol.js';
 import { backendOf, type Scenario } from './scenarios.js';
@@ -15,7 +15,7 @@ export interface TrialResult {
   scenario: string;
   seed: Seed;
   ms: number;
-  verdict: Verdict;
+  verdict: ChaosVerdict;
   timeline: string[];
   /** Retries, errors and crashes the candidates reported, for reading next to a violation. */
   incidents: string[];
@@ -48,7 +48,7 @@ export async function runTrial(lab: Lab, scenario: Scenario, seed: Seed): Promis
     trial.failures.push({ check: err instanceof StepTimeout ? 'liveness' : 'scenario', message });
     trial.mark(`scenario step failed: ${message}`);
   }
-  let verdict: Verdict;
+  let verdict: ChaosVerdict;
   const termsByApi = noTerms();
   try {
     await trial.restore();
@@ -71,6 +71,8 @@ export async function runTrial(lab: Lab, scenario: Scenario, seed: Seed): Promis
       handovers: [],
       writes: { committed: 0, refused: 0, unknown: 0, staleCommitted: 0 },
       terms: 0,
+      windows: [],
+      recoveries: [],
     };
     await sleep(500);
   }
@@ -130,9 +132,15 @@ export function summaryLine(r: TrialResult): string {
   const handover = v.handovers.length
     ? ` handover=${v.handovers.map((h) => h.ms.toFixed(0)).join('/')}ms`
     : '';
+  const windows = v.windows.length
+    ? ` windows=${v.windows.map((w) => `${w.ms.toFixed(0)}ms/${w.mode}${w.allowed ? '' : '!'}`).join(',')}`
+    : '';
+  const recovery = v.recoveries.length
+    ? ` recovery=${v.recoveries.map((x) => (x.ms === null ? 'none' : x.ms.toFixed(0))).join('/')}ms`
+    : '';
   return (
     `${status} ${r.trial.padEnd(40)} seed=${formatSeed(r.seed)} ${(r.ms / 1000).toFixed(1).padStart(5)}s ` +
-    `terms=${v.terms} writes=${v.writes.committed}/${v.writes.refused}/${v.writes.unknown}${lead}${handover}`
+    `terms=${v.terms} writes=${v.writes.committed}/${v.writes.refused}/${v.writes.unknown}${lead}${handover}${windows}${recovery}`
   );
 }
 
