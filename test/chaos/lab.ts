@@ -340,6 +340,8 @@ export class Trial {
   readonly #specs = new Map<string, CandidateSpec>();
   /** Draws the cast (which etcd mode each candidate runs), apart from the scenario's rng. */
   readonly #cast: Rng;
+  /** Share of candidates cast on the service mode: the lab's, unless the trial was opened with its own. */
+  #serviceShare: number;
   /**
    * On ZooKeeper, whether every candidate of the trial holds a Mutex: lock nodes and latch nodes
    * under one path form two lines there (as InterProcessMutex's and LeaderLatch's do), so a trial
@@ -357,6 +359,7 @@ export class Trial {
     this.lab = lab;
     // A stream of its own, so seeds recorded before service-mode candidates joined replay the same faults.
     this.#cast = new Rng(deriveSeed(seed, CAST_STREAM));
+    this.#serviceShare = lab.serviceShare;
     this.#allMutex = lab.backend === 'zookeeper' && this.#cast.chance(0.25);
     this.scenario = scenario;
     this.name = name;
@@ -377,7 +380,13 @@ export class Trial {
   }
 
   /** Opens a trial; its history starts at the current revision, before any candidate exists. */
-  static async open(lab: Lab, scenario: string, seed: Seed): Promise<Trial> {
+  static async open(lab: Lab, scenario: string, seed: Seed, serviceShare?: number): Promise<Trial> {
+    const trial = await Trial.#open(lab, scenario, seed);
+    if (serviceShare !== undefined) trial.#serviceShare = serviceShare;
+    return trial;
+  }
+
+  static async #open(lab: Lab, scenario: string, seed: Seed): Promise<Trial> {
     const name = lab.nextTrialName(scenario);
     if (lab.backend === 'zookeeper') {
       // The history is the servers' logs, filtered by the trial's paths: no position to take.
@@ -493,7 +502,7 @@ export class Trial {
     const drawn: CandidateMode = rng.chance(0.7) ? 'elector' : index % 2 === 1 ? 'mutex' : 'election';
     const zkLine = this.lab.backend === 'zookeeper';
     const mode = this.#allMutex ? 'mutex' : zkLine && drawn === 'mutex' ? 'election' : drawn;
-    const service = this.#cast.chance(this.lab.serviceShare);
+    const service = this.#cast.chance(this.#serviceShare);
     return { id, mode, etcd: service ? 'service' : 'client' };
   }
 

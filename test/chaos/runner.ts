@@ -21,6 +21,8 @@ export interface TrialResult {
   incidents: string[];
   /** Terms begun, by the API their candidate drove and its etcd mode, so a pass shows each was exercised. */
   termsByApi: TermsByApi;
+  /** Share of candidates cast on the service mode (the cast replays only with the same share). */
+  serviceShare: number;
 }
 
 /** One trial to run. */
@@ -30,16 +32,25 @@ export interface Planned {
 }
 
 /** How to replay a trial: the command that runs exactly this scenario with this seed. */
-export function replayCommand(scenario: string, seed: Seed): string {
+export function replayCommand(scenario: string, seed: Seed, serviceShare = 0): string {
   const store = backendOf(scenario);
   const backend = store === 'etcd' ? '' : `--backend ${store} `;
-  return `npm run chaos -- ${backend}--trial ${scenario}:${formatSeed(seed)}`;
+  const service = serviceShare > 0 ? `--service ${serviceShare} ` : '';
+  return `npm run chaos -- ${backend}${service}--trial ${scenario}:${formatSeed(seed)}`;
 }
 
-/** Runs one scenario with one seed and judges it. Never throws for a failure of the library. */
-export async function runTrial(lab: Lab, scenario: Scenario, seed: Seed): Promise<TrialResult> {
+/**
+ * Runs one scenario with one seed and judges it (`serviceShare` overrides the lab's, e.g. to replay
+ * a regression schedule on the client mode it was found on). Never throws for a failure of the library.
+ */
+export async function runTrial(
+  lab: Lab,
+  scenario: Scenario,
+  seed: Seed,
+  opts: { serviceShare?: number } = {},
+): Promise<TrialResult> {
   const started = now();
-  const trial = await Trial.open(lab, scenario.name, seed);
+  const trial = await Trial.open(lab, scenario.name, seed, opts.serviceShare);
   trial.mark(`scenario ${scenario.name}, seed ${formatSeed(seed)}`);
   try {
     await scenario.run(trial, new Rng(seed));
@@ -86,6 +97,7 @@ export async function runTrial(lab: Lab, scenario: Scenario, seed: Seed): Promis
     timeline: trial.timeline,
     incidents: trial.incidents(),
     termsByApi,
+    serviceShare: opts.serviceShare ?? lab.serviceShare,
   };
 }
 
@@ -147,7 +159,7 @@ export function summaryLine(r: TrialResult): string {
 /** Everything worth printing about a failed trial: violations, replay command, timeline, incidents. */
 export function failureReport(r: TrialResult): string {
   return [
-    `${r.trial}: ${r.verdict.violations.length} violation(s); replay with: ${replayCommand(r.scenario, r.seed)}`,
+    `${r.trial}: ${r.verdict.violations.length} violation(s); replay with: ${replayCommand(r.scenario, r.seed, r.serviceShare)}`,
     ...r.verdict.violations.map((v) => `  [${v.check}] ${v.message}`),
     '  timeline:',
     ...r.timeline.map((l) => `    ${l}`),
