@@ -21,7 +21,7 @@ import {
   type TrialResult,
 } from './chaos/runner.js';
 import { REGRESSION_SCHEDULES } from './chaos/regressions.js';
-import { recoveryStats, windowStats } from './chaos/report.js';
+import { recoveryStats, revocationStats, windowStats } from './chaos/report.js';
 import type { Backend } from './chaos/protocol.js';
 import { backendOf, SCENARIOS, scenarioNamed, scenariosFor } from './chaos/scenarios.js';
 
@@ -95,6 +95,10 @@ describe('chaos: bounded pass over every scenario (3-member etcd, candidate proc
         t.diagnostic(
           `early-revocation windows (${w.mode} successor): ${w.count}, ${w.violations} violations, ` +
             `max ${w.max.toFixed(1)} ms`,
+        );
+      for (const x of revocationStats(results))
+        t.diagnostic(
+          `terms lost right after a raft leader resumed (${x.mode}): ${x.count}, smallest lead ${x.minLead.toFixed(1)} ms`,
         );
       for (const r of recoveryStats(results, 3_000))
         t.diagnostic(

@@ -110,6 +110,9 @@ describe('chaos checker catches each kind of violation (synthetic histories)', (
     ]);
     // The window is not a step-down lead (leads are positive by definition).
     assert.deepEqual(verdict.leads, []);
+    // c0 lost its entry 100 ms after the resume: an early revocation, 50 ms into its successor's term.
+    assert.deepEqual(verdict.revocations, [{ term: 'c0#10', mode: 'client', leadMs: -50 }]);
+    assert.deepEqual(check(early({ resume: 900 })).revocations, []);
   });
 
   test('an overlap too long, not after a resume, or on the client mode is a violation', () => {

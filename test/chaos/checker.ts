@@ -101,6 +101,13 @@ export interface ChaosVerdict extends Verdict {
    * when leadership never lapsed; null when no term ended that gap before everyone stopped.
    */
   recoveries: { label: string; ms: number | null }[];
+  /**
+   * Terms that lost their entry or session within RESUME_GRACE_MS of a paused raft leader's
+   * SIGCONT (etcd bug #15247 revoking a live lease, or a coincidence), overlap or not: how close
+   * the successor came. `leadMs` is from the term's believed end to the next term of another
+   * candidate (negative: an overlap; null: no later term).
+   */
+  revocations: { term: string; mode: 'client' | 'service'; leadMs: number | null }[];
 }
 
 /** Judges one trial: the candidates' reports, then the store's history against them. */
@@ -125,7 +132,28 @@ export function check(record: TrialRecord): ChaosVerdict {
   };
   const verdict = checkHistory(record, { allowOverlap });
   verdict.violations.push(...replayEtcd(record));
-  return { ...verdict, windows, recoveries: recoveries(record) };
+  return { ...verdict, windows, recoveries: recoveries(record), revocations: revocations(record, service) };
+}
+
+/** See ChaosVerdict.revocations. */
+function revocations(record: TrialRecord, service: ReadonlySet<string>): ChaosVerdict['revocations'] {
+  const resumes = record.resumes ?? [];
+  const lost = record.terms.filter((t) => {
+    const at = t.endedAt;
+    if (at === null || (t.reason !== 'key-deleted' && t.reason !== 'session-lost')) return false;
+    return resumes.some((r) => at >= r && at - r <= RESUME_GRACE_MS);
+  });
+  return lost.map((t) => {
+    const end = believedUntil(t);
+    const next = record.terms
+      .filter((x) => x.cand !== t.cand && x.startedAt > t.startedAt)
+      .sort((a, b) => a.startedAt - b.startedAt)[0];
+    return {
+      term: describeTerm(t),
+      mode: service.has(t.cand) ? 'service' : 'client',
+      leadMs: next ? next.startedAt - end : null,
+    };
+  });
 }
 
 /** When a term's believed leadership ended, as the shared checker reckons it (Infinity: open). */

@@ -88,6 +88,25 @@ export function windowStats(results: readonly TrialResult[]): WindowStats[] {
   });
 }
 
+/** Terms lost right after a paused raft leader ran again, by the lost term's mode. */
+export interface RevocationStats {
+  mode: 'service' | 'client';
+  count: number;
+  /** The smallest step-down lead to the next term (negative: an overlap). */
+  minLead: number;
+}
+
+/** Early revocations across `results` (see ChaosVerdict.revocations), one row per mode that saw any. */
+export function revocationStats(results: readonly TrialResult[]): RevocationStats[] {
+  const all = results.flatMap((r) => r.verdict.revocations);
+  return (['service', 'client'] as const).flatMap((mode) => {
+    const mine = all.filter((x) => x.mode === mode);
+    if (mine.length === 0) return [];
+    const leads = mine.flatMap((x) => (x.leadMs === null ? [] : [x.leadMs]));
+    return [{ mode, count: mine.length, minLead: quantile(leads, 0) }];
+  });
+}
+
 /** Recovery after member faults, by kind of fault. */
 export interface RecoveryStats {
   label: string;
@@ -230,6 +249,7 @@ function revokeFixText(version: string): string {
 function etcdSections(info: RunInfo, results: readonly TrialResult[]): string[] {
   if (info.backend !== 'etcd') return [];
   const windows = windowStats(results);
+  const revocations = revocationStats(results);
   const targetMs = info.ttl * 1000 + 1_000;
   const recoveries = recoveryStats(results, targetMs);
   const resumes = results.filter((r) => r.scenario === 'raft-leader-paused').length;
@@ -253,6 +273,17 @@ function etcdSections(info: RunInfo, results: readonly TrialResult[]): string[] 
           '| successor mode | windows | of them violations | p50 | max |',
           '| --- | --: | --: | --: | --: |',
           ...windows.map((w) => `| ${w.mode} | ${w.count} | ${w.violations} | ${ms(w.p50)} | ${ms(w.max)} |`),
+        ]),
+    '',
+    `Terms lost (entry deleted or session lost) within ${RESUME_GRACE_MS} ms of a paused raft leader's SIGCONT, ` +
+      'overlap or not, with the smallest step-down lead to the next term (negative: an overlap):',
+    '',
+    ...(revocations.length === 0
+      ? ['None in this run.']
+      : [
+          '| mode of the lost term | terms | smallest lead to the next term |',
+          '| --- | --: | --: |',
+          ...revocations.map((x) => `| ${x.mode} | ${x.count} | ${ms(x.minLead)} |`),
         ]),
     '',
     '## Recovery after a single-member fault',

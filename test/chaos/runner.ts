@@ -84,6 +84,7 @@ export async function runTrial(
       terms: 0,
       windows: [],
       recoveries: [],
+      revocations: [],
     };
     await sleep(500);
   }
@@ -147,12 +148,15 @@ export function summaryLine(r: TrialResult): string {
   const windows = v.windows.length
     ? ` windows=${v.windows.map((w) => `${w.ms.toFixed(0)}ms/${w.mode}${w.allowed ? '' : '!'}`).join(',')}`
     : '';
+  const revoked = v.revocations.length
+    ? ` revoked=${v.revocations.map((x) => `${x.term}/${x.mode}:${x.leadMs === null ? '-' : x.leadMs.toFixed(0)}ms`).join(',')}`
+    : '';
   const recovery = v.recoveries.length
     ? ` recovery=${v.recoveries.map((x) => (x.ms === null ? 'none' : x.ms.toFixed(0))).join('/')}ms`
     : '';
   return (
     `${status} ${r.trial.padEnd(40)} seed=${formatSeed(r.seed)} ${(r.ms / 1000).toFixed(1).padStart(5)}s ` +
-    `terms=${v.terms} writes=${v.writes.committed}/${v.writes.refused}/${v.writes.unknown}${lead}${handover}${windows}${recovery}`
+    `terms=${v.terms} writes=${v.writes.committed}/${v.writes.refused}/${v.writes.unknown}${lead}${handover}${windows}${revoked}${recovery}`
   );
 }
 

@@ -16,7 +16,7 @@ import { format, resolveConfig } from 'prettier';
 import { deriveSeed, formatSeed, parseSeed, randomSeed, Rng } from '../fixtures/rng.js';
 import { Lab } from './lab.js';
 import { monotonicNow as now, type Backend } from './protocol.js';
-import { renderReport, aggregate, quantile, recoveryStats, windowStats } from './report.js';
+import { renderReport, aggregate, quantile, recoveryStats, revocationStats, windowStats } from './report.js';
 import {
   describeApis,
   failureReport,
@@ -144,6 +144,11 @@ async function main(): Promise<number> {
       console.log(
         `  early-revocation windows (${w.mode} successor): ${w.count}, ${w.violations} of them violations, ` +
           `p50 ${w.p50.toFixed(1)} ms, max ${w.max.toFixed(1)} ms`,
+      );
+    for (const x of revocationStats(results))
+      console.log(
+        `  terms lost right after a raft leader resumed (${x.mode}): ${x.count}, smallest lead to the next term ` +
+          `${x.minLead.toFixed(1)} ms`,
       );
     for (const r of recoveryStats(results, TTL * 1000 + 1_000))
       console.log(
