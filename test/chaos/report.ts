@@ -225,7 +225,7 @@ function storeText(info: RunInfo, env: ReturnType<typeof environment>): StoreTex
         title: '# Reliability under faults',
         store: 'etcd',
         setup:
-          `- etcd: ${env.etcd} (${revokeFixText(env.etcd)}); 3 members on loopback (heartbeat 50 ms, election ` +
+          `- etcd: ${env.etcd}, ${revokeFixText(env.etcd)}; 3 members on loopback (heartbeat 50 ms, election ` +
           'timeout 500 ms)',
         write: '',
         backends: `Share cast on etcd's v3election/v3lock services (\`mode: "service"\`): ${info.serviceShare}. `,
@@ -242,7 +242,7 @@ function revokeFixText(version: string): string {
   if (fix === undefined) return 'unknown whether it has the fix of etcd bug #15247';
   return fix
     ? 'has the fix of etcd bug #15247: a stale raft leader cannot revoke live leases'
-    : 'without the fix of etcd bug #15247 (3.4.30, 3.5.13): a raft leader resumed after a pause may revoke live leases';
+    : 'without the fix of etcd bug #15247 (fixed in 3.4.30 and 3.5.13): a raft leader resumed after a pause may revoke live leases';
 }
 
 /** The early-revocation and recovery sections of an etcd report (empty on other stores). */
@@ -289,8 +289,8 @@ function etcdSections(info: RunInfo, results: readonly TrialResult[]): string[] 
     '## Recovery after a single-member fault',
     '',
     'For every pause or kill of one etcd member (raft leader or follower): from the fault to the start of ' +
-      'the term that ended the last leaderless gap before the member was back for TTL + 2 s (0 when ' +
-      `leadership never lapsed). Target: p99 ≤ TTL + 1 s = ${ms(targetMs)}. Not a CI assertion (CI asserts ` +
+      'the term that ended the last leaderless gap beginning before the member had been back for TTL + 2 s ' +
+      `(or before the next fault); 0 when leadership never lapsed. Target: p99 ≤ TTL + 1 s = ${ms(targetMs)}. Not a CI assertion (CI asserts ` +
       'liveness: a leader within TTL + 2 s of every heal point).',
     '',
     ...(recoveries.length === 0
