@@ -93,7 +93,7 @@ describe('chaos: bounded pass over every scenario (3-member etcd, candidate proc
       t.diagnostic(`terms by API: ${describeApis(byApi)}`);
       for (const w of windowStats(results))
         t.diagnostic(
-          `early-revocation windows (${w.mode} successor): ${w.count}, ${w.violations} violations, ` +
+          `early-revocation windows (${w.mode}): ${w.count}, ${w.violations} violations, ` +
             `max ${w.max.toFixed(1)} ms`,
         );
       for (const x of revocationStats(results))

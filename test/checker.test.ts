@@ -91,13 +91,16 @@ describe('chaos checker catches each kind of violation (synthetic histories)', (
     assert.ok(checksOf(r).includes('overlap'));
   });
 
-  /** c1 (on the service mode unless `client`) begins at 1_450 while c0 believes until `c0End`; a raft leader resumed at `resume`. */
-  const early = (opts: { c0End?: number; resume?: number | null; client?: boolean } = {}): TrialRecord => {
+  /**
+   * c1 begins at 1_450 while c0 believes until `c0End`; a raft leader resumed at `resume`. c1 is on
+   * the service mode, c0 on the client recipe (`service` changes who is).
+   */
+  const early = (opts: { c0End?: number; resume?: number | null; service?: string[] } = {}): TrialRecord => {
     const r = base();
     const c0End = opts.c0End ?? 1_500;
     Object.assign(r.terms[0] as TermRecord, { endedAt: c0End, lastActive: c0End - 1, reason: 'key-deleted' });
     (r.terms[1] as TermRecord).startedAt = 1_450;
-    r.service = opts.client ? [] : ['c1'];
+    r.service = opts.service ?? ['c1'];
     r.resumes = opts.resume === null ? [] : [opts.resume ?? 1_400];
     return r;
   };
@@ -106,7 +109,7 @@ describe('chaos checker catches each kind of violation (synthetic histories)', (
     const verdict = check(early());
     assert.deepEqual(verdict.violations, []);
     assert.deepEqual(verdict.windows, [
-      { earlier: 'c0#10', later: 'c1#11', mode: 'service', ms: 50, afterResumeMs: 50, allowed: true },
+      { earlier: 'c0#10', later: 'c1#11', mode: 'mixed', ms: 50, afterResumeMs: 50, allowed: true },
     ]);
     // The window is not a step-down lead (leads are positive by definition).
     assert.deepEqual(verdict.leads, []);
@@ -125,7 +128,10 @@ describe('chaos checker catches each kind of violation (synthetic histories)', (
     assert.deepEqual(noResume.windows, []);
     // A resume long before the successor began does not count either.
     assert.ok(checksOf(early({ resume: 800 })).includes('overlap'));
-    const client = check(early({ client: true }));
+    // Both on the service mode, or only the old leader: the same window.
+    assert.deepEqual(check(early({ service: ['c0', 'c1'] })).windows[0]?.mode, 'service');
+    assert.deepEqual(check(early({ service: ['c0'] })).violations, []);
+    const client = check(early({ service: [] }));
     assert.deepEqual([...new Set(client.violations.map((v) => v.check))], ['overlap']);
     assert.deepEqual(
       client.windows.map((w) => [w.mode, w.allowed]),

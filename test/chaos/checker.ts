@@ -77,20 +77,23 @@ export const EARLY_REVOCATION_BOUND_MS = 200;
 
 /**
  * An overlap of believed leadership that began within RESUME_GRACE_MS after a paused raft
- * leader was resumed. In service mode (the successor's candidate drives etcd's election or lock
- * service) one of at most EARLY_REVOCATION_BOUND_MS is the documented window, not a violation;
- * every other overlap is.
+ * leader was resumed. When the service mode is involved (either term's candidate drives etcd's
+ * election or lock service) one of at most EARLY_REVOCATION_BOUND_MS is the documented window,
+ * not a violation; between two client-mode terms, and everywhere else, an overlap is a violation.
  */
 export interface EarlyRevocationWindow {
   earlier: string;
   later: string;
-  /** The successor's etcd mode. */
-  mode: 'client' | 'service';
+  /** The two terms' etcd modes: both on the service, one on each ('mixed'), or both on the client recipe. */
+  mode: PairMode;
   ms: number;
   /** From the raft leader's SIGCONT to the successor's term start. */
   afterResumeMs: number;
   allowed: boolean;
 }
+
+/** The etcd modes of two terms. */
+export type PairMode = 'service' | 'mixed' | 'client';
 
 /** What the chaos checker finds: the shared verdict, the measured windows and the recoveries. */
 export interface ChaosVerdict extends Verdict {
@@ -118,8 +121,9 @@ export function check(record: TrialRecord): ChaosVerdict {
   const allowOverlap = (o: Overlap): boolean => {
     const resume = resumes.filter((r) => r <= o.at && o.at - r <= RESUME_GRACE_MS).at(-1);
     if (resume === undefined) return false;
-    const mode = service.has(o.later.cand) ? 'service' : 'client';
-    const allowed = mode === 'service' && o.ms <= EARLY_REVOCATION_BOUND_MS;
+    const onService = [o.earlier, o.later].filter((t) => service.has(t.cand)).length;
+    const mode: PairMode = onService === 2 ? 'service' : onService === 1 ? 'mixed' : 'client';
+    const allowed = mode !== 'client' && o.ms <= EARLY_REVOCATION_BOUND_MS;
     windows.push({
       earlier: describeTerm(o.earlier),
       later: describeTerm(o.later),

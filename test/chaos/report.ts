@@ -5,7 +5,7 @@ import { REGRESSION_SCHEDULES } from './regressions.js';
 import { describeApis, replayCommand, termsByApi, type TrialResult } from './runner.js';
 import type { Backend } from './protocol.js';
 import { backendOf, type Scenario } from './scenarios.js';
-import { EARLY_REVOCATION_BOUND_MS, RESUME_GRACE_MS } from './checker.js';
+import { EARLY_REVOCATION_BOUND_MS, RESUME_GRACE_MS, type PairMode } from './checker.js';
 
 /** Per-scenario totals. */
 export interface ScenarioStats {
@@ -61,9 +61,9 @@ export function hasRevokeFix(version: string): boolean | undefined {
 
 /** The measured early-revocation windows of a run, by the successor's mode. */
 export interface WindowStats {
-  mode: 'service' | 'client';
+  mode: PairMode;
   count: number;
-  /** Windows over the bound (service) or any at all (client): each is also a violation. */
+  /** Windows over the bound, or any at all between two client-mode terms: each is also a violation. */
   violations: number;
   p50: number;
   max: number;
@@ -72,7 +72,7 @@ export interface WindowStats {
 /** Early-revocation windows across `results`, one row per mode that saw any. */
 export function windowStats(results: readonly TrialResult[]): WindowStats[] {
   const all = results.flatMap((r) => r.verdict.windows);
-  return (['service', 'client'] as const).flatMap((mode) => {
+  return (['service', 'mixed', 'client'] as const).flatMap((mode) => {
     const mine = all.filter((w) => w.mode === mode);
     if (mine.length === 0) return [];
     const v = mine.map((w) => w.ms);
@@ -260,17 +260,18 @@ function etcdSections(info: RunInfo, results: readonly TrialResult[]): string[] 
       'without the fix of bug #15247 a raft leader that was paused and runs again may revoke leases that are ' +
       "live (it still counts down their TTL; the new raft leader's renewals never reached it): a leader's key " +
       'is deleted early, a successor begins, and the old leader believes until its own-key watch reports the ' +
-      `delete. The checker accepts such an overlap of believed leadership only when the successor is on the ` +
-      `service mode, the overlap begins within ${RESUME_GRACE_MS} ms of a paused raft leader's SIGCONT, and ` +
-      `lasts at most ${EARLY_REVOCATION_BOUND_MS} ms; it is then measured here, not counted as a violation. ` +
-      'Every other overlap is a violation, on the client mode always. Fencing has no allowance: every guarded ' +
+      `delete. The checker accepts such an overlap of believed leadership only when the service mode is ` +
+      `involved (either term's candidate is on it), the overlap begins within ${RESUME_GRACE_MS} ms of a paused ` +
+      `raft leader's SIGCONT, and it lasts at most ${EARLY_REVOCATION_BOUND_MS} ms; it is then measured here, ` +
+      'not counted as a violation. Every other overlap is a violation, between two client-mode terms always. ' +
+      'Fencing has no allowance: every guarded ' +
       `write is checked against etcd's history as everywhere else. Raft leader pauses in this run: ${resumes} ` +
       '(raft-leader-paused trials).',
     '',
     ...(windows.length === 0
       ? ['No window in this run.']
       : [
-          '| successor mode | windows | of them violations | p50 | max |',
+          '| modes of the two terms | windows | of them violations | p50 | max |',
           '| --- | --: | --: | --: | --: |',
           ...windows.map((w) => `| ${w.mode} | ${w.count} | ${w.violations} | ${ms(w.p50)} | ${ms(w.max)} |`),
         ]),

@@ -142,7 +142,7 @@ async function main(): Promise<number> {
   if (backend === 'etcd') {
     for (const w of windowStats(results))
       console.log(
-        `  early-revocation windows (${w.mode} successor): ${w.count}, ${w.violations} of them violations, ` +
+        `  early-revocation windows (${w.mode}): ${w.count}, ${w.violations} of them violations, ` +
           `p50 ${w.p50.toFixed(1)} ms, max ${w.max.toFixed(1)} ms`,
       );
     for (const x of revocationStats(results))
