@@ -1,7 +1,8 @@
 /**
  * The bounded chaos pass for CI: every scenario of test/chaos at least 5 times against a real
- * 3-member etcd cluster and real candidate processes, within 5 minutes, plus the schedules that
- * found bugs before; then every PostgreSQL scenario twice against one real server, within about
+ * 3-member etcd cluster and real candidate processes, within 5 minutes (about 230 s), 30% of the
+ * candidates on etcd's election and lock services, plus the schedules that found bugs before (on
+ * the client recipe they were found on); then every PostgreSQL scenario twice against one real server, within about
  * a minute and a half (select it alone with --test-name-pattern postgres); then every ZooKeeper
  * scenario twice against a real 3-server ensemble, in about 40 s of trials (--test-name-pattern
  * zookeeper), after the ZooKeeper regression schedules. Set CHAOS_SEED to
