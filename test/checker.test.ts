@@ -91,6 +91,81 @@ describe('chaos checker catches each kind of violation (synthetic histories)', (
     assert.ok(checksOf(r).includes('overlap'));
   });
 
+  /**
+   * c1 begins at 1_450 while c0 believes until `c0End`; a raft leader resumed at `resume`. c1 is on
+   * the service mode, c0 on the client recipe (`service` changes who is).
+   */
+  const early = (opts: { c0End?: number; resume?: number | null; service?: string[] } = {}): TrialRecord => {
+    const r = base();
+    const c0End = opts.c0End ?? 1_500;
+    Object.assign(r.terms[0] as TermRecord, { endedAt: c0End, lastActive: c0End - 1, reason: 'key-deleted' });
+    (r.terms[1] as TermRecord).startedAt = 1_450;
+    r.service = opts.service ?? ['c1'];
+    r.resumes = opts.resume === null ? [] : [opts.resume ?? 1_400];
+    return r;
+  };
+
+  test('an early-revocation window: allowed on the service mode just after a raft leader resumed, and measured', () => {
+    const verdict = check(early());
+    assert.deepEqual(verdict.violations, []);
+    assert.deepEqual(verdict.windows, [
+      { earlier: 'c0#10', later: 'c1#11', mode: 'mixed', ms: 50, afterResumeMs: 50, allowed: true },
+    ]);
+    // The window is not a step-down lead (leads are positive by definition).
+    assert.deepEqual(verdict.leads, []);
+    // c0 lost its entry 100 ms after the resume: an early revocation, 50 ms into its successor's term.
+    assert.deepEqual(verdict.revocations, [{ term: 'c0#10', mode: 'client', leadMs: -50 }]);
+    assert.deepEqual(check(early({ resume: 900 })).revocations, []);
+  });
+
+  test('an overlap too long, not after a resume, or on the client mode is a violation', () => {
+    const tooLong = check(early({ c0End: 1_700 }));
+    assert.deepEqual([...new Set(tooLong.violations.map((v) => v.check))], ['overlap']);
+    assert.equal(tooLong.windows[0]?.allowed, false);
+    assert.equal(tooLong.windows[0]?.ms, 250);
+    const noResume = check(early({ resume: null }));
+    assert.deepEqual([...new Set(noResume.violations.map((v) => v.check))], ['overlap']);
+    assert.deepEqual(noResume.windows, []);
+    // A resume long before the successor began does not count either.
+    assert.ok(checksOf(early({ resume: 800 })).includes('overlap'));
+    // Both on the service mode, or only the old leader: the same window.
+    assert.deepEqual(check(early({ service: ['c0', 'c1'] })).windows[0]?.mode, 'service');
+    assert.deepEqual(check(early({ service: ['c0'] })).violations, []);
+    const client = check(early({ service: [] }));
+    assert.deepEqual([...new Set(client.violations.map((v) => v.check))], ['overlap']);
+    assert.deepEqual(
+      client.windows.map((w) => [w.mode, w.allowed]),
+      [['client', false]],
+    );
+  });
+
+  test('the early-revocation window gives fencing no allowance', () => {
+    const r = early();
+    // c0 still believes it leads and writes after c1 began: etcd must refuse it.
+    r.writes.push({ cand: 'c0', token: 10n, seq: 2, committed: true, stale: false, sentAt: 1_460 });
+    r.history.splice(4, 0, write(10, 'c0', 2, 13));
+    r.history = r.history.map((e, i) => (i > 4 ? { ...e, modRevision: e.modRevision + 1n } : e));
+    assert.deepEqual(checksOf(r), ['fencing']);
+  });
+
+  test('recovery after a member fault: 0 without a lapse, else to the term that ended the last gap', () => {
+    const r = base();
+    r.memberFaults = [{ at: 1_200, label: 'etcd raft leader paused', healedAt: 1_300 }];
+    r.leftAt = 2_000;
+    assert.deepEqual(check(r).recoveries, [{ label: 'etcd raft leader paused', ms: 310 }]);
+    const noLapse = base();
+    (noLapse.terms[1] as TermRecord).startedAt = 1_500;
+    noLapse.memberFaults = [{ at: 1_200, label: 'etcd follower paused', healedAt: 1_300 }];
+    noLapse.leftAt = 2_000;
+    assert.deepEqual(check(noLapse).recoveries, [{ label: 'etcd follower paused', ms: 0 }]);
+    // Nobody led again before everyone stopped.
+    const never = base();
+    never.terms.pop();
+    never.memberFaults = [{ at: 1_200, label: 'etcd member killed', healedAt: 1_300 }];
+    never.leftAt = 3_000;
+    assert.deepEqual(check(never).recoveries, [{ label: 'etcd member killed', ms: null }]);
+  });
+
   test('belief after the announced end', () => {
     const r = base();
     (r.terms[0] as TermRecord).lastActive = 1_505;

@@ -109,6 +109,20 @@ export interface CheckOptions {
    * no overlap until its end arrives. For live checks; nothing is flagged on a guess.
    */
   partial?: boolean;
+  /**
+   * Judges an overlap of believed leadership before it counts as a violation: true when the
+   * caller accounts for it otherwise (the chaos harness's measured early-revocation window). Never
+   * set by the demo: without it every overlap is a violation.
+   */
+  allowOverlap?: (overlap: Overlap) => boolean;
+}
+
+/** Two terms believed at once: `later` began at `at` while `earlier` still led for `ms` more. */
+export interface Overlap {
+  earlier: TermRecord;
+  later: TermRecord;
+  at: number;
+  ms: number;
 }
 
 /** Slack for a new leader after a heal, on top of the TTL, as the chaos issue specifies. */
@@ -183,7 +197,12 @@ export function check(record: History, options: CheckOptions = {}): Verdict {
   for (let i = 0; i < intervals.length; i++) {
     const cur = intervals[i] as Interval;
     const prev = intervals[i - 1];
-    if (widest && cur.start < widest.end)
+    const overlap =
+      widest && cur.start < widest.end
+        ? { earlier: widest.term, later: cur.term, at: cur.start, ms: widest.end - cur.start }
+        : undefined;
+    const allowed = overlap !== undefined && options.allowOverlap?.(overlap) === true;
+    if (widest && overlap && !allowed)
       add(
         'overlap',
         `${describeTerm(cur.term)} began at ${fmt(cur.start)} while ${describeTerm(widest.term)} ` +
@@ -196,7 +215,7 @@ export function check(record: History, options: CheckOptions = {}): Verdict {
           `token ${cur.term.token} of ${describeTerm(cur.term)} (began ${fmt(cur.start)}) does not exceed ` +
             `${prev.term.token} of ${describeTerm(prev.term)} (began ${fmt(prev.start)})`,
         );
-      if (Number.isFinite(prev.end) && !isOpen(prev.term)) leads.push(cur.start - prev.end);
+      if (Number.isFinite(prev.end) && !isOpen(prev.term) && !allowed) leads.push(cur.start - prev.end);
     }
     if (!widest || cur.end > widest.end) widest = cur;
   }

@@ -7,6 +7,8 @@ import {
   check as checkHistory,
   describeTerm,
   type History,
+  type Overlap,
+  type TermRecord,
   type Verdict,
   type Violation,
 } from '../../src/check/checker.js';
@@ -41,13 +43,160 @@ export interface TrialRecord extends History {
   history: (KvEvent & { created?: boolean })[];
   /** Which store the history is from, for messages (default etcd). */
   store?: Backend;
+  /** Candidates cast on etcd's v3election/v3lock services (mode 'service'). */
+  service?: readonly string[];
+  /** When a paused etcd raft leader was sent SIGCONT (etcd bug #15247 may revoke live leases then). */
+  resumes?: readonly number[];
+  /** Every single-member fault (pause or kill of one etcd member or ZooKeeper server). */
+  memberFaults?: readonly MemberFault[];
+  /** When the harness began stopping every candidate (no leader is expected after it). */
+  leftAt?: number;
+}
+
+/** One member of the cluster paused or killed, and when it was running again. */
+export interface MemberFault {
+  at: number;
+  label: string;
+  /** When the member was resumed or restarted (null: only the harness's restore did). */
+  healedAt: number | null;
+}
+
+/**
+ * How soon after a paused raft leader's SIGCONT an overlap may begin and still count as the
+ * early-revocation window: the stale leader proposes `lease_revoke` within milliseconds of running
+ * again (within 10 ms in issue 15's runs); the rest is headroom for a loaded 2-core machine.
+ */
+export const RESUME_GRACE_MS = 500;
+
+/**
+ * The longest early-revocation window allowed in service mode: from the successor's term start
+ * to the old leader's believed end, which its own-key watch reports once the revoke's delete
+ * reaches it (up to 52 ms in issue 15's runs).
+ */
+export const EARLY_REVOCATION_BOUND_MS = 200;
+
+/**
+ * An overlap of believed leadership that began within RESUME_GRACE_MS after a paused raft
+ * leader was resumed. When the service mode is involved (either term's candidate drives etcd's
+ * election or lock service) one of at most EARLY_REVOCATION_BOUND_MS is the documented window,
+ * not a violation; between two client-mode terms, and everywhere else, an overlap is a violation.
+ */
+export interface EarlyRevocationWindow {
+  earlier: string;
+  later: string;
+  /** The two terms' etcd modes: both on the service, one on each ('mixed'), or both on the client recipe. */
+  mode: PairMode;
+  ms: number;
+  /** From the raft leader's SIGCONT to the successor's term start. */
+  afterResumeMs: number;
+  allowed: boolean;
+}
+
+/** The etcd modes of two terms. */
+export type PairMode = 'service' | 'mixed' | 'client';
+
+/** What the chaos checker finds: the shared verdict, the measured windows and the recoveries. */
+export interface ChaosVerdict extends Verdict {
+  windows: EarlyRevocationWindow[];
+  /**
+   * For each member fault, from the fault to the start of the term that ended the last leaderless
+   * gap beginning before the member's heal + TTL + 2 s (or the next fault, or everyone's stop): 0
+   * when leadership never lapsed; null when no term ended that gap before everyone stopped.
+   */
+  recoveries: { label: string; ms: number | null }[];
+  /**
+   * Terms that lost their entry or session within RESUME_GRACE_MS of a paused raft leader's
+   * SIGCONT (etcd bug #15247 revoking a live lease, or a coincidence), overlap or not: how close
+   * the successor came. `leadMs` is from the term's believed end to the next term of another
+   * candidate (negative: an overlap; null: no later term).
+   */
+  revocations: { term: string; mode: 'client' | 'service'; leadMs: number | null }[];
 }
 
 /** Judges one trial: the candidates' reports, then the store's history against them. */
-export function check(record: TrialRecord): Verdict {
-  const verdict = checkHistory(record);
+export function check(record: TrialRecord): ChaosVerdict {
+  const windows: EarlyRevocationWindow[] = [];
+  const service = new Set(record.service ?? []);
+  const resumes = record.resumes ?? [];
+  const allowOverlap = (o: Overlap): boolean => {
+    const resume = resumes.filter((r) => r <= o.at && o.at - r <= RESUME_GRACE_MS).at(-1);
+    if (resume === undefined) return false;
+    const onService = [o.earlier, o.later].filter((t) => service.has(t.cand)).length;
+    const mode: PairMode = onService === 2 ? 'service' : onService === 1 ? 'mixed' : 'client';
+    const allowed = mode !== 'client' && o.ms <= EARLY_REVOCATION_BOUND_MS;
+    windows.push({
+      earlier: describeTerm(o.earlier),
+      later: describeTerm(o.later),
+      mode,
+      ms: o.ms,
+      afterResumeMs: o.at - resume,
+      allowed,
+    });
+    return allowed;
+  };
+  const verdict = checkHistory(record, { allowOverlap });
   verdict.violations.push(...replayEtcd(record));
-  return verdict;
+  return { ...verdict, windows, recoveries: recoveries(record), revocations: revocations(record, service) };
+}
+
+/** See ChaosVerdict.revocations. */
+function revocations(record: TrialRecord, service: ReadonlySet<string>): ChaosVerdict['revocations'] {
+  const resumes = record.resumes ?? [];
+  const lost = record.terms.filter((t) => {
+    const at = t.endedAt;
+    if (at === null || (t.reason !== 'key-deleted' && t.reason !== 'session-lost')) return false;
+    return resumes.some((r) => at >= r && at - r <= RESUME_GRACE_MS);
+  });
+  return lost.map((t) => {
+    const end = believedUntil(t);
+    const next = record.terms
+      .filter((x) => x.cand !== t.cand && x.startedAt > t.startedAt)
+      .sort((a, b) => a.startedAt - b.startedAt)[0];
+    return {
+      term: describeTerm(t),
+      mode: service.has(t.cand) ? 'service' : 'client',
+      leadMs: next ? next.startedAt - end : null,
+    };
+  });
+}
+
+/** When a term's believed leadership ended, as the shared checker reckons it (Infinity: open). */
+function believedUntil(t: TermRecord): number {
+  if (t.announced) {
+    const end = Math.max(t.endedAt ?? Number.NEGATIVE_INFINITY, t.lastActive ?? Number.NEGATIVE_INFINITY);
+    return Number.isFinite(end) ? end : Number.POSITIVE_INFINITY;
+  }
+  return t.killedAt ?? Number.POSITIVE_INFINITY;
+}
+
+/** Recovery after each member fault (see ChaosVerdict.recoveries). */
+function recoveries(record: TrialRecord): ChaosVerdict['recoveries'] {
+  const faults = [...(record.memberFaults ?? [])].sort((a, b) => a.at - b.at);
+  const spans = record.terms.map((t) => ({ start: t.startedAt, end: believedUntil(t) }));
+  return faults.map((f, i) => {
+    const next = faults[i + 1]?.at ?? Number.POSITIVE_INFINITY;
+    const until = Math.min(
+      next,
+      (f.healedAt ?? f.at) + record.livenessBoundMs,
+      record.leftAt ?? Number.POSITIVE_INFINITY,
+    );
+    // Walk forward from the fault: each time nobody leads, the gap ends at the next term's start.
+    let t = f.at;
+    let recoveredAt = f.at;
+    while (t < until) {
+      const covering = spans.filter((s) => s.start <= t && s.end > t);
+      if (covering.length > 0) {
+        t = Math.max(...covering.map((s) => s.end));
+        continue;
+      }
+      const resumed = spans.filter((s) => s.start > t).sort((a, b) => a.start - b.start)[0];
+      if (!resumed || resumed.start >= (record.leftAt ?? Number.POSITIVE_INFINITY))
+        return { label: f.label, ms: null };
+      recoveredAt = resumed.start;
+      t = resumed.start;
+    }
+    return { label: f.label, ms: recoveredAt - f.at };
+  });
 }
 
 /**

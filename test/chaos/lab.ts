@@ -20,6 +20,7 @@ import {
   LIVENESS_SLACK_MS,
   type Check,
   type HealPoint,
+  type MemberFault,
   type TermRecord,
   type TrialRecord,
   type Trigger,
@@ -324,12 +325,23 @@ export class Trial {
   readonly heals: HealPoint[] = [];
   readonly triggers: Trigger[] = [];
   readonly failures: { check: Check; message: string }[] = [];
+  /** When a paused raft leader was resumed (the checker's early-revocation windows start there). */
+  readonly resumes: number[] = [];
+  /** Every single-member fault, for the recovery figures. */
+  readonly memberFaults: MemberFault[] = [];
+  /** Members paused now, by index, with whether each was the raft leader when paused, and its fault. */
+  readonly #pausedMembers = new Map<number, { raftLeader: boolean; fault: MemberFault }>();
+  /** Members killed and not restarted yet, by index. */
+  readonly #killedMembers = new Map<number, MemberFault>();
+  #leftAt: number | undefined;
   readonly #participants = new Map<number, Participant>();
   readonly #history: KeyHistory | PgHistory | ZkHistory;
   #statusReq = 0;
   readonly #specs = new Map<string, CandidateSpec>();
   /** Draws the cast (which etcd mode each candidate runs), apart from the scenario's rng. */
   readonly #cast: Rng;
+  /** Share of candidates cast on the service mode: the lab's, unless the trial was opened with its own. */
+  #serviceShare: number;
   /**
    * On ZooKeeper, whether every candidate of the trial holds a Mutex: lock nodes and latch nodes
    * under one path form two lines there (as InterProcessMutex's and LeaderLatch's do), so a trial
@@ -347,6 +359,7 @@ export class Trial {
     this.lab = lab;
     // A stream of its own, so seeds recorded before service-mode candidates joined replay the same faults.
     this.#cast = new Rng(deriveSeed(seed, CAST_STREAM));
+    this.#serviceShare = lab.serviceShare;
     this.#allMutex = lab.backend === 'zookeeper' && this.#cast.chance(0.25);
     this.scenario = scenario;
     this.name = name;
@@ -367,7 +380,13 @@ export class Trial {
   }
 
   /** Opens a trial; its history starts at the current revision, before any candidate exists. */
-  static async open(lab: Lab, scenario: string, seed: Seed): Promise<Trial> {
+  static async open(lab: Lab, scenario: string, seed: Seed, serviceShare?: number): Promise<Trial> {
+    const trial = await Trial.#open(lab, scenario, seed);
+    if (serviceShare !== undefined) trial.#serviceShare = serviceShare;
+    return trial;
+  }
+
+  static async #open(lab: Lab, scenario: string, seed: Seed): Promise<Trial> {
     const name = lab.nextTrialName(scenario);
     if (lab.backend === 'zookeeper') {
       // The history is the servers' logs, filtered by the trial's paths: no position to take.
@@ -483,7 +502,7 @@ export class Trial {
     const drawn: CandidateMode = rng.chance(0.7) ? 'elector' : index % 2 === 1 ? 'mutex' : 'election';
     const zkLine = this.lab.backend === 'zookeeper';
     const mode = this.#allMutex ? 'mutex' : zkLine && drawn === 'mutex' ? 'election' : drawn;
-    const service = this.#cast.chance(this.lab.serviceShare);
+    const service = this.#cast.chance(this.#serviceShare);
     return { id, mode, etcd: service ? 'service' : 'client' };
   }
 
@@ -672,6 +691,7 @@ export class Trial {
   /** Kills etcd member (or ZooKeeper server) `index` with SIGKILL. */
   async killMember(index: number): Promise<void> {
     this.mark(`SIGKILL ${this.#member} m${index}`);
+    this.#killedMembers.set(index, this.#memberFault(`${this.#member} killed`));
     await (this.lab.backend === 'zookeeper' ? this.lab.zk.servers : this.lab.cluster.nodes)[index]?.kill();
   }
 
@@ -679,7 +699,38 @@ export class Trial {
   async restartMember(index: number): Promise<void> {
     this.mark(`restart ${this.#member} m${index}`);
     await (this.lab.backend === 'zookeeper' ? this.lab.zk.servers : this.lab.cluster.nodes)[index]?.restart();
+    const fault = this.#killedMembers.get(index);
+    if (fault) fault.healedAt = now();
+    this.#killedMembers.delete(index);
     this.mark(`${this.#member} m${index} healthy`);
+  }
+
+  /**
+   * Freezes etcd member `index` with SIGSTOP; `raftLeader` says whether it leads raft now (its
+   * resume is then marked for the checker: etcd bug #15247 may revoke live leases on it).
+   */
+  pauseMember(index: number, raftLeader: boolean): void {
+    this.lab.cluster.nodes[index]?.pause();
+    const label = `etcd ${raftLeader ? 'raft leader' : 'follower'} paused`;
+    this.#pausedMembers.set(index, { raftLeader, fault: this.#memberFault(label) });
+    this.mark(`SIGSTOP etcd member m${index} (${raftLeader ? 'raft leader' : 'follower'})`);
+  }
+
+  /** SIGCONT to a member pauseMember() froze. */
+  resumeMember(index: number): void {
+    const paused = this.#pausedMembers.get(index);
+    const at = now();
+    if (paused?.raftLeader) this.resumes.push(at);
+    this.lab.cluster.nodes[index]?.resume();
+    if (paused) paused.fault.healedAt = at;
+    this.#pausedMembers.delete(index);
+    this.mark(`SIGCONT etcd member m${index}`);
+  }
+
+  #memberFault(label: string): MemberFault {
+    const fault: MemberFault = { at: now(), label, healedAt: null };
+    this.memberFaults.push(fault);
+    return fault;
   }
 
   /**
@@ -756,7 +807,16 @@ export class Trial {
       }
       p.iw.delay(0);
     }
+    // restoreCluster() resumes every member: a raft leader left paused may revoke leases then too.
+    const at = now();
+    for (const { raftLeader, fault } of this.#pausedMembers.values()) {
+      if (raftLeader) this.resumes.push(at);
+      fault.healedAt = at;
+    }
+    this.#pausedMembers.clear();
     if (await this.lab.restoreCluster()) changed = true;
+    for (const fault of this.#killedMembers.values()) fault.healedAt = now();
+    this.#killedMembers.clear();
     if (changed) this.healed('the harness restored everything the scenario left broken');
   }
 
@@ -787,6 +847,7 @@ export class Trial {
 
   /** Stops every candidate (all at once); a worker that does not finish in time is a hung stop. */
   async leave(): Promise<void> {
+    this.#leftAt = now();
     this.mark('leave: stop every candidate');
     const live = [...this.#participants.values()].filter((p) => !p.iw.dead);
     await Promise.all(
@@ -868,6 +929,13 @@ export class Trial {
         this.failures.push({ check: 'crash', message: `${e.kind}: ${e.error}` });
       }
     }
+    // The terms as the candidates reported them, on the timeline's clock, for reading a failure.
+    const at = (ms: number | null): string => (ms === null ? '?' : `+${(ms - this.startedAt).toFixed(0)}`);
+    for (const t of terms)
+      this.timeline.push(
+        `  term ${t.cand}#${t.token} (${this.specOf(t.cand)?.etcd ?? '?'}): ${at(t.startedAt)} .. ` +
+          `${at(t.endedAt)} ms, ${t.reason ?? 'no end reported'}`,
+      );
     if (this.lab.backend === 'zookeeper') await this.#readBack(writes);
     for (const t of terms) {
       if (t.announced) continue;
@@ -890,6 +958,10 @@ export class Trial {
       settle,
       orphans,
       failures: this.failures,
+      service: [...this.#specs.values()].filter((c) => c.etcd === 'service').map((c) => c.id),
+      resumes: this.resumes,
+      memberFaults: this.memberFaults,
+      ...(this.#leftAt === undefined ? {} : { leftAt: this.#leftAt }),
     };
   }
 

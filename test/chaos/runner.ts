@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatSeed, Rng, type Seed } from '../fixtures/rng.js';
-import { check, type Verdict } from './checker.js';
+import { check, type ChaosVerdict } from './checker.js';
 import { StepTimeout, Trial, type Lab } from './lab.js';
 import { monotonicNow as now, type CandidateMode, type EtcdMode } from './protocol.js';
 import { backendOf, type Scenario } from './scenarios.js';
@@ -15,12 +15,14 @@ export interface TrialResult {
   scenario: string;
   seed: Seed;
   ms: number;
-  verdict: Verdict;
+  verdict: ChaosVerdict;
   timeline: string[];
   /** Retries, errors and crashes the candidates reported, for reading next to a violation. */
   incidents: string[];
   /** Terms begun, by the API their candidate drove and its etcd mode, so a pass shows each was exercised. */
   termsByApi: TermsByApi;
+  /** Share of candidates cast on the service mode (the cast replays only with the same share). */
+  serviceShare: number;
 }
 
 /** One trial to run. */
@@ -30,16 +32,25 @@ export interface Planned {
 }
 
 /** How to replay a trial: the command that runs exactly this scenario with this seed. */
-export function replayCommand(scenario: string, seed: Seed): string {
+export function replayCommand(scenario: string, seed: Seed, serviceShare = 0): string {
   const store = backendOf(scenario);
   const backend = store === 'etcd' ? '' : `--backend ${store} `;
-  return `npm run chaos -- ${backend}--trial ${scenario}:${formatSeed(seed)}`;
+  const service = serviceShare > 0 ? `--service ${serviceShare} ` : '';
+  return `npm run chaos -- ${backend}${service}--trial ${scenario}:${formatSeed(seed)}`;
 }
 
-/** Runs one scenario with one seed and judges it. Never throws for a failure of the library. */
-export async function runTrial(lab: Lab, scenario: Scenario, seed: Seed): Promise<TrialResult> {
+/**
+ * Runs one scenario with one seed and judges it (`serviceShare` overrides the lab's, e.g. to replay
+ * a regression schedule on the client mode it was found on). Never throws for a failure of the library.
+ */
+export async function runTrial(
+  lab: Lab,
+  scenario: Scenario,
+  seed: Seed,
+  opts: { serviceShare?: number } = {},
+): Promise<TrialResult> {
   const started = now();
-  const trial = await Trial.open(lab, scenario.name, seed);
+  const trial = await Trial.open(lab, scenario.name, seed, opts.serviceShare);
   trial.mark(`scenario ${scenario.name}, seed ${formatSeed(seed)}`);
   try {
     await scenario.run(trial, new Rng(seed));
@@ -48,7 +59,7 @@ export async function runTrial(lab: Lab, scenario: Scenario, seed: Seed): Promis
     trial.failures.push({ check: err instanceof StepTimeout ? 'liveness' : 'scenario', message });
     trial.mark(`scenario step failed: ${message}`);
   }
-  let verdict: Verdict;
+  let verdict: ChaosVerdict;
   const termsByApi = noTerms();
   try {
     await trial.restore();
@@ -71,6 +82,9 @@ export async function runTrial(lab: Lab, scenario: Scenario, seed: Seed): Promis
       handovers: [],
       writes: { committed: 0, refused: 0, unknown: 0, staleCommitted: 0 },
       terms: 0,
+      windows: [],
+      recoveries: [],
+      revocations: [],
     };
     await sleep(500);
   }
@@ -84,6 +98,7 @@ export async function runTrial(lab: Lab, scenario: Scenario, seed: Seed): Promis
     timeline: trial.timeline,
     incidents: trial.incidents(),
     termsByApi,
+    serviceShare: opts.serviceShare ?? lab.serviceShare,
   };
 }
 
@@ -130,16 +145,25 @@ export function summaryLine(r: TrialResult): string {
   const handover = v.handovers.length
     ? ` handover=${v.handovers.map((h) => h.ms.toFixed(0)).join('/')}ms`
     : '';
+  const windows = v.windows.length
+    ? ` windows=${v.windows.map((w) => `${w.ms.toFixed(0)}ms/${w.mode}${w.allowed ? '' : '!'}`).join(',')}`
+    : '';
+  const revoked = v.revocations.length
+    ? ` revoked=${v.revocations.map((x) => `${x.term}/${x.mode}:${x.leadMs === null ? '-' : x.leadMs.toFixed(0)}ms`).join(',')}`
+    : '';
+  const recovery = v.recoveries.length
+    ? ` recovery=${v.recoveries.map((x) => (x.ms === null ? 'none' : x.ms.toFixed(0))).join('/')}ms`
+    : '';
   return (
     `${status} ${r.trial.padEnd(40)} seed=${formatSeed(r.seed)} ${(r.ms / 1000).toFixed(1).padStart(5)}s ` +
-    `terms=${v.terms} writes=${v.writes.committed}/${v.writes.refused}/${v.writes.unknown}${lead}${handover}`
+    `terms=${v.terms} writes=${v.writes.committed}/${v.writes.refused}/${v.writes.unknown}${lead}${handover}${windows}${revoked}${recovery}`
   );
 }
 
 /** Everything worth printing about a failed trial: violations, replay command, timeline, incidents. */
 export function failureReport(r: TrialResult): string {
   return [
-    `${r.trial}: ${r.verdict.violations.length} violation(s); replay with: ${replayCommand(r.scenario, r.seed)}`,
+    `${r.trial}: ${r.verdict.violations.length} violation(s); replay with: ${replayCommand(r.scenario, r.seed, r.serviceShare)}`,
     ...r.verdict.violations.map((v) => `  [${v.check}] ${v.message}`),
     '  timeline:',
     ...r.timeline.map((l) => `    ${l}`),

@@ -214,6 +214,72 @@ const endpointFailover: Scenario = {
   },
 };
 
+/**
+ * Freezes etcd member `member` for `pauseMs`, and half the time has the election leader resign
+ * meanwhile (its resign may go to the frozen member and wait for a failover); then continues it.
+ */
+async function freezeMember(
+  trial: Trial,
+  rng: Rng,
+  member: number,
+  raftLeader: boolean,
+  pauseMs: number,
+  leader: string,
+): Promise<void> {
+  const role = raftLeader ? 'raft leader' : 'follower member';
+  trial.pauseMember(member, raftLeader);
+  const pausedAt = Date.now();
+  // From here a leader must exist within TTL + 2 s: one member down is a fault etcd tolerates.
+  trial.healed(`etcd ${role} frozen`);
+  let conceding: Promise<void> | undefined;
+  if (rng.chance(0.5)) {
+    await sleep(rng.int(0, Math.min(pauseMs - 100, 1_500)));
+    trial.trigger(`resign while the ${role} is frozen`, leader);
+    conceding = trial.concede(leader);
+  }
+  await sleep(Math.max(0, pausedAt + pauseMs - Date.now()));
+  trial.resumeMember(member);
+  trial.healed(`etcd ${role} continued`);
+  await conceding;
+  // Long enough for a stale raft leader's revokes (etcd bug #15247) to land and be noticed.
+  await sleep(rng.int(300, 1_500));
+}
+
+const raftLeaderPaused: Scenario = {
+  name: 'raft-leader-paused',
+  summary:
+    'the etcd raft leader is frozen with SIGSTOP past the election timeout (mostly past the TTL too), idle or while ' +
+    'the election leader resigns, then continued; etcd without the fix of bug #15247 may then revoke live leases',
+  async run(trial, rng) {
+    const { leader } = await threeInLine(trial, rng);
+    const member = await trial.raftLeader();
+    const ttlMs = trial.lab.ttl * 1000;
+    // Always past the election timeout (500 ms), so another member takes over; mostly past the
+    // TTL, so to the frozen leader every lease looks expired when it runs again.
+    const pauseMs = rng.chance(0.7) ? rng.int(ttlMs + 200, ttlMs + 2_000) : rng.int(700, ttlMs);
+    await freezeMember(trial, rng, member, true, pauseMs, leader.cand);
+  },
+};
+
+const followerMemberPaused: Scenario = {
+  name: 'follower-member-paused',
+  summary:
+    'an etcd follower member that candidates talk to (first in every endpoint list half the time) is frozen with ' +
+    'SIGSTOP, idle or while the election leader resigns, then continued',
+  async run(trial, rng) {
+    const raft = await trial.raftLeader();
+    const members = Array.from({ length: trial.lab.members }, (_, i) => i);
+    const victim = rng.pick(members.filter((i) => i !== raft));
+    const order = rng.chance(0.5) ? [victim, ...rng.shuffle(members.filter((i) => i !== victim))] : undefined;
+    const { leader } = await threeInLine(trial, rng, order);
+    const ttlMs = trial.lab.ttl * 1000;
+    const pauseMs = rng.int(500, ttlMs + 2_000);
+    // The raft leader may have moved meanwhile: then the victim is the raft leader after all.
+    const current = await trial.raftLeader();
+    await freezeMember(trial, rng, victim, current === victim, pauseMs, leader.cand);
+  },
+};
+
 /** `total` candidates join at once, leadership changes a few times, then all leave at once. */
 function burstOf(total: number): Scenario {
   return {
@@ -413,6 +479,8 @@ export const SCENARIOS: readonly Scenario[] = [
   clusterRestart,
   compactionDuringObserve,
   endpointFailover,
+  raftLeaderPaused,
+  followerMemberPaused,
   burstOf(200),
 ];
 

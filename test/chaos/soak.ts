@@ -16,7 +16,7 @@ import { format, resolveConfig } from 'prettier';
 import { deriveSeed, formatSeed, parseSeed, randomSeed, Rng } from '../fixtures/rng.js';
 import { Lab } from './lab.js';
 import { monotonicNow as now, type Backend } from './protocol.js';
-import { renderReport, aggregate, quantile } from './report.js';
+import { renderReport, aggregate, quantile, recoveryStats, revocationStats, windowStats } from './report.js';
 import {
   describeApis,
   failureReport,
@@ -139,6 +139,23 @@ async function main(): Promise<number> {
         `handover p50=${quantile(s.handovers, 0.5).toFixed(0)} ms`,
     );
   console.log(`  terms by API: ${describeApis(termsByApi(results))}`);
+  if (backend === 'etcd') {
+    for (const w of windowStats(results))
+      console.log(
+        `  early-revocation windows (${w.mode}): ${w.count}, ${w.violations} of them violations, ` +
+          `p50 ${w.p50.toFixed(1)} ms, max ${w.max.toFixed(1)} ms`,
+      );
+    for (const x of revocationStats(results))
+      console.log(
+        `  terms lost right after a raft leader resumed (${x.mode}): ${x.count}, smallest lead to the next term ` +
+          `${x.minLead.toFixed(1)} ms`,
+      );
+    for (const r of recoveryStats(results, TTL * 1000 + 1_000))
+      console.log(
+        `  recovery after "${r.label}": ${r.samples} faults, p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, ` +
+          `max ${r.max.toFixed(0)} ms, ${r.overTarget} over TTL + 1 s, ${r.none} with no term after`,
+      );
+  }
   if (writeReport) {
     const markdown = renderReport(
       {
