@@ -2,6 +2,7 @@ import type { Candidacy, Entry, Won } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
 import type { EntryRecipe } from '../shared/compose.js';
 import type { EtcdClient } from '../../etcd/client.js';
+import { outcomeUnknown } from '../../etcd/errors.js';
 import type { KeyValue, RangeRequest, RangeResponse } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
 import { ownedBy } from './fence.js';
@@ -81,12 +82,23 @@ export class EtcdElection implements EntryRecipe {
   }
 
   async proclaim(e: Entry, value: string): Promise<boolean> {
-    const response = await this.client.txn({
-      compare: [ownedBy(e)],
-      success: [{ request_put: { key: Buffer.from(e.key), value: Buffer.from(value), lease: e.liveness } }],
-      failure: [],
-    });
-    return response.succeeded;
+    try {
+      // Never resent: after an ambiguous failure the entry may have been deleted meanwhile, and a
+      // repeat failing its compare would report an applied value as "entry deleted".
+      const response = await this.client.txn(
+        {
+          compare: [ownedBy(e)],
+          success: [
+            { request_put: { key: Buffer.from(e.key), value: Buffer.from(value), lease: e.liveness } },
+          ],
+          failure: [],
+        },
+        { retry: false },
+      );
+      return response.succeeded;
+    } catch (err) {
+      throw outcomeUnknown('proclaim', err);
+    }
   }
 
   async remove(e: Candidacy | Entry): Promise<void> {
