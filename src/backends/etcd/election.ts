@@ -9,6 +9,17 @@ import { ownedBy } from './fence.js';
 import { electionPrefix, entryKey, prefixEnd } from './keys.js';
 
 /**
+ * How long after it starts our own-key watch is trusted to report our entry's deletion before a
+ * later deletion of the predecessor. It starts at the entry's create revision + 1; if anything was
+ * written since, etcd puts it in its "unsynced" group, caught up by a loop every 100 ms, while the
+ * predecessor's watch, started from the revision just read, is live. A transfer deletes the
+ * candidates it passes over a revision before the leader, and a candidate that joined within that
+ * window would hear of the leader's deletion first and begin a term etcd had already ended. One sync
+ * interval plus the trip of the watch's create request; the bound is in docs/architecture.md.
+ */
+const OWN_WATCH_SYNC_MS = 150;
+
+/**
  * The client-side election recipe over KV, lease and watch, laid out like Go's
  * concurrency.Election so that Go services and `etcdctl elect` share elections with ballot:
  * entries are `<escaped name>/<lease hex>` (see keys.ts), the oldest create revision leads, and
@@ -48,6 +59,7 @@ export class EtcdElection implements EntryRecipe {
   async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Won> {
     const entry = entryOf(c);
     const own = new OwnDeletion();
+    const ownSince = performance.now();
     const stopOwn = watchDeletion(this.client, entry.key, entry.token, entry.token + 1n, own.fire);
     try {
       for (;;) {
@@ -61,7 +73,10 @@ export class EtcdElection implements EntryRecipe {
         // later entries are younger, so no second read is needed and handover takes one round trip.
         const lastInLine = !older.more;
         await this.waitForDeletion(predecessor, revision + 1n, signal, own);
-        if (lastInLine && !own.gone) break;
+        // That win trusts our own watch to have reported a deletion of our entry before the
+        // predecessor's: only a watch etcd has synced can (see OWN_WATCH_SYNC_MS). A younger one
+        // reads again, confirming our entry in the same txn that finds nobody older.
+        if (lastInLine && !own.gone && performance.now() - ownSince >= OWN_WATCH_SYNC_MS) break;
       }
     } catch (err) {
       stopOwn();
