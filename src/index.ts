@@ -32,7 +32,13 @@ export {
   type ObserveOptions,
   type UnknownLeader,
 } from './core/election.js';
-export { LeaderElector, type LeaderElectorEvents, type LeaderElectorOptions } from './core/elector.js';
+export {
+  LeaderElector,
+  type LeaderElectorEvents,
+  type LeaderElectorOptions,
+  type TermsOptions,
+  type TermStream,
+} from './core/elector.js';
 export * from './core/errors.js';
 export { CompactedError } from './etcd/compacted-error.js';
 export {

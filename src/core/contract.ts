@@ -106,10 +106,11 @@
  *             leader's key. Two, not one, because a candidate right behind the leader treats the
  *             leader's deletion alone as its win and hears of its own key's deletion on another
  *             watcher: deleted a revision earlier, it hears of it first (see etcd/transfer.ts).
- *             Limit: etcd sends a watch that starts at a past revision its events only at its next
- *             sync (every 100 ms); a candidate passed over within that long after joining can hear
- *             of its predecessor's deletion first and start a term that ends at once
- *             ('key-deleted'; its guards are refused, since its key is gone).
+ *             etcd sends a watch that starts at a past revision its events only at its next sync
+ *             (every 100 ms), so a candidate whose own-key watch is younger than 150 ms confirms
+ *             its key with one more read before it wins (etcd/election.ts, OWN_WATCH_SYNC_MS).
+ *             Limit: a member that syncs later than that can still let a passed-over candidate
+ *             start a term that ends at once ('key-deleted'; its guards are refused).
  *             The failure branch reads the leader's key to tell 'not-leader' from
  *             'target-gone'. Bounded by etcd's --max-txn-ops (128 by default) entries between.
  *   etcd-svc  the same txn (same keys).

@@ -238,7 +238,12 @@ export class Election<Tx = KvTxn> {
     });
   }
 
-  /** Changes the leader's value, guarded by the term's token. Throws NOT_LEADER without a current term. */
+  /**
+   * Changes the leader's value, guarded by the term's token. Throws NOT_LEADER without a current term
+   * or once the entry is gone. Never resent after an ambiguous failure: UNAVAILABLE whose message
+   * says "outcome unknown" means the value may or may not be set (the term goes on; read the leader
+   * or proclaim again), never a definite refusal.
+   */
   async proclaim(value: string): Promise<void> {
     checkValue(value, this.limits, 'proclaim value');
     const term = this.currentTerm;

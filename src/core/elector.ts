@@ -106,6 +106,31 @@ export interface LeaderElectorEvents<Tx = KvTxn> {
   stopped: [Error | undefined];
 }
 
+/** Options of LeaderElector.terms(). */
+export interface TermsOptions {
+  /**
+   * Terms kept for a consumer that has not taken them yet (default 16). When one more is won, the
+   * oldest waiting term is dropped and counted in the stream's `skipped`.
+   */
+  buffer?: number;
+}
+
+/** What LeaderElector.terms() returns: the terms in the order won, and how many were dropped unseen. */
+export type TermStream<Tx = KvTxn> = AsyncGenerator<Term<Tx>, void, undefined> & {
+  /** Terms won while this consumer's buffer was full, dropped (oldest first) without being yielded. */
+  readonly skipped: number;
+};
+
+/** The terms one terms() consumer has yet to take. */
+interface TermQueue<Tx> {
+  readonly pending: Term<Tx>[];
+  readonly limit: number;
+  skipped: number;
+}
+
+/** Default of TermsOptions.buffer: more than a flap guard at its default lets be won in its window. */
+const TERMS_BUFFER = 16;
+
 /**
  * The high-level loop: campaigns, holds the term, re-campaigns after any loss with backoff,
  * and reports everything as events. `isLeader()` is computed against the session deadline at
@@ -121,6 +146,7 @@ export class LeaderElector<Tx = KvTxn>
   private readonly stopController = new AbortController();
   private readonly termStarts: number[] = [];
   private readonly waiters = new Set<() => void>();
+  private readonly termQueues = new Set<TermQueue<Tx>>();
   private session?: Session<Tx>;
   private current?: Term<Tx>;
   private observing?: AbortController;
@@ -227,16 +253,36 @@ export class LeaderElector<Tx = KvTxn>
     return this.stop();
   }
 
-  /** Yields each term as it is won, until the elector stops. Throws FlappingError if the flap guard tripped. */
-  async *terms(): AsyncGenerator<Term<Tx>, void, undefined> {
-    let seen: Term<Tx> | undefined;
+  /**
+   * Yields every term won from this call on (the one held at the call first), each once and in
+   * order, until the elector stops; then throws FlappingError (or the fatal error) if it stopped on
+   * one. A term that ended before the consumer took it is yielded all the same, with `active` false
+   * and `ended` saying why: a consumer busy with one term still learns of each term won and lost
+   * meanwhile. At most `buffer` terms wait (default 16); beyond that the oldest waiting one is
+   * dropped and counted in the returned stream's `skipped`, so no term is missed silently.
+   */
+  terms(options: TermsOptions = {}): TermStream<Tx> {
+    const limit = options.buffer ?? TERMS_BUFFER;
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new InvalidArgumentError(
+        `terms() buffer must be a positive integer, e.g. 16; got ${String(limit)}`,
+      );
+    const queue: TermQueue<Tx> = { pending: [], limit, skipped: 0 };
+    if (this.current?.active) queue.pending.push(this.current);
+    // Taken from the call on, not from the first next(): a term won in between is not lost.
+    this.termQueues.add(queue);
+    const stream = this.streamTerms(queue);
+    Object.defineProperty(stream, 'skipped', { get: () => queue.skipped, enumerable: true });
+    return stream as TermStream<Tx>;
+  }
+
+  private async *streamTerms(queue: TermQueue<Tx>): AsyncGenerator<Term<Tx>, void, undefined> {
     // While a loop runs here, a fatal error reaches it as a rejection instead of an uncaught exception.
     this.consumers++;
     try {
       for (;;) {
-        const term = this.current;
-        if (term && term !== seen && term.active) {
-          seen = term;
+        const term = queue.pending.shift();
+        if (term) {
           yield term;
           continue;
         }
@@ -246,6 +292,22 @@ export class LeaderElector<Tx = KvTxn>
       }
     } finally {
       this.consumers--;
+      this.termQueues.delete(queue);
+    }
+  }
+
+  /** Hands a newly won term to every terms() consumer, dropping the oldest waiting one where full. */
+  private queueTerm(term: Term<Tx>): void {
+    for (const queue of this.termQueues) {
+      if (queue.pending.length >= queue.limit) {
+        const dropped = queue.pending.shift();
+        queue.skipped++;
+        this.logger.warn(
+          { election: this.election, token: String(dropped?.token), skipped: queue.skipped },
+          'terms() consumer is behind: a term was dropped unseen (raise terms({ buffer }))',
+        );
+      }
+      queue.pending.push(term);
     }
   }
 
@@ -319,6 +381,7 @@ export class LeaderElector<Tx = KvTxn>
         this.warned = false;
         if (this.flapping()) break;
         this.current = term;
+        this.queueTerm(term);
         this.wakeWaiters();
         this.logger.info(
           { election: this.election, session: term.lease, token: String(term.token) },

@@ -8,6 +8,7 @@ import {
   isBareConnectFailure,
   isInvalidAuthToken,
   isUnauthenticated,
+  neverSent,
   translate,
 } from './errors.js';
 import { speaksTls, TLS_PROBE_MS } from './tls-probe.js';
@@ -45,7 +46,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /**
    * False for calls whose result would be misread if repeated: a failed attempt may still have been
-   * applied, so the call fails instead of being sent again to another endpoint (default true).
+   * applied, so the call fails instead of being sent again to another endpoint (default true). One
+   * that provably never reached etcd (see neverSent in ./errors.ts) is still sent once more.
    */
   retry?: boolean;
 }
@@ -161,6 +163,7 @@ export class Connection {
     let lastError: grpc.ServiceError | undefined;
     let lastIndex = this.current;
     let reauthenticated = false;
+    let resentUnsent = false;
     for (let attempt = 0; attempt < this.endpoints.length + 1; attempt++) {
       if (this.closed) throw new ClosedError('etcd connection');
       signal?.throwIfAborted();
@@ -183,7 +186,11 @@ export class Connection {
         }
         if (!FAILOVER_CODES.has(e.code)) break;
         this.failover(index);
-        if (options.retry === false) break;
+        if (options.retry === false) {
+          // Not resent, unless it provably never left the client (as Go's transparent retry): once.
+          if (resentUnsent || !neverSent(e)) break;
+          resentUnsent = true;
+        }
         if (e.code === grpc.status.DEADLINE_EXCEEDED || Date.now() >= deadline) break;
       }
     }

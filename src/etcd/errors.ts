@@ -94,6 +94,20 @@ export const TLS_VERIFY_DETAILS =
  */
 export const BARE_CONNECT_FAILURE = /Last error: Failed to connect/;
 
+/**
+ * What grpc-js reports when a call ended at the channel's pick, before any HTTP/2 stream existed:
+ * the endpoint's channel had no connection (pick_first in TRANSIENT_FAILURE, a call that does not
+ * wait for ready). No byte of the call left the client.
+ */
+export const NO_CONNECTION_DETAIL = /^No connection established\b/;
+
+/**
+ * HTTP/2 REFUSED_STREAM as grpc-js reports it: the server closed the stream before processing any of
+ * it (RFC 9113, 8.7), so etcd never saw the request. grpc-js already retries it once on the same
+ * channel; this is what is left when that retry was refused too.
+ */
+export const REFUSED_STREAM_DETAIL = /^Stream refused by server$/;
+
 /** grpc-js ends every connection error with an (often empty) resolution note: noise to the user. */
 export const EMPTY_RESOLUTION_NOTE = /\.?\s*Resolution note:\s*$/;
 
@@ -152,6 +166,35 @@ export function isNotElectionLeader(err: unknown): boolean {
 /** Whether a call failed before HTTP/2 began with no socket error to name (see BARE_CONNECT_FAILURE). */
 export function isBareConnectFailure(err: unknown): boolean {
   return isServiceError(err) && BARE_CONNECT_FAILURE.test(err.details ?? '');
+}
+
+/**
+ * Whether `err` (a grpc-js error, or one translated from it) proves the call never reached etcd, so
+ * sending it again cannot apply it twice: the test Go's gRPC makes before a transparent retry. A
+ * dropped connection, a deadline or anything etcd said proves nothing: the call may have been applied.
+ */
+export function neverSent(err: unknown): boolean {
+  const e = isServiceError(err)
+    ? err
+    : err instanceof Error && isServiceError(err.cause)
+      ? err.cause
+      : undefined;
+  if (!e || e.code !== grpc.status.UNAVAILABLE) return false;
+  const details = e.details ?? '';
+  return NO_CONNECTION_DETAIL.test(details) || REFUSED_STREAM_DETAIL.test(details);
+}
+
+/**
+ * The error of a call sent with `retry: false` whose outcome cannot be known: an UNAVAILABLE that
+ * may have been applied says so (`what` names the call, e.g. "proclaim"); one that provably never
+ * reached etcd, and every other error, stays as it is.
+ */
+export function outcomeUnknown(what: string, err: unknown): unknown {
+  if (!(err instanceof BackendUnavailableError) || neverSent(err)) return err;
+  return new BackendUnavailableError(
+    `${what} outcome unknown (it may or may not have been applied): ${err.message}`,
+    { cause: err },
+  );
 }
 
 /**

@@ -22,9 +22,16 @@ export class ConcurrencyServices {
     return response.leader;
   }
 
-  /** Sets the leader's value; the server checks that `leader` still holds its revision. */
+  /**
+   * Sets the leader's value; the server checks that `leader` still holds its revision. Never resent
+   * after an ambiguous failure (a repeat could find the key deleted after the first was applied).
+   */
   async proclaim(leader: LeaderKey, value: string): Promise<void> {
-    await this.connection.call('/v3electionpb.Election/Proclaim', { leader, value: Buffer.from(value) });
+    await this.connection.call(
+      '/v3electionpb.Election/Proclaim',
+      { leader, value: Buffer.from(value) },
+      { retry: false },
+    );
   }
 
   /** The leader's key and value, or null when the election has none. */

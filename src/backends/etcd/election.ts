@@ -2,10 +2,22 @@ import type { Candidacy, Entry, Won } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
 import type { EntryRecipe } from '../shared/compose.js';
 import type { EtcdClient } from '../../etcd/client.js';
+import { outcomeUnknown } from '../../etcd/errors.js';
 import type { KeyValue, RangeRequest, RangeResponse } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
 import { ownedBy } from './fence.js';
 import { electionPrefix, entryKey, prefixEnd } from './keys.js';
+
+/**
+ * How long after it starts our own-key watch is trusted to report our entry's deletion before a
+ * later deletion of the predecessor. It starts at the entry's create revision + 1; if anything was
+ * written since, etcd puts it in its "unsynced" group, caught up by a loop every 100 ms, while the
+ * predecessor's watch, started from the revision just read, is live. A transfer deletes the
+ * candidates it passes over a revision before the leader, and a candidate that joined within that
+ * window would hear of the leader's deletion first and begin a term etcd had already ended. One sync
+ * interval plus the trip of the watch's create request; the bound is in docs/architecture.md.
+ */
+const OWN_WATCH_SYNC_MS = 150;
 
 /**
  * The client-side election recipe over KV, lease and watch, laid out like Go's
@@ -50,6 +62,7 @@ export class EtcdElection implements EntryRecipe {
   async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Won> {
     const entry = entryOf(c);
     const own = new OwnDeletion();
+    const ownSince = performance.now();
     const stopOwn = watchDeletion(this.client, entry.key, entry.token, entry.token + 1n, own.fire.bind(own));
     try {
       for (;;) {
@@ -63,7 +76,10 @@ export class EtcdElection implements EntryRecipe {
         // later entries are younger, so no second read is needed and handover takes one round trip.
         const lastInLine = !older.more;
         await this.waitForDeletion(predecessor, revision + 1n, signal, own);
-        if (lastInLine && !own.gone) break;
+        // That win trusts our own watch to have reported a deletion of our entry before the
+        // predecessor's: only a watch etcd has synced can (see OWN_WATCH_SYNC_MS). A younger one
+        // reads again, confirming our entry in the same txn that finds nobody older.
+        if (lastInLine && !own.gone && performance.now() - ownSince >= OWN_WATCH_SYNC_MS) break;
       }
     } catch (err) {
       stopOwn();
@@ -84,12 +100,23 @@ export class EtcdElection implements EntryRecipe {
   }
 
   async proclaim(e: Entry, value: string): Promise<boolean> {
-    const response = await this.client.txn({
-      compare: [ownedBy(e)],
-      success: [{ request_put: { key: Buffer.from(e.key), value: Buffer.from(value), lease: e.liveness } }],
-      failure: [],
-    });
-    return response.succeeded;
+    try {
+      // Never resent: after an ambiguous failure the entry may have been deleted meanwhile, and a
+      // repeat failing its compare would report an applied value as "entry deleted".
+      const response = await this.client.txn(
+        {
+          compare: [ownedBy(e)],
+          success: [
+            { request_put: { key: Buffer.from(e.key), value: Buffer.from(value), lease: e.liveness } },
+          ],
+          failure: [],
+        },
+        { retry: false },
+      );
+      return response.succeeded;
+    } catch (err) {
+      throw outcomeUnknown('proclaim', err);
+    }
   }
 
   async remove(e: Candidacy | Entry): Promise<void> {

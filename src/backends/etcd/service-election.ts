@@ -2,7 +2,7 @@ import type { Candidacy, Entry, Won } from '../../core/contract.js';
 import { AuthError, EntryDeletedError } from '../../core/errors.js';
 import type { EntryRecipe } from '../shared/compose.js';
 import type { EtcdClient } from '../../etcd/client.js';
-import { isInvalidAuthToken, isNotElectionLeader } from '../../etcd/errors.js';
+import { isInvalidAuthToken, isNotElectionLeader, outcomeUnknown } from '../../etcd/errors.js';
 import type { LeaderKey } from '../../etcd/messages.js';
 import {
   joinUnwatch,
@@ -99,7 +99,7 @@ export class ServiceElection implements EntryRecipe {
       return true;
     } catch (err) {
       if (isNotElectionLeader(err)) return false;
-      throw err;
+      throw outcomeUnknown('proclaim', err);
     }
   }
 
