@@ -118,7 +118,7 @@ describe('chaos checker catches each kind of violation (synthetic histories)', (
     assert.deepEqual(check(early({ resume: 900 })).revocations, []);
   });
 
-  test('an overlap too long, not after a resume, or on the client mode is a violation', () => {
+  test('an overlap too long for its modes, or not after a resume, is a violation', () => {
     const tooLong = check(early({ c0End: 1_700 }));
     assert.deepEqual([...new Set(tooLong.violations.map((v) => v.check))], ['overlap']);
     assert.equal(tooLong.windows[0]?.allowed, false);
@@ -131,11 +131,18 @@ describe('chaos checker catches each kind of violation (synthetic histories)', (
     // Both on the service mode, or only the old leader: the same window.
     assert.deepEqual(check(early({ service: ['c0', 'c1'] })).windows[0]?.mode, 'service');
     assert.deepEqual(check(early({ service: ['c0'] })).violations, []);
+    // Two client-mode terms: the same window, with a tighter bound (50 ms is allowed, 51 ms is not).
     const client = check(early({ service: [] }));
-    assert.deepEqual([...new Set(client.violations.map((v) => v.check))], ['overlap']);
+    assert.deepEqual(client.violations, []);
     assert.deepEqual(
       client.windows.map((w) => [w.mode, w.allowed]),
-      [['client', false]],
+      [['client', true]],
+    );
+    const clientLong = check(early({ service: [], c0End: 1_501 }));
+    assert.deepEqual([...new Set(clientLong.violations.map((v) => v.check))], ['overlap']);
+    assert.deepEqual(
+      clientLong.windows.map((w) => [w.mode, w.ms, w.allowed]),
+      [['client', 51, false]],
     );
   });
 

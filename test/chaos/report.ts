@@ -5,7 +5,13 @@ import { REGRESSION_SCHEDULES } from './regressions.js';
 import { describeApis, replayCommand, termsByApi, type TrialResult } from './runner.js';
 import type { Backend } from './protocol.js';
 import { backendOf, type Scenario } from './scenarios.js';
-import { EARLY_REVOCATION_BOUND_MS, RESUME_GRACE_MS, type PairMode } from './checker.js';
+import {
+  CLIENT_EARLY_REVOCATION_BOUND_MS,
+  EARLY_REVOCATION_BOUND_MS,
+  RESUME_GRACE_MS,
+  type PairMode,
+} from './checker.js';
+import { fixedInText, verdict as revokeVerdict } from '../../src/backends/etcd/known-bugs.js';
 
 /** Per-scenario totals. */
 export interface ScenarioStats {
@@ -45,25 +51,11 @@ export function aggregate(scenarios: readonly Scenario[], results: readonly Tria
   });
 }
 
-/**
- * Whether an etcd version carries the fix of bug #15247 (a stale raft leader's lease revokes are
- * ignored: etcd PR #16822, in 3.6, backported to 3.5.13 and 3.4.30); undefined when unknown.
- */
-export function hasRevokeFix(version: string): boolean | undefined {
-  const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version);
-  if (!m) return undefined;
-  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  if (major !== 3) return major > 3;
-  if (minor === 4) return patch >= 30;
-  if (minor === 5) return patch >= 13;
-  return minor > 5;
-}
-
 /** The measured early-revocation windows of a run, by the successor's mode. */
 export interface WindowStats {
   mode: PairMode;
   count: number;
-  /** Windows over the bound, or any at all between two client-mode terms: each is also a violation. */
+  /** Windows over the bound for their modes: each is also a violation. */
   violations: number;
   p50: number;
   max: number;
@@ -238,11 +230,11 @@ function storeText(info: RunInfo, env: ReturnType<typeof environment>): StoreTex
 }
 
 function revokeFixText(version: string): string {
-  const fix = hasRevokeFix(version);
-  if (fix === undefined) return 'unknown whether it has the fix of etcd bug #15247';
-  return fix
+  const verdict = revokeVerdict(version);
+  if (verdict === 'unknown') return 'unknown whether it has the fix of etcd bug #15247';
+  return verdict === 'fixed'
     ? 'has the fix of etcd bug #15247: a stale raft leader cannot revoke live leases'
-    : 'without the fix of etcd bug #15247 (fixed in 3.4.30 and 3.5.13): a raft leader resumed after a pause may revoke live leases';
+    : `without the fix of etcd bug #15247 (fixed in ${fixedInText()}): a raft leader resumed after a pause may revoke live leases`;
 }
 
 /** The early-revocation and recovery sections of an etcd report (empty on other stores). */
@@ -260,10 +252,11 @@ function etcdSections(info: RunInfo, results: readonly TrialResult[]): string[] 
       'without the fix of bug #15247 a raft leader that was paused and runs again may revoke leases that are ' +
       "live (it still counts down their TTL; the new raft leader's renewals never reached it): a leader's key " +
       'is deleted early, a successor begins, and the old leader believes until its own-key watch reports the ' +
-      `delete. The checker accepts such an overlap of believed leadership only when the service mode is ` +
-      `involved (either term's candidate is on it), the overlap begins within ${RESUME_GRACE_MS} ms of a paused ` +
-      `raft leader's SIGCONT, and it lasts at most ${EARLY_REVOCATION_BOUND_MS} ms; it is then measured here, ` +
-      'not counted as a violation. Every other overlap is a violation, between two client-mode terms always. ' +
+      `delete. The checker accepts such an overlap of believed leadership only when it begins within ` +
+      `${RESUME_GRACE_MS} ms of a paused raft leader's SIGCONT and lasts at most ${CLIENT_EARLY_REVOCATION_BOUND_MS} ms ` +
+      `between two client-mode terms (both learn of the delete from a watch), ${EARLY_REVOCATION_BOUND_MS} ms when ` +
+      "the service mode is involved (either term's candidate is on it); it is then measured here, not counted " +
+      'as a violation. Every other overlap is a violation. ' +
       'Fencing has no allowance: every guarded ' +
       `write is checked against etcd's history as everywhere else. Raft leader pauses in this run: ${resumes} ` +
       '(raft-leader-paused trials).',
