@@ -112,6 +112,8 @@ export interface SessionLink {
   readonly lost: AbortSignal;
   checkDeadline(): void;
   assertAlive(): void;
+  /** Undefined while renewals are answered; else resolves once one is (see Session.whenFresh). */
+  whenFresh(): Promise<void> | undefined;
 }
 
 /** No entry of ours exists (or it went with the session). */
@@ -395,6 +397,11 @@ export class Election<Tx = KvTxn> {
       run.entry = undefined;
       return null;
     }
+    try {
+      await this.confirmFresh(won, this.session.lost);
+    } catch (err) {
+      throw await this.failCampaign(err, this.session.lost, undefined, run);
+    }
     return this.startTerm(run, c, won, value);
   }
 
@@ -412,9 +419,26 @@ export class Election<Tx = KvTxn> {
         won.unwatch();
         signal.throwIfAborted();
       }
+      await this.confirmFresh(won, signal);
       return this.startTerm(run, c, won, value);
     } catch (err) {
       throw await this.failCampaign(err, signal, user, run);
+    }
+  }
+
+  /**
+   * Returns at once while the session's renewals are answered. After a stall (its last acknowledged
+   * renewal older than TTL/2) it waits for a fresh one, so that no term begins that its session
+   * could not keep; rejects if the session is lost or `signal` aborts first (the watch then stops).
+   */
+  private async confirmFresh(won: Won, signal: AbortSignal): Promise<void> {
+    try {
+      const fresh = this.session.whenFresh();
+      if (!fresh) return;
+      await untilAborted(fresh, signal);
+    } catch (err) {
+      won.unwatch();
+      throw err;
     }
   }
 
@@ -505,6 +529,25 @@ export class Election<Tx = KvTxn> {
       state.term.finish('key-deleted', this.clock.now());
     }
   }
+}
+
+/** Settles like `promise`, or rejects with the signal's reason once it aborts, whichever is first. */
+function untilAborted(promise: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason as unknown);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as unknown);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** Reads the leader of `name` through a driver; shared by Election and the session-less Backend view. */

@@ -50,6 +50,9 @@ export class WatchHub {
   delivered = 0;
   private readonly connection: Connection;
   private stream?: WatchStreamT;
+  /** The endpoint the stream runs on. */
+  private streamIndex?: number;
+  private readonly stopListening: () => void;
   private opening = false;
   private reopenTimer?: NodeJS.Timeout;
   private backoff = 50;
@@ -61,6 +64,10 @@ export class WatchHub {
 
   constructor(connection: Connection) {
     this.connection = connection;
+    // A member that stopped answering calls or keepalives delivers no events either: move off it.
+    this.stopListening = connection.onUnresponsive((index) => {
+      if (this.stream && this.streamIndex === index) this.broken();
+    });
   }
 
   /** Starts a watcher on the shared stream. */
@@ -74,6 +81,7 @@ export class WatchHub {
   /** Closes the stream; watchers get no further callbacks. */
   close(): void {
     this.closed = true;
+    this.stopListening();
     clearTimeout(this.reopenTimer);
     this.dropStream();
     this.waiting.clear();
@@ -122,6 +130,7 @@ export class WatchHub {
         return;
       }
       this.stream = stream;
+      this.streamIndex = index;
       stream.on('data', (response: WatchResponse) => this.onResponse(response));
       stream.on('error', (err: grpc.ServiceError) => {
         if (this.stream !== stream) return;
