@@ -9,7 +9,6 @@ import {
   FlappingError,
   InternalError,
   InvalidArgumentError,
-  SessionLostError,
   TransferError,
 } from './errors.js';
 import type { TransferOptions, TransferResult } from './transfer.js';
@@ -309,8 +308,6 @@ export class LeaderElector<Tx = KvTxn>
     const initial = this.options.backoff?.initial ?? 100;
     const max = this.options.backoff?.max ?? 5000;
     let delay = initial;
-    /** Failed campaigns in a row. */
-    let streak = 0;
     let held: Term<Tx> | undefined;
     while (!stop.aborted) {
       const attemptStart = this.options.backend.clock.now();
@@ -320,7 +317,6 @@ export class LeaderElector<Tx = KvTxn>
         this.logger.debug({ election: this.election, session: this.session?.id }, 'campaigning');
         const term = await election.campaign(this.options.value, this.campaignOptions(stop));
         delay = initial;
-        streak = 0;
         this.warned = false;
         if (this.flapping()) break;
         this.current = term;
@@ -348,19 +344,13 @@ export class LeaderElector<Tx = KvTxn>
           this.fail(error);
           break;
         }
-        // A failure after a long attempt (a campaign that waited, a session that held) starts a
-        // new streak: the backoff of failures long past must not delay recovery from a new fault.
-        if (this.options.backend.clock.now() - attemptStart >= max) {
-          delay = initial;
-          streak = 0;
-        }
-        // The first retry of a streak after losing the backend goes at once: the client has
-        // already moved off the member that stopped answering (or reconnects on its own).
-        const wait = streak === 0 && isUnreachable(error) ? 0 : delay;
-        streak++;
-        this.reportRetry(error, wait);
-        await sleep(this.options.backend.clock, wait, stop);
-        if (wait > 0) delay = Math.min(delay * 2, max);
+        // A failure after a long attempt (a campaign that waited, a session that held) is a new
+        // fault, retried after `initial`: the backoff of failures long past (up to `max`) must not
+        // delay recovery from it. Failures in quick succession still back off.
+        if (this.options.backend.clock.now() - attemptStart >= max) delay = initial;
+        this.reportRetry(error, delay);
+        await sleep(this.options.backend.clock, delay, stop);
+        delay = Math.min(delay * 2, max);
       }
     }
     await this.shutdown(held);
@@ -520,12 +510,6 @@ function isBackend(backend: unknown): backend is Backend<unknown> {
     typeof b.clock?.now === 'function' &&
     typeof b.limits === 'object'
   );
-}
-
-/** The backend could not be reached, or the session was lost to it: what a failover fixes. */
-function isUnreachable(error: Error): boolean {
-  if (!(error instanceof BallotError)) return false;
-  return error.code === 'UNAVAILABLE' || (error instanceof SessionLostError && error.why === 'unreachable');
 }
 
 function isFatal(error: Error): boolean {

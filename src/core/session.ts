@@ -97,9 +97,11 @@ function sharedName(name: string, used: string, wanted: string): InvalidArgument
 const FRESH_FRACTION = 0.5;
 
 /**
- * Each renewal interval is drawn from [RENEW_JITTER, 1] x TTL/3, so that sessions opened together
- * (1,000 in one process) do not renew together forever. Never later than TTL/3: the deadline
- * arithmetic (and the `suspended` threshold) assume a renewal at least that often.
+ * Each renewal interval after the first is drawn from [RENEW_JITTER, 1] x TTL/3, so that sessions
+ * opened together (1,000 in one process) renew together once and then drift apart. Never later than
+ * TTL/3: the deadline arithmetic (and the `suspended` threshold) assume a renewal at least that
+ * often. The first renewal comes exactly TTL/3 after opening, so one session on virtual time renews
+ * at predictable times until its first renewal.
  */
 const RENEW_JITTER = 0.8;
 
@@ -180,7 +182,7 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
     const session = new Session(driver, grant.id, grant.ttlMs, margin, sentAt, logger);
     logger.debug({ backend: driver.kind, session: grant.id, ttlMs: grant.ttlMs }, 'session opened');
     session.armDeadline();
-    session.scheduleRenewal(session.nextInterval());
+    session.scheduleRenewal(session.renewInterval());
     return session;
   }
 
@@ -301,13 +303,18 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
     return [...this.entries.values()].map((entry) => entry.election);
   }
 
+  /**
+   * TTL/3 in whole milliseconds. On a ManualClock, fractional times (666.67 ms at a 2 s TTL) made the
+   * observer's staleness loop (liveness.ts) wait a difference smaller than a float can add to the time,
+   * forever; whole milliseconds avoid it, and renewing under a millisecond early changes nothing.
+   */
   private renewInterval(): number {
-    return Math.max(50, this.ttlMs / 3);
+    return Math.max(50, Math.floor(this.ttlMs / 3));
   }
 
-  /** The wait before the next regular renewal: the interval, jittered down (see RENEW_JITTER). */
+  /** The wait before the next regular renewal: the interval, jittered down (see RENEW_JITTER), in whole ms. */
   private nextInterval(): number {
-    return this.renewInterval() * (RENEW_JITTER + (1 - RENEW_JITTER) * Math.random());
+    return Math.floor(this.renewInterval() * (RENEW_JITTER + (1 - RENEW_JITTER) * Math.random()));
   }
 
   private scheduleRenewal(ms: number): void {
