@@ -398,7 +398,8 @@ export class Election<Tx = KvTxn> {
       return null;
     }
     try {
-      await this.confirmFresh(won, this.session.lost);
+      const stale = this.confirmFresh(won, this.session.lost);
+      if (stale) await stale;
     } catch (err) {
       throw await this.failCampaign(err, this.session.lost, undefined, run);
     }
@@ -419,7 +420,9 @@ export class Election<Tx = KvTxn> {
         won.unwatch();
         signal.throwIfAborted();
       }
-      await this.confirmFresh(won, signal);
+      // No await unless the session is stale: a handover pays for no extra tick.
+      const stale = this.confirmFresh(won, signal);
+      if (stale) await stale;
       return this.startTerm(run, c, won, value);
     } catch (err) {
       throw await this.failCampaign(err, signal, user, run);
@@ -427,19 +430,24 @@ export class Election<Tx = KvTxn> {
   }
 
   /**
-   * Returns at once while the session's renewals are answered. After a stall (its last acknowledged
-   * renewal older than TTL/2) it waits for a fresh one, so that no term begins that its session
-   * could not keep; rejects if the session is lost or `signal` aborts first (the watch then stops).
+   * Undefined while the session's renewals are answered. After a stall (its last acknowledged
+   * renewal older than TTL/2) a promise that waits for a fresh one, so that no term begins that its
+   * session could not keep; it rejects if the session is lost or `signal` aborts first, and the
+   * watch is then stopped.
    */
-  private async confirmFresh(won: Won, signal: AbortSignal): Promise<void> {
+  private confirmFresh(won: Won, signal: AbortSignal): Promise<void> | undefined {
+    let fresh: Promise<void> | undefined;
     try {
-      const fresh = this.session.whenFresh();
-      if (!fresh) return;
-      await untilAborted(fresh, signal);
+      fresh = this.session.whenFresh();
     } catch (err) {
       won.unwatch();
       throw err;
     }
+    if (!fresh) return undefined;
+    return untilAborted(fresh, signal).catch((err: unknown) => {
+      won.unwatch();
+      throw err;
+    });
   }
 
   private startTerm(run: Campaigning, joined: Candidacy, won: Won, value: string): Term<Tx> {
