@@ -16,6 +16,9 @@ describe('memory backend on virtual time', () => {
     await clock.advance(60_000);
     assert.equal(ta.active, true, 'keepalives hold the term while connected');
 
+    // Renewals are jittered: cut right after one, so that the deadline is a whole TTL away.
+    const renewed = a.lastRenewalAt;
+    while (a.lastRenewalAt === renewed) await clock.advance(1);
     backend.partition(a);
     const cut = clock.now();
     await clock.advance(9_000);

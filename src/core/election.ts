@@ -112,6 +112,8 @@ export interface SessionLink {
   readonly lost: AbortSignal;
   checkDeadline(): void;
   assertAlive(): void;
+  /** Undefined while renewals are answered; else resolves once one is (see Session.whenFresh). */
+  whenFresh(): Promise<void> | undefined;
 }
 
 /** No entry of ours exists (or it went with the session). */
@@ -400,6 +402,12 @@ export class Election<Tx = KvTxn> {
       run.entry = undefined;
       return null;
     }
+    try {
+      const stale = this.confirmFresh(won, this.session.lost);
+      if (stale) await stale;
+    } catch (err) {
+      throw await this.failCampaign(err, this.session.lost, undefined, run);
+    }
     return this.startTerm(run, c, won, value);
   }
 
@@ -417,10 +425,34 @@ export class Election<Tx = KvTxn> {
         won.unwatch();
         signal.throwIfAborted();
       }
+      // No await unless the session is stale: a handover pays for no extra tick.
+      const stale = this.confirmFresh(won, signal);
+      if (stale) await stale;
       return this.startTerm(run, c, won, value);
     } catch (err) {
       throw await this.failCampaign(err, signal, user, run);
     }
+  }
+
+  /**
+   * Undefined while the session's renewals are answered. After a stall (its last acknowledged
+   * renewal older than TTL/2) a promise that waits for a fresh one, so that no term begins that its
+   * session could not keep; it rejects if the session is lost or `signal` aborts first, and the
+   * watch is then stopped.
+   */
+  private confirmFresh(won: Won, signal: AbortSignal): Promise<void> | undefined {
+    let fresh: Promise<void> | undefined;
+    try {
+      fresh = this.session.whenFresh();
+    } catch (err) {
+      won.unwatch();
+      throw err;
+    }
+    if (!fresh) return undefined;
+    return untilAborted(fresh, signal).catch((err: unknown) => {
+      won.unwatch();
+      throw err;
+    });
   }
 
   private startTerm(run: Campaigning, joined: Candidacy, won: Won, value: string): Term<Tx> {
@@ -524,6 +556,25 @@ class TermLink<Tx> implements TermHost<Tx> {
   guard(body: GuardBody<Tx>): Promise<GuardResult> {
     return this.driver.guard(this.entry, body);
   }
+}
+
+/** Settles like `promise`, or rejects with the signal's reason once it aborts, whichever is first. */
+function untilAborted(promise: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason as unknown);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as unknown);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** Reads the leader of `name` through a driver; shared by Election and the session-less Backend view. */

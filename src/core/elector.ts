@@ -372,6 +372,7 @@ export class LeaderElector<Tx = KvTxn>
     let delay = initial;
     let held: Term<Tx> | undefined;
     while (!stop.aborted) {
+      const attemptStart = this.options.backend.clock.now();
       try {
         const election = await this.ensureSession();
         this.campaignStart = this.options.backend.clock.now();
@@ -406,6 +407,10 @@ export class LeaderElector<Tx = KvTxn>
           this.fail(error);
           break;
         }
+        // A failure after a long attempt (a campaign that waited, a session that held) is a new
+        // fault, retried after `initial`: the backoff of failures long past (up to `max`) must not
+        // delay recovery from it. Failures in quick succession still back off.
+        if (this.options.backend.clock.now() - attemptStart >= max) delay = initial;
         this.reportRetry(error, delay);
         await sleep(this.options.backend.clock, delay, stop);
         delay = Math.min(delay * 2, max);

@@ -87,6 +87,24 @@ function sharedName(name: string, used: string, wanted: string): InvalidArgument
   );
 }
 
+/**
+ * A term begins only on a session whose last acknowledged renewal is at most this fraction of the
+ * TTL old. Renewals go out every TTL/3 at the latest, so a healthy session's last acknowledgement is
+ * never older than TTL/3 plus one round trip and passes at once; one older than TTL/2 has missed a
+ * renewal, and its term could end (`unreachable`) less than TTL/2 after it began. Such a session
+ * renews first and the term begins only once that renewal is acknowledged (see whenFresh()).
+ */
+const FRESH_FRACTION = 0.5;
+
+/**
+ * Each renewal interval after the first is drawn from [RENEW_JITTER, 1] x TTL/3, so that sessions
+ * opened together (1,000 in one process) renew together once and then drift apart. Never later than
+ * TTL/3: the deadline arithmetic (and the `suspended` threshold) assume a renewal at least that
+ * often. The first renewal comes exactly TTL/3 after opening, so one session on virtual time renews
+ * at predictable times until its first renewal.
+ */
+const RENEW_JITTER = 0.8;
+
 const LOSS_TO_TERM_END: Record<SessionLossCause, TermEndReason> = {
   expired: 'session-lost',
   unreachable: 'unreachable',
@@ -95,7 +113,7 @@ const LOSS_TO_TERM_END: Record<SessionLossCause, TermEndReason> = {
 
 /**
  * One process's liveness toward a backend (see LIVENESS in core/contract.ts), renewed every TTL/3
- * and shared by every election opened on it. The session keeps a deadline,
+ * (jittered down by up to a fifth) and shared by every election opened on it. The session keeps a deadline,
  * `sendTime(last acknowledged renewal) + TTL - margin`, on the monotonic clock; the server cannot
  * expire the liveness before it. When the deadline passes or the server says the liveness is gone,
  * the session is lost and every term on it ends at once. `Tx` is the backend's guard transaction.
@@ -127,6 +145,10 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
   private suspendedAt?: number;
   private failures = 0;
   private acknowledgedAt: number;
+  /** Renewals sent and not yet settled. */
+  private inFlight = 0;
+  /** whenFresh() callers waiting for the next acknowledged renewal. */
+  private freshWaiters: { resolve(): void; reject(err: Error): void }[] = [];
   /** @internal set by metrics (ballotMetrics); undefined otherwise. */
   probe?: SessionProbe;
 
@@ -249,6 +271,21 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
     }
   }
 
+  /**
+   * @internal undefined if a renewal was acknowledged within the last TTL/2 (FRESH_FRACTION), the
+   * usual case. Otherwise renews now (unless a renewal is already on its way) and returns a promise
+   * that resolves once a renewal is acknowledged and rejects with the loss if the session ends
+   * first. Election begins a term only after it, so no term starts on a session whose renewals have
+   * stopped being answered.
+   */
+  whenFresh(): Promise<void> | undefined {
+    this.assertAlive();
+    if (this.driver.clock.now() - this.acknowledgedAt <= this.ttlMs * FRESH_FRACTION) return undefined;
+    const fresh = new Promise<void>((resolve, reject) => this.freshWaiters.push({ resolve, reject }));
+    if (this.inFlight === 0) this.renew();
+    return fresh;
+  }
+
   /** @internal throws the loss reason if the session can no longer be used. */
   assertAlive(): void {
     this.checkDeadline();
@@ -266,8 +303,18 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
     return [...this.entries.values()].map((entry) => entry.election);
   }
 
+  /**
+   * TTL/3 in whole milliseconds. On a ManualClock, fractional times (666.67 ms at a 2 s TTL) made the
+   * observer's staleness loop (liveness.ts) wait a difference smaller than a float can add to the time,
+   * forever; whole milliseconds avoid it, and renewing under a millisecond early changes nothing.
+   */
   private renewInterval(): number {
-    return Math.max(50, this.ttlMs / 3);
+    return Math.max(50, Math.floor(this.ttlMs / 3));
+  }
+
+  /** The wait before the next regular renewal: the interval, jittered down (see RENEW_JITTER), in whole ms. */
+  private nextInterval(): number {
+    return Math.floor(this.renewInterval() * (RENEW_JITTER + (1 - RENEW_JITTER) * Math.random()));
   }
 
   private scheduleRenewal(ms: number): void {
@@ -290,9 +337,11 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
           ),
         );
     }, this.renewInterval() / 2);
+    this.inFlight++;
     this.driver.liveness.renew(this.id).then(
       (ttlMs) => {
         settled = true;
+        this.inFlight--;
         if (this.loss) return;
         const now = clock.now();
         if (this.probe) this.probe.renewal(now - sentAt, ttlMs <= 0);
@@ -302,6 +351,7 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
         }
         this.failures = 0;
         this.acknowledgedAt = now;
+        this.settleFresh();
         const next = sentAt + ttlMs - this.margin;
         if (next > this.deadlineAt) {
           this.deadlineAt = next;
@@ -325,6 +375,7 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
       // A failed renewal is retried soon; the deadline, not the error, decides loss.
       (err: unknown) => {
         settled = true;
+        this.inFlight--;
         if (this.loss) return;
         this.failures++;
         if (this.probe) this.probe.renewal(clock.now() - sentAt, true);
@@ -337,7 +388,15 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
         this.scheduleRenewal(Math.min(250, this.renewInterval()));
       },
     );
-    this.scheduleRenewal(this.renewInterval());
+    this.scheduleRenewal(this.nextInterval());
+  }
+
+  /** Resolves every whenFresh() waiter: a renewal was just acknowledged. */
+  private settleFresh(): void {
+    if (this.freshWaiters.length === 0) return;
+    const waiters = this.freshWaiters;
+    this.freshWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
   }
 
   /** Enters the suspended state once; `recovered` or `lost` leaves it. */
@@ -374,6 +433,9 @@ export class Session<Tx = KvTxn> extends EventEmitter<SessionEvents> implements 
     this.deadlineTimer?.cancel();
     this.overdueTimer?.cancel();
     this.suspendedAt = undefined;
+    const waiters = this.freshWaiters;
+    this.freshWaiters = [];
+    for (const waiter of waiters) waiter.reject(error);
     (cause === 'closed' ? this.logger.debug : this.logger.error).call(
       this.logger,
       { session: this.id, reason: cause, ...errorFields(error) },

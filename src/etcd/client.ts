@@ -74,11 +74,13 @@ export class EtcdClient {
   async leaseGrant(ttl: number): Promise<{ id: string; ttl: number }> {
     const response = await this.connection.call('/etcdserverpb.Lease/LeaseGrant', { TTL: ttl });
     if (response.error) throw new BackendUnavailableError(`etcd refused a lease: ${response.error}`);
+    this.keepAlives.granted(response.ID, Number(response.TTL));
     return { id: response.ID, ttl: Number(response.TTL) };
   }
 
   /** Revokes a lease, deleting its keys. A lease that is already gone is not an error. */
   async leaseRevoke(id: string): Promise<void> {
+    this.keepAlives.forget(id);
     try {
       await this.connection.call('/etcdserverpb.Lease/LeaseRevoke', { ID: id });
     } catch (err) {

@@ -55,6 +55,18 @@ export interface CallOptions {
 /** Unary calls in flight per connection; more wait for a slot before their deadline starts. */
 const MAX_IN_FLIGHT = 256;
 
+/**
+ * A retryable call waits this fraction of its deadline (at least ATTEMPT_FLOOR_MS) for one endpoint
+ * before trying the next: a member that is paused or cut off keeps its TCP connection open and
+ * answers nothing, and waiting the whole deadline on it is what made recovery slow. A healthy member
+ * answers in milliseconds; one that takes a fifth of the call timeout (1 s by default) is stalled.
+ */
+const ATTEMPT_FRACTION = 0.2;
+const ATTEMPT_FLOOR_MS = 500;
+
+/** How long an endpoint that stopped answering is passed over when failing over (unless all are). */
+const UNRESPONSIVE_MS = 10_000;
+
 /** A counting semaphore: acquire() resolves with a release function once a slot is free. */
 class Slots {
   private free: number;
@@ -116,6 +128,9 @@ export class Connection {
   private readonly tlsProbes = new Map<number, Promise<boolean>>();
   private readonly closing = new AbortController();
   private closed = false;
+  /** Endpoints (by index) that stopped answering, and when: failover passes over them for a while. */
+  private readonly unresponsive = new Map<number, number>();
+  private readonly unresponsiveListeners = new Set<(index: number) => void>();
 
   constructor(options: ConnectionOptions) {
     if (!Array.isArray(options.endpoints) || options.endpoints.length === 0)
@@ -158,8 +173,14 @@ export class Connection {
     request: UnaryMethods[P][0],
     options: CallOptions,
   ): Promise<UnaryMethods[P][1]> {
-    const deadline = Date.now() + (options.timeout ?? this.callTimeout);
+    const timeout = options.timeout ?? this.callTimeout;
+    const deadline = Date.now() + timeout;
     const signal = options.signal;
+    // Only a call that may be sent again gets an attempt deadline shorter than its own: one sent
+    // with `retry: false` stays on its endpoint, so an ambiguous outcome is reported, never repeated.
+    const hedged = options.retry !== false && Number.isFinite(timeout) && this.endpoints.length > 1;
+    const attemptMs = Math.max(ATTEMPT_FLOOR_MS, timeout * ATTEMPT_FRACTION);
+    const tried = new Set<number>();
     let lastError: grpc.ServiceError | undefined;
     let lastIndex = this.current;
     let reauthenticated = false;
@@ -168,10 +189,15 @@ export class Connection {
       if (this.closed) throw new ClosedError('etcd connection');
       signal?.throwIfAborted();
       const index = this.current;
+      // The last endpoint not yet tried by this call gets the rest of the call's time.
+      const last = !hedged || tried.has(index) || tried.size >= this.endpoints.length - 1;
+      const attemptDeadline = last ? deadline : Math.min(deadline, Date.now() + attemptMs);
+      tried.add(index);
       try {
         const metadata = await this.metadata(path);
-        const response = await this.unary(index, path, request, metadata, deadline, signal);
+        const response = await this.unary(index, path, request, metadata, attemptDeadline, signal);
         this.answered.add(index);
+        this.unresponsive.delete(index);
         return response as UnaryMethods[P][1];
       } catch (err) {
         if (err instanceof BallotError) throw err; // already translated (e.g. by authenticate())
@@ -185,13 +211,18 @@ export class Connection {
           continue;
         }
         if (!FAILOVER_CODES.has(e.code)) break;
-        this.failover(index);
+        if (e.code === grpc.status.DEADLINE_EXCEEDED) this.markUnresponsive(index);
+        else this.failover(index);
         if (options.retry === false) {
           // Not resent, unless it provably never left the client (as Go's transparent retry): once.
           if (resentUnsent || !neverSent(e)) break;
           resentUnsent = true;
         }
-        if (e.code === grpc.status.DEADLINE_EXCEEDED || Date.now() >= deadline) break;
+        if (Date.now() >= deadline) break;
+        // A timed-out attempt (not the call) moves on: the request may have been applied, which
+        // only calls that may be repeated risk (e.g. a second LeaseGrant: an unused lease expires
+        // after its TTL).
+        if (e.code === grpc.status.DEADLINE_EXCEEDED && attemptDeadline >= deadline) break;
       }
     }
     throw await this.diagnosePlainToTls(this.translate(path, lastError), lastError, lastIndex);
@@ -237,9 +268,42 @@ export class Connection {
     return { index, stream };
   }
 
-  /** Moves to the next endpoint if `index` is still the active one (called when it failed). */
+  /**
+   * Moves to the next endpoint if `index` is still the active one (called when it failed), passing
+   * over endpoints that recently stopped answering unless every other one did.
+   */
   failover(index: number): void {
-    if (index === this.current) this.current = (this.current + 1) % this.endpoints.length;
+    if (index !== this.current) return;
+    const n = this.endpoints.length;
+    const now = Date.now();
+    for (let step = 1; step < n; step++) {
+      const next = (index + step) % n;
+      const since = this.unresponsive.get(next);
+      if (since === undefined || now - since >= UNRESPONSIVE_MS) {
+        this.current = next;
+        return;
+      }
+    }
+    this.current = (index + 1) % n;
+  }
+
+  /**
+   * Records that endpoint `index` stopped answering (a call attempt or a keepalive timed out while
+   * its connection stayed open): new calls go elsewhere, and the streams on it are told to move
+   * (see onUnresponsive). With a single endpoint there is nowhere to go and nothing is told.
+   */
+  markUnresponsive(index: number): void {
+    if (this.closed || index < 0 || index >= this.endpoints.length) return;
+    this.unresponsive.set(index, Date.now());
+    this.failover(index);
+    if (this.current === index) return;
+    for (const listener of this.unresponsiveListeners) listener(index);
+  }
+
+  /** Calls `listener` with an endpoint's index when it is marked unresponsive; returns how to stop. */
+  onUnresponsive(listener: (index: number) => void): () => void {
+    this.unresponsiveListeners.add(listener);
+    return () => this.unresponsiveListeners.delete(listener);
   }
 
   /** Forgets the auth token so the next call authenticates again (used when a stream was refused). */
@@ -282,6 +346,7 @@ export class Connection {
   close(): void {
     this.closed = true;
     this.closing.abort();
+    this.unresponsiveListeners.clear();
     for (const client of this.clients) client?.close();
   }
 

@@ -70,6 +70,9 @@ export class WatchHub {
   delivered = 0;
   private readonly connection: Connection;
   private stream?: WatchStreamT;
+  /** The endpoint the stream runs on. */
+  private streamIndex?: number;
+  private readonly stopListening: () => void;
   private opening = false;
   private reopenTimer?: NodeJS.Timeout;
   private backoff = 50;
@@ -84,6 +87,10 @@ export class WatchHub {
 
   constructor(connection: Connection) {
     this.connection = connection;
+    // A member that stopped answering calls or keepalives delivers no events either: move off it.
+    this.stopListening = connection.onUnresponsive((index) => {
+      if (this.stream && this.streamIndex === index) this.broken();
+    });
   }
 
   /** Starts a watcher on the shared stream. */
@@ -97,6 +104,7 @@ export class WatchHub {
   /** Closes the stream; watchers get no further callbacks. */
   close(): void {
     this.closed = true;
+    this.stopListening();
     clearTimeout(this.reopenTimer);
     if (this.cancelFlush) clearImmediate(this.cancelFlush);
     this.cancelFlush = undefined;
@@ -169,6 +177,7 @@ export class WatchHub {
         return;
       }
       this.stream = stream;
+      this.streamIndex = index;
       stream.on('data', (response: WatchResponse) => this.onResponse(response));
       stream.on('error', (err: grpc.ServiceError) => {
         if (this.stream !== stream) return;
