@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { etcd, type Backend, type BackendWarning } from '../src/index.js';
@@ -136,6 +137,29 @@ describe('service mode refuses a term etcd did not grant', () => {
     await a.resign();
     await assert.rejects(within(pb, 5000, 'b to be refused'), { code: 'ENTRY_DELETED' });
     assert.equal(b.currentTerm, undefined);
+  });
+
+  test('a waiting entry deleted while the leader holds: the campaign fails (ENTRY_DELETED) without waiting for the leader', async () => {
+    // A short call timeout is the watchdog's bound: it reads the line once per bound while Campaign waits.
+    const quick = etcd({ endpoints: [node.endpoint], mode: 'service', callTimeout: 500 });
+    try {
+      const name = 'deleted-waiter-early';
+      const a = (await clientMode.session({ ttl: 10 })).election(name);
+      const b = (await quick.session({ ttl: 10 })).election(name);
+      await a.campaign('a');
+      const pb = b.campaign('b');
+      pb.catch(() => undefined);
+      await eventually(async () => (await entryKeys(node, name)).length === 2, 5000, 'b to queue');
+      // Past one bound, so that the watchdog has seen b's entry before it goes.
+      await sleep(700);
+      const [, waiting] = await entryKeys(node, name);
+      assert.equal((await node.etcdctl(['del', waiting!])).code, 0);
+      await assert.rejects(within(pb, 5000, 'b to be refused while a leads'), { code: 'ENTRY_DELETED' });
+      assert.ok(a.isLeader(), 'a still leads: b was refused before any handover');
+      await a.resign();
+    } finally {
+      await quick.close();
+    }
   });
 
   test('a waiting entry deleted and written again behind a newer candidate: not the oldest, no term', async () => {

@@ -1,4 +1,5 @@
 import type { BackendWarning, Won } from '../../core/contract.js';
+import { EntryDeletedError } from '../../core/errors.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import type { KeyValue } from '../../etcd/messages.js';
 import { electionPrefix, prefixEnd } from './keys.js';
@@ -21,6 +22,37 @@ export async function oldestEntry(client: EtcdClient, name: string): Promise<Key
     keys_only: true,
   });
   return response.kvs[0];
+}
+
+/** The oldest entry and whether `key` exists, in one read-only txn. */
+async function headAndOwn(
+  client: EtcdClient,
+  name: string,
+  key: string,
+): Promise<{ oldest: KeyValue | undefined; present: boolean }> {
+  const prefix = electionPrefix(name);
+  const response = await client.txn({
+    compare: [],
+    success: [
+      {
+        request_range: {
+          key: Buffer.from(prefix),
+          range_end: prefixEnd(prefix),
+          sort_order: 'ASCEND',
+          sort_target: 'CREATE',
+          limit: 1,
+          keys_only: true,
+        },
+      },
+      { request_range: { key: Buffer.from(key), keys_only: true } },
+    ],
+    failure: [],
+  });
+  const [head, own] = response.responses;
+  return {
+    oldest: head?.response_range?.kvs[0],
+    present: (own?.response_range?.kvs.length ?? 0) > 0,
+  };
 }
 
 /**
@@ -93,13 +125,15 @@ export async function superviseCampaign<T>(
   watch: CampaignWatch<T>,
   signal: AbortSignal,
 ): Promise<Supervised<T>> {
-  const stuck: AbortController[] = [];
+  const attempts: AbortController[] = [];
   const release = () => {
-    for (const c of stuck.splice(0)) c.abort();
+    for (const c of attempts.splice(0)) c.abort();
   };
   try {
     for (;;) {
       const attempt = new AbortController();
+      // Kept until release(): a call that answered ignores the abort, one still pending is cancelled.
+      attempts.push(attempt);
       const cancel = () => attempt.abort(signal.reason);
       signal.addEventListener('abort', cancel, { once: true });
       const answer = watch.call(attempt.signal);
@@ -109,7 +143,9 @@ export async function superviseCampaign<T>(
           watchForStall(client, stalls.boundMs, watch, signal, answer),
         ]);
         if (outcome.kind === 'answered') return { kind: 'answered', value: outcome.value, release };
-        stuck.push(attempt);
+        // A call stuck before its entry existed (its write lost in a raft leader change) is only
+        // re-issued; a wedged watch stream is what the fallback is for.
+        if (outcome.kind === 'unjoined') continue;
         stalls.record(watch.kind, watch.name);
         if (stalls.fellBack(watch.kind, watch.name)) return { kind: 'fell-back', own: outcome.own, release };
       } finally {
@@ -123,8 +159,13 @@ export async function superviseCampaign<T>(
 }
 
 /**
- * Resolves with our entry once two reads one bound apart both found it the oldest while the call
- * was still pending; never resolves while the call is answered, aborted or not yet at the head.
+ * While the call is pending, reads the line once per bound. Resolves with our entry once two reads
+ * in a row found it the oldest ('stalled': the wedge). Resolves 'unjoined' once two reads in a row
+ * found no entry of ours although none was ever seen: the call's own write never applied (etcd
+ * answers such a call only after its request timeout, about 6 s, when a raft leader change drops
+ * it), so it is re-issued. Rejects with EntryDeletedError when an entry of ours that was seen is
+ * gone: someone deleted it, and as on the client recipe the campaign fails (etcd's Campaign would
+ * wait on and "win" without it). Never settles once the call is answered or aborted.
  */
 async function watchForStall<T>(
   client: EtcdClient,
@@ -132,21 +173,32 @@ async function watchForStall<T>(
   watch: CampaignWatch<T>,
   signal: AbortSignal,
   answer: Promise<T>,
-): Promise<{ kind: 'stalled'; own: KeyValue }> {
+): Promise<{ kind: 'stalled'; own: KeyValue } | { kind: 'unjoined' }> {
   let settled = false;
   const done = () => {
     settled = true;
   };
   answer.then(done, done);
   let oldestBefore = false;
+  let absentBefore = false;
+  let seen = false;
   for (;;) {
     await pause(boundMs, signal, answer);
     if (settled || signal.aborted) return new Promise(() => undefined);
-    const oldest = await oldestEntry(client, watch.name).catch(() => undefined);
-    if (settled) return new Promise(() => undefined);
+    const line = await headAndOwn(client, watch.name, watch.key).catch(() => undefined);
+    if (settled || signal.aborted) return new Promise(() => undefined);
+    if (!line) {
+      oldestBefore = absentBefore = false;
+      continue;
+    }
+    const { oldest, present } = line;
+    if (!present && seen) throw new EntryDeletedError(watch.key);
+    seen ||= present;
     const ours = oldest?.key.toString() === watch.key;
     if (ours && oldestBefore && oldest) return { kind: 'stalled', own: oldest };
+    if (!present && absentBefore) return { kind: 'unjoined' };
     oldestBefore = ours;
+    absentBefore = !present;
   }
 }
 
