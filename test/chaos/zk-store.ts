@@ -11,6 +11,7 @@
  */
 import type { KvEvent, Kv } from '../fixtures/etcd-history.js';
 import { ZkConnection } from '../../src/zookeeper/connection.js';
+import { ZkTimeoutError } from '../../src/zookeeper/errors.js';
 import type { TxnLogs } from './zk-txnlog.js';
 import type { WriteValue } from './protocol.js';
 
@@ -42,9 +43,26 @@ export class ZkProbe {
     (await this.#conn?.catch(() => undefined))?.close();
   }
 
+  /**
+   * Runs `op` on a live connection; once more on a new one if it timed out. A server the lab just
+   * restarted can take a connection and not answer while it syncs with the leader: the harness's
+   * read then hangs on it, which says nothing about the candidates.
+   */
+  async #retrying<T>(op: (conn: ZkConnection) => Promise<T>): Promise<T> {
+    const conn = await this.conn();
+    try {
+      return await op(conn);
+    } catch (err) {
+      if (!(err instanceof ZkTimeoutError)) throw err;
+      if (this.#conn && (await this.#conn.catch(() => undefined)) === conn) this.#conn = undefined;
+      conn.close();
+      return op(await this.conn());
+    }
+  }
+
   /** Where the trial's writes go, created before any candidate joins. */
   async prepare(writeDir: string): Promise<void> {
-    await (await this.conn()).mkdirp(writeDir);
+    await this.#retrying((conn) => conn.mkdirp(writeDir));
   }
 
   /**
@@ -53,7 +71,10 @@ export class ZkProbe {
    * Latch and lock nodes share the parent's sequence counter, so one sort orders both.
    */
   async line(election: string): Promise<Kv[]> {
-    const conn = await this.conn();
+    return this.#retrying((conn) => this.#line(conn, election));
+  }
+
+  async #line(conn: ZkConnection, election: string): Promise<Kv[]> {
     const children = ((await conn.getChildren(election)) ?? []).filter((c) => /-\d{10}$/.test(c));
     children.sort((a, b) => (a.slice(-10) < b.slice(-10) ? -1 : 1));
     const reads = await Promise.all(children.map((c) => conn.getData(`${election}/${c}`)));
@@ -74,7 +95,10 @@ export class ZkProbe {
 
   /** The writes readable now under `writeDir`, as "token/candidate/seq", each read back from its node. */
   async readWrites(writeDir: string): Promise<Set<string>> {
-    const conn = await this.conn();
+    return this.#retrying((conn) => this.#readWrites(conn, writeDir));
+  }
+
+  async #readWrites(conn: ZkConnection, writeDir: string): Promise<Set<string>> {
     const names = (await conn.getChildren(writeDir)) ?? [];
     const reads = await Promise.all(names.map((n) => conn.getData(`${writeDir}/${n}`)));
     const found = new Set<string>();
@@ -88,11 +112,15 @@ export class ZkProbe {
 
   /** Removes `path` and everything under it, so the tree does not grow across a long soak. */
   async removeTree(path: string): Promise<void> {
-    const conn = await this.conn();
-    const children = (await conn.getChildren(path)) ?? [];
-    await Promise.all(children.map((c) => this.removeTree(`${path}/${c}`)));
-    await conn.remove(path);
+    await this.#retrying((conn) => removeTree(conn, path));
   }
+}
+
+/** Removes `path` and everything under it through `conn`. */
+async function removeTree(conn: ZkConnection, path: string): Promise<void> {
+  const children = (await conn.getChildren(path)) ?? [];
+  await Promise.all(children.map((c) => removeTree(conn, `${path}/${c}`)));
+  await conn.remove(path);
 }
 
 /**
