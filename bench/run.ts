@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --quick] [-- --rounds N] [-- --only etcd|postgres|zookeeper]`: runs every scenario and
+ * `npm run bench [-- --quick] [-- --rounds N] [-- --only etcd|postgres|zookeeper] [-- --section 5 ...]`: runs every scenario and
  * writes docs/benchmarks.md and the chart it shows, docs/benchmarks.svg. With --only, just that
  * backend's scenarios run and their tables go to stdout; the page, which shows them all, is left as it is.
+ * --section (repeatable) runs only the scenarios of that number ("1", "5", "PG 2"), also to stdout.
  * A new scenario is a new file exporting a scenario function and a method text, plus one entry below.
  */
 import { writeFile } from 'node:fs/promises';
@@ -177,11 +178,20 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       rounds: { type: 'string' },
       only: { type: 'string' },
+      section: { type: 'string', multiple: true },
     },
   });
   const only = values.only;
   if (only !== undefined && only !== 'etcd' && only !== 'postgres' && only !== 'zookeeper')
     throw new Error(`--only must be etcd, postgres or zookeeper, got ${only}`);
+  // Scenario numbers as the page heads them ("1", "5", "PG 2"); like --only, the page is left as it is.
+  const picked = values.section;
+  const unknown = picked?.filter((n) => !SCENARIOS.some((s) => s.number === n));
+  if (unknown && unknown.length > 0)
+    throw new Error(
+      `--section ${unknown.join(', ')}: no such scenario (one of ${[...new Set(SCENARIOS.map((s) => s.number))].join(', ')})`,
+    );
+  const partial = only !== undefined || picked !== undefined;
   const quick = values.quick ?? false;
   const rounds = values.rounds === undefined ? (quick ? QUICK_ROUNDS : FULL_ROUNDS) : Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < QUICK_ROUNDS)
@@ -195,7 +205,10 @@ async function main(): Promise<void> {
   const sections: string[] = [];
   const targets: TargetCheck[] = [];
   const bars: Bar[] = [];
-  for (const scenario of SCENARIOS.filter((s) => only === undefined || s.backend === only)) {
+  const chosen = SCENARIOS.filter(
+    (s) => (only === undefined || s.backend === only) && (picked === undefined || picked.includes(s.number)),
+  );
+  for (const scenario of chosen) {
     const heading = `${scenario.number}. ${scenario.title}`;
     const t0 = performance.now();
     console.error(`bench: ${heading}...`);
@@ -212,9 +225,11 @@ async function main(): Promise<void> {
     sections.push(`## ${heading}\n\n${scenario.method.trim()}\n\n${tables.join('\n\n')}\n`);
   }
   console.log(`\n## Targets\n\n${renderTargets(targets)}\n`);
-  if (only !== undefined) {
+  if (partial) {
     // The page compares every backend side by side; part of a run must not replace it.
-    console.error(`bench: --only ${only}: docs/benchmarks.md left as it is; the tables are above`);
+    console.error(
+      `bench: ${process.argv.slice(2).join(' ')}: docs/benchmarks.md left as it is; the tables are above`,
+    );
     return;
   }
 
