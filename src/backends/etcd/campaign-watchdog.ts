@@ -2,7 +2,8 @@ import type { BackendWarning, Won } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import type { KeyValue } from '../../etcd/messages.js';
-import { electionPrefix, prefixEnd } from './keys.js';
+import { electionPrefix } from './keys.js';
+import { oldestUnder } from './leader-read.js';
 
 /** Stalls of the server-side call on one election after which this backend runs it client-side. */
 export const STALLS_BEFORE_FALLBACK = 2;
@@ -12,15 +13,7 @@ export const STALLS_BEFORE_FALLBACK = 2;
  * recipes. Checks our own entry and that nothing older is left in a single read.
  */
 export async function oldestEntry(client: EtcdClient, name: string): Promise<KeyValue | undefined> {
-  const prefix = electionPrefix(name);
-  const response = await client.range({
-    key: Buffer.from(prefix),
-    range_end: prefixEnd(prefix),
-    sort_order: 'ASCEND',
-    sort_target: 'CREATE',
-    limit: 1,
-    keys_only: true,
-  });
+  const response = await client.range(oldestUnder(electionPrefix(name), true));
   return response.kvs[0];
 }
 
@@ -30,20 +23,10 @@ async function headAndOwn(
   name: string,
   key: string,
 ): Promise<{ oldest: KeyValue | undefined; present: boolean }> {
-  const prefix = electionPrefix(name);
   const response = await client.txn({
     compare: [],
     success: [
-      {
-        request_range: {
-          key: Buffer.from(prefix),
-          range_end: prefixEnd(prefix),
-          sort_order: 'ASCEND',
-          sort_target: 'CREATE',
-          limit: 1,
-          keys_only: true,
-        },
-      },
+      { request_range: oldestUnder(electionPrefix(name), true) },
       { request_range: { key: Buffer.from(key), keys_only: true } },
     ],
     failure: [],

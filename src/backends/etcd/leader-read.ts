@@ -1,6 +1,6 @@
 import type { LeaderRecord } from '../../core/contract.js';
 import type { EtcdClient } from '../../etcd/client.js';
-import type { KeyValue } from '../../etcd/messages.js';
+import type { KeyValue, RangeRequest } from '../../etcd/messages.js';
 import { prefixEnd } from './keys.js';
 
 /** A leader read and the revision it was taken at, so that later views can be ordered after it. */
@@ -9,15 +9,21 @@ export interface LeaderRead {
   revision: bigint;
 }
 
-/** The oldest entry under `prefix` (the leader) and the revision it was read at. Both modes. */
-export async function readLeader(client: EtcdClient, prefix: string): Promise<LeaderRead> {
-  const response = await client.range({
+/** The read of the oldest entry under `prefix`: the one that leads under both recipes. */
+export function oldestUnder(prefix: string, keysOnly = false): RangeRequest {
+  return {
     key: Buffer.from(prefix),
     range_end: prefixEnd(prefix),
     sort_order: 'ASCEND',
     sort_target: 'CREATE',
     limit: 1,
-  });
+    ...(keysOnly ? { keys_only: true } : {}),
+  };
+}
+
+/** The oldest entry under `prefix` (the leader) and the revision it was read at. Both modes. */
+export async function readLeader(client: EtcdClient, prefix: string): Promise<LeaderRead> {
+  const response = await client.range(oldestUnder(prefix));
   const kv = response.kvs[0];
   return { record: kv ? toRecord(kv) : null, revision: BigInt(response.header.revision) };
 }
