@@ -72,6 +72,12 @@ export class ZkDriver implements BackendDriver<ZkTxn> {
     this.liveness = {
       open: async (ttlMs) => {
         const conn = await this.open(ttlMs);
+        // close() ran while it connected: it did not see this connection, which would keep the
+        // process alive reconnecting.
+        if (this.closed) {
+          conn.close();
+          throw new ClosedError('zookeeper backend');
+        }
         this.sessions.set(conn.sessionId, conn);
         return { id: conn.sessionId, ttlMs: conn.sessionTimeout };
       },
