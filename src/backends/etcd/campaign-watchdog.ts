@@ -1,7 +1,8 @@
-import type { BackendWarning, Won } from '../../core/contract.js';
+import type { BackendWarning, Candidacy, Won } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
 import type { EtcdClient } from '../../etcd/client.js';
 import type { KeyValue } from '../../etcd/messages.js';
+import type { EntryRecipe } from '../shared/compose.js';
 import { electionPrefix } from './keys.js';
 import { oldestUnder } from './leader-read.js';
 
@@ -199,13 +200,22 @@ function pause(ms: number, signal: AbortSignal, answer: Promise<unknown>): Promi
   });
 }
 
-/** A won term whose unwatch also lets go of stalled calls kept open until the term ends. */
-export async function releasing(won: Promise<Won>, release: () => void): Promise<Won> {
+/**
+ * After the stall that fell back: our entry is already the oldest, so the client recipe confirms it
+ * in one txn and leads at once. The won term's unwatch also lets go of the stalled calls.
+ */
+export async function leadFellBack(
+  recipe: Pick<EntryRecipe, 'lead'>,
+  c: Candidacy,
+  outcome: Extract<Supervised<unknown>, { kind: 'fell-back' }>,
+  signal: AbortSignal,
+  onGone: () => void,
+): Promise<Won> {
   try {
-    const w = await won;
-    return { ...w, unwatch: joinUnwatch(w.unwatch, release) };
+    const w = await recipe.lead({ ...c, token: BigInt(outcome.own.create_revision) }, signal, onGone);
+    return { ...w, unwatch: joinUnwatch(w.unwatch, outcome.release) };
   } catch (err) {
-    release();
+    outcome.release();
     throw err;
   }
 }

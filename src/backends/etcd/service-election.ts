@@ -6,8 +6,8 @@ import { isInvalidAuthToken, isNotElectionLeader, outcomeUnknown } from '../../e
 import type { LeaderKey } from '../../etcd/messages.js';
 import {
   joinUnwatch,
+  leadFellBack,
   oldestEntry,
-  releasing,
   superviseCampaign,
   type ServiceStalls,
 } from './campaign-watchdog.js';
@@ -60,11 +60,7 @@ export class ServiceElection implements EntryRecipe {
       },
       signal,
     );
-    if (outcome.kind === 'fell-back') {
-      // Our entry is already the oldest: the client recipe confirms it in one txn and leads at once.
-      const entry = { ...c, token: BigInt(outcome.own.create_revision) };
-      return releasing(this.recipe.lead(entry, signal, onGone), outcome.release);
-    }
+    if (outcome.kind === 'fell-back') return leadFellBack(this.recipe, c, outcome, signal, onGone);
     const leader = outcome.value;
     try {
       // etcd's Campaign returns once every older key is gone without looking at our own key again,

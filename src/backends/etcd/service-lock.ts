@@ -2,7 +2,13 @@ import type { Candidacy, Entry, Won } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
 import type { EntryRecipe } from '../shared/compose.js';
 import type { EtcdClient } from '../../etcd/client.js';
-import { oldestEntry, releasing, superviseCampaign, type ServiceStalls } from './campaign-watchdog.js';
+import {
+  joinUnwatch,
+  leadFellBack,
+  oldestEntry,
+  superviseCampaign,
+  type ServiceStalls,
+} from './campaign-watchdog.js';
 import { watchDeletion } from './deletion.js';
 import type { EtcdElection } from './election.js';
 import { entryKey, escapeName } from './keys.js';
@@ -46,10 +52,7 @@ export class ServiceLock implements EntryRecipe {
       },
       signal,
     );
-    if (outcome.kind === 'fell-back') {
-      const entry = { ...c, token: BigInt(outcome.own.create_revision) };
-      return releasing(this.recipe.lead(entry, signal, onGone), outcome.release);
-    }
+    if (outcome.kind === 'fell-back') return leadFellBack(this.recipe, c, outcome, signal, onGone);
     let token: bigint;
     try {
       // The reply names the key but not its revision; one read fetches the token and confirms that
@@ -61,15 +64,8 @@ export class ServiceLock implements EntryRecipe {
       outcome.release();
       throw err;
     }
-    return releasing(
-      Promise.resolve({
-        key: c.key,
-        token,
-        liveness: this.lease,
-        unwatch: watchDeletion(this.client, c.key, token, token + 1n, onGone),
-      }),
-      outcome.release,
-    );
+    const unwatch = watchDeletion(this.client, c.key, token, token + 1n, onGone);
+    return { key: c.key, token, liveness: this.lease, unwatch: joinUnwatch(unwatch, outcome.release) };
   }
 
   /** v3lock has no try-lock, so this one step uses the (identical) client-side layout. */
