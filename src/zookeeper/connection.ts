@@ -238,8 +238,7 @@ export class ZkConnection {
     this.closed = true;
     this.reconnectWatchers.clear();
     this.client.close();
-    const manager = this.manager();
-    const timer = setTimeout(() => manager?.socket?.destroy(), Math.min(this.callTimeout, 2000));
+    const timer = setTimeout(() => this.dropSocket(), Math.min(this.callTimeout, 2000));
     this.client.once('disconnected', () => clearTimeout(timer));
   }
 
@@ -251,12 +250,19 @@ export class ZkConnection {
    */
   private abandon(): void {
     this.close();
-    this.manager()?.socket?.destroy();
+    this.dropSocket();
   }
 
-  private manager(): { socket?: { destroy(): void } } | undefined {
-    return (this.client as unknown as { connectionManager?: { socket?: { destroy(): void } } })
-      .connectionManager;
+  /**
+   * Destroys the client's socket with an error. Without one, a socket still connecting closes
+   * without 'error', the only event on which the client clears its connect timer (the session
+   * timeout divided by the servers: 30 s for the reader), and that timer keeps the process alive.
+   */
+  private dropSocket(): void {
+    const manager = (
+      this.client as unknown as { connectionManager?: { socket?: { destroy(err: Error): void } } }
+    ).connectionManager;
+    manager?.socket?.destroy(new Error(`ballot closed this connection to ${this.where}`));
   }
 
   /**
