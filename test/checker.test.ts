@@ -155,22 +155,22 @@ describe('chaos checker catches each kind of violation (synthetic histories)', (
     assert.deepEqual(checksOf(r), ['fencing']);
   });
 
-  test('recovery after a member fault: 0 without a lapse, else to the term that ended the last gap', () => {
+  test('recovery after a member fault: 0 without a lapse, else to the term that ended the last gap; the gap alone too', () => {
     const r = base();
     r.memberFaults = [{ at: 1_200, label: 'etcd raft leader paused', healedAt: 1_300 }];
     r.leftAt = 2_000;
-    assert.deepEqual(check(r).recoveries, [{ label: 'etcd raft leader paused', ms: 310 }]);
+    assert.deepEqual(check(r).recoveries, [{ label: 'etcd raft leader paused', ms: 310, gapMs: 10 }]);
     const noLapse = base();
     (noLapse.terms[1] as TermRecord).startedAt = 1_500;
     noLapse.memberFaults = [{ at: 1_200, label: 'etcd follower paused', healedAt: 1_300 }];
     noLapse.leftAt = 2_000;
-    assert.deepEqual(check(noLapse).recoveries, [{ label: 'etcd follower paused', ms: 0 }]);
+    assert.deepEqual(check(noLapse).recoveries, [{ label: 'etcd follower paused', ms: 0, gapMs: 0 }]);
     // Nobody led again before everyone stopped.
     const never = base();
     never.terms.pop();
     never.memberFaults = [{ at: 1_200, label: 'etcd member killed', healedAt: 1_300 }];
     never.leftAt = 3_000;
-    assert.deepEqual(check(never).recoveries, [{ label: 'etcd member killed', ms: null }]);
+    assert.deepEqual(check(never).recoveries, [{ label: 'etcd member killed', ms: null, gapMs: null }]);
   });
 
   test('belief after the announced end', () => {

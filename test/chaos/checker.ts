@@ -108,9 +108,12 @@ export interface ChaosVerdict extends Verdict {
   /**
    * For each member fault, from the fault to the start of the term that ended the last leaderless
    * gap beginning before the member's heal + TTL + 2 s (or the next fault, or everyone's stop): 0
-   * when leadership never lapsed; null when no term ended that gap before everyone stopped.
+   * when leadership never lapsed; null when no term ended that gap before everyone stopped. `gapMs`
+   * is the longest of those gaps alone, from when nobody led to the term that ended it: unlike `ms`
+   * it does not count a pause during which the old leader still led (a raft leader's pause ends
+   * with lease revocations, so its gap opens only at the resume).
    */
-  recoveries: { label: string; ms: number | null }[];
+  recoveries: { label: string; ms: number | null; gapMs: number | null }[];
   /**
    * Terms that lost their entry or session within RESUME_GRACE_MS of a paused raft leader's
    * SIGCONT (etcd bug #15247 revoking a live lease, or a coincidence), overlap or not: how close
@@ -191,6 +194,7 @@ function recoveries(record: TrialRecord): ChaosVerdict['recoveries'] {
     // Walk forward from the fault: each time nobody leads, the gap ends at the next term's start.
     let t = f.at;
     let recoveredAt = f.at;
+    let longestGap = 0;
     while (t < until) {
       const covering = spans.filter((s) => s.start <= t && s.end > t);
       if (covering.length > 0) {
@@ -199,11 +203,12 @@ function recoveries(record: TrialRecord): ChaosVerdict['recoveries'] {
       }
       const resumed = spans.filter((s) => s.start > t).sort((a, b) => a.start - b.start)[0];
       if (!resumed || resumed.start >= (record.leftAt ?? Number.POSITIVE_INFINITY))
-        return { label: f.label, ms: null };
+        return { label: f.label, ms: null, gapMs: null };
+      longestGap = Math.max(longestGap, resumed.start - t);
       recoveredAt = resumed.start;
       t = resumed.start;
     }
-    return { label: f.label, ms: recoveredAt - f.at };
+    return { label: f.label, ms: recoveredAt - f.at, gapMs: longestGap };
   });
 }
 

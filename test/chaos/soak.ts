@@ -153,7 +153,8 @@ async function main(): Promise<number> {
     for (const r of recoveryStats(results, TTL * 1000 + 1_000))
       console.log(
         `  recovery after "${r.label}": ${r.samples} faults, p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, ` +
-          `max ${r.max.toFixed(0)} ms, ${r.overTarget} over TTL + 1 s, ${r.none} with no term after`,
+          `max ${r.max.toFixed(0)} ms, ${r.overTarget} over TTL + 1 s, ${r.none} with no term after; longest ` +
+          `gap p50 ${r.gapP50.toFixed(0)} ms, p99 ${r.gapP99.toFixed(0)} ms, ${r.gapOverTarget} over TTL + 1 s`,
       );
   }
   if (writeReport) {
