@@ -58,7 +58,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
  * from `source.observe(election)`, started at once. A call waits up to waitForLeader for a leader
  * with an http address, else rejects with LeaderUnavailableError (code UNAVAILABLE). If the leader
  * refuses (a gate's own 503, marked Ballot-Refused: the app never saw it) or cannot be connected to,
- * the call waits for the next leader (up to waitForLeader) and sends once more there; a request
+ * the call waits for the next leader (up to waitForLeader) and sends there, again while that
+ * leader's gate still refuses (it has not yet heard that it leads), within waitForLeader; a request
  * whose sending may have reached the app (a reset after connecting) is retried only for idempotent
  * methods, and a streamed body never. Otherwise the response, whatever its status, is returned as
  * fetch returns it. close() when done: it ends the observer and the pool.
@@ -120,6 +121,22 @@ export function leaderFetch(
       throw init.signal?.aborted ? init.signal.reason : unavailable(election, latest, waitForLeader);
     const send = (leader: AddressedLeader) =>
       fetch(joinUrl(leader.advertise.http, path), { ...init, dispatcher: agent });
+    const deadline = performance.now() + waitForLeader;
+    /**
+     * The next leader's gate refuses until its own process has heard that it leads, which can come
+     * after this observer saw its entry become the oldest: a refusal reached no app, so send again
+     * (every REFUSED_RETRY_MS) until it accepts or waitForLeader has passed.
+     */
+    const sendToNext = async (leader: AddressedLeader): Promise<Response> => {
+      for (;;) {
+        const response = await send(leader);
+        if (response.status !== 503 || !response.headers.has(REFUSED_HEADER)) return response;
+        if (performance.now() + REFUSED_RETRY_MS > deadline || init.signal?.aborted || stop.signal.aborted)
+          return response;
+        await response.body?.cancel();
+        await sleep(systemClock, REFUSED_RETRY_MS, init.signal ?? stop.signal);
+      }
+    };
     const method = (init.method ?? 'GET').toUpperCase();
     const mayRetry = options.retry !== false && replayable(init.body);
     let failure: unknown;
@@ -129,7 +146,7 @@ export function leaderFetch(
       const next = await leaderWithin(waitForLeader, (l) => l.token !== first.token, init.signal);
       if (!next) return response;
       await response.body?.cancel();
-      return await send(next);
+      return await sendToNext(next);
     } catch (err) {
       failure = err;
     }
@@ -137,7 +154,7 @@ export function leaderFetch(
     if (!mayRetry || !(NOT_SENT.has(code) || (IDEMPOTENT.has(method) && code !== 'ABORT_ERR'))) throw failure;
     const next = await leaderWithin(waitForLeader, (l) => l.token !== first.token, init.signal);
     if (!next) throw failure;
-    return send(next);
+    return sendToNext(next);
   };
 
   // defineProperty, not Object.assign: assign would copy the getter's value once instead of the getter.
@@ -151,6 +168,9 @@ export function leaderFetch(
     },
   }) as LeaderFetch;
 }
+
+/** How often a call re-sends to a new leader whose gate still refuses (see sendToNext). */
+const REFUSED_RETRY_MS = 25;
 
 type AddressedLeader = Extract<LeaderChange, { kind: 'leader' }> & { advertise: { http: string } };
 
