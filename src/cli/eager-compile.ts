@@ -15,13 +15,12 @@ const HANDOVER_COMMANDS: ReadonlySet<string> = new Set(['campaign', 'run']);
  * apply to code compiled from then on, and only to compilation, which is why setting them at run
  * time is sound here.
  */
-export function compileEagerlyFor(argv: readonly string[]): boolean {
-  if (!HANDOVER_COMMANDS.has(argv[2] ?? '')) return false;
+export function compileEagerlyFor(argv: readonly string[]): void {
+  if (!HANDOVER_COMMANDS.has(argv[2] ?? '')) return;
   // Parse every function when its module loads, not on its first call.
   setFlagsFromString('--no-lazy');
   // Baseline-compile each function at once instead of interpreting it until it is hot.
   setFlagsFromString('--always-sparkplug');
   // Keep that code: V8 otherwise drops the bytecode of functions idle for a while, as resign is.
   setFlagsFromString('--no-flush-bytecode');
-  return true;
 }
