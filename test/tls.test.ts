@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { etcd } from '../src/index.js';
+import { Connection } from '../src/etcd/connection.js';
 import { buildCli, runCli } from './cli-process.js';
 import { freePort } from './fixtures/ports.js';
 import { sleep } from './helpers.js';
@@ -129,6 +130,25 @@ describe('etcd over TLS with client certificates', () => {
       await assert.rejects(anonymous.session({ ttl: 5 }), { code: 'UNAVAILABLE' });
     } finally {
       await anonymous.close();
+    }
+  });
+
+  test('a prepared call (readyResign) goes over TLS with the same CA, certificate and key', async () => {
+    const tls = { ca: pem('ca.crt'), cert: pem('client.crt'), key: pem('client.key') };
+    const connection = new Connection({ endpoints: [endpoint], tls });
+    try {
+      const key = Buffer.from('tls-ready');
+      await connection.call('/etcdserverpb.KV/Put', { key, value: Buffer.from('1') });
+      const call = connection.prepare('/etcdserverpb.KV/Txn', {
+        compare: [{ result: 'NOT_EQUAL', target: 'CREATE', key, create_revision: '0' }],
+        success: [{ request_delete_range: { key } }],
+        failure: [],
+      });
+      assert.equal((await call?.fire(2000))?.succeeded, true);
+      assert.equal((await connection.call('/etcdserverpb.KV/Range', { key })).kvs.length, 0);
+      assert.equal(connection.preparedStats().answered, 1);
+    } finally {
+      connection.close();
     }
   });
 

@@ -8,6 +8,11 @@ export interface Interrupts {
   readonly signal: AbortSignal;
   /** Registers what to do on a second signal, before the process exits with 130 (e.g. SIGKILL a child). */
   onForce(hook: () => void): void;
+  /**
+   * Registers what to run on the first signal before `signal` aborts (a resign that should not wait
+   * for the abort's listeners); returns how to unregister it.
+   */
+  onFirst(hook: () => void): () => void;
   /** Removes the signal handlers. */
   dispose(): void;
 }
@@ -19,8 +24,10 @@ export interface Interrupts {
 export function watchInterrupts(): Interrupts {
   const controller = new AbortController();
   const hooks: (() => void)[] = [];
+  const first = new Set<() => void>();
   const handler = (name: NodeJS.Signals) => {
     if (!controller.signal.aborted) {
+      for (const hook of first) hook();
       controller.abort(name);
       return;
     }
@@ -34,6 +41,10 @@ export function watchInterrupts(): Interrupts {
   return {
     signal: controller.signal,
     onForce: (hook) => void hooks.push(hook),
+    onFirst(hook) {
+      first.add(hook);
+      return () => void first.delete(hook);
+    },
     dispose() {
       for (const name of SIGNALS) process.off(name, handler);
     },

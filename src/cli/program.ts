@@ -14,7 +14,7 @@ import { withBackend } from './connect.js';
 import { parseDuration } from './duration.js';
 import { UsageError, describeError, exitCodeFor } from './errors.js';
 import { ExitCode } from './exit-codes.js';
-import { watchInterrupts } from './interrupt.js';
+import { watchInterrupts, type Interrupts } from './interrupt.js';
 import { checkElectionName } from './names.js';
 import { addGlobalOptions, resolveGlobals, type GlobalDefaults } from './options.js';
 import { cliLogger } from './logger.js';
@@ -111,8 +111,10 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
         ...(flags.health === undefined ? {} : { health: flags.health }),
         ...(logger ? { logger } : {}),
       };
-      result.code = await interruptible((signal) =>
-        withBackend(options, 'campaign', (ctx) => campaign(name, value, { ...campaignFlags, signal }, ctx)),
+      result.code = await interruptible((signal, onFirst) =>
+        withBackend(options, 'campaign', (ctx) =>
+          campaign(name, value, { ...campaignFlags, signal, onInterrupt: onFirst }, ctx),
+        ),
       );
     });
 
@@ -345,10 +347,12 @@ export function buildProgram(result: { code: number }, argv: readonly string[]):
 }
 
 /** Runs `body` with a signal that aborts on the first SIGINT/SIGTERM/SIGHUP (see watchInterrupts). */
-async function interruptible(body: (signal: AbortSignal) => Promise<number>): Promise<number> {
+async function interruptible(
+  body: (signal: AbortSignal, onFirst: Interrupts['onFirst']) => Promise<number>,
+): Promise<number> {
   const interrupts = watchInterrupts();
   try {
-    return await body(interrupts.signal);
+    return await body(interrupts.signal, interrupts.onFirst);
   } finally {
     interrupts.dispose();
   }

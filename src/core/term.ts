@@ -16,12 +16,22 @@ export type TermEndReason =
   /** The session or election was closed. */
   | 'closed';
 
-/** The abort reason of a term's signal: says why and when the term ended. */
+/**
+ * The abort reason of a term's signal: says why and when the term ended. It carries no stack: where
+ * finish() ran says nothing its message does not, and capturing one cost about 0.1 ms on the way
+ * from a resign to its delete.
+ */
 export class TermEndedError extends BallotError {
   /** Why the term ended. */
   readonly reason: TermEndReason;
   constructor(reason: TermEndReason, election: string, token: bigint) {
-    super('NOT_LEADER', `term ${token} of election "${election}" ended: ${reason}`);
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super('NOT_LEADER', `term ${token} of election "${election}" ended: ${reason}`);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.reason = reason;
   }
 }

@@ -11,6 +11,7 @@ import {
   neverSent,
   translate,
 } from './errors.js';
+import { PreparedCalls, type PreparedTarget } from './prepared-calls.js';
 import { speaksTls, TLS_PROBE_MS } from './tls-probe.js';
 import type { ServerStreamMethods, StreamMethods, UnaryMethods } from './messages.js';
 
@@ -50,6 +51,14 @@ export interface CallOptions {
    * that provably never reached etcd (see neverSent in ./errors.ts) is still sent once more.
    */
   retry?: boolean;
+}
+
+/** A unary call whose request is on its way but for its message (see Connection.prepare). */
+export interface PreparedUnary<P extends keyof UnaryMethods> {
+  /** Sends the message before returning; resolves with the response, or undefined when the outcome is unknown. */
+  fire(timeoutMs: number): Promise<UnaryMethods[P][1] | undefined>;
+  /** Gives the call up unsent. */
+  cancel(): void;
 }
 
 /** Unary calls in flight per connection; more wait for a slot before their deadline starts. */
@@ -121,6 +130,10 @@ export class Connection {
   private readonly clients: (grpc.Client | undefined)[];
   private current = 0;
   private token?: Promise<string>;
+  /** The token once known: a prepared call's headers are written without waiting. */
+  private tokenValue?: string;
+  /** Per endpoint, the connection that holds prepared calls, opened on first use. */
+  private readonly preparedCalls: (PreparedCalls | undefined)[];
   private readonly slots = new Slots(MAX_IN_FLIGHT);
   /** Endpoints (by index) that have answered a call: a server that spoke plain gRPC needs no TLS probe. */
   private readonly answered = new Set<number>();
@@ -145,6 +158,7 @@ export class Connection {
     this.dialTimeout = options.dialTimeout ?? 5000;
     this.callTimeout = options.callTimeout ?? 5000;
     this.clients = this.endpoints.map(() => undefined);
+    this.preparedCalls = this.endpoints.map(() => undefined);
   }
 
   /** The endpoint new calls and streams go to. */
@@ -208,6 +222,7 @@ export class Connection {
         if (isUnauthenticated(e) && isInvalidAuthToken(e) && this.auth && !reauthenticated) {
           reauthenticated = true;
           this.token = undefined;
+          this.tokenValue = undefined;
           continue;
         }
         if (!FAILOVER_CODES.has(e.code)) break;
@@ -309,6 +324,7 @@ export class Connection {
   /** Forgets the auth token so the next call authenticates again (used when a stream was refused). */
   invalidateToken(): void {
     this.token = undefined;
+    this.tokenValue = undefined;
   }
 
   /** Maps a gRPC error onto ballot's error classes (see ./errors.ts). */
@@ -342,12 +358,48 @@ export class Connection {
     );
   }
 
+  /**
+   * A unary call on the active endpoint whose request goes out now but for its message, which
+   * fire() writes to the socket at once (see prepared-calls.ts for why grpc-js is bypassed). For
+   * requests that are safe to send twice only: an unknown outcome is for the caller to settle with
+   * call(). Undefined when the connection is closed, or auth is on and no token is known yet.
+   */
+  prepare<P extends keyof UnaryMethods>(path: P, request: UnaryMethods[P][0]): PreparedUnary<P> | undefined {
+    if (this.closed || (this.auth && this.tokenValue === undefined)) return undefined;
+    const index = this.current;
+    const calls = (this.preparedCalls[index] ??= new PreparedCalls(
+      preparedTarget(this.endpoints[index] ?? '', this.secure, this.tls),
+    ));
+    const codec = codecFor(path);
+    const message = codec.serialize(request);
+    const call = calls.prepare(path, this.tokenValue === undefined ? {} : { token: this.tokenValue });
+    if (!call) return undefined;
+    return {
+      fire: async (timeoutMs) => {
+        const response = await call.fire(message, timeoutMs);
+        return response && (codec.deserialize(response) as UnaryMethods[P][1]);
+      },
+      cancel: () => call.cancel(),
+    };
+  }
+
+  /** Prepared calls held unfired, and fired ones answered, over every endpoint (for tests and stats). */
+  preparedStats(): { held: number; answered: number } {
+    const total = { held: 0, answered: 0 };
+    for (const calls of this.preparedCalls) {
+      total.held += calls?.stats.held ?? 0;
+      total.answered += calls?.stats.answered ?? 0;
+    }
+    return total;
+  }
+
   /** Closes every channel; pending calls fail with CLOSED. */
   close(): void {
     this.closed = true;
     this.closing.abort();
     this.unresponsiveListeners.clear();
     for (const client of this.clients) client?.close();
+    for (const calls of this.preparedCalls) calls?.close();
   }
 
   private client(index: number): grpc.Client {
@@ -416,9 +468,11 @@ export class Connection {
     if (this.auth && path !== '/etcdserverpb.Auth/Authenticate') {
       this.token ??= this.authenticate();
       try {
-        metadata.set('token', await this.token);
+        this.tokenValue = await this.token;
+        metadata.set('token', this.tokenValue);
       } catch (err) {
         this.token = undefined;
+        this.tokenValue = undefined;
         throw err;
       }
     }
@@ -455,6 +509,16 @@ function parseEndpoint(endpoint: string): { address: string; secure: boolean } {
 export function isPort(text: string): boolean {
   const port = Number(text);
   return Number.isInteger(port) && port >= 1 && port <= 65535;
+}
+
+/** Where an endpoint's prepared calls connect, with the TLS material its gRPC channel uses. */
+function preparedTarget(address: string, secure: boolean, tls: TlsOptions | undefined): PreparedTarget {
+  const host = hostOf(address);
+  const port = Number(address.slice(address.lastIndexOf(':') + 1));
+  if (!secure) return { host, port, authority: address };
+  const material = { ca: toBuffer(tls?.ca), key: toBuffer(tls?.key), cert: toBuffer(tls?.cert) };
+  const options = Object.fromEntries(Object.entries(material).filter(([, v]) => v !== null));
+  return { host, port, authority: address, tls: options };
 }
 
 /** The host of "host:port" or "[v6]:port", without brackets. */

@@ -67,10 +67,14 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
    */
   private readonly stalls: ServiceStalls;
 
-  constructor(options: ConnectionOptions, mode: EtcdMode = 'client') {
+  /** Whether client-mode terms keep their delete ready (EtcdOptions.readyResign). */
+  private readonly readyResign: boolean;
+
+  constructor(options: ConnectionOptions, mode: EtcdMode = 'client', extras: { readyResign?: boolean } = {}) {
     if (mode !== 'client' && mode !== 'service')
       throw new InvalidArgumentError(`etcd mode must be "client" or "service", got ${JSON.stringify(mode)}`);
     this.mode = mode;
+    this.readyResign = mode === 'client' && extras.readyResign === true;
     this.client = new EtcdClient(options);
     this.stalls = new ServiceStalls(this.client.connection.callTimeout, (w) => this.warn(w));
     const client = this.client;
@@ -122,7 +126,7 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
 
   election(name: string, lease: string): ElectionDriver<EtcdTxn> {
     this.keySpaces.add('election', name);
-    const recipe = new EtcdElection(this.client, name, lease);
+    const recipe = new EtcdElection(this.client, name, lease, this.readyResign);
     return composeDriver(
       this.mode === 'service' ? new ServiceElection(this.client, name, lease, recipe, this.stalls) : recipe,
       this.view(name),

@@ -2,8 +2,9 @@ import type { Candidacy, Entry, Won } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
 import type { EntryRecipe } from '../shared/compose.js';
 import type { EtcdClient } from '../../etcd/client.js';
+import type { PreparedUnary } from '../../etcd/connection.js';
 import { outcomeUnknown } from '../../etcd/errors.js';
-import type { KeyValue, RangeRequest, RangeResponse } from '../../etcd/messages.js';
+import type { KeyValue, RangeRequest, RangeResponse, TxnRequest } from '../../etcd/messages.js';
 import { watchDeletion } from './deletion.js';
 import { ownedBy } from './fence.js';
 import { electionPrefix, entryKey, prefixEnd } from './keys.js';
@@ -20,6 +21,13 @@ import { electionPrefix, entryKey, prefixEnd } from './keys.js';
 const OWN_WATCH_SYNC_MS = 150;
 
 /**
+ * How long a prepared delete may go unanswered before resign() sends the regular, retried call. A
+ * healthy member answers in milliseconds; sending both is safe, the delete being guarded by the
+ * entry's create revision.
+ */
+const PREPARED_ANSWER_MS = 1000;
+
+/**
  * The client-side election recipe over KV, lease and watch, laid out like Go's
  * concurrency.Election so that Go services and `etcdctl elect` share elections with ballot:
  * entries are `<escaped name>/<lease hex>` (see keys.ts), the oldest create revision leads, and
@@ -28,11 +36,18 @@ const OWN_WATCH_SYNC_MS = 150;
  */
 export class EtcdElection implements EntryRecipe {
   private readonly prefix: string;
+  /** The held term's delete, sent ahead but for its message (readyResign). */
+  private ready?: { entry: Entry; call: PreparedUnary<'/etcdserverpb.KV/Txn'> };
 
+  /**
+   * `readyResign`: while a term is held, keep its delete sent but for its message on a connection
+   * of its own, so that resign() puts it on the wire in one socket write (Connection.prepare).
+   */
   constructor(
     private readonly client: EtcdClient,
     private readonly name: string,
     private readonly lease: string,
+    private readonly readyResign = false,
   ) {
     this.prefix = electionPrefix(name);
   }
@@ -86,17 +101,15 @@ export class EtcdElection implements EntryRecipe {
       throw err;
     }
     own.lead(onGone);
-    return { ...entry, unwatch: stopOwn };
+    return { ...entry, unwatch: this.holdReady(entry, stopOwn) };
   }
 
   async tryLead(c: Candidacy, onGone: () => void): Promise<Won | null> {
     const entry = entryOf(c);
     const { older } = await this.checkAndFindOlder(entry);
     if (older.kvs.length) return null;
-    return {
-      ...entry,
-      unwatch: watchDeletion(this.client, entry.key, entry.token, entry.token + 1n, onGone),
-    };
+    const stopOwn = watchDeletion(this.client, entry.key, entry.token, entry.token + 1n, onGone);
+    return { ...entry, unwatch: this.holdReady(entry, stopOwn) };
   }
 
   async proclaim(e: Entry, value: string): Promise<boolean> {
@@ -120,14 +133,40 @@ export class EtcdElection implements EntryRecipe {
   }
 
   async remove(e: Candidacy | Entry): Promise<void> {
-    const key = Buffer.from(e.key);
     // Without a token (a campaign that never got one) the key is this lease's own: delete it as is.
-    if (e.token === undefined) return void (await this.client.deleteRange({ key }));
-    await this.client.txn({
-      compare: [ownedBy({ key: e.key, token: e.token })],
-      success: [{ request_delete_range: { key } }],
-      failure: [],
+    if (e.token === undefined) return void (await this.client.deleteRange({ key: Buffer.from(e.key) }));
+    const ready = this.takeReady(e.key, e.token);
+    if (ready && (await ready.fire(PREPARED_ANSWER_MS).catch(() => undefined)) !== undefined) return;
+    await this.client.txn(removal({ key: e.key, token: e.token }));
+  }
+
+  /**
+   * With readyResign, prepares the delete of the term just begun, in the next turn so that the
+   * term's start pays nothing for it, and returns an unwatch that gives it up. resign() unwatches
+   * and removes in one synchronous run, so the give-up also waits a turn: by then a resign has taken
+   * the call, and any other end of the term leaves it to cancel.
+   */
+  private holdReady(entry: Entry, stopOwn: () => void): () => void {
+    if (!this.readyResign) return stopOwn;
+    let held = true;
+    setImmediate(() => {
+      if (!held) return;
+      this.ready?.call.cancel();
+      const call = this.client.connection.prepare('/etcdserverpb.KV/Txn', removal(entry));
+      this.ready = call && { entry, call };
     });
+    return () => {
+      held = false;
+      stopOwn();
+      setImmediate(() => this.takeReady(entry.key, entry.token)?.cancel());
+    };
+  }
+
+  private takeReady(key: string, token: bigint): PreparedUnary<'/etcdserverpb.KV/Txn'> | undefined {
+    const ready = this.ready;
+    if (!ready || ready.entry.key !== key || ready.entry.token !== token) return undefined;
+    this.ready = undefined;
+    return ready.call;
   }
 
   /** One round trip checks that our entry still exists and finds the newest older entry. */
@@ -216,6 +255,12 @@ class OwnDeletion {
     this.listener = onGone;
     if (this.gone) onGone();
   }
+}
+
+/** Deletes `e`'s key if it is still that entry (same create revision): safe to send twice. */
+function removal(e: Pick<Entry, 'key' | 'token'>): TxnRequest {
+  const key = Buffer.from(e.key);
+  return { compare: [ownedBy(e)], success: [{ request_delete_range: { key } }], failure: [] };
 }
 
 /** The entry a client-recipe candidacy stands for: join() always knows its create revision. */

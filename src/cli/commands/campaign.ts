@@ -12,6 +12,8 @@ export interface CampaignFlags {
   ttl: number;
   /** Aborts on SIGINT/SIGTERM: leave the line, or resign the term, and exit 0. */
   signal: AbortSignal;
+  /** Runs a hook on the first SIGINT/SIGTERM before `signal` aborts; returns how to remove it. */
+  onInterrupt?: (hook: () => void) => () => void;
   /** --health host:port: serve /healthz and /readyz there while campaigning. */
   health?: string;
   /** Where the session logs (--log-level). */
@@ -26,7 +28,7 @@ export interface CampaignFlags {
 export async function campaign(
   election: string,
   value: string,
-  { ttl, signal, health, logger }: CampaignFlags,
+  { ttl, signal, onInterrupt, health, logger }: CampaignFlags,
   { backend, out, stderr }: CommandContext,
 ): Promise<number> {
   const session = await backend.session(logger ? { ttl, logger } : { ttl });
@@ -52,18 +54,22 @@ export async function campaign(
       throw whileQueued(election, err, backend.kind);
     }
     view.hold(term);
-    // On SIGINT the delete is the whole handover: resign() starts inside the abort dispatch, ahead
-    // of the promise hops below, and still ends the term before the delete is sent.
+    // On SIGINT the delete is the whole handover: resign() starts in the signal handler, ahead of
+    // the abort's listeners and the promise hops below, and still ends the term before the delete
+    // is sent (with the backend's readyResign, in the same synchronous run).
     let resigning: Promise<void> | undefined;
     const resignNow = () => {
+      if (resigning) return;
       resigning = race.resign();
       resigning.catch(() => undefined);
     };
+    const unhook = onInterrupt?.(resignNow);
     signal.addEventListener('abort', resignNow, { once: true });
     out.elected({ election, value: term.value, key: term.key, token: term.token });
     const ended = await Promise.race([term.whenEnded(), whenAborted(signal)]);
     // A term that ended on its own (resign() ends it as 'resigned') is reported as deposed.
     if (ended && ended.reason !== 'resigned') {
+      unhook?.();
       signal.removeEventListener('abort', resignNow);
       await resigning?.catch(() => undefined);
       out.deposed(election, ended.reason);
