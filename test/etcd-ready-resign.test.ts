@@ -70,9 +70,11 @@ describe('etcd readyResign: the held term’s delete sent ahead but for its mess
 
   test('resign() sends the prepared delete; the waiting candidate leads; close() leaves no socket', async () => {
     const before = tcpSockets();
-    const driver = new EtcdDriver({ endpoints: [node.endpoint] }, 'client', { readyResign: true });
+    const driver = new EtcdDriver({ endpoints: [node.endpoint] });
     const backend = new Backend<EtcdTxn>(driver);
-    const other = new Backend<EtcdTxn>(new EtcdDriver({ endpoints: [node.endpoint] }));
+    const other = new Backend<EtcdTxn>(
+      new EtcdDriver({ endpoints: [node.endpoint] }, 'client', { readyResign: false }),
+    );
     try {
       const leader = (await backend.session({ ttl: 5 })).election('ready-handover');
       const waiter = (await other.session({ ttl: 5 })).election('ready-handover');
@@ -95,7 +97,7 @@ describe('etcd readyResign: the held term’s delete sent ahead but for its mess
   });
 
   test('a term that ends otherwise gives its prepared call up; a broken line falls back to the regular delete', async () => {
-    const driver = new EtcdDriver({ endpoints: [node.endpoint] }, 'client', { readyResign: true });
+    const driver = new EtcdDriver({ endpoints: [node.endpoint] });
     const backend = new Backend<EtcdTxn>(driver);
     try {
       const session = await backend.session({ ttl: 5 });
@@ -130,6 +132,34 @@ describe('etcd readyResign: the held term’s delete sent ahead but for its mess
       assert.equal(driver.client.connection.preparedStats().answered, 0);
     } finally {
       await backend.close();
+    }
+  });
+
+  test('forty terms on one session: the first 32 are prepared, and every resign deletes its key', async () => {
+    const driver = new EtcdDriver({ endpoints: [node.endpoint] });
+    const backend = new Backend<EtcdTxn>(driver);
+    const plain = new Backend<EtcdTxn>(
+      new EtcdDriver({ endpoints: [node.endpoint] }, 'client', { readyResign: false }),
+    );
+    try {
+      const session = await backend.session({ ttl: 5 });
+      const elections = Array.from({ length: 40 }, (_, i) => session.election(`ready-many-${i}`));
+      await Promise.all(elections.map((e) => e.campaign('v')));
+      await eventually(
+        () => driver.client.connection.preparedStats().held === 32,
+        2000,
+        '32 deletes to be prepared',
+      );
+      await Promise.all(elections.map((e) => e.resign()));
+      assert.deepEqual(driver.client.connection.preparedStats(), { held: 0, answered: 32 });
+      const left = await Promise.all(elections.map((_, i) => plain.leader(`ready-many-${i}`)));
+      assert.deepEqual(
+        left,
+        elections.map(() => null),
+      );
+    } finally {
+      await backend.close();
+      await plain.close();
     }
   });
 

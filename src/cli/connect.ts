@@ -17,10 +17,7 @@ export function openBackend(options: GlobalOptions, command: string): Backend {
     throw new UsageError(
       `\`ballot ${command}\` needs --backend etcd, postgres or zookeeper: the memory backend lives inside one process (only \`ballot demo\` uses it)`,
     );
-  // A process that holds a term until a signal keeps its delete ready: the handover on SIGINT is
-  // then one socket write away (EtcdOptions.readyResign).
-  const readyResign = command === 'campaign' || command === 'run';
-  return logWarnings(etcd({ ...etcdOptions(options), readyResign }), options);
+  return logWarnings(etcd(etcdOptions(options)), options);
 }
 
 /**

@@ -1,5 +1,24 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import {
+  ACK,
+  CANCEL,
+  DATA,
+  END_HEADERS,
+  END_STREAM,
+  frame,
+  GOAWAY,
+  HEADERS,
+  literal,
+  MAX_STREAM_ID,
+  PADDED,
+  PING,
+  PREFACE,
+  RST_STREAM,
+  SETTINGS,
+  uint32,
+  WINDOW_UPDATE,
+} from './h2-frames.js';
 
 /**
  * Unary gRPC calls sent ahead of time, all but their message: a call's HEADERS go out when it is
@@ -16,9 +35,17 @@ import * as tls from 'node:tls';
  * state, and nothing here reads it), so a call that ends without a whole response message reports
  * "unknown" and its caller sends its regular call: only requests that are safe to repeat may be
  * prepared.
+ *
+ * The line is dialled by the first prepare() and closed once it holds no call. While it holds some
+ * it pings the server every PING_EVERY_MS and drops itself when a ping went unanswered that long
+ * (a member gone, or a load balancer that forgot the idle connection), so a resign does not wait
+ * on a dead line. At most MAX_OPEN calls are held: a process holding thousands of terms prepares
+ * the first few and leaves the rest to the regular path.
  */
 export class PreparedCalls {
   private socket?: net.Socket;
+  private pinger?: NodeJS.Timeout;
+  private pingUnanswered = false;
   private nextStream = 1;
   private readonly open = new Map<number, PreparedCall>();
   private pending: Buffer = Buffer.alloc(0);
@@ -37,13 +64,14 @@ export class PreparedCalls {
 
   /** Sends the HEADERS of a call to `path` now; `headers` are extra request headers (e.g. an auth token). */
   prepare(path: string, headers: Readonly<Record<string, string>> = {}): PreparedCall | undefined {
-    if (this.closed || this.nextStream > MAX_STREAM_ID) return undefined;
+    if (this.closed || this.nextStream > MAX_STREAM_ID || this.open.size >= MAX_OPEN) return undefined;
     const socket = this.connected();
     const id = this.nextStream;
     this.nextStream += 2;
     const call = new PreparedCall(id, socket, (answered) => {
       this.open.delete(id);
       if (answered) this.answeredCount++;
+      if (this.open.size === 0) this.drop();
     });
     this.open.set(id, call);
     const block = [
@@ -85,16 +113,26 @@ export class PreparedCalls {
     socket.write(Buffer.concat([PREFACE, frame(SETTINGS, 0, 0, Buffer.from([0, 2, 0, 0, 0, 0]))]));
     this.socket = socket;
     this.nextStream = 1;
+    this.pingUnanswered = false;
+    this.pinger = setInterval(() => this.ping(socket), PING_EVERY_MS).unref();
     return socket;
   }
 
-  /** The connection is gone or refused: its calls end as unknown, and the next prepare() dials again. */
+  private ping(socket: net.Socket): void {
+    if (this.pingUnanswered) return this.drop();
+    this.pingUnanswered = true;
+    socket.write(frame(PING, 0, 0, Buffer.alloc(8)));
+  }
+
+  /** Closes the line: calls still open end as unknown, and the next prepare() dials again. */
   private drop(): void {
     const socket = this.socket;
+    if (!socket) return;
     this.socket = undefined;
+    clearInterval(this.pinger);
     this.pending = Buffer.alloc(0);
     for (const call of [...this.open.values()]) call.end();
-    socket?.destroy();
+    socket.destroy();
   }
 
   private read(chunk: Buffer): void {
@@ -105,6 +143,8 @@ export class PreparedCalls {
       const [type, flags] = [data[3] ?? 0, data[4] ?? 0];
       const stream = data.readUInt32BE(5) & MAX_STREAM_ID;
       this.onFrame(type, flags, stream, data.subarray(9, 9 + length));
+      // A frame may have ended the last call, and the line with it: the rest is for nobody.
+      if (!this.socket) return;
       data = data.subarray(9 + length);
     }
     this.pending = data.length ? Buffer.from(data) : Buffer.alloc(0);
@@ -119,6 +159,7 @@ export class PreparedCalls {
         return;
       case PING:
         if (!(flags & ACK)) socket.write(frame(PING, ACK, 0, payload));
+        else this.pingUnanswered = false;
         return;
       case GOAWAY:
         // The server is going away: every call here falls back to its regular call, new ones dial again.
@@ -213,50 +254,17 @@ export class PreparedCall {
   }
 }
 
+/**
+ * How often a line with calls pings: also how long an unanswered ping is given. etcd's gRPC server
+ * refuses pings closer than 5 s apart (--grpc-keepalive-min-time) with a GOAWAY.
+ */
+const PING_EVERY_MS = 10_000;
+/** Calls one line holds at most (one open stream each on the server). */
+const MAX_OPEN = 32;
+
 /** The one uncompressed gRPC message in `body`, or undefined if it is not exactly that. */
 function wholeMessage(body: Buffer): Buffer | undefined {
   if (body.length < 5 || body[0] !== 0) return undefined;
   const length = body.readUInt32BE(1);
   return body.length === 5 + length ? body.subarray(5) : undefined;
-}
-
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const [DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE] = [0, 1, 3, 4, 6, 7, 8];
-const [END_STREAM, ACK, END_HEADERS, PADDED] = [0x1, 0x1, 0x4, 0x8];
-const CANCEL = 0x8;
-const MAX_STREAM_ID = 0x7fffffff;
-
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const out = Buffer.alloc(9 + payload.length);
-  out.writeUIntBE(payload.length, 0, 3);
-  out[3] = type;
-  out[4] = flags;
-  out.writeUInt32BE(stream, 5);
-  payload.copy(out, 9);
-  return out;
-}
-
-function uint32(value: number): Buffer {
-  const out = Buffer.alloc(4);
-  out.writeUInt32BE(value);
-  return out;
-}
-
-/** An HPACK "literal header field without indexing, new name", neither part Huffman-coded. */
-function literal(name: string, value: string): Buffer {
-  const [n, v] = [Buffer.from(name), Buffer.from(value)];
-  return Buffer.concat([Buffer.from([0]), hpackLength(n.length), n, hpackLength(v.length), v]);
-}
-
-/** An HPACK string length: a 7-bit prefix, continued in 7-bit groups (RFC 7541 section 5.1). */
-function hpackLength(length: number): Buffer {
-  if (length < 127) return Buffer.from([length]);
-  const bytes = [127];
-  let rest = length - 127;
-  while (rest >= 128) {
-    bytes.push((rest % 128) + 128);
-    rest = Math.floor(rest / 128);
-  }
-  bytes.push(rest);
-  return Buffer.from(bytes);
 }

@@ -74,7 +74,7 @@ export class EtcdDriver implements BackendDriver<EtcdTxn> {
     if (mode !== 'client' && mode !== 'service')
       throw new InvalidArgumentError(`etcd mode must be "client" or "service", got ${JSON.stringify(mode)}`);
     this.mode = mode;
-    this.readyResign = mode === 'client' && extras.readyResign === true;
+    this.readyResign = mode === 'client' && extras.readyResign !== false;
     this.client = new EtcdClient(options);
     this.stalls = new ServiceStalls(this.client.connection.callTimeout, (w) => this.warn(w));
     const client = this.client;

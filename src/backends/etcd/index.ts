@@ -16,10 +16,10 @@ export interface EtcdOptions extends Partial<ConnectionOptions> {
   /** "client" (default): ballot runs the recipes; "service": etcd's v3election/v3lock services do. */
   mode?: EtcdMode;
   /**
-   * Client mode: while a term is held, keep its delete sent to etcd but for its last frame, on one
-   * extra connection per endpoint, so that resign() puts it on the wire in one socket write, about
-   * a millisecond sooner (default false; `ballot campaign` and `ballot run` turn it on). Costs that
-   * connection and one open stream on the server per held term.
+   * Client mode: while a term is held, keep its delete sent to etcd but for its last frame, so that
+   * resign() puts it on the wire in one socket write, most of a millisecond sooner (default true).
+   * Costs one more connection to one member while terms are held, and an open stream there for
+   * each of the first 32 held terms. A delete that goes unanswered is sent the regular way.
    */
   readyResign?: boolean;
   /** Where the ETCDCTL_* variables are read from (default process.env); `{}` ignores the environment. */
@@ -31,6 +31,6 @@ export interface EtcdOptions extends Partial<ConnectionOptions> {
  * `etcd({ endpoints: ['127.0.0.1:2379'] })`. Connects lazily.
  */
 export function etcd(options: EtcdOptions = {}): Backend<EtcdTxn> {
-  const { mode, env = process.env, readyResign = false, ...connection } = options;
+  const { mode, env = process.env, readyResign = true, ...connection } = options;
   return new Backend(new EtcdDriver(withEnvironment(connection, env), mode, { readyResign }));
 }
