@@ -28,17 +28,20 @@ SIGINT in every tool. Rounds alternate between the tools. The times include both
 handling and output, so they sit above the in-process rows. That script prints one decimal; the
 ratios use scenario 1's put floors, measured on another fresh etcd in the same run.
 
-Where \`ballot campaign\` is slower than \`etcdctl elect\`, it is the leader's JavaScript between
-the signal and the write. \`campaign\` and \`run\` compile all their code at start (V8
-\`--no-lazy\`, \`--always-sparkplug\`, \`--no-flush-bytecode\`, src/cli/eager-compile.ts), so none of
-it runs cold; that cut the p50 by about 1 ms. A loopback capture (tcpdump, 10 rounds each) then put
-the delete on the wire 1.4–1.5 ms after the SIGINT for ballot and 0.34–0.43 ms for etcdctl; etcd
-took 0.8–1.5 ms from there to the waiter's watch event for both; the waiter printed \`elected\`
-1.0–2.1 ms after its event (etcdctl's waiter makes two more round trips there). Node writes HTTP/2
-frames after all of the turn's JavaScript (the signal's abort listeners, the term's end, the gRPC
-call's set-up), so what counts is that turn's total work, not its order. The service mode keeps
-one extra round trip: after \`Campaign\` returns, the waiter reads the election's oldest entry to
-confirm it is its own.
+Where \`ballot campaign\` is slower than \`etcdctl elect\`, it is the leader's time between the
+signal and the write. \`campaign\` and \`run\` compile all their code at start (V8 \`--no-lazy\`,
+\`--always-sparkplug\`, \`--no-flush-bytecode\`, src/cli/eager-compile.ts), resign from the signal
+handler itself, and on etcd the held term's delete waits sent but for its last frame
+(\`readyResign\`, docs/architecture.md), written to the socket in the resign's own synchronous run:
+grpc-js and node:http2 write only in the event loop's check phase, after all of the turn's
+JavaScript and about a millisecond of grpc-js call set-up. A loopback capture (tcpdump and the bench's
+kill times, 40 rounds each) puts the delete on the wire 0.68 ms after the SIGINT at p50 for ballot
+(1.70 ms before readyResign) and 0.37 ms for etcdctl; etcd's watch event reaches the waiter 0.8–1.0 ms
+later for both; the bench reads \`elected\` 2.0 ms after that event for ballot and 1.9 ms for etcdctl
+(whose waiter makes two more round trips there). What is left on the leader is Node's own: about
+0.2 ms from the kill to the signal handler, and ending the term (its abort reaches the command's
+listener) before the write. The service mode keeps one extra round trip: after \`Campaign\` returns,
+the waiter reads the election's oldest entry to confirm it is its own.
 `;
 
 /** Runs bench/cli-handover.ts and returns its two rows, with ratios to scenario 1's floors. */
