@@ -370,10 +370,10 @@ export class Connection {
     const calls = (this.preparedCalls[index] ??= new PreparedCalls(
       preparedTarget(this.endpoints[index] ?? '', this.secure, this.tls),
     ));
-    const codec = codecFor(path);
-    const message = codec.serialize(request);
     const call = calls.prepare(path, this.tokenValue === undefined ? {} : { token: this.tokenValue });
     if (!call) return undefined;
+    const codec = codecFor(path);
+    const message = codec.serialize(request);
     return {
       fire: async (timeoutMs) => {
         const response = await call.fire(message, timeoutMs);
