@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { LeaderElector, etcd, memory, type Backend } from '../src/index.js';
-import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
+import { startEtcd, type EtcdNode, enableAuth } from './fixtures/etcd.js';
 import { freePort } from './fixtures/ports.js';
 import { eventually, sleep, within } from './helpers.js';
 
@@ -90,10 +90,7 @@ describe('LeaderElector on etcd: wrong credentials and unreachable endpoints', (
   let node: EtcdNode;
   before(async () => {
     node = await startEtcd();
-    const run = (args: string[], input?: string) => node.etcdctl(args, input === undefined ? {} : { input });
-    assert.equal((await run(['user', 'add', 'root', '--interactive=false'], 'rootpw\n')).code, 0);
-    assert.equal((await run(['user', 'grant-role', 'root', 'root'])).code, 0);
-    assert.equal((await run(['auth', 'enable'])).code, 0);
+    await enableAuth(node);
   });
   after(() => node.stop());
 

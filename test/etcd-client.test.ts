@@ -9,7 +9,14 @@ import {
   type LeaderChange,
 } from '../src/index.js';
 import { Connection } from '../src/etcd/connection.js';
-import { startEtcd, startEtcdCluster, type EtcdCluster, type EtcdNode } from './fixtures/etcd.js';
+import {
+  startEtcd,
+  startEtcdCluster,
+  type EtcdCluster,
+  type EtcdNode,
+  enableAuth,
+  disableAuth,
+} from './fixtures/etcd.js';
 import { startFaultProxy } from './fixtures/fault-proxy.js';
 import { eventually, sleep, within } from './helpers.js';
 
@@ -123,10 +130,7 @@ describe('etcd client: watch resume, compaction, failover and auth', () => {
   });
 
   test('auth: a wrong password fails with AUTH; an expired token is refreshed transparently', async () => {
-    const run = (args: string[], input?: string) => node.etcdctl(args, input === undefined ? {} : { input });
-    assert.equal((await run(['user', 'add', 'root', '--interactive=false'], 'rootpw\n')).code, 0);
-    assert.equal((await run(['user', 'grant-role', 'root', 'root'])).code, 0);
-    assert.equal((await run(['auth', 'enable'])).code, 0);
+    await enableAuth(node);
     const good = etcd({ endpoints: [node.endpoint], auth: { username: 'root', password: 'rootpw' } });
     const bad = etcd({ endpoints: [node.endpoint], auth: { username: 'root', password: 'nope' } });
     const anonymous = etcd({ endpoints: [node.endpoint] });
@@ -165,7 +169,7 @@ describe('etcd client: watch resume, compaction, failover and auth', () => {
         await service.close();
       }
     } finally {
-      await run(['--user=root:rootpw', 'auth', 'disable']);
+      await disableAuth(node);
       await anonymous.close();
       await good.close();
       await bad.close();

@@ -16,7 +16,7 @@ import {
 } from '../src/backends/etcd/env.js';
 import { etcd } from '../src/index.js';
 import { buildCli, runCli } from './cli-process.js';
-import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
+import { startEtcd, type EtcdNode, enableAuth, disableAuth } from './fixtures/etcd.js';
 
 describe('ETCDCTL_* parsing', () => {
   let dir: string;
@@ -150,10 +150,7 @@ describe('ETCDCTL_* against a real etcd', () => {
   });
 
   test('with auth enabled, etcd() and the command log in with ETCDCTL_USER / ETCDCTL_PASSWORD', async () => {
-    const run = (args: string[], input?: string) => node.etcdctl(args, input === undefined ? {} : { input });
-    assert.equal((await run(['user', 'add', 'root', '--interactive=false'], 'rootpw\n')).code, 0);
-    assert.equal((await run(['user', 'grant-role', 'root', 'root'])).code, 0);
-    assert.equal((await run(['auth', 'enable'])).code, 0);
+    await enableAuth(node);
     const base = { ETCDCTL_ENDPOINTS: node.endpoint, ETCDCTL_DIAL_TIMEOUT: '2s' };
     const withUser = etcd({ env: { ...base, ETCDCTL_USER: 'root:rootpw' } });
     try {
@@ -181,7 +178,7 @@ describe('ETCDCTL_* against a real etcd', () => {
       assert.equal(noPassword.code, 2);
       assert.match(noPassword.stderr, /ETCDCTL_USER "root" has no password/);
     } finally {
-      await run(['--user=root:rootpw', 'auth', 'disable']);
+      await disableAuth(node);
       await withUser.close();
     }
   });

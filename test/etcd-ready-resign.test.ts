@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { Backend, type EtcdTxn } from '../src/index.js';
 import { EtcdDriver } from '../src/backends/etcd/driver.js';
 import { Connection } from '../src/etcd/connection.js';
-import { startEtcd, type EtcdNode } from './fixtures/etcd.js';
+import { startEtcd, type EtcdNode, enableAuth, disableAuth } from './fixtures/etcd.js';
 import { eventually, sleep } from './helpers.js';
 
 /** A guarded delete of `key` created at `revision`, as resign() sends it. */
@@ -165,9 +165,7 @@ describe('etcd readyResign: the held term’s delete sent ahead but for its mess
 
   test('with auth on, a prepared call carries the token the connection logged in with', async () => {
     const run = (args: string[], input?: string) => node.etcdctl(args, input === undefined ? {} : { input });
-    assert.equal((await run(['user', 'add', 'root', '--interactive=false'], 'rootpw\n')).code, 0);
-    assert.equal((await run(['user', 'grant-role', 'root', 'root'])).code, 0);
-    assert.equal((await run(['auth', 'enable'])).code, 0);
+    await enableAuth(node);
     const connection = new Connection({
       endpoints: [node.endpoint],
       auth: { username: 'root', password: 'rootpw' },
@@ -181,7 +179,7 @@ describe('etcd readyResign: the held term’s delete sent ahead but for its mess
       assert.equal((await call?.fire(1000))?.succeeded, true);
     } finally {
       connection.close();
-      await run(['--user=root:rootpw', 'auth', 'disable']);
+      await disableAuth(node);
     }
   });
 });
