@@ -23,6 +23,8 @@ export interface WatchHandler {
   onEvents(events: WatchEvent[]): void;
   /** The watcher ended for good: compaction (CompactedError) or a server-side cancel. Never swallowed. */
   onEnd(err: Error): void;
+  /** etcd registered the watcher; `revision` is its reply's header revision (on etcd 3.4 it may lag). */
+  onCreated?(revision: bigint): void;
 }
 
 /** A live watcher; cancel() stops it. */
@@ -205,8 +207,9 @@ export class WatchHub {
         this.stream?.write({ cancel_request: { watch_id: response.watch_id } });
         return;
       }
-      if (!response.canceled) this.active.set(response.watch_id, entry);
-      else this.end(entry, response);
+      if (response.canceled) return this.end(entry, response);
+      this.active.set(response.watch_id, entry);
+      entry.handler.onCreated?.(BigInt(response.header.revision));
       return;
     }
     const entry = this.active.get(response.watch_id);

@@ -90,11 +90,12 @@ export class EtcdElection implements EntryRecipe {
         // anyone older than the predecessor exists. If not, its deletion alone makes us leader:
         // later entries are younger, so no second read is needed and handover takes one round trip.
         const lastInLine = !older.more;
-        await this.waitForDeletion(predecessor, revision + 1n, signal, own);
+        const inWatch = await this.waitForDeletion(predecessor, revision + 1n, signal, own);
         // That win trusts our own watch to have reported a deletion of our entry before the
-        // predecessor's: only a watch etcd has synced can (see OWN_WATCH_SYNC_MS). A younger one
-        // reads again, confirming our entry in the same txn that finds nobody older.
-        if (lastInLine && !own.gone && performance.now() - ownSince >= OWN_WATCH_SYNC_MS) break;
+        // predecessor's: only a watch etcd has synced can (see OWN_WATCH_SYNC_MS), and only for a
+        // deletion its own stream delivered. Otherwise we read again, confirming our entry in the
+        // same txn that finds nobody older.
+        if (lastInLine && inWatch && !own.gone && performance.now() - ownSince >= OWN_WATCH_SYNC_MS) break;
       }
     } catch (err) {
       stopOwn();
@@ -180,14 +181,17 @@ export class EtcdElection implements EntryRecipe {
     return { older, revision: BigInt(response.header.revision) };
   }
 
-  /** Resolves when `predecessor` is deleted or our own entry is; rejects when `signal` aborts. */
+  /**
+   * Resolves when `predecessor` is deleted or our own entry is (with whether a watch delivered it);
+   * rejects when `signal` aborts.
+   */
   private waitForDeletion(
     predecessor: KeyValue,
     fromRevision: bigint,
     signal: AbortSignal,
     own: OwnDeletion,
-  ): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  ): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
       const finish = () => {
         stopPredecessor();
         stopOwn();
@@ -197,9 +201,9 @@ export class EtcdElection implements EntryRecipe {
         finish();
         reject(signal.reason);
       };
-      const done = () => {
+      const done = (inWatch = true) => {
         finish();
-        resolve();
+        resolve(inWatch);
       };
       const stopPredecessor = watchDeletion(
         this.client,
@@ -207,6 +211,7 @@ export class EtcdElection implements EntryRecipe {
         BigInt(predecessor.create_revision),
         fromRevision,
         done,
+        true,
       );
       const stopOwn = own.wakeWhileWaiting(done);
       signal.addEventListener('abort', onAbort, { once: true });
