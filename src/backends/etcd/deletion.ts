@@ -11,8 +11,9 @@ export type CancelWait = () => void;
 /**
  * Calls `deleted` once when `key` (the incarnation created at `createRevision`) is gone, watching
  * from `fromRevision`; its argument says whether the watch delivered the deletion (false: a read
- * found the key gone, with no ordering against other watches' events). If the watch ends (compaction, server cancel) the key is read again, so a
- * deletion hidden by compaction is still reported and a live key is watched anew.
+ * found the key gone, with no ordering against other watches' events). If the watch ends
+ * (compaction, server cancel) the key is read again, so a deletion hidden by compaction is still
+ * reported and a live key is watched anew.
  *
  * `probeLate`: if etcd had moved past `fromRevision` when it registered the watch, the key is read
  * once. etcd files such a watch as unsynced and catches it up on a pass every 100 ms, so a deletion
@@ -68,10 +69,9 @@ class DeletionWait implements WatchHandler {
   onCreated(revision: bigint): void {
     if (!this.probeLate || this.cancelled || revision < this.from) return;
     // Only a deletion can end the wait here; a live key keeps the watch it has.
-    this.client.range({ key: Buffer.from(this.key) }).then(
-      (response) => {
-        const kv = response.kvs[0];
-        if (!kv || BigInt(kv.create_revision) !== this.createRevision) this.fire(false);
+    this.read().then(
+      ({ gone }) => {
+        if (gone) this.fire(false);
       },
       () => undefined,
     );
@@ -91,15 +91,22 @@ class DeletionWait implements WatchHandler {
 
   private recheck(): void {
     if (this.cancelled) return;
-    this.client.range({ key: Buffer.from(this.key) }).then(
-      (response) => {
-        const kv = response.kvs[0];
-        if (!kv || BigInt(kv.create_revision) !== this.createRevision) this.fire(false);
-        else if (!this.cancelled) this.start(BigInt(response.header.revision) + 1n);
+    this.read().then(
+      ({ gone, revision }) => {
+        if (gone) this.fire(false);
+        else if (!this.cancelled) this.start(revision + 1n);
       },
       () => {
         if (!this.cancelled) this.retry = setTimeout(() => this.recheck(), 250);
       },
     );
+  }
+
+  /** Reads the key: whether the incarnation waited on is gone, and the revision it was read at. */
+  private async read(): Promise<{ gone: boolean; revision: bigint }> {
+    const response = await this.client.range({ key: Buffer.from(this.key) });
+    const kv = response.kvs[0];
+    const gone = !kv || BigInt(kv.create_revision) !== this.createRevision;
+    return { gone, revision: BigInt(response.header.revision) };
   }
 }
