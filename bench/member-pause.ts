@@ -122,7 +122,7 @@ async function trial(
   else target = [0, 1, 2].find((m) => m !== raft && m !== talksTo) ?? [0, 1, 2].find((m) => m !== raft)!;
   const node = cluster.nodes[target]!;
   const pausedAt = clock();
-  node.pause();
+  await node.pause();
   let recovery = CAP_MS;
   let capped = true;
   try {

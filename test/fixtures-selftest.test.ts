@@ -65,7 +65,7 @@ test('single node: put/get, pause/resume, restart keeps data, stop removes data 
   const got = await node.etcdctl(['get', 'fixture/key', '--print-value-only']);
   assert.equal(got.stdout.trim(), 'value-1');
 
-  node.pause();
+  await node.pause();
   try {
     const frozen = await node.etcdctl(['get', 'fixture/key', ...FAST_FAIL]);
     assert.notEqual(frozen.code, 0, 'a SIGSTOPped etcd must not answer');
@@ -170,7 +170,7 @@ test('postgres: pause/resume, fast and immediate restart keep data, stop leaves 
   // A backend exists before the pause, so a child process is frozen too, not only the postmaster.
   const held = await pgClient(server.url());
   t.after(() => held.client.end().catch(() => {}));
-  server.pause();
+  await server.pause();
   let pending: Promise<pg.QueryResult<{ one: number }>> | undefined;
   try {
     pending = held.client.query<{ one: number }>('SELECT 1 AS one');

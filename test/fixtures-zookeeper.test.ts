@@ -37,7 +37,7 @@ test('zookeeper: a standalone server serves, grants the timeouts the options all
     assert.deepEqual(await curator.close(), { code: 0, signal: null });
   }
 
-  zk.pause();
+  await zk.pause();
   await assert.rejects(zk.fourLetter('ruok', 500), /no reply to ruok/);
   assert.equal(await zk.mode(500), 'unreachable');
   zk.resume();
@@ -150,7 +150,7 @@ test('curator: a paused server makes the latch print SUSPENDED and notLeader, a 
   await c.waitFor((e) => e.event === 'isLeader');
 
   const from = c.lines.length;
-  zk.pause();
+  await zk.pause();
   await c.waitFor((e) => e.event === 'state' && e['state'] === 'SUSPENDED', { from });
   await c.waitFor((e) => e.event === 'notLeader', { from });
   zk.resume();

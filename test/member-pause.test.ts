@@ -40,7 +40,7 @@ describe('a paused etcd member (SIGSTOP: connection open, nothing answers)', () 
     // Connected to the member first, while it answers: its TCP connection stays open once paused.
     const warm = await backend.session({ ttl: 5 });
     assert.equal(driver.client.connection.activeEndpoint, order[0]);
-    cluster.nodes[paused]!.pause();
+    await cluster.nodes[paused]!.pause();
     try {
       let started = Date.now();
       const session = await backend.session({ ttl: 5 });
@@ -74,7 +74,7 @@ describe('a paused etcd member (SIGSTOP: connection open, nothing answers)', () 
     const term = await session.election(`guard-${process.pid}`).campaign('v');
     assert.equal(driver.client.connection.activeEndpoint, order[0]);
     const key = `pause-guard-${process.pid}`;
-    cluster.nodes[paused]!.pause();
+    await cluster.nodes[paused]!.pause();
     try {
       await assert.rejects(
         term.guard((tx) => tx.put(key, 'x')),

@@ -164,7 +164,7 @@ describe('postgres faults across processes (real server, real signals)', () => {
     const { election, a, b } = await leaderAndWaiter('srvpause', true);
     const before = spans([a, b]);
     const pausedAt = Number(process.hrtime.bigint()) / 1e6;
-    server.pause();
+    await server.pause();
     let endedWhilePaused: JsonObject;
     try {
       endedWhilePaused = await a.waitFor((m) => m['event'] === 'ended', TTL_MS + 2_000);

@@ -395,7 +395,7 @@ describe('leaderGate: refusals, on memory and etcd', () => {
     const url = await serve((req, res) => gate(req, res, () => res.end('follower app')));
     try {
       assert.equal((await client.call(`${url}/x`)).text, 'leader app');
-      node.pause();
+      await node.pause();
       await eventually(() => changes.at(-1)?.kind === 'unknown', 15_000, "the 'unknown' leader event");
       const got = await client.call(`${url}/x`);
       assert.equal(got.status, 503);

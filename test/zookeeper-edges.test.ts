@@ -285,7 +285,7 @@ describe('zookeeper edges: close()', () => {
     process.on('uncaughtException', onUncaught);
     const b = zookeeper({ connect: server.connect, callTimeout: 500, env: {} });
     try {
-      server.pause();
+      await server.pause();
       // The kernel accepts the connection; the handshake gets no reply within the call timeout.
       await assert.rejects(b.session({ ttl: 5 }), { code: 'UNAVAILABLE' });
       server.resume();
@@ -308,7 +308,7 @@ describe('zookeeper edges: close()', () => {
     try {
       // A new session: its connection has sent no request of its own yet.
       const session = await b.session({ ttl: 10 });
-      server.pause();
+      await server.pause();
       proxy.reset();
       // The client reconnects; the server, paused, has not answered the handshake.
       await sleep(500);

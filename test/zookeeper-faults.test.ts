@@ -241,7 +241,7 @@ describe('zookeeper faults across processes (real server, real signals)', () => 
     const { election, a, b } = await lab.leaderAndWaiter('srvpause', true);
     const maxBefore = spans([a, b]).reduce((m, s) => (s.token > m ? s.token : m), 0n);
     const pausedAt = now();
-    server.pause();
+    await server.pause();
     let endedWhilePaused: JsonObject;
     try {
       endedWhilePaused = await a.waitFor(isEnded, lab.ttlMs + 2_000);

@@ -709,11 +709,12 @@ export class Trial {
    * Freezes etcd member `index` with SIGSTOP; `raftLeader` says whether it leads raft now (its
    * resume is then marked for the checker: etcd bug #15247 may revoke live leases on it).
    */
-  pauseMember(index: number, raftLeader: boolean): void {
-    this.lab.cluster.nodes[index]?.pause();
+  async pauseMember(index: number, raftLeader: boolean): Promise<void> {
+    const stopped = this.lab.cluster.nodes[index]?.pause();
     const label = `etcd ${raftLeader ? 'raft leader' : 'follower'} paused`;
     this.#pausedMembers.set(index, { raftLeader, fault: this.#memberFault(label) });
     this.mark(`SIGSTOP etcd member m${index} (${raftLeader ? 'raft leader' : 'follower'})`);
+    await stopped;
   }
 
   /** SIGCONT to a member pauseMember() froze. */
@@ -754,9 +755,10 @@ export class Trial {
   }
 
   /** Freezes every PostgreSQL process with SIGSTOP. */
-  pauseServer(): void {
-    this.lab.pg.pause();
+  async pauseServer(): Promise<void> {
+    const stopped = this.lab.pg.pause();
     this.mark('SIGSTOP the PostgreSQL server (every process)');
+    await stopped;
   }
 
   /** SIGCONT to what pauseServer() froze. */

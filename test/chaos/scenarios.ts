@@ -227,7 +227,7 @@ async function freezeMember(
   leader: string,
 ): Promise<void> {
   const role = raftLeader ? 'raft leader' : 'follower member';
-  trial.pauseMember(member, raftLeader);
+  await trial.pauseMember(member, raftLeader);
   const pausedAt = Date.now();
   // From here a leader must exist within TTL + 2 s: one member down is a fault etcd tolerates.
   trial.healed(`etcd ${role} frozen`);
@@ -341,7 +341,7 @@ const serverPause: Scenario = {
     // Past the TTL the leader must stop on its own deadline; under it, it may keep its term.
     const pauseMs = rng.chance(0.8) ? rng.int(ttlMs + 200, ttlMs + 2_000) : rng.int(200, ttlMs);
     trial.trigger('server SIGSTOP', leader.cand);
-    trial.pauseServer();
+    await trial.pauseServer();
     const frozenAt = Date.now();
     let conceding: Promise<void> | undefined;
     if (rng.chance(0.3)) {
