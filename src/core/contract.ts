@@ -102,15 +102,12 @@
  * entry's deletion). Candidates between the two lose their entries and queue again at the back.
  *   etcd      read the keys older than the target's (a key created later is newer, so none is
  *             missed), then txns comparing create_revision(leader) and create_revision(target):
- *             one deleting the keys between them (if any), then one (never resent) deleting the
- *             leader's key. Two, not one, because a candidate right behind the leader treats the
- *             leader's deletion alone as its win and hears of its own key's deletion on another
- *             watcher: deleted a revision earlier, it hears of it first (see etcd/transfer.ts).
- *             etcd sends a watch that starts at a past revision its events only at its next sync
- *             (every 100 ms), so a candidate whose own-key watch is younger than 150 ms confirms
- *             its key with one more read before it wins (etcd/election.ts, OWN_WATCH_SYNC_MS).
- *             Limit: a member that syncs later than that can still let a passed-over candidate
- *             start a term that ends at once ('key-deleted'; its guards are refused).
+ *             one deleting the keys between them (if any) and writing the leader's key (value
+ *             and lease unchanged), then one (never resent) deleting the leader's key. Two, not
+ *             one, because a candidate right behind the leader treats the leader's deletion alone
+ *             as its win: it watches the leader's key, so it sees the write before the deletion,
+ *             in revision order on that one watch, and reads again, finding its own key gone
+ *             (see etcd/transfer.ts; its own-key watch may lag up to etcd's 100 ms sync).
  *             The failure branch reads the leader's key to tell 'not-leader' from
  *             'target-gone'. Bounded by etcd's --max-txn-ops (128 by default) entries between.
  *   etcd-svc  the same txn (same keys).

@@ -54,6 +54,7 @@ export interface PutRequest {
   value: Buffer;
   lease?: string;
   prev_kv?: boolean;
+  ignore_value?: boolean;
   ignore_lease?: boolean;
 }
 

@@ -15,6 +15,8 @@ export interface WatchSpec {
   startRevision: bigint;
   /** Skip PUT or DELETE events on the server. */
   filters?: ('NOPUT' | 'NODELETE')[];
+  /** Deliver each event with the key's previous version (prev_kv). */
+  prevKv?: boolean;
 }
 
 /** Callbacks of one watcher. They run on the event loop in the order etcd sent the events. */
@@ -165,6 +167,7 @@ export class WatchHub {
       };
       if (entry.spec.rangeEnd) create.range_end = entry.spec.rangeEnd;
       if (entry.spec.filters) create.filters = entry.spec.filters;
+      if (entry.spec.prevKv) create.prev_kv = true;
       this.stream.write({ create_request: create });
     }
   }

@@ -8,27 +8,42 @@ const NO_PUTS: ('NOPUT' | 'NODELETE')[] = ['NOPUT'];
 /** Stops waiting for a deletion. */
 export type CancelWait = () => void;
 
+/** What a predecessor wait needs beyond the plain deletion wait. */
+export interface DeletionWaitOptions {
+  /**
+   * Read the key once if etcd had moved past `fromRevision` when it registered the watch. etcd
+   * files such a watch as unsynced and catches it up on a pass every 100 ms, so a deletion made
+   * before the watch was registered would otherwise reach us up to 100 ms late (a waiter whose
+   * predecessor resigned at once: 31 of 300 handovers took 40-100 ms in a concede loop).
+   */
+  probeLate?: boolean;
+  /**
+   * The key's mod revision as last read. The watch then asks for each event's previous version,
+   * and a deletion whose previous version was written after this one is reported with
+   * `clean = false`: a transfer writes the leader's key (value and lease unchanged) in the txn
+   * that deletes the candidates it passes over, so that the candidate right behind the leader
+   * learns on this very watch, in order, that the leader's deletion is not its win alone.
+   */
+  modRevision?: bigint;
+}
+
 /**
  * Calls `deleted` once when `key` (the incarnation created at `createRevision`) is gone, watching
- * from `fromRevision`; its argument says whether the watch delivered the deletion (false: a read
- * found the key gone, with no ordering against other watches' events). If the watch ends
+ * from `fromRevision`. `clean` is true when this watch delivered the deletion and (given
+ * `modRevision`) nothing wrote the key first; false when a read found the key gone (no ordering
+ * against other watches' events) or the key was written before it went. If the watch ends
  * (compaction, server cancel) the key is read again, so a deletion hidden by compaction is still
  * reported and a live key is watched anew.
- *
- * `probeLate`: if etcd had moved past `fromRevision` when it registered the watch, the key is read
- * once. etcd files such a watch as unsynced and catches it up on a pass every 100 ms, so a deletion
- * made before the watch was registered would otherwise reach us up to 100 ms late (a waiter whose
- * predecessor resigned at once: 31 of 300 handovers took 40-100 ms in a concede loop).
  */
 export function watchDeletion(
   client: EtcdClient,
   key: string,
   createRevision: bigint,
   fromRevision: bigint,
-  deleted: (inWatch: boolean) => void,
-  probeLate = false,
+  deleted: (clean: boolean) => void,
+  options: DeletionWaitOptions = {},
 ): CancelWait {
-  const wait = new DeletionWait(client, key, createRevision, deleted, probeLate);
+  const wait = new DeletionWait(client, key, createRevision, deleted, options);
   wait.start(fromRevision);
   return wait.cancel.bind(wait);
 }
@@ -48,18 +63,24 @@ class DeletionWait implements WatchHandler {
     private readonly client: EtcdClient,
     private readonly key: string,
     private readonly createRevision: bigint,
-    private readonly deleted: (inWatch: boolean) => void,
-    private readonly probeLate: boolean,
+    private readonly deleted: (clean: boolean) => void,
+    private readonly options: DeletionWaitOptions,
   ) {}
 
   start(from: bigint): void {
     this.from = from;
     // The key stays a string: a Buffer would keep a slab of Node's Buffer pool alive while watched.
-    this.watcher = this.client.watch({ key: this.key, startRevision: from, filters: NO_PUTS }, this);
+    const prevKv = this.options.modRevision !== undefined;
+    this.watcher = this.client.watch({ key: this.key, startRevision: from, filters: NO_PUTS, prevKv }, this);
   }
 
   onEvents(events: WatchEvent[]): void {
-    if (events.some((e) => e.type === 'DELETE')) this.fire(true);
+    const deletion = events.find((e) => e.type === 'DELETE');
+    if (!deletion) return;
+    const read = this.options.modRevision;
+    // A missing previous version (etcd could not supply it) proves nothing, so it is not clean.
+    const previous = deletion.prev_kv ? BigInt(deletion.prev_kv.mod_revision) : undefined;
+    this.fire(read === undefined || (previous !== undefined && previous <= read));
   }
 
   onEnd(): void {
@@ -67,7 +88,7 @@ class DeletionWait implements WatchHandler {
   }
 
   onCreated(revision: bigint): void {
-    if (!this.probeLate || this.cancelled || revision < this.from) return;
+    if (!this.options.probeLate || this.cancelled || revision < this.from) return;
     // Only a deletion can end the wait here; a live key keeps the watch it has.
     this.read().then(
       ({ gone }) => {
@@ -83,10 +104,10 @@ class DeletionWait implements WatchHandler {
     this.watcher?.cancel();
   }
 
-  private fire(inWatch: boolean): void {
+  private fire(clean: boolean): void {
     if (this.cancelled) return;
     this.cancel();
-    this.deleted(inWatch);
+    this.deleted(clean);
   }
 
   private recheck(): void {

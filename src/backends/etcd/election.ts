@@ -10,17 +10,6 @@ import { ownedBy } from './fence.js';
 import { electionPrefix, entryKey, prefixEnd } from './keys.js';
 
 /**
- * How long after it starts our own-key watch is trusted to report our entry's deletion before a
- * later deletion of the predecessor. It starts at the entry's create revision + 1; if anything was
- * written since, etcd puts it in its "unsynced" group, caught up by a loop every 100 ms, while the
- * predecessor's watch, started from the revision just read, is live. A transfer deletes the
- * candidates it passes over a revision before the leader, and a candidate that joined within that
- * window would hear of the leader's deletion first and begin a term etcd had already ended. One sync
- * interval plus the trip of the watch's create request; the bound is in docs/architecture.md.
- */
-const OWN_WATCH_SYNC_MS = 150;
-
-/**
  * How long a prepared delete may go unanswered before resign() sends the regular, retried call. A
  * healthy member answers in milliseconds; sending both is safe, the delete being guarded by the
  * entry's create revision.
@@ -77,7 +66,6 @@ export class EtcdElection implements EntryRecipe {
   async lead(c: Candidacy, signal: AbortSignal, onGone: () => void): Promise<Won> {
     const entry = entryOf(c);
     const own = new OwnDeletion();
-    const ownSince = performance.now();
     const stopOwn = watchDeletion(this.client, entry.key, entry.token, entry.token + 1n, own.fire.bind(own));
     try {
       for (;;) {
@@ -90,12 +78,13 @@ export class EtcdElection implements EntryRecipe {
         // anyone older than the predecessor exists. If not, its deletion alone makes us leader:
         // later entries are younger, so no second read is needed and handover takes one round trip.
         const lastInLine = !older.more;
-        const inWatch = await this.waitForDeletion(predecessor, revision + 1n, signal, own);
-        // That win trusts our own watch to have reported a deletion of our entry before the
-        // predecessor's: only a watch etcd has synced can (see OWN_WATCH_SYNC_MS), and only for a
-        // deletion its own stream delivered. Otherwise we read again, confirming our entry in the
-        // same txn that finds nobody older.
-        if (lastInLine && inWatch && !own.gone && performance.now() - ownSince >= OWN_WATCH_SYNC_MS) break;
+        const clean = await this.waitForDeletion(predecessor, revision + 1n, signal, own);
+        // That win needs the predecessor's deletion alone, delivered by its watch: a transfer that
+        // passes us over writes the leader's key in the txn that deletes ours, a revision before
+        // the leader's deletion, and that write reaches us first on the same watch (our own-key
+        // watch may be catching up, see transfer.ts). Otherwise we read again, confirming our
+        // entry in the same txn that finds nobody older.
+        if (lastInLine && clean && !own.gone) break;
       }
     } catch (err) {
       stopOwn();
@@ -182,8 +171,8 @@ export class EtcdElection implements EntryRecipe {
   }
 
   /**
-   * Resolves when `predecessor` is deleted or our own entry is (with whether a watch delivered it);
-   * rejects when `signal` aborts.
+   * Resolves when `predecessor` is deleted or our own entry is, with whether the deletion came
+   * clean (see watchDeletion); rejects when `signal` aborts.
    */
   private waitForDeletion(
     predecessor: KeyValue,
@@ -201,9 +190,9 @@ export class EtcdElection implements EntryRecipe {
         finish();
         reject(signal.reason);
       };
-      const done = (inWatch = true) => {
+      const done = (clean = true) => {
         finish();
-        resolve(inWatch);
+        resolve(clean);
       };
       const stopPredecessor = watchDeletion(
         this.client,
@@ -211,7 +200,7 @@ export class EtcdElection implements EntryRecipe {
         BigInt(predecessor.create_revision),
         fromRevision,
         done,
-        true,
+        { probeLate: true, modRevision: BigInt(predecessor.mod_revision) },
       );
       const stopOwn = own.wakeWhileWaiting(done);
       signal.addEventListener('abort', onAbort, { once: true });

@@ -6,10 +6,14 @@
  *
  * Candidates between the two go in an earlier txn under the same compares, not in the leader's:
  * a candidate right behind the leader takes the leader's deletion alone as its win (the recipe's
- * one-round-trip handover), and its own key's deletion at the same revision reaches it on another
- * watcher, in no set order. Deleted a revision earlier, its own deletion arrives first on the
- * client's watch stream, so it never starts a term on a deleted key. If the second txn then finds
- * the target gone, the passed-over candidates have re-queued but the leader keeps leading.
+ * one-round-trip handover), and its own key's deletion at the same revision would reach it on
+ * another watcher, in no set order. So that earlier txn also writes the leader's key (value and
+ * lease unchanged): the candidate right behind watches that key, and on one watch etcd delivers
+ * in revision order, so it learns of the write before the deletion and reads again instead of
+ * winning (deletion.ts, `modRevision`), finding its own key gone. Its own-key watch cannot be
+ * trusted for this: etcd catches a watch that starts at a past revision up every 100 ms. If the
+ * second txn then finds the target gone, the passed-over candidates have re-queued but the leader
+ * keeps leading.
  */
 import type { EntryRef, TransferRecord } from '../../core/contract.js';
 import { BackendUnavailableError } from '../../core/errors.js';
@@ -17,6 +21,8 @@ import type { EtcdClient } from '../../etcd/client.js';
 import type { RequestOp, TxnResponse } from '../../etcd/messages.js';
 import { prefixEnd } from './keys.js';
 import { ownedBy } from './fence.js';
+
+const EMPTY = Buffer.alloc(0);
 
 /** Runs the transfer; see the TRANSFER section of contract.ts. */
 export async function transferTxn(
@@ -34,9 +40,12 @@ export async function transferTxn(
   const between = ahead
     .slice(1)
     .map((e): RequestOp => ({ request_delete_range: { key: Buffer.from(e.key) } }));
+  const mark: RequestOp = {
+    request_put: { key: Buffer.from(leader.key), value: EMPTY, ignore_value: true, ignore_lease: true },
+  };
   // Deletes are idempotent under unchanged compares, so the first txn may be resent.
   if (between.length > 0) {
-    const first = await client.txn(guarded(leader, target, between));
+    const first = await client.txn(guarded(leader, target, [mark, ...between]));
     if (!first.succeeded) return refused(first, leader);
   }
   let response: TxnResponse;
