@@ -1,4 +1,4 @@
-import { BallotError, NotLeaderError } from './errors.js';
+import { BallotError, InternalError, NotLeaderError } from './errors.js';
 import type { GuardBody, GuardResult, GuardReturn, KvTxn } from './guard.js';
 
 /** Why a term ended. */
@@ -60,9 +60,14 @@ export class Term<Tx = KvTxn> {
   /** When the term began, in monotonic milliseconds (process.hrtime on real time). */
   readonly startedAt: number;
   private currentValue: string;
-  private readonly controller = new AbortController();
+  /** Made on first use of `signal`: a term nobody watches that way ends without an event dispatch. */
+  private controller?: AbortController;
   private readonly host: TermHost<Tx>;
   private end?: { at: number; reason: TermEndReason };
+  /** Made on first use, possibly after finish(): a resign's delete goes out before it is built. */
+  private endError?: TermEndedError;
+  /** whenEnded()'s callers while the term is current. */
+  private waiters?: ((ended: TermEndedError) => void)[];
   /** @internal set by metrics: told each guard's outcome; one `if` per guard when absent. */
   probe?: (outcome: 'committed' | 'refused' | 'failed') => void;
 
@@ -90,16 +95,23 @@ export class Term<Tx = KvTxn> {
     return this.currentValue;
   }
 
-  /** Aborts the moment the term ends; reading it first checks the session deadline. */
+  /**
+   * Aborts the moment the term ends: its listeners run inside the step that ends it, before a
+   * resign's delete is sent. Reading it first checks the session deadline.
+   */
   get signal(): AbortSignal {
     this.host.checkDeadline();
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.end) this.controller.abort(this.endedError());
+    }
     return this.controller.signal;
   }
 
   /** True while the term is current, checked against the session deadline at call time. */
   get active(): boolean {
     // The same answer as !signal.aborted (only finish() aborts it) without creating the signal,
-    // which an AbortController makes on first use and which costs each held term most of a KB.
+    // which costs each held term most of a KB.
     this.host.checkDeadline();
     return this.end === undefined;
   }
@@ -144,22 +156,27 @@ export class Term<Tx = KvTxn> {
   }
 
   private assertCurrent(what: string): void {
-    const signal = this.signal;
-    if (!signal.aborted) return;
-    const ended = signal.reason as TermEndedError;
+    this.host.checkDeadline();
+    const end = this.end;
+    if (!end) return;
     throw new NotLeaderError(
-      `guard ${what}: term ${this.token} of election "${this.election}" already ended (${ended.reason})`,
-      { cause: ended },
+      `guard ${what}: term ${this.token} of election "${this.election}" already ended (${end.reason})`,
+      { cause: this.endedError() },
     );
   }
 
-  /** Resolves when the term ends (never rejects). */
+  /** Resolves when the term ends (never rejects), in a microtask after the step that ended it. */
   whenEnded(): Promise<TermEndedError> {
-    const signal = this.signal;
-    if (signal.aborted) return Promise.resolve(signal.reason as TermEndedError);
-    return new Promise((resolve) =>
-      signal.addEventListener('abort', () => resolve(signal.reason as TermEndedError), { once: true }),
-    );
+    this.host.checkDeadline();
+    if (this.end) return Promise.resolve(this.endedError());
+    return new Promise((resolve) => (this.waiters ??= []).push(resolve));
+  }
+
+  private endedError(): TermEndedError {
+    const end = this.end;
+    if (!end) throw new InternalError('Term.endedError() before the term ended'); // callers check first
+    this.endError ??= new TermEndedError(end.reason, this.election, this.token);
+    return this.endError;
   }
 
   /** @internal */
@@ -171,6 +188,15 @@ export class Term<Tx = KvTxn> {
   finish(reason: TermEndReason, at: number): void {
     if (this.end) return;
     this.end = { at, reason };
-    this.controller.abort(new TermEndedError(reason, this.election, this.token));
+    this.controller?.abort(this.endedError());
+    const waiters = this.waiters;
+    if (!waiters) return;
+    this.waiters = undefined;
+    // Their promises would settle in a microtask anyway; building the error there too keeps it off
+    // the synchronous path from a resign to its delete (readyResign writes it within that path).
+    queueMicrotask(() => {
+      const ended = this.endedError();
+      for (const resolve of waiters) resolve(ended);
+    });
   }
 }
