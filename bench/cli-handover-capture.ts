@@ -77,7 +77,10 @@ async function queueBehind(node: EtcdNode, tool: Tool, value: string): Promise<P
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 async function main(): Promise<void> {
-  const [node] = await Promise.all([startEtcd({ name: 'bench-capture' }), buildCli()]);
+  const [node] = await Promise.all([
+    startEtcd({ name: 'bench-capture' }),
+    process.env['NO_BUILD'] ? undefined : buildCli(),
+  ]);
   const dump = capture(Number(node.endpoint.split(':').at(-1)));
   await sleep(1000); // tcpdump starts listening
   const pairs = new Map<Tool, { leader: Proc; waiter: Proc; value: string; next: number }>();

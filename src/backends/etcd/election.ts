@@ -184,7 +184,10 @@ export class EtcdElection implements EntryRecipe {
       const finish = () => {
         stopPredecessor();
         stopOwn();
-        signal.removeEventListener('abort', onAbort);
+        // After the turn, off the handover's path: removing a listener from a combined signal
+        // (AbortSignal.any, as a campaign with a caller's signal has) took 0.16 ms at p50 in a
+        // just-woken `ballot campaign`. An abort meanwhile finds nothing left to stop.
+        setImmediate(() => signal.removeEventListener('abort', onAbort));
       };
       const onAbort = () => {
         finish();

@@ -5,6 +5,7 @@ import { whileQueued } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { whenAborted } from '../interrupt.js';
 import { describeEnd } from '../output.js';
+import { warmHandoverPath } from '../warm-up.js';
 
 /** Flags of `ballot campaign`. */
 export interface CampaignFlags {
@@ -31,6 +32,7 @@ export async function campaign(
   { ttl, signal, onInterrupt, health, logger }: CampaignFlags,
   { backend, out, stderr }: CommandContext,
 ): Promise<number> {
+  await warmHandoverPath();
   const session = await backend.session(logger ? { ttl, logger } : { ttl });
   const view = new CommandLeadership(election, backend.clock);
   view.currentSession = session;

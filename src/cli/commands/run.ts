@@ -10,6 +10,7 @@ import { ExitCode } from '../exit-codes.js';
 import { watchInterrupts, whenAborted } from '../interrupt.js';
 import type { GlobalOptions } from '../options.js';
 import { Output } from '../output.js';
+import { warmHandoverPath } from '../warm-up.js';
 
 /** Flags of `ballot run`. */
 export interface RunOptions {
@@ -86,6 +87,7 @@ export async function run(
   let server: HealthServer | undefined;
   let session: Session | undefined;
   try {
+    await warmHandoverPath();
     if (flags.health !== undefined) {
       server = await serveHealth(flags.health, view);
       out.event(
