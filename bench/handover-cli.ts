@@ -28,22 +28,24 @@ SIGINT in every tool. Rounds alternate between the tools. The times include both
 handling and output, so they sit above the in-process rows. That script prints one decimal; the
 ratios use scenario 1's put floors, measured on another fresh etcd in the same run.
 
-Where \`ballot campaign\` is slower than \`etcdctl elect\`, it is the leader's time between the
-signal and the write. \`campaign\` and \`run\` compile all their code at start (V8 \`--no-lazy\`,
-\`--always-sparkplug\`, \`--no-flush-bytecode\`, src/cli/eager-compile.ts), resign from the signal
-handler itself, and on etcd the held term's delete waits sent but for its last frame
-(\`readyResign\`, docs/architecture.md), written to the socket in the resign's own synchronous run:
-grpc-js and node:http2 write only in the event loop's check phase, after all of the turn's
-JavaScript and about a millisecond of grpc-js call set-up. A loopback capture (tcpdump and the
-bench's kill times, 60 rounds per run, three runs) puts the delete on the wire 0.61–0.66 ms after the
-SIGINT at p50 for ballot (1.70 ms before readyResign) and 0.35–0.37 ms for etcdctl. Marks in the
-leader put Node's signal handler 0.22–0.40 ms after the kill: most of ballot's extra time is Node
-waking up and delivering the signal to JavaScript, before any of ballot's code runs. On the waiter, a
-CPU profile of a woken \`ballot campaign\` shows about 0.4 ms from the watch event's arrival to
-ballot's deletion handler (grpc-js's receive path and the protobuf decode) and about 0.4 ms from there
-to \`elected\` printed, while on these 2 cores the old leader's clean-up (lease revoke, closing,
-Node's exit) runs at the same time. The service mode keeps one extra round trip: after \`Campaign\` returns,
-the waiter reads the election's oldest entry to confirm it is its own.
+Where \`ballot campaign\` is slower than \`etcdctl elect\`: \`campaign\` and \`run\` compile all their code
+at start (V8 \`--no-lazy\`, \`--always-sparkplug\`, \`--no-flush-bytecode\`, src/cli/eager-compile.ts)
+and run one handover on the embedded backend (src/cli/warm-up.ts), resign from the signal handler
+itself, and on etcd the held term's delete waits sent but for its last frame (\`readyResign\`,
+docs/architecture.md), written to the socket in the resign's own synchronous run: grpc-js and
+node:http2 write only in the event loop's check phase, after all of the turn's JavaScript and about
+a millisecond of grpc-js call set-up. [bench/cli-handover-capture.ts](../bench/cli-handover-capture.ts)
+(tcpdump and the bench's kill times, 60-80 rounds per run) puts the delete on the wire 0.45-0.49 ms
+after the SIGINT at p50 for ballot (0.60-0.66 ms without the start-up handover, 1.70 ms before
+readyResign) and 0.34-0.37 ms for etcdctl; marks in the leader put Node's signal handler 0.22-0.40 ms
+after the kill, before any of ballot's code runs. On the waiter, marks put about 0.3 ms between etcd's
+event reaching ballot's deletion handler and \`elected\` printed. The rest depends on when the old
+leader's process exits: on these 2 cores its exit competes with the waiter's wake-up and with this
+bench reading the waiter's line. In diagnostic runs of the capture script (not the product), holding
+the old leader's session close back by 20 ms left ballot 0.08 ms behind etcdctl instead of 0.34 ms,
+and exiting without revoking the lease, sooner, left it 0.63 ms behind. The service mode keeps one
+extra round trip: after \`Campaign\` returns, the waiter reads the election's oldest entry to confirm
+it is its own.
 `;
 
 /** Runs bench/cli-handover.ts and returns its two rows, with ratios to scenario 1's floors. */
@@ -82,7 +84,9 @@ function targetChecks(results: Result[]): TargetCheck[] {
       ...(r.p50 <= peer.p50
         ? {}
         : {
-            why: "the leader's JavaScript between the signal and the write; see the method text of this section",
+            why: r.name.includes('--mode service')
+              ? 'the Resign RPC goes through grpc-js (no delete sent ahead) and the waiter reads once more after Campaign returns; see the method text of this section'
+              : "Node's delivery of the signal to JavaScript on the leader, and on these 2 cores the old leader's exit competing with the waiter; see the method text of this section",
           }),
     }));
 }
