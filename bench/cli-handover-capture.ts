@@ -11,38 +11,13 @@
  */
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildCli, startCli, startProcess, type Proc } from '../test/cli-process.js';
-import { startEtcd, type EtcdNode } from '../test/fixtures/etcd.js';
+import { buildCli, type Proc } from '../test/cli-process.js';
+import { startEtcd } from '../test/fixtures/etcd.js';
+import { cliTools, queueBehind, type Tool } from './cli-tools.js';
 
 const ROUNDS = Number(process.argv[2] ?? 60);
-const ETCDCTL = process.env['ETCDCTL_BIN'] ?? '/usr/bin/etcdctl';
-/** Time for a queued candidate to set up its watch on the leader after its key appears. */
-const SETTLE_MS = 250;
-
-interface Tool {
-  name: string;
-  election: string;
-  start(node: EtcdNode, value: string): Proc;
-  elected(line: string, value: string): boolean;
-}
-
-const tools: Tool[] = [
-  {
-    name: 'ballot campaign',
-    election: 'cap-ballot',
-    start: (node, value) => startCli(['campaign', 'cap-ballot', value], node.endpoint),
-    elected: (line, value) => line.startsWith('elected ') && line.includes(`: ${value} (`),
-  },
-  {
-    name: 'etcdctl elect',
-    election: 'cap-etcdctl',
-    start: (node, value) =>
-      startProcess(ETCDCTL, [`--endpoints=${node.endpoint}`, 'elect', 'cap-etcdctl', value], {
-        ETCDCTL_API: '3',
-      }),
-    elected: (line) => line.startsWith('cap-etcdctl/'),
-  },
-];
+// Client mode only: the service mode's resign is not sent ahead, so its first packet says less.
+const tools = cliTools('cap').filter((t) => !t.name.includes('--mode service'));
 
 const wallNow = () => performance.timeOrigin + performance.now();
 
@@ -59,19 +34,6 @@ function capture(port: number): { packets: number[]; stop(): void } {
     for (const line of lines) packets.push(Number(line.split(' ')[0]) * 1000);
   });
   return { packets, stop: () => dump.kill() };
-}
-
-async function queueBehind(node: EtcdNode, tool: Tool, value: string): Promise<Proc> {
-  const proc = tool.start(node, value);
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const res = await node.etcdctl(['get', `${tool.election}/`, '--prefix', '--keys-only']);
-    if (res.stdout.split('\n').filter((l) => l.trim() !== '').length >= 2) break;
-    if (Date.now() > deadline) throw new Error(`${tool.name} ${value} never queued:\n${proc.output()}`);
-    await sleep(20);
-  }
-  await sleep(SETTLE_MS);
-  return proc;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;

@@ -7,49 +7,12 @@
  *
  * Starts its own etcd (test/fixtures/etcd.ts) and builds dist/ first. Prints a markdown table.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { buildCli, startCli, startProcess, type Proc } from '../test/cli-process.js';
+import { buildCli, type Proc } from '../test/cli-process.js';
 import { startEtcd, type EtcdNode } from '../test/fixtures/etcd.js';
+import { cliTools, queueBehind, type Tool } from './cli-tools.js';
 
 const ROUNDS = Number(process.argv[2] ?? 30);
-const ETCDCTL = process.env['ETCDCTL_BIN'] ?? '/usr/bin/etcdctl';
-/** Time for a queued candidate to set up its watch on the leader after its key appears. */
-const SETTLE_MS = 250;
-
-/** One tool under test: how to start a candidate and how to see that it was elected. */
-interface Tool {
-  name: string;
-  election: string;
-  start(node: EtcdNode, value: string): Proc;
-  /** Whether `line` on stdout says the candidate is now the leader. */
-  elected(line: string, value: string): boolean;
-}
-
-const tools: Tool[] = [
-  {
-    name: 'ballot campaign',
-    election: 'bench-ballot',
-    start: (node, value) => startCli(['campaign', 'bench-ballot', value], node.endpoint),
-    elected: (line, value) => line.startsWith('elected ') && line.includes(`: ${value} (`),
-  },
-  {
-    name: 'ballot campaign --mode service',
-    election: 'bench-service',
-    start: (node, value) =>
-      startCli(['campaign', 'bench-service', value, '--mode', 'service'], node.endpoint),
-    elected: (line, value) => line.startsWith('elected ') && line.includes(`: ${value} (`),
-  },
-  {
-    name: 'etcdctl elect',
-    election: 'bench-etcdctl',
-    start: (node, value) =>
-      startProcess(ETCDCTL, [`--endpoints=${node.endpoint}`, 'elect', 'bench-etcdctl', value], {
-        ETCDCTL_API: '3',
-      }),
-    // etcdctl prints the leader key, then the value, once elected: the key line comes first.
-    elected: (line) => line.startsWith('bench-etcdctl/'),
-  },
-];
+const tools = cliTools('bench');
 
 /** A tool's standing pair: the leader and the candidate queued behind it. */
 interface Pair {
@@ -57,22 +20,6 @@ interface Pair {
   waiter: Proc;
   waiterValue: string;
   next: number;
-}
-
-async function entries(node: EtcdNode, election: string): Promise<number> {
-  const res = await node.etcdctl(['get', `${election}/`, '--prefix', '--keys-only']);
-  return res.stdout.split('\n').filter((l) => l.trim() !== '').length;
-}
-
-async function queueBehind(node: EtcdNode, tool: Tool, value: string): Promise<Proc> {
-  const proc = tool.start(node, value);
-  const deadline = Date.now() + 10_000;
-  while ((await entries(node, tool.election)) < 2) {
-    if (Date.now() > deadline) throw new Error(`${tool.name} ${value} never queued:\n${proc.output()}`);
-    await sleep(20);
-  }
-  await sleep(SETTLE_MS);
-  return proc;
 }
 
 async function setUp(node: EtcdNode, tool: Tool): Promise<Pair> {
