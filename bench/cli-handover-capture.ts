@@ -7,13 +7,15 @@
  *   node --import tsx bench/cli-handover-capture.ts [rounds=60]
  *
  * Builds dist/ first and starts its own etcd (test/fixtures/etcd.ts). Times are wall-clock
- * (performance.timeOrigin + now) against tcpdump's kernel timestamps; medians only.
+ * (performance.timeOrigin + now) against tcpdump's kernel timestamps; medians only. NO_BUILD=1
+ * measures dist/ as it is (e.g. a hand-edited build for a diagnostic) instead of rebuilding it.
  */
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildCli, type Proc } from '../test/cli-process.js';
 import { startEtcd } from '../test/fixtures/etcd.js';
 import { cliTools, queueBehind, type Tool } from './cli-tools.js';
+import { median } from './stats.js';
 
 const ROUNDS = Number(process.argv[2] ?? 60);
 // Client mode only: the service mode's resign is not sent ahead, so its first packet says less.
@@ -36,7 +38,8 @@ function capture(port: number): { packets: number[]; stop(): void } {
   return { packets, stop: () => dump.kill() };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+/** A series' median in ms, or a word if tcpdump caught none of its packets. */
+const p50 = (xs: number[]) => (xs.length > 0 ? `${median(xs).toFixed(3)} ms` : 'none captured');
 
 async function main(): Promise<void> {
   const [node] = await Promise.all([
@@ -84,7 +87,7 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|');
     for (const tool of tools)
       console.log(
-        `| ${tool.name} | ${median(toWire.get(tool)!).toFixed(3)} ms | ${median(toElected.get(tool)!).toFixed(3)} ms | ${toWire.get(tool)!.length} of ${ROUNDS} |`,
+        `| ${tool.name} | ${p50(toWire.get(tool)!)} | ${p50(toElected.get(tool)!)} | ${toWire.get(tool)!.length} of ${ROUNDS} |`,
       );
   } finally {
     dump.stop();
