@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger, Term } from '../../index.js';
 import { CommandLeadership, serveHealth } from '../health.js';
 import type { CommandContext } from '../context.js';
@@ -6,6 +7,15 @@ import { ExitCode } from '../exit-codes.js';
 import { whenAborted } from '../interrupt.js';
 import { describeEnd } from '../output.js';
 import { warmHandoverPath } from '../warm-up.js';
+
+/**
+ * How long after its resign is answered `campaign` waits before ending its session (the lease's
+ * revoke). The revoke is a write that etcd commits like any other: sent at once it lands in the
+ * successor's first milliseconds, queueing the successor's first writes behind it and, on a shared
+ * host, competing with its wake-up for the CPU (0.4 ms of the process-level handover at p50 in
+ * bench/cli-handover.ts). The entry is gone already, so the lease holds nothing meanwhile.
+ */
+const SESSION_END_AFTER_RESIGN_MS = 20;
 
 /** Flags of `ballot campaign`. */
 export interface CampaignFlags {
@@ -37,6 +47,7 @@ export async function campaign(
   const view = new CommandLeadership(election, backend.clock);
   view.currentSession = session;
   let server: Awaited<ReturnType<typeof serveHealth>> | undefined;
+  let resigned = false;
   try {
     if (health !== undefined) {
       server = await serveHealth(health, view);
@@ -80,6 +91,7 @@ export async function campaign(
     }
     try {
       await (resigning ?? race.resign());
+      resigned = true;
     } finally {
       // The term ended the moment resign() began; say so even if deleting the key failed (the
       // key then goes with the lease, which close() revokes or the TTL expires).
@@ -89,6 +101,8 @@ export async function campaign(
   } finally {
     view.stopped = true;
     await server?.close();
+    // After a resign that failed, the revoke is what removes the entry: then it goes at once.
+    if (resigned) await sleep(SESSION_END_AFTER_RESIGN_MS);
     await session.close();
   }
 }
