@@ -28,22 +28,24 @@ SIGINT in every tool. Rounds alternate between the tools. The times include both
 handling and output, so they sit above the in-process rows. That script prints one decimal; the
 ratios use scenario 1's put floors, measured on another fresh etcd in the same run.
 
-Where \`ballot campaign\` is slower than \`etcdctl elect\`: \`campaign\` and \`run\` compile all their code
+What keeps \`ballot campaign\` level with \`etcdctl elect\`: \`campaign\` and \`run\` compile all their code
 at start (V8 \`--no-lazy\`, \`--always-sparkplug\`, \`--no-flush-bytecode\`, src/cli/eager-compile.ts)
 and run one handover on the embedded backend (src/cli/warm-up.ts), resign from the signal handler
 itself, and on etcd the held term's delete waits sent but for its last frame (\`readyResign\`,
 docs/architecture.md), written to the socket in the resign's own synchronous run: grpc-js and
 node:http2 write only in the event loop's check phase, after all of the turn's JavaScript and about
 a millisecond of grpc-js call set-up. [bench/cli-handover-capture.ts](../bench/cli-handover-capture.ts)
-(tcpdump and the bench's kill times, 60-80 rounds per run) puts the delete on the wire 0.45-0.49 ms
+(tcpdump and the bench's kill times, 60-80 rounds per run) puts the delete on the wire 0.45-0.52 ms
 after the SIGINT at p50 for ballot (0.60-0.66 ms without the start-up handover, 1.70 ms before
 readyResign) and 0.34-0.37 ms for etcdctl; marks in the leader put Node's signal handler 0.22-0.40 ms
-after the kill, before any of ballot's code runs. On the waiter, marks put about 0.3 ms between etcd's
-event reaching ballot's deletion handler and \`elected\` printed. The rest depends on when the old
-leader's process exits: on these 2 cores its exit competes with the waiter's wake-up and with this
-bench reading the waiter's line. In diagnostic runs of the capture script (not the product), holding
-the old leader's session close back by 20 ms left ballot 0.08 ms behind etcdctl instead of 0.34 ms,
-and exiting without revoking the lease, sooner, left it 0.63 ms behind. The service mode keeps one
+after the kill, before any of ballot's code runs. ballot makes that up after the delete, by keeping
+both processes out of the successor's first milliseconds: the old leader revokes its lease 20 ms
+after its resign is answered (revoked at once, the revoke's commit and the old leader's call set-up
+met the waiter's wake-up on these 2 cores: 3.39 ms against 2.97 ms with the revoke 20 ms later and
+3.11 ms for etcdctl, in one 60-round interleaved diagnostic run), and the new leader prepares its own
+delete 20 ms after its win (preparing dials a line, about 0.6 ms of its CPU). etcdctl does not revoke:
+its session's 60 s lease is left to expire. On the waiter, marks put 0.2-0.3 ms between etcd's event
+reaching ballot's deletion handler and \`elected\` printed. The service mode keeps one
 extra round trip: after \`Campaign\` returns, the waiter reads the election's oldest entry to confirm
 it is its own.
 `;

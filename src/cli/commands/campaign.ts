@@ -12,8 +12,8 @@ import { warmHandoverPath } from '../warm-up.js';
  * How long after its resign is answered `campaign` waits before ending its session (the lease's
  * revoke). The revoke is a write that etcd commits like any other: sent at once it lands in the
  * successor's first milliseconds, queueing the successor's first writes behind it and, on a shared
- * host, competing with its wake-up for the CPU (0.4 ms of the process-level handover at p50 in
- * bench/cli-handover.ts). The entry is gone already, so the lease holds nothing meanwhile.
+ * host, competing with its wake-up for the CPU (about 0.4 ms of the process-level handover at p50 in a
+ * diagnostic run of bench/cli-handover.ts). The entry is gone already, so the lease holds nothing.
  */
 const SESSION_END_AFTER_RESIGN_MS = 20;
 
