@@ -16,8 +16,9 @@ export interface EtcdOptions extends Partial<ConnectionOptions> {
   /** "client" (default): ballot runs the recipes; "service": etcd's v3election/v3lock services do. */
   mode?: EtcdMode;
   /**
-   * Client mode: while a term is held, keep its delete sent to etcd but for its last frame, so that
-   * resign() puts it on the wire in one socket write, most of a millisecond sooner (default true).
+   * Client mode: while a term is held (from 20 ms after the win), keep its delete sent to etcd but
+   * for its last frame, so that resign() puts it on the wire in one socket write, most of a
+   * millisecond sooner (default true).
    * Costs one more connection to one member while terms are held, and an open stream there for
    * each of the first 32 held terms. A delete that goes unanswered is sent the regular way.
    */
