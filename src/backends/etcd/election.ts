@@ -1,3 +1,4 @@
+import { systemClock } from '../../core/clock.js';
 import type { Candidacy, Entry, Won } from '../../core/contract.js';
 import { EntryDeletedError } from '../../core/errors.js';
 import type { EntryRecipe } from '../shared/compose.js';
@@ -27,7 +28,7 @@ const AFTER_TAKEOVER_MS = 20;
 
 /** Runs `task` AFTER_TAKEOVER_MS from now, without keeping the process alive for it. */
 function afterTakeover(task: () => void): void {
-  setTimeout(task, AFTER_TAKEOVER_MS).unref();
+  systemClock.setTimer(task, AFTER_TAKEOVER_MS, { weak: true });
 }
 
 /**
